@@ -1,0 +1,92 @@
+/**
+ * Every error tenure throws is a {@link TenureError} with a stable {@link TenureErrorCode}.
+ * Match on `code`, never on the message text: messages may be reworded, codes will not change.
+ *
+ * `retryable` tells transient failures (the store was unreachable, a write lock was busy) from
+ * final ones (a bad argument, a lease that no longer exists, a lock that was lost).
+ */
+
+/** Stable error codes. */
+export type TenureErrorCode =
+  /** A public argument or option is out of range or of the wrong type. Fix the call. */
+  | 'TENURE_INVALID_ARGUMENT'
+  /** A store URL could not be parsed or names a scheme tenure does not know. */
+  | 'TENURE_INVALID_URL'
+  /** The object (store, session, lock, ...) was closed; it cannot be used again. */
+  | 'TENURE_CLOSED'
+  /** The lease does not exist (never granted, revoked or expired). */
+  | 'TENURE_LEASE_NOT_FOUND'
+  /** A watch asked for revisions the store no longer retains. Re-read and watch from now. */
+  | 'TENURE_COMPACTED'
+  /** The store could not be reached or did not answer in time. Retrying may succeed. */
+  | 'TENURE_UNAVAILABLE'
+  /** A `timeoutMs` given by the caller elapsed. */
+  | 'TENURE_TIMEOUT'
+  /** The caller's AbortSignal aborted (its reason is the `cause`). */
+  | 'TENURE_ABORTED'
+  /** The session's lease expired or was revoked: everything held under it is lost. */
+  | 'TENURE_SESSION_EXPIRED'
+  /** A lock or permit held under a session was lost (session expired, key deleted). */
+  | 'TENURE_LOCK_LOST'
+  /** An operation that needs leadership was called by a process that does not lead. */
+  | 'TENURE_NOT_LEADER'
+  /** A lock was not free and the caller asked not to wait. */
+  | 'TENURE_LOCK_BUSY'
+  /** The stored data is not what this version of tenure understands. */
+  | 'TENURE_CORRUPT';
+
+const RETRYABLE: ReadonlySet<TenureErrorCode> = new Set(['TENURE_UNAVAILABLE', 'TENURE_TIMEOUT', 'TENURE_LOCK_BUSY']);
+
+/** Options for {@link TenureError}. */
+export interface TenureErrorOptions {
+  /** The underlying error, if any. */
+  cause?: unknown;
+  /** Override whether retrying can succeed. Defaults by code. */
+  retryable?: boolean;
+  /** Structured facts about the failure (the bad argument's name, a revision, ...). */
+  details?: Record<string, unknown>;
+}
+
+/**
+ * The one error class of tenure.
+ *
+ * @example
+ * ```ts
+ * try { await store.keepAlive(id) } catch (err) {
+ *   if (err instanceof TenureError && err.code === 'TENURE_LEASE_NOT_FOUND') restart();
+ * }
+ * ```
+ */
+export class TenureError extends Error {
+  override readonly name = 'TenureError';
+  /** Stable code: match on this. */
+  readonly code: TenureErrorCode;
+  /** Whether the same call may succeed if retried. */
+  readonly retryable: boolean;
+  /** Structured facts about the failure. */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: TenureErrorCode, message: string, options: TenureErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryable = options.retryable ?? RETRYABLE.has(code);
+    this.details = Object.freeze({ ...options.details });
+  }
+}
+
+/** True when `err` is a {@link TenureError}, optionally with the given code. */
+export function isTenureError(err: unknown, code?: TenureErrorCode): err is TenureError {
+  return err instanceof TenureError && (code === undefined || err.code === code);
+}
+
+/** A TENURE_INVALID_ARGUMENT error naming the argument and what is accepted. */
+export function invalidArgument(name: string, problem: string, details: Record<string, unknown> = {}): TenureError {
+  return new TenureError('TENURE_INVALID_ARGUMENT', `${name} ${problem}`, { details: { argument: name, ...details } });
+}
+
+/** The error a waiting call rejects with when its signal aborts: `signal.reason` wrapped with a code. */
+export function abortedError(signal: AbortSignal, what: string): TenureError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof TenureError) return reason;
+  return new TenureError('TENURE_ABORTED', `${what} was aborted by its signal`, { cause: reason });
+}
