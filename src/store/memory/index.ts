@@ -1,0 +1,336 @@
+/**
+ * The in-memory backend: the whole Store contract inside one process, with an injectable clock.
+ *
+ * For tests, examples and deterministic simulation only: **not for production**. Nothing is
+ * shared between processes and everything is lost when the process exits.
+ */
+import { systemClock, type Clock, type Timer } from '../../clock.js';
+import { invalidArgument } from '../../errors.js';
+import { StoreBase } from '../base.js';
+import { watchChangeLog, type ChangeLog } from '../change-log.js';
+import { compactedError, leaseNotFound } from '../errors.js';
+import { compareKeys, deletedKv, evaluateCompare, keyMatches } from '../keys.js';
+import type {
+  DeleteOp,
+  GetOp,
+  KeyValue,
+  Lease,
+  LeaseId,
+  Op,
+  OpResult,
+  PutOp,
+  StoreCapabilities,
+  TxnRequest,
+  TxnResponse,
+  WatchBatch,
+  WatchEvent,
+} from '../types.js';
+import { checkInteger, toBytes } from '../validate.js';
+
+/** A store operation name, as passed to a {@link MemoryStoreOptions.fault} hook. */
+export type MemoryStoreOperation = 'txn' | 'grant' | 'keepAlive' | 'revoke' | 'timeToLive' | 'revision' | 'compact';
+
+/** Options of {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * The clock that drives lease expiry. Pass a ManualClock to control time in tests.
+   * @default systemClock (performance.now and Node timers)
+   */
+  clock?: Clock;
+  /**
+   * How many revisions of change history watches can resume from; older ones are compacted.
+   * @default 10000 — enough for a watcher to fall a few seconds behind a busy fleet, small
+   * enough to stay a few megabytes.
+   */
+  retainRevisions?: number;
+  /**
+   * Called before every operation; an Error it returns is thrown instead of running the
+   * operation, to simulate a failing store. Can be replaced at any time via `store.fault`.
+   * @default undefined (no faults)
+   */
+  fault?: (operation: MemoryStoreOperation) => Error | undefined;
+}
+
+/** Defaults of {@link MemoryStoreOptions}. */
+export const MEMORY_STORE_DEFAULTS = Object.freeze({ retainRevisions: 10_000 });
+
+const CAPABILITIES: StoreCapabilities = Object.freeze({
+  backend: 'memory',
+  minTtlMs: 1,
+  maxTtlMs: 2 ** 31 - 1,
+  ttlGranularityMs: 1,
+  expiryBoundMs: 50,
+  watchLatency: 'immediate',
+  maxKeyBytes: 4096,
+  maxValueBytes: 1024 * 1024,
+  maxTxnOps: 128,
+});
+
+interface LeaseState {
+  readonly ttlMs: number;
+  expiresAt: number;
+  readonly keys: Set<string>;
+  timer: Timer | undefined;
+}
+
+/**
+ * An in-process Store. Not for production: see the module comment.
+ *
+ * @example
+ * ```ts
+ * const clock = new ManualClock();
+ * const store = new MemoryStore({ clock });
+ * const lease = await store.grant(1000);
+ * await store.put('a', 'x', { lease: lease.id });
+ * await clock.advance(1000); // the lease expires, 'a' is deleted
+ * ```
+ */
+export class MemoryStore extends StoreBase implements ChangeLog {
+  readonly capabilities = CAPABILITIES;
+  /** Replaceable fault hook, see {@link MemoryStoreOptions.fault}. */
+  fault: ((operation: MemoryStoreOperation) => Error | undefined) | undefined;
+  readonly #clock: Clock;
+  readonly #retain: number;
+  readonly #kvs = new Map<string, KeyValue>();
+  #sorted: string[] = [];
+  readonly #leases = new Map<string, LeaseState>();
+  #nextLease = 1;
+  #revision = 0;
+  #compactRevision = 0;
+  #log: WatchEvent[] = [];
+  readonly #listeners = new Set<() => void>();
+
+  constructor(options: MemoryStoreOptions = {}) {
+    super();
+    const retain = options.retainRevisions ?? MEMORY_STORE_DEFAULTS.retainRevisions;
+    checkInteger(retain, 'options.retainRevisions', 1);
+    if (options.fault !== undefined && typeof options.fault !== 'function')
+      throw invalidArgument('options.fault', 'must be a function');
+    this.#clock = options.clock ?? systemClock;
+    this.#retain = retain;
+    this.fault = options.fault;
+  }
+
+  #check(operation: MemoryStoreOperation): void {
+    this.assertOpen();
+    const err = this.fault?.(operation);
+    if (err !== undefined) throw err;
+  }
+
+  protected async doTxn(request: TxnRequest): Promise<TxnResponse> {
+    this.#check('txn');
+    const succeeded = (request.compare ?? []).every((c) =>
+      evaluateCompare(this.#kvs.get(c.key), c, c.target === 'value' ? toBytes(c.value, CAPABILITIES) : undefined),
+    );
+    const ops = (succeeded ? request.success : request.failure) ?? [];
+    for (const op of ops) {
+      if (op.type === 'put' && op.lease != null && !this.#leases.has(op.lease)) throw leaseNotFound(op.lease);
+    }
+    const rev = this.#revision + 1;
+    const events: WatchEvent[] = [];
+    const results: OpResult[] = ops.map((op: Op) => {
+      switch (op.type) {
+        case 'put':
+          return this.#put(op, rev, events);
+        case 'delete':
+          return this.#delete(op, rev, events);
+        case 'get':
+          return this.#get(op);
+      }
+    });
+    if (events.length > 0) this.#commit(events);
+    return { succeeded, revision: this.#revision, results };
+  }
+
+  #put(op: PutOp, rev: number, events: WatchEvent[]): OpResult {
+    const prev = this.#kvs.get(op.key);
+    const lease = op.lease ?? null;
+    const kv: KeyValue = {
+      key: op.key,
+      value: typeof op.value === 'string' ? toBytes(op.value, CAPABILITIES) : Uint8Array.from(op.value),
+      createRevision: prev?.createRevision ?? rev,
+      modRevision: rev,
+      version: (prev?.version ?? 0) + 1,
+      lease,
+    };
+    if (prev === undefined) this.#insertSorted(op.key);
+    else if (prev.lease !== null) this.#leases.get(prev.lease)?.keys.delete(op.key);
+    if (lease !== null) this.#leases.get(lease)!.keys.add(op.key);
+    this.#kvs.set(op.key, kv);
+    events.push({ type: 'put', kv });
+    return { type: 'put' };
+  }
+
+  #delete(op: DeleteOp, rev: number, events: WatchEvent[]): OpResult {
+    const keys = op.prefix ? this.#keysWithPrefix(op.key, 0).keys : this.#kvs.has(op.key) ? [op.key] : [];
+    for (const key of keys) this.#remove(key, rev, events);
+    return { type: 'delete', deleted: keys.length };
+  }
+
+  #remove(key: string, rev: number, events: WatchEvent[]): void {
+    const prev = this.#kvs.get(key)!;
+    if (prev.lease !== null) this.#leases.get(prev.lease)?.keys.delete(key);
+    this.#kvs.delete(key);
+    const i = this.#indexOf(key);
+    this.#sorted.splice(i, 1);
+    events.push({ type: 'delete', kv: deletedKv(key, rev) });
+  }
+
+  #get(op: GetOp): OpResult {
+    if (!op.prefix) {
+      const kv = this.#kvs.get(op.key);
+      return { type: 'get', kvs: kv === undefined ? [] : [kv], more: false };
+    }
+    const { keys, more } = this.#keysWithPrefix(op.key, op.limit ?? 0);
+    return { type: 'get', kvs: keys.map((k) => this.#kvs.get(k)!), more };
+  }
+
+  /** Index of the first sorted key ≥ `key`. */
+  #indexOf(key: string): number {
+    let lo = 0;
+    let hi = this.#sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareKeys(this.#sorted[mid]!, key) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  #insertSorted(key: string): void {
+    this.#sorted.splice(this.#indexOf(key), 0, key);
+  }
+
+  #keysWithPrefix(prefix: string, limit: number): { keys: string[]; more: boolean } {
+    const keys: string[] = [];
+    for (let i = this.#indexOf(prefix); i < this.#sorted.length; i++) {
+      const key = this.#sorted[i]!;
+      if (!key.startsWith(prefix)) break;
+      if (limit > 0 && keys.length === limit) return { keys, more: true };
+      keys.push(key);
+    }
+    return { keys, more: false };
+  }
+
+  #commit(events: WatchEvent[]): void {
+    this.#revision += 1;
+    for (const e of events) this.#log.push(e);
+    const floor = this.#revision - this.#retain;
+    if (floor > this.#compactRevision) this.#compactTo(floor);
+    for (const listener of this.#listeners) listener();
+  }
+
+  #compactTo(revision: number): void {
+    this.#compactRevision = Math.max(this.#compactRevision, revision);
+    const cut = this.#firstLogIndexAfter(this.#compactRevision);
+    // Drop history in chunks: splicing on every commit would make each commit O(retained).
+    if (cut > 1024 || cut === this.#log.length) this.#log = this.#log.slice(cut);
+  }
+
+  #firstLogIndexAfter(revision: number): number {
+    let lo = 0;
+    let hi = this.#log.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#log[mid]!.kv.modRevision <= revision) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  protected async doGrant(ttlMs: number): Promise<Lease> {
+    this.#check('grant');
+    const id = String(this.#nextLease++);
+    const state: LeaseState = { ttlMs, expiresAt: this.#clock.now() + ttlMs, keys: new Set(), timer: undefined };
+    this.#leases.set(id, state);
+    this.#schedule(id, state);
+    return { id, ttlMs };
+  }
+
+  #schedule(id: string, state: LeaseState): void {
+    state.timer = this.#clock
+      .setTimeout(() => {
+        if (this.#leases.get(id) !== state) return;
+        const remaining = state.expiresAt - this.#clock.now();
+        if (remaining > 0) this.#schedule(id, state);
+        else this.#expire(id);
+      }, state.expiresAt - this.#clock.now())
+      .unref();
+  }
+
+  #expire(id: string): void {
+    const state = this.#leases.get(id);
+    if (state === undefined) return;
+    this.#leases.delete(id);
+    if (state.timer !== undefined) this.#clock.clearTimeout(state.timer);
+    if (state.keys.size === 0) return;
+    const rev = this.#revision + 1;
+    const events: WatchEvent[] = [];
+    for (const key of [...state.keys].sort(compareKeys)) this.#remove(key, rev, events);
+    this.#commit(events);
+  }
+
+  protected async doKeepAlive(id: LeaseId): Promise<number> {
+    this.#check('keepAlive');
+    const state = this.#leases.get(id);
+    if (state === undefined) throw leaseNotFound(id);
+    state.expiresAt = this.#clock.now() + state.ttlMs;
+    return state.ttlMs;
+  }
+
+  protected async doRevoke(id: LeaseId): Promise<void> {
+    this.#check('revoke');
+    this.#expire(id);
+  }
+
+  protected async doTimeToLive(id: LeaseId): Promise<number | undefined> {
+    this.#check('timeToLive');
+    const state = this.#leases.get(id);
+    return state === undefined ? undefined : Math.max(0, state.expiresAt - this.#clock.now());
+  }
+
+  protected async doRevision(): Promise<number> {
+    this.#check('revision');
+    return this.#revision;
+  }
+
+  protected async doCompact(revision: number): Promise<void> {
+    this.#check('compact');
+    if (revision > this.#revision)
+      throw invalidArgument('revision', `must be at most the current revision ${this.#revision}`);
+    this.#compactTo(revision);
+  }
+
+  protected doWatch(key: string, prefix: boolean, fromRevision: number | undefined, signal: AbortSignal | undefined): AsyncIterable<WatchBatch> {
+    return watchChangeLog(this, key, prefix, fromRevision, signal, () => this.closed);
+  }
+
+  /** @internal ChangeLog */
+  currentRevision(): number {
+    return this.#revision;
+  }
+
+  /** @internal ChangeLog */
+  readChanges(after: number, key: string, prefix: boolean): { events: WatchEvent[]; upTo: number; more: boolean } {
+    if (after < this.#compactRevision) throw compactedError(after + 1, this.#compactRevision);
+    const events: WatchEvent[] = [];
+    for (let i = this.#firstLogIndexAfter(after); i < this.#log.length; i++) {
+      const e = this.#log[i]!;
+      if (keyMatches(e.kv.key, key, prefix)) events.push(e);
+    }
+    return { events, upTo: this.#revision, more: false };
+  }
+
+  /** @internal ChangeLog */
+  subscribe(listener: () => void): () => void {
+    const wrapped = () => listener();
+    this.#listeners.add(wrapped);
+    return () => this.#listeners.delete(wrapped);
+  }
+
+  protected async doClose(): Promise<void> {
+    for (const state of this.#leases.values()) if (state.timer !== undefined) this.#clock.clearTimeout(state.timer);
+    this.#leases.clear();
+    for (const listener of this.#listeners) listener();
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Opening a store by URL. Each backend module is loaded only when its scheme is asked for, so an
+ * application that uses SQLite never loads a network driver.
+ */
+import type { Clock } from '../clock.js';
+import { TenureError } from '../errors.js';
+import { withNamespace } from './namespace.js';
+import type { Store } from './types.js';
+
+/** The URL forms {@link openStore} accepts, as shown in its errors. */
+export const STORE_URL_FORMS = Object.freeze([
+  'memory:',
+  'sqlite:relative/path.db',
+  'sqlite:///absolute/path.db',
+]);
+
+/** Options of {@link openStore}; each may also be given as a URL query parameter. */
+export interface OpenStoreOptions {
+  /** Key prefix for every key of this store (see withNamespace). @default none */
+  namespace?: string;
+  /** Clock for the memory backend's leases. @default systemClock */
+  clock?: Clock;
+}
+
+function invalidUrl(url: string, problem: string): TenureError {
+  return new TenureError(
+    'TENURE_INVALID_URL',
+    `invalid store URL ${JSON.stringify(url)}: ${problem}; accepted forms: ${STORE_URL_FORMS.join(', ')}`,
+    { details: { url } },
+  );
+}
+
+const INTEGER_PARAMS = ['pollIntervalMs', 'reapIntervalMs', 'busyTimeoutMs', 'retainRevisions'] as const;
+
+/**
+ * Opens a store from a URL.
+ *
+ * - `memory:`: a new in-process store (tests only).
+ * - `sqlite:relative/path.db`, `sqlite:///absolute/path.db`: a SQLite file on a local disk.
+ *   Query parameters set SqliteStoreOptions: `?pollIntervalMs=10&synchronous=full`.
+ * - Any form takes `?namespace=prefix/`.
+ *
+ * @throws TENURE_INVALID_URL for a malformed URL, an unknown scheme or a bad parameter; the
+ * message lists the accepted forms.
+ * @example
+ * ```ts
+ * const store = await openStore('sqlite:.tenure/store.db?namespace=billing/');
+ * ```
+ */
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
+  if (typeof url !== 'string' || url.length === 0) throw invalidUrl(String(url), 'a non-empty string is required');
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw invalidUrl(url, 'it is not a URL');
+  }
+  const params = Object.fromEntries(parsed.searchParams);
+  const namespace = options.namespace ?? params.namespace;
+  delete params.namespace;
+  let store: Store;
+  switch (parsed.protocol) {
+    case 'memory:': {
+      if (parsed.host !== '' || (parsed.pathname !== '' && parsed.pathname !== '/')) throw invalidUrl(url, 'memory: takes no path');
+      rejectUnknown(url, params, []);
+      const { MemoryStore } = await import('./memory/index.js');
+      store = new MemoryStore({ clock: options.clock });
+      break;
+    }
+    case 'sqlite:': {
+      if (parsed.host !== '') throw invalidUrl(url, `sqlite: takes a file path, not a host (${parsed.host}); use sqlite:///absolute/path.db`);
+      const path = decodeURIComponent(parsed.pathname);
+      if (path === '' || path === '/' || path.endsWith('/')) throw invalidUrl(url, 'sqlite: needs a file path');
+      rejectUnknown(url, params, [...INTEGER_PARAMS, 'synchronous']);
+      const numeric: Record<string, number> = {};
+      for (const name of INTEGER_PARAMS) {
+        if (params[name] === undefined) continue;
+        const n = Number(params[name]);
+        if (!Number.isSafeInteger(n)) throw invalidUrl(url, `${name} must be an integer`);
+        numeric[name] = n;
+      }
+      const synchronous = params.synchronous;
+      if (synchronous !== undefined && synchronous !== 'normal' && synchronous !== 'full')
+        throw invalidUrl(url, "synchronous must be 'normal' or 'full'");
+      const { SqliteStore } = await import('./sqlite/index.js');
+      store = new SqliteStore({ path, ...numeric, synchronous });
+      break;
+    }
+    case 'etcd:':
+    case 'etcds:':
+    case 'redis:':
+    case 'rediss:':
+    case 'postgres:':
+    case 'postgresql:':
+      throw invalidUrl(url, `the ${parsed.protocol.slice(0, -1)} backend is not part of this version of tenure yet`);
+    default:
+      throw invalidUrl(url, `unknown scheme ${JSON.stringify(parsed.protocol)}`);
+  }
+  return namespace === undefined || namespace === '' ? store : withNamespace(store, namespace);
+}
+
+function rejectUnknown(url: string, params: Record<string, string>, known: readonly string[]): void {
+  const unknown = Object.keys(params).filter((p) => !known.includes(p));
+  if (unknown.length > 0)
+    throw invalidUrl(url, `unknown parameter(s) ${unknown.join(', ')}; known: ${['namespace', ...known].join(', ')}`);
+}

@@ -1,0 +1,137 @@
+/**
+ * Argument checks shared by every backend, so that each public call rejects bad input the same
+ * way: a TENURE_INVALID_ARGUMENT error that names the argument and the accepted range.
+ */
+import { invalidArgument } from '../errors.js';
+import type { Compare, Op, StoreCapabilities, TxnRequest, Value } from './types.js';
+
+const encoder = new TextEncoder();
+
+/** UTF-8 byte length of a string without allocating. */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** Checks a key (or, with `allowEmpty`, a prefix). */
+export function checkKey(key: unknown, caps: StoreCapabilities, name = 'key', allowEmpty = false): asserts key is string {
+  if (typeof key !== 'string') throw invalidArgument(name, `must be a string, got ${typeof key}`);
+  if (key.length === 0 && !allowEmpty) throw invalidArgument(name, 'must not be empty');
+  if (!key.isWellFormed()) throw invalidArgument(name, 'must be valid Unicode (it has a lone surrogate)');
+  if (utf8Length(key) > caps.maxKeyBytes)
+    throw invalidArgument(name, `must be at most ${caps.maxKeyBytes} UTF-8 bytes (capabilities.maxKeyBytes)`);
+}
+
+/** Checks a value and returns it as bytes. */
+export function toBytes(value: unknown, caps: StoreCapabilities, name = 'value'): Uint8Array {
+  let bytes: Uint8Array;
+  if (typeof value === 'string') bytes = encoder.encode(value);
+  else if (value instanceof Uint8Array) bytes = value;
+  else throw invalidArgument(name, `must be a string or Uint8Array, got ${value === null ? 'null' : typeof value}`);
+  if (bytes.byteLength > caps.maxValueBytes)
+    throw invalidArgument(name, `must be at most ${caps.maxValueBytes} bytes (capabilities.maxValueBytes), got ${bytes.byteLength}`);
+  return bytes;
+}
+
+/** Checks a lease id (null/undefined allowed where `optional`). */
+export function checkLeaseId(id: unknown, name = 'lease', optional = false): asserts id is string {
+  if (optional && (id === null || id === undefined)) return;
+  if (typeof id !== 'string' || !/^[0-9]{1,20}$/.test(id))
+    throw invalidArgument(name, `must be a lease id string as returned by grant(), got ${String(id)}`);
+}
+
+/** Checks a positive integer count or revision. */
+export function checkInteger(value: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max)
+    throw invalidArgument(name, `must be an integer in [${min}, ${max}], got ${String(value)}`);
+}
+
+/** Checks a ttl and returns it rounded up to the store's granularity and raised to its minimum. */
+export function checkTtl(ttlMs: unknown, caps: StoreCapabilities, name = 'ttlMs'): number {
+  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0)
+    throw invalidArgument(name, `must be a positive finite number of milliseconds, got ${String(ttlMs)}`);
+  if (ttlMs > caps.maxTtlMs) throw invalidArgument(name, `must be at most ${caps.maxTtlMs} ms (capabilities.maxTtlMs)`);
+  const g = caps.ttlGranularityMs;
+  return Math.max(caps.minTtlMs, Math.ceil(ttlMs / g) * g);
+}
+
+/** Checks an AbortSignal argument. */
+export function checkSignal(signal: unknown, name = 'signal'): asserts signal is AbortSignal | undefined {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgument(name, 'must be an AbortSignal');
+}
+
+function checkCompare(c: Compare, caps: StoreCapabilities, at: string): void {
+  if (c === null || typeof c !== 'object') throw invalidArgument(at, 'must be an object');
+  checkKey(c.key, caps, `${at}.key`);
+  const ops = c.target === 'lease' ? ['=', '!='] : ['=', '!=', '<', '>'];
+  if (!ops.includes(c.op)) throw invalidArgument(`${at}.op`, `must be one of ${ops.join(' ')}`);
+  switch (c.target) {
+    case 'value':
+      toBytes(c.value, caps, `${at}.value`);
+      return;
+    case 'version':
+    case 'createRevision':
+    case 'modRevision':
+      checkInteger(c.value, `${at}.value`, 0);
+      return;
+    case 'lease':
+      checkLeaseId(c.value, `${at}.value`, true);
+      return;
+    default:
+      throw invalidArgument(`${at}.target`, 'must be value, version, createRevision, modRevision or lease');
+  }
+}
+
+function checkOp(op: Op, caps: StoreCapabilities, at: string): void {
+  if (op === null || typeof op !== 'object') throw invalidArgument(at, 'must be an object');
+  switch (op.type) {
+    case 'put':
+      checkKey(op.key, caps, `${at}.key`);
+      toBytes(op.value, caps, `${at}.value`);
+      checkLeaseId(op.lease, `${at}.lease`, true);
+      return;
+    case 'delete':
+      checkKey(op.key, caps, `${at}.key`, op.prefix === true);
+      return;
+    case 'get':
+      checkKey(op.key, caps, `${at}.key`, op.prefix === true);
+      if (op.limit !== undefined) checkInteger(op.limit, `${at}.limit`, 0);
+      return;
+    default:
+      throw invalidArgument(`${at}.type`, 'must be put, delete or get');
+  }
+}
+
+/** Checks a whole transaction request. */
+export function checkTxn(req: TxnRequest, caps: StoreCapabilities): void {
+  if (req === null || typeof req !== 'object') throw invalidArgument('request', 'must be an object');
+  const compare = req.compare ?? [];
+  const success = req.success ?? [];
+  const failure = req.failure ?? [];
+  for (const [name, list] of [
+    ['compare', compare],
+    ['success', success],
+    ['failure', failure],
+  ] as const) {
+    if (!Array.isArray(list)) throw invalidArgument(`request.${name}`, 'must be an array');
+    if (list.length > caps.maxTxnOps)
+      throw invalidArgument(`request.${name}`, `must hold at most ${caps.maxTxnOps} entries (capabilities.maxTxnOps)`);
+  }
+  compare.forEach((c, i) => checkCompare(c, caps, `request.compare[${i}]`));
+  success.forEach((o, i) => checkOp(o, caps, `request.success[${i}]`));
+  failure.forEach((o, i) => checkOp(o, caps, `request.failure[${i}]`));
+}
+
+/** Whether `value` is a {@link Value}. */
+export function isValue(value: unknown): value is Value {
+  return typeof value === 'string' || value instanceof Uint8Array;
+}
