@@ -17,7 +17,9 @@ export type HashingErrorReason =
 
 /** @internal */
 export function noNodes(what: string): TenureError {
-  return invalidArgument('nodes', `of ${what} is empty: add a node before looking keys up`, { reason: 'no-nodes' });
+  return invalidArgument('nodes', `of ${what} is empty: add a node before looking keys up`, {
+    reason: 'no-nodes',
+  });
 }
 
 /** @internal */
@@ -36,7 +38,9 @@ export function unknownNode(node: string): TenureError {
 /** Checks a member id: a non-empty string. @internal */
 export function checkNode(node: unknown): string {
   if (typeof node !== 'string' || node.length === 0) {
-    throw invalidArgument('node', `must be a non-empty string, got ${JSON.stringify(node)}`, { reason: 'bad-node' });
+    throw invalidArgument('node', `must be a non-empty string, got ${JSON.stringify(node)}`, {
+      reason: 'bad-node',
+    });
   }
   return node;
 }
@@ -44,12 +48,18 @@ export function checkNode(node: unknown): string {
 /** Checks a weight: a finite number > 0 (and exactly 1 when `unweighted`). @internal */
 export function checkWeight(weight: unknown, unweighted = false, algorithm = ''): number {
   if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
-    throw invalidArgument('weight', `must be a finite number > 0, got ${String(weight)}`, { reason: 'bad-weight' });
-  }
-  if (unweighted && weight !== 1) {
-    throw invalidArgument('weight', `must be 1: ${algorithm} does not weight members (use rendezvous, maglev or a ring)`, {
+    throw invalidArgument('weight', `must be a finite number > 0, got ${String(weight)}`, {
       reason: 'bad-weight',
     });
+  }
+  if (unweighted && weight !== 1) {
+    throw invalidArgument(
+      'weight',
+      `must be 1: ${algorithm} does not weight members (use rendezvous, maglev or a ring)`,
+      {
+        reason: 'bad-weight',
+      },
+    );
   }
   return weight;
 }
@@ -72,7 +82,9 @@ export function badOption(name: string, accepted: string, value: unknown): Tenur
 
 /** A snapshot this version cannot read. @internal */
 export function badSnapshot(problem: string): TenureError {
-  return new TenureError('TENURE_CORRUPT', `hashing snapshot ${problem}`, { details: { reason: 'bad-snapshot' } });
+  return new TenureError('TENURE_CORRUPT', `hashing snapshot ${problem}`, {
+    details: { reason: 'bad-snapshot' },
+  });
 }
 
 /** Normalises the members given to a constructor, rejecting duplicates and bad weights. @internal */

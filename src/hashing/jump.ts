@@ -3,7 +3,15 @@
  * integer arithmetic: the 64-bit linear congruential generator is carried as two 32-bit halves
  * multiplied with Math.imul, so no BigInt (and no allocation) is involved.
  */
-import { badOption, checkCount, checkNode, duplicateNode, noNodes, normaliseMembers, unknownNode } from './errors.js';
+import {
+  badOption,
+  checkCount,
+  checkNode,
+  duplicateNode,
+  noNodes,
+  normaliseMembers,
+  unknownNode,
+} from './errors.js';
 import { fmix32, murmur3 } from './hash.js';
 import { compareIds } from './members.js';
 import type { ConsistentHash, HashSnapshot } from './types.js';
@@ -71,7 +79,10 @@ export class JumpHash implements ConsistentHash {
    * @param nodes - members (weights must be 1); numbered in id order.
    * @throws TenureError `TENURE_INVALID_ARGUMENT` for a duplicate member or a weight other than 1.
    */
-  constructor(nodes?: Iterable<string | { node: string; weight?: number }>, options: { ordered?: boolean } = {}) {
+  constructor(
+    nodes?: Iterable<string | { node: string; weight?: number }>,
+    options: { ordered?: boolean } = {},
+  ) {
     const list = normaliseMembers(nodes, true, 'jump').map((m) => m.node);
     // `ordered` keeps the given bucket order (used by restore); otherwise sort for determinism.
     if (options.ordered !== true) list.sort(compareIds);
@@ -94,8 +105,13 @@ export class JumpHash implements ConsistentHash {
 
   lookupN(key: string, n: number, out: string[] = []): string[] {
     checkCount(n, this.buckets.length);
-    return preferenceList(key, n, out, this.buckets.length, (h) => jumpBucket(h, 0, this.buckets.length), (b) =>
-      this.buckets[b]!,
+    return preferenceList(
+      key,
+      n,
+      out,
+      this.buckets.length,
+      (h) => jumpBucket(h, 0, this.buckets.length),
+      (b) => this.buckets[b]!,
     );
   }
 

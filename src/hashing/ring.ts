@@ -11,7 +11,14 @@
  *   Zadimoghaddam, SODA 2018, https://arxiv.org/abs/1608.01350) on top of the fast ring.
  */
 import { Continuum } from './continuum.js';
-import { badOption, checkCount, noNodes, normaliseMembers, unknownNode, type NodeWeightLike } from './errors.js';
+import {
+  badOption,
+  checkCount,
+  noNodes,
+  normaliseMembers,
+  unknownNode,
+  type NodeWeightLike,
+} from './errors.js';
 import { murmur3 } from './hash.js';
 import { md5Words } from './md5.js';
 import { Members } from './members.js';
@@ -156,7 +163,9 @@ export interface KetamaRingOptions {
 }
 
 /** Frozen defaults of {@link KetamaRingOptions}. */
-export const KETAMA_DEFAULTS: Readonly<Required<KetamaRingOptions>> = Object.freeze({ compatibility: 'libketama' });
+export const KETAMA_DEFAULTS: Readonly<Required<KetamaRingOptions>> = Object.freeze({
+  compatibility: 'libketama',
+});
 
 /**
  * libketama's continuum: each server gets `floor(weight / total · 40 · servers)` MD5 digests of
@@ -473,4 +482,3 @@ export class BoundedLoadRing extends HashRing {
     });
   }
 }
-

@@ -3,7 +3,14 @@
  * minimal movement when the members change. The shard manager moves slots, not keys: a key's
  * slot never changes, only the slot's owner.
  */
-import { badOption, checkCount, noNodes, normaliseMembers, unknownNode, type NodeWeightLike } from './errors.js';
+import {
+  badOption,
+  checkCount,
+  noNodes,
+  normaliseMembers,
+  unknownNode,
+  type NodeWeightLike,
+} from './errors.js';
 import { murmur3 } from './hash.js';
 import { compareIds, Members } from './members.js';
 import type { ConsistentHash, HashSnapshot, Move } from './types.js';
@@ -35,7 +42,10 @@ export function slotOf(key: string, slotCount = DEFAULT_SLOT_COUNT): number {
  * Slots each member should own: ⌊S·w/W⌋, plus one for the members with the largest remainders
  * (ties to the smaller id) until all S slots are owned. Deterministic in every process.
  */
-export function slotQuotas(members: readonly { node: string; weight: number }[], slotCount: number): number[] {
+export function slotQuotas(
+  members: readonly { node: string; weight: number }[],
+  slotCount: number,
+): number[] {
   const total = members.reduce((s, m) => s + m.weight, 0);
   const quotas = members.map((m) => Math.floor((slotCount * m.weight) / total));
   let left = slotCount - quotas.reduce((s, q) => s + q, 0);
@@ -82,7 +92,8 @@ export function assignSlots(
     throw badOption('previous', `an assignment of ${slotCount} slots`, previous.owners.length);
   }
   if (list.length === 0) throw noNodes('the slot table');
-  if (list.length > slotCount) throw badOption('slotCount', `at least the member count (${list.length})`, slotCount);
+  if (list.length > slotCount)
+    throw badOption('slotCount', `at least the member count (${list.length})`, slotCount);
 
   const quotas = slotQuotas(list, slotCount);
   const indexOf = new Map(list.map((m, i) => [m.node, i]));
@@ -175,7 +186,9 @@ export class SlotTable implements ConsistentHash {
   private reassign(): void {
     const list = this.members.sorted().map((node) => ({ node, weight: this.members.weightOf(node)! }));
     this.current =
-      list.length === 0 ? undefined : assignSlots(list, { previous: this.current, slotCount: this.slotCount });
+      list.length === 0
+        ? undefined
+        : assignSlots(list, { previous: this.current, slotCount: this.slotCount });
   }
 
   /**

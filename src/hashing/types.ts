@@ -4,7 +4,8 @@
  */
 
 /** The algorithms of this module, as recorded in a {@link HashSnapshot}. */
-export type AlgorithmName = 'ketama' | 'ring' | 'bounded' | 'rendezvous' | 'jump' | 'memento' | 'maglev' | 'slots';
+export type AlgorithmName =
+  'ketama' | 'ring' | 'bounded' | 'rendezvous' | 'jump' | 'memento' | 'maglev' | 'slots';
 
 /** A member and its relative weight (capacity). */
 export interface NodeWeight {
