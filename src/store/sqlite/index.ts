@@ -204,7 +204,9 @@ export class SqliteStore extends StoreBase implements ChangeLog {
     if (options === null || typeof options !== 'object') throw invalidArgument('options', 'must be an object');
     if (typeof options.path !== 'string' || options.path.length === 0)
       throw invalidArgument('options.path', 'must be a non-empty file path');
-    const o = { ...SQLITE_STORE_DEFAULTS, ...options };
+    // An option given as undefined takes its default.
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    const o = { ...SQLITE_STORE_DEFAULTS, ...given } as Required<SqliteStoreOptions>;
     checkInteger(o.pollIntervalMs, 'options.pollIntervalMs', 1, 60_000);
     checkInteger(o.reapIntervalMs, 'options.reapIntervalMs', 1, 60_000);
     checkInteger(o.busyTimeoutMs, 'options.busyTimeoutMs', 0, 600_000);
