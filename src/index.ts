@@ -8,3 +8,4 @@ export * from './errors.js';
 export * from './clock.js';
 export * from './store/index.js';
 export { MemoryStore, type MemoryStoreOptions, MEMORY_STORE_DEFAULTS } from './store/memory/index.js';
+export * from './recipes/index.js';

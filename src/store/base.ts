@@ -38,7 +38,12 @@ export abstract class StoreBase implements Store {
   protected abstract doRevoke(id: LeaseId): Promise<void>;
   protected abstract doTimeToLive(id: LeaseId): Promise<number | undefined>;
   protected abstract doRevision(): Promise<number>;
-  protected abstract doWatch(key: Key, prefix: boolean, fromRevision: number | undefined, signal: AbortSignal | undefined): AsyncIterable<WatchBatch>;
+  protected abstract doWatch(
+    key: Key,
+    prefix: boolean,
+    fromRevision: number | undefined,
+    signal: AbortSignal | undefined,
+  ): AsyncIterable<WatchBatch>;
   protected abstract doCompact(revision: number): Promise<void>;
   protected abstract doClose(): Promise<void>;
 
@@ -117,7 +122,8 @@ export abstract class StoreBase implements Store {
 
   watch(key: Key, options: WatchOptions = {}): AsyncIterable<WatchBatch> {
     this.assertOpen();
-    if (options === null || typeof options !== 'object') throw invalidArgument('options', 'must be an object');
+    if (options === null || typeof options !== 'object')
+      throw invalidArgument('options', 'must be an object');
     checkKey(key, this.capabilities, 'key', options.prefix === true);
     if (options.fromRevision !== undefined) checkInteger(options.fromRevision, 'options.fromRevision', 1);
     checkSignal(options.signal, 'options.signal');

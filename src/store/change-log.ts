@@ -18,7 +18,11 @@ export interface ChangeLog {
    * read limit left later revisions unread.
    * @throws TENURE_COMPACTED when revisions after `after` were discarded.
    */
-  readChanges(after: number, key: string, prefix: boolean): { events: WatchEvent[]; upTo: number; more: boolean };
+  readChanges(
+    after: number,
+    key: string,
+    prefix: boolean,
+  ): { events: WatchEvent[]; upTo: number; more: boolean };
   /** Calls `listener` whenever new revisions may be readable; returns the unsubscribe function. */
   subscribe(listener: () => void): () => void;
 }

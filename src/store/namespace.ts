@@ -82,7 +82,8 @@ class NamespacedStore implements Store {
   #result = (r: OpResult): OpResult => (r.type === 'get' ? { ...r, kvs: r.kvs.map(this.#out) } : r);
 
   async txn(request: TxnRequest): Promise<TxnResponse> {
-    if (request === null || typeof request !== 'object') throw invalidArgument('request', 'must be an object');
+    if (request === null || typeof request !== 'object')
+      throw invalidArgument('request', 'must be an object');
     const res = await this.#inner.txn({
       compare: request.compare?.map((c, i) => this.#compare(c, i)),
       success: request.success?.map((op, i) => this.#op(op, `request.success[${i}]`)),

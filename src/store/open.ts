@@ -48,7 +48,8 @@ const INTEGER_PARAMS = ['pollIntervalMs', 'reapIntervalMs', 'busyTimeoutMs', 're
  * ```
  */
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
-  if (typeof url !== 'string' || url.length === 0) throw invalidUrl(String(url), 'a non-empty string is required');
+  if (typeof url !== 'string' || url.length === 0)
+    throw invalidUrl(String(url), 'a non-empty string is required');
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -61,16 +62,22 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   let store: Store;
   switch (parsed.protocol) {
     case 'memory:': {
-      if (parsed.host !== '' || (parsed.pathname !== '' && parsed.pathname !== '/')) throw invalidUrl(url, 'memory: takes no path');
+      if (parsed.host !== '' || (parsed.pathname !== '' && parsed.pathname !== '/'))
+        throw invalidUrl(url, 'memory: takes no path');
       rejectUnknown(url, params, []);
       const { MemoryStore } = await import('./memory/index.js');
       store = new MemoryStore({ clock: options.clock });
       break;
     }
     case 'sqlite:': {
-      if (parsed.host !== '') throw invalidUrl(url, `sqlite: takes a file path, not a host (${parsed.host}); use sqlite:///absolute/path.db`);
+      if (parsed.host !== '')
+        throw invalidUrl(
+          url,
+          `sqlite: takes a file path, not a host (${parsed.host}); use sqlite:///absolute/path.db`,
+        );
       const path = decodeURIComponent(parsed.pathname);
-      if (path === '' || path === '/' || path.endsWith('/')) throw invalidUrl(url, 'sqlite: needs a file path');
+      if (path === '' || path === '/' || path.endsWith('/'))
+        throw invalidUrl(url, 'sqlite: needs a file path');
       rejectUnknown(url, params, [...INTEGER_PARAMS, 'synchronous']);
       const numeric: Record<string, number> = {};
       for (const name of INTEGER_PARAMS) {
@@ -92,7 +99,10 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     case 'rediss:':
     case 'postgres:':
     case 'postgresql:':
-      throw invalidUrl(url, `the ${parsed.protocol.slice(0, -1)} backend is not part of this version of tenure yet`);
+      throw invalidUrl(
+        url,
+        `the ${parsed.protocol.slice(0, -1)} backend is not part of this version of tenure yet`,
+      );
     default:
       throw invalidUrl(url, `unknown scheme ${JSON.stringify(parsed.protocol)}`);
   }
@@ -102,5 +112,8 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
 function rejectUnknown(url: string, params: Record<string, string>, known: readonly string[]): void {
   const unknown = Object.keys(params).filter((p) => !known.includes(p));
   if (unknown.length > 0)
-    throw invalidUrl(url, `unknown parameter(s) ${unknown.join(', ')}; known: ${['namespace', ...known].join(', ')}`);
+    throw invalidUrl(
+      url,
+      `unknown parameter(s) ${unknown.join(', ')}; known: ${['namespace', ...known].join(', ')}`,
+    );
 }

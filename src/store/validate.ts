@@ -23,7 +23,12 @@ export function utf8Length(s: string): number {
 }
 
 /** Checks a key (or, with `allowEmpty`, a prefix). */
-export function checkKey(key: unknown, caps: StoreCapabilities, name = 'key', allowEmpty = false): asserts key is string {
+export function checkKey(
+  key: unknown,
+  caps: StoreCapabilities,
+  name = 'key',
+  allowEmpty = false,
+): asserts key is string {
   if (typeof key !== 'string') throw invalidArgument(name, `must be a string, got ${typeof key}`);
   if (key.length === 0 && !allowEmpty) throw invalidArgument(name, 'must not be empty');
   if (!key.isWellFormed()) throw invalidArgument(name, 'must be valid Unicode (it has a lone surrogate)');
@@ -36,9 +41,16 @@ export function toBytes(value: unknown, caps: StoreCapabilities, name = 'value')
   let bytes: Uint8Array;
   if (typeof value === 'string') bytes = encoder.encode(value);
   else if (value instanceof Uint8Array) bytes = value;
-  else throw invalidArgument(name, `must be a string or Uint8Array, got ${value === null ? 'null' : typeof value}`);
+  else
+    throw invalidArgument(
+      name,
+      `must be a string or Uint8Array, got ${value === null ? 'null' : typeof value}`,
+    );
   if (bytes.byteLength > caps.maxValueBytes)
-    throw invalidArgument(name, `must be at most ${caps.maxValueBytes} bytes (capabilities.maxValueBytes), got ${bytes.byteLength}`);
+    throw invalidArgument(
+      name,
+      `must be at most ${caps.maxValueBytes} bytes (capabilities.maxValueBytes), got ${bytes.byteLength}`,
+    );
   return bytes;
 }
 
@@ -50,7 +62,12 @@ export function checkLeaseId(id: unknown, name = 'lease', optional = false): ass
 }
 
 /** Checks a positive integer count or revision. */
-export function checkInteger(value: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): asserts value is number {
+export function checkInteger(
+  value: unknown,
+  name: string,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): asserts value is number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max)
     throw invalidArgument(name, `must be an integer in [${min}, ${max}], got ${String(value)}`);
 }
@@ -59,14 +76,16 @@ export function checkInteger(value: unknown, name: string, min: number, max = Nu
 export function checkTtl(ttlMs: unknown, caps: StoreCapabilities, name = 'ttlMs'): number {
   if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0)
     throw invalidArgument(name, `must be a positive finite number of milliseconds, got ${String(ttlMs)}`);
-  if (ttlMs > caps.maxTtlMs) throw invalidArgument(name, `must be at most ${caps.maxTtlMs} ms (capabilities.maxTtlMs)`);
+  if (ttlMs > caps.maxTtlMs)
+    throw invalidArgument(name, `must be at most ${caps.maxTtlMs} ms (capabilities.maxTtlMs)`);
   const g = caps.ttlGranularityMs;
   return Math.max(caps.minTtlMs, Math.ceil(ttlMs / g) * g);
 }
 
 /** Checks an AbortSignal argument. */
 export function checkSignal(signal: unknown, name = 'signal'): asserts signal is AbortSignal | undefined {
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgument(name, 'must be an AbortSignal');
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw invalidArgument(name, 'must be an AbortSignal');
 }
 
 function checkCompare(c: Compare, caps: StoreCapabilities, at: string): void {
@@ -124,7 +143,10 @@ export function checkTxn(req: TxnRequest, caps: StoreCapabilities): void {
   ] as const) {
     if (!Array.isArray(list)) throw invalidArgument(`request.${name}`, 'must be an array');
     if (list.length > caps.maxTxnOps)
-      throw invalidArgument(`request.${name}`, `must hold at most ${caps.maxTxnOps} entries (capabilities.maxTxnOps)`);
+      throw invalidArgument(
+        `request.${name}`,
+        `must hold at most ${caps.maxTxnOps} entries (capabilities.maxTxnOps)`,
+      );
   }
   compare.forEach((c, i) => checkCompare(c, caps, `request.compare[${i}]`));
   success.forEach((o, i) => checkOp(o, caps, `request.success[${i}]`));

@@ -24,11 +24,16 @@ export interface StoreHarness {
   cleanup?(): Promise<void>;
 }
 
-const text = (kv: KeyValue | undefined) => (kv === undefined ? undefined : Buffer.from(kv.value).toString('utf8'));
+const text = (kv: KeyValue | undefined) =>
+  kv === undefined ? undefined : Buffer.from(kv.value).toString('utf8');
 const utf8Order = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 /** Collects watch events until one batch reaches `untilRevision`. */
-async function collect(iterable: AsyncIterable<WatchBatch>, untilRevision: number, timeoutMs = 5000): Promise<WatchEvent[]> {
+async function collect(
+  iterable: AsyncIterable<WatchBatch>,
+  untilRevision: number,
+  timeoutMs = 5000,
+): Promise<WatchEvent[]> {
   const events: WatchEvent[] = [];
   if (untilRevision <= 0) return events;
   const it = iterable[Symbol.asyncIterator]();
@@ -36,7 +41,8 @@ async function collect(iterable: AsyncIterable<WatchBatch>, untilRevision: numbe
   try {
     for (;;) {
       const next = await Promise.race([it.next(), deadline]);
-      if (next === 'timeout') throw new Error(`watch did not reach revision ${untilRevision} in ${timeoutMs} ms`);
+      if (next === 'timeout')
+        throw new Error(`watch did not reach revision ${untilRevision} in ${timeoutMs} ms`);
       if (next.done) return events;
       let last = 0;
       for (const e of next.value.events) {
@@ -72,7 +78,13 @@ export function conformance(name: string, harness: StoreHarness): void {
         const p = fresh();
         const r1 = await store.put(`${p}a`, 'one');
         let kv = await store.get(`${p}a`);
-        expect(kv).toMatchObject({ key: `${p}a`, createRevision: r1, modRevision: r1, version: 1, lease: null });
+        expect(kv).toMatchObject({
+          key: `${p}a`,
+          createRevision: r1,
+          modRevision: r1,
+          version: 1,
+          lease: null,
+        });
         expect(text(kv)).toBe('one');
         const r2 = await store.put(`${p}a`, new Uint8Array([0, 255]));
         kv = await store.get(`${p}a`);
@@ -85,7 +97,12 @@ export function conformance(name: string, harness: StoreHarness): void {
       it('the revision rises by exactly one per transaction that writes, and not for reads or no-op deletes', async () => {
         const p = fresh();
         const r0 = await store.revision();
-        const res = await store.txn({ success: [{ type: 'put', key: `${p}a`, value: '1' }, { type: 'put', key: `${p}b`, value: '2' }] });
+        const res = await store.txn({
+          success: [
+            { type: 'put', key: `${p}a`, value: '1' },
+            { type: 'put', key: `${p}b`, value: '2' },
+          ],
+        });
         expect(res.revision).toBe(r0 + 1);
         await store.get(`${p}a`);
         await store.range(p);
@@ -129,7 +146,8 @@ export function conformance(name: string, harness: StoreHarness): void {
         const p = fresh();
         const lease = await store.grant(60_000);
         const rev = await store.put(`${p}k`, 'v', { lease: lease.id });
-        const holds = async (compare: Parameters<Store['txn']>[0]['compare']) => (await store.txn({ compare })).succeeded;
+        const holds = async (compare: Parameters<Store['txn']>[0]['compare']) =>
+          (await store.txn({ compare })).succeeded;
         const k = `${p}k`;
         const m = `${p}missing`;
         expect(await holds([{ key: k, target: 'value', op: '=', value: 'v' }])).toBe(true);
@@ -229,7 +247,9 @@ export function conformance(name: string, harness: StoreHarness): void {
         expect(await store.timeToLive(lease.id)).toBeUndefined();
         expect(await codeOf(store.keepAlive(lease.id))).toBe('TENURE_LEASE_NOT_FOUND');
         await store.revoke(lease.id); // revoking a dead lease is a no-op
-        expect(await codeOf(store.put(fresh() + 'x', 'v', { lease: lease.id }))).toBe('TENURE_LEASE_NOT_FOUND');
+        expect(await codeOf(store.put(fresh() + 'x', 'v', { lease: lease.id }))).toBe(
+          'TENURE_LEASE_NOT_FOUND',
+        );
       });
 
       it('a ttl below the minimum is raised to it', async () => {
@@ -290,7 +310,8 @@ export function conformance(name: string, harness: StoreHarness): void {
             const readStart = performance.now();
             if ((await store.get(`${p}a`)) === undefined) goneAt = readStart;
             else await sleep(5);
-            if (readStart - acked > ttl * 3 + store.capabilities.expiryBoundMs + 2000) throw new Error('lease never expired');
+            if (readStart - acked > ttl * 3 + store.capabilities.expiryBoundMs + 2000)
+              throw new Error('lease never expired');
           }
           expect(goneAt).toBeGreaterThanOrEqual(sent + ttl);
           // Scheduling on a loaded 2-core machine adds delay; allow 250 ms of it on top of the bound.
@@ -314,7 +335,9 @@ export function conformance(name: string, harness: StoreHarness): void {
         const end = await store.revision();
         for (const from of [start, start + 7, end]) {
           const events = await collect(store.watch(p, { prefix: true, fromRevision: from }), end);
-          expect(events.map((e) => e.kv.modRevision)).toEqual(Array.from({ length: end - from + 1 }, (_, i) => from + i));
+          expect(events.map((e) => e.kv.modRevision)).toEqual(
+            Array.from({ length: end - from + 1 }, (_, i) => from + i),
+          );
         }
       });
 
@@ -329,7 +352,9 @@ export function conformance(name: string, harness: StoreHarness): void {
         await store.put(`${p}b`, 'other key');
         const batch = await first;
         expect(batch.done).toBe(false);
-        expect(batch.value!.events.map((e) => [e.type, e.kv.key, text(e.kv), e.kv.modRevision])).toEqual([['put', `${p}a`, 'live', rev]]);
+        expect(batch.value!.events.map((e) => [e.type, e.kv.key, text(e.kv), e.kv.modRevision])).toEqual([
+          ['put', `${p}a`, 'live', rev],
+        ]);
         await it.return?.();
         void got;
       });
@@ -350,8 +375,12 @@ export function conformance(name: string, harness: StoreHarness): void {
         const r2 = await store.put(`${p}a`, '2');
         await store.put(`${p}a`, '3');
         await store.compact(r2);
-        expect(await codeOf(collect(store.watch(`${p}a`, { fromRevision: r1 }), r2))).toBe('TENURE_COMPACTED');
-        expect(await codeOf(collect(store.watch(`${p}a`, { fromRevision: r2 }), r2))).toBe('TENURE_COMPACTED');
+        expect(await codeOf(collect(store.watch(`${p}a`, { fromRevision: r1 }), r2))).toBe(
+          'TENURE_COMPACTED',
+        );
+        expect(await codeOf(collect(store.watch(`${p}a`, { fromRevision: r2 }), r2))).toBe(
+          'TENURE_COMPACTED',
+        );
         const events = await collect(store.watch(`${p}a`, { fromRevision: r2 + 1 }), r2 + 1);
         expect(events.map((e) => text(e.kv))).toEqual(['3']);
       });
@@ -363,7 +392,12 @@ export function conformance(name: string, harness: StoreHarness): void {
           fc.record({ t: fc.constant('put' as const), key, value: fc.string({ maxLength: 4 }) }),
           fc.record({ t: fc.constant('del' as const), key }),
           fc.record({ t: fc.constant('delp' as const), key: fc.constantFrom('a', 'b', '') }),
-          fc.record({ t: fc.constant('cas' as const), key, version: fc.nat(3), value: fc.string({ maxLength: 4 }) }),
+          fc.record({
+            t: fc.constant('cas' as const),
+            key,
+            version: fc.nat(3),
+            value: fc.string({ maxLength: 4 }),
+          }),
         );
         await fc.assert(
           fc.asyncProperty(
@@ -376,7 +410,14 @@ export function conformance(name: string, harness: StoreHarness): void {
               const p = fresh();
               const base = await store.revision();
               const model = new Map<string, { value: string; create: number; version: number }>();
-              const log: { rev: number; type: 'put' | 'delete'; key: string; value: string; create: number; version: number }[] = [];
+              const log: {
+                rev: number;
+                type: 'put' | 'delete';
+                key: string;
+                value: string;
+                create: number;
+                version: number;
+              }[] = [];
               let rev = base;
               const put = (k: string, value: string) => {
                 const prev = model.get(k);
@@ -391,7 +432,8 @@ export function conformance(name: string, harness: StoreHarness): void {
                   put(o.key, o.value);
                 } else if (o.t === 'del') {
                   await store.delete(p + o.key);
-                  if (model.delete(o.key)) log.push({ rev: ++rev, type: 'delete', key: o.key, value: '', create: 0, version: 0 });
+                  if (model.delete(o.key))
+                    log.push({ rev: ++rev, type: 'delete', key: o.key, value: '', create: 0, version: 0 });
                 } else if (o.t === 'delp') {
                   await store.delete(p + o.key, { prefix: true });
                   const gone = [...model.keys()].filter((k) => k.startsWith(o.key)).sort(utf8Order);
@@ -415,15 +457,28 @@ export function conformance(name: string, harness: StoreHarness): void {
               put(selector, 'END');
               expect(await store.revision()).toBe(rev);
               const ranged = await store.range(p);
-              expect(ranged.kvs.map((kv) => [kv.key.slice(p.length), text(kv), kv.version, kv.createRevision])).toEqual(
-                [...model.entries()].sort(([a], [b]) => utf8Order(a, b)).map(([k, e]) => [k, e.value, e.version, e.create]),
+              expect(
+                ranged.kvs.map((kv) => [kv.key.slice(p.length), text(kv), kv.version, kv.createRevision]),
+              ).toEqual(
+                [...model.entries()]
+                  .sort(([a], [b]) => utf8Order(a, b))
+                  .map(([k, e]) => [k, e.value, e.version, e.create]),
               );
               const from = base + 1 + (fromPick % (rev - base));
               const expected = log
                 .filter((e) => e.rev >= from && (prefix ? e.key.startsWith(selector) : e.key === selector))
                 .map((e) => [e.type, p + e.key, e.value, e.rev, e.create, e.version]);
               const got = await collect(store.watch(p + selector, { prefix, fromRevision: from }), rev);
-              expect(got.map((e) => [e.type, e.kv.key, text(e.kv), e.kv.modRevision, e.kv.createRevision, e.kv.version])).toEqual(expected);
+              expect(
+                got.map((e) => [
+                  e.type,
+                  e.kv.key,
+                  text(e.kv),
+                  e.kv.modRevision,
+                  e.kv.createRevision,
+                  e.kv.version,
+                ]),
+              ).toEqual(expected);
             },
           ),
           { numRuns: harness.propertyRuns },
@@ -477,9 +532,24 @@ export function conformance(name: string, harness: StoreHarness): void {
         ['zero fromRevision', (s) => s.watch('a', { fromRevision: 0 })],
         ['bad signal', (s) => s.watch('a', { signal: {} as AbortSignal })],
         ['unknown op type', (s) => s.txn({ success: [{ type: 'nope' } as never] })],
-        ['unknown compare target', (s) => s.txn({ compare: [{ key: 'a', target: 'size', op: '=', value: 1 } as never] })],
-        ['bad compare op', (s) => s.txn({ compare: [{ key: 'a', target: 'version', op: '>=', value: 1 } as never] })],
-        ['too many ops', (s) => s.txn({ success: Array.from({ length: s.capabilities.maxTxnOps + 1 }, (_, i) => ({ type: 'get' as const, key: `k${i}` })) })],
+        [
+          'unknown compare target',
+          (s) => s.txn({ compare: [{ key: 'a', target: 'size', op: '=', value: 1 } as never] }),
+        ],
+        [
+          'bad compare op',
+          (s) => s.txn({ compare: [{ key: 'a', target: 'version', op: '>=', value: 1 } as never] }),
+        ],
+        [
+          'too many ops',
+          (s) =>
+            s.txn({
+              success: Array.from({ length: s.capabilities.maxTxnOps + 1 }, (_, i) => ({
+                type: 'get' as const,
+                key: `k${i}`,
+              })),
+            }),
+        ],
         ['compact beyond the current revision', (s) => s.compact(Number.MAX_SAFE_INTEGER)],
       ];
       for (const [what, call] of bad) {

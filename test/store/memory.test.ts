@@ -17,7 +17,8 @@ conformance('memory', {
 describe('MemoryStore specifics', () => {
   it('a fault hook fails chosen operations and nothing else', async () => {
     const store = new MemoryStore({ clock: new ManualClock() });
-    store.fault = (op) => (op === 'keepAlive' ? new TenureError('TENURE_UNAVAILABLE', 'injected') : undefined);
+    store.fault = (op) =>
+      op === 'keepAlive' ? new TenureError('TENURE_UNAVAILABLE', 'injected') : undefined;
     const lease = await store.grant(1000);
     expect(await codeOf(store.keepAlive(lease.id))).toBe('TENURE_UNAVAILABLE');
     store.fault = undefined;
@@ -27,7 +28,9 @@ describe('MemoryStore specifics', () => {
   it('keeps only retainRevisions of history', async () => {
     const store = new MemoryStore({ clock: new ManualClock(), retainRevisions: 10 });
     for (let i = 0; i < 30; i++) await store.put('k', String(i));
-    expect(await codeOf(store.watch('k', { fromRevision: 5 })[Symbol.asyncIterator]().next())).toBe('TENURE_COMPACTED');
+    expect(await codeOf(store.watch('k', { fromRevision: 5 })[Symbol.asyncIterator]().next())).toBe(
+      'TENURE_COMPACTED',
+    );
     const it2 = store.watch('k', { fromRevision: 25 })[Symbol.asyncIterator]();
     const batch = await it2.next();
     expect(batch.value!.events.map((e) => e.kv.modRevision)).toEqual([25, 26, 27, 28, 29, 30]);

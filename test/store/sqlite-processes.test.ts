@@ -21,7 +21,9 @@ describe('SQLite across processes', () => {
     const watchers = [0, 1].map(() => startNode(fixture('store-watcher.mjs'), [path]));
     await Promise.all(watchers.map((w) => w.waitFor((l) => l === 'ready')));
     const perWriter = 150;
-    const writers = [0, 1, 2].map((i) => startNode(fixture('store-writer.mjs'), [path, String(i), String(perWriter)]));
+    const writers = [0, 1, 2].map((i) =>
+      startNode(fixture('store-writer.mjs'), [path, String(i), String(perWriter)]),
+    );
     const codes = await Promise.all(writers.map((w) => w.exited));
     expect(codes).toEqual([0, 0, 0]);
     const store = new SqliteStore({ path });
@@ -30,7 +32,9 @@ describe('SQLite across processes', () => {
     expect(Buffer.from((await store.get('counter'))!.value).toString()).toBe(String(3 * perWriter));
     // Every revision 1..doneRev exactly once per watcher (each write here changes one key).
     for (const w of watchers) {
-      const events = w.lines.filter((l) => l.startsWith('[')).map((l) => JSON.parse(l) as [string, string, number]);
+      const events = w.lines
+        .filter((l) => l.startsWith('['))
+        .map((l) => JSON.parse(l) as [string, string, number]);
       expect(events.map((e) => e[2])).toEqual(Array.from({ length: doneRev }, (_, i) => i + 1));
       const puts = new Set(events.filter((e) => e[1].startsWith('w/')).map((e) => e[1]));
       expect(puts.size).toBe(3 * perWriter);

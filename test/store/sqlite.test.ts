@@ -87,6 +87,8 @@ describe('SqliteStore specifics', () => {
   it('rejects bad options naming the option', () => {
     expect(() => new SqliteStore({ path: '' })).toThrow(/options.path/);
     expect(() => new SqliteStore({ path: 'x.db', pollIntervalMs: 0 })).toThrow(/options.pollIntervalMs/);
-    expect(() => new SqliteStore({ path: 'x.db', synchronous: 'off' as 'full' })).toThrow(/options.synchronous/);
+    expect(() => new SqliteStore({ path: 'x.db', synchronous: 'off' as 'full' })).toThrow(
+      /options.synchronous/,
+    );
   });
 });

@@ -28,7 +28,8 @@ import type {
 import { checkInteger, toBytes } from '../validate.js';
 
 /** A store operation name, as passed to a {@link MemoryStoreOptions.fault} hook. */
-export type MemoryStoreOperation = 'txn' | 'grant' | 'keepAlive' | 'revoke' | 'timeToLive' | 'revision' | 'compact';
+export type MemoryStoreOperation =
+  'txn' | 'grant' | 'keepAlive' | 'revoke' | 'timeToLive' | 'revision' | 'compact';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -120,7 +121,11 @@ export class MemoryStore extends StoreBase implements ChangeLog {
   protected async doTxn(request: TxnRequest): Promise<TxnResponse> {
     this.#check('txn');
     const succeeded = (request.compare ?? []).every((c) =>
-      evaluateCompare(this.#kvs.get(c.key), c, c.target === 'value' ? toBytes(c.value, CAPABILITIES) : undefined),
+      evaluateCompare(
+        this.#kvs.get(c.key),
+        c,
+        c.target === 'value' ? toBytes(c.value, CAPABILITIES) : undefined,
+      ),
     );
     const ops = (succeeded ? request.success : request.failure) ?? [];
     for (const op of ops) {
@@ -241,7 +246,12 @@ export class MemoryStore extends StoreBase implements ChangeLog {
   protected async doGrant(ttlMs: number): Promise<Lease> {
     this.#check('grant');
     const id = String(this.#nextLease++);
-    const state: LeaseState = { ttlMs, expiresAt: this.#clock.now() + ttlMs, keys: new Set(), timer: undefined };
+    const state: LeaseState = {
+      ttlMs,
+      expiresAt: this.#clock.now() + ttlMs,
+      keys: new Set(),
+      timer: undefined,
+    };
     this.#leases.set(id, state);
     this.#schedule(id, state);
     return { id, ttlMs };
@@ -301,7 +311,12 @@ export class MemoryStore extends StoreBase implements ChangeLog {
     this.#compactTo(revision);
   }
 
-  protected doWatch(key: string, prefix: boolean, fromRevision: number | undefined, signal: AbortSignal | undefined): AsyncIterable<WatchBatch> {
+  protected doWatch(
+    key: string,
+    prefix: boolean,
+    fromRevision: number | undefined,
+    signal: AbortSignal | undefined,
+  ): AsyncIterable<WatchBatch> {
     return watchChangeLog(this, key, prefix, fromRevision, signal, () => this.closed);
   }
 
@@ -311,7 +326,11 @@ export class MemoryStore extends StoreBase implements ChangeLog {
   }
 
   /** @internal ChangeLog */
-  readChanges(after: number, key: string, prefix: boolean): { events: WatchEvent[]; upTo: number; more: boolean } {
+  readChanges(
+    after: number,
+    key: string,
+    prefix: boolean,
+  ): { events: WatchEvent[]; upTo: number; more: boolean } {
     if (after < this.#compactRevision) throw compactedError(after + 1, this.#compactRevision);
     const events: WatchEvent[] = [];
     for (let i = this.#firstLogIndexAfter(after); i < this.#log.length; i++) {
@@ -329,7 +348,8 @@ export class MemoryStore extends StoreBase implements ChangeLog {
   }
 
   protected async doClose(): Promise<void> {
-    for (const state of this.#leases.values()) if (state.timer !== undefined) this.#clock.clearTimeout(state.timer);
+    for (const state of this.#leases.values())
+      if (state.timer !== undefined) this.#clock.clearTimeout(state.timer);
     this.#leases.clear();
     for (const listener of this.#listeners) listener();
   }

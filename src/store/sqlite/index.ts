@@ -168,9 +168,13 @@ function keyBytes(key: string): Buffer {
 function mapSqliteError(err: unknown): unknown {
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')))
-    return new TenureError('TENURE_UNAVAILABLE', 'the SQLite file stayed locked by another process past busyTimeoutMs', {
-      cause: err,
-    });
+    return new TenureError(
+      'TENURE_UNAVAILABLE',
+      'the SQLite file stayed locked by another process past busyTimeoutMs',
+      {
+        cause: err,
+      },
+    );
   return err;
 }
 
@@ -201,7 +205,8 @@ export class SqliteStore extends StoreBase implements ChangeLog {
 
   constructor(options: SqliteStoreOptions) {
     super();
-    if (options === null || typeof options !== 'object') throw invalidArgument('options', 'must be an object');
+    if (options === null || typeof options !== 'object')
+      throw invalidArgument('options', 'must be an object');
     if (typeof options.path !== 'string' || options.path.length === 0)
       throw invalidArgument('options.path', 'must be a non-empty file path');
     // An option given as undefined takes its default.
@@ -233,23 +238,34 @@ export class SqliteStore extends StoreBase implements ChangeLog {
       this.#db = new Database(o.path, { timeout: o.busyTimeoutMs });
       this.#db.pragma('journal_mode = WAL');
       this.#db.pragma(`synchronous = ${o.synchronous}`);
-      this.#db.transaction(() => {
-        this.#db.exec(SCHEMA);
-        this.#db
-          .prepare('INSERT OR IGNORE INTO state (id, schema_version, revision, compact_revision, boot_id) VALUES (0, ?, 0, 0, ?)')
-          .run(SCHEMA_VERSION, bootId());
-      }).immediate();
+      this.#db
+        .transaction(() => {
+          this.#db.exec(SCHEMA);
+          this.#db
+            .prepare(
+              'INSERT OR IGNORE INTO state (id, schema_version, revision, compact_revision, boot_id) VALUES (0, ?, 0, 0, ?)',
+            )
+            .run(SCHEMA_VERSION, bootId());
+        })
+        .immediate();
     } catch (err) {
-      throw new TenureError('TENURE_UNAVAILABLE', `cannot open the SQLite store at ${o.path}: ${(err as Error).message}`, {
-        cause: err,
-        retryable: false,
-      });
+      throw new TenureError(
+        'TENURE_UNAVAILABLE',
+        `cannot open the SQLite store at ${o.path}: ${(err as Error).message}`,
+        {
+          cause: err,
+          retryable: false,
+        },
+      );
     }
     this.#stmt = this.prepare();
     const state = this.#stmt.state.get() as { schema_version: number };
     if (state.schema_version !== SCHEMA_VERSION) {
       this.#db.close();
-      throw new TenureError('TENURE_CORRUPT', `${o.path} has schema version ${state.schema_version}; this tenure reads ${SCHEMA_VERSION}`);
+      throw new TenureError(
+        'TENURE_CORRUPT',
+        `${o.path} has schema version ${state.schema_version}; this tenure reads ${SCHEMA_VERSION}`,
+      );
     }
     this.#write(() => this.#checkBoot());
     this.#dataVersion = this.#stmt.dataVersion.get() as number;
@@ -269,7 +285,9 @@ export class SqliteStore extends StoreBase implements ChangeLog {
       rangeKv: db.prepare(
         'SELECT key, value, create_rev, mod_rev, version, lease FROM kv WHERE key >= ? AND key < ? ORDER BY key LIMIT ?',
       ),
-      rangeKvOpen: db.prepare('SELECT key, value, create_rev, mod_rev, version, lease FROM kv WHERE key >= ? ORDER BY key LIMIT ?'),
+      rangeKvOpen: db.prepare(
+        'SELECT key, value, create_rev, mod_rev, version, lease FROM kv WHERE key >= ? ORDER BY key LIMIT ?',
+      ),
       putKv: db.prepare(
         'INSERT OR REPLACE INTO kv (key, value, create_rev, mod_rev, version, lease) VALUES (?, ?, ?, ?, ?, ?)',
       ),
@@ -407,10 +425,15 @@ export class SqliteStore extends StoreBase implements ChangeLog {
     const stmt = this.#stmt;
     const succeeded = (request.compare ?? []).every((c) => {
       const row = stmt.getKv.get(keyBytes(c.key)) as KvRow | undefined;
-      return evaluateCompare(row && toKv(row), c, c.target === 'value' ? toBytes(c.value, this.capabilities) : undefined);
+      return evaluateCompare(
+        row && toKv(row),
+        c,
+        c.target === 'value' ? toBytes(c.value, this.capabilities) : undefined,
+      );
     });
     const ops = (succeeded ? request.success : request.failure) ?? [];
-    if (!writable) return { succeeded, revision: this.#currentRevisionUnsafe(), results: ops.map((op) => this.#get(op)) };
+    if (!writable)
+      return { succeeded, revision: this.#currentRevisionUnsafe(), results: ops.map((op) => this.#get(op)) };
     const w = this.#revisionWriter();
     const results: OpResult[] = ops.map((op): OpResult => {
       switch (op.type) {
@@ -421,7 +444,13 @@ export class SqliteStore extends StoreBase implements ChangeLog {
           const lease = op.lease == null ? 0 : Number(op.lease);
           if (lease !== 0 && stmt.getLease.get(lease) === undefined) throw leaseNotFound(op.lease!);
           const prev = stmt.getKv.get(key) as KvRow | undefined;
-          w.put(key, toBytes(op.value, this.capabilities), prev?.create_rev ?? w.rev, (prev?.version ?? 0) + 1, lease);
+          w.put(
+            key,
+            toBytes(op.value, this.capabilities),
+            prev?.create_rev ?? w.rev,
+            (prev?.version ?? 0) + 1,
+            lease,
+          );
           return { type: 'put' };
         }
         case 'delete': {
@@ -455,7 +484,9 @@ export class SqliteStore extends StoreBase implements ChangeLog {
     const from = keyBytes(prefix);
     const end = prefixEnd(from);
     const max = limit > 0 ? limit + 1 : -1;
-    const rows = (end ? this.#stmt.rangeKv.all(from, end, max) : this.#stmt.rangeKvOpen.all(from, max)) as KvRow[];
+    const rows = (
+      end ? this.#stmt.rangeKv.all(from, end, max) : this.#stmt.rangeKvOpen.all(from, max)
+    ) as KvRow[];
     const more = limit > 0 && rows.length > limit;
     if (more) rows.pop();
     return { rows, more };
@@ -505,13 +536,19 @@ export class SqliteStore extends StoreBase implements ChangeLog {
   protected async doCompact(revision: number): Promise<void> {
     this.#write(() => {
       const current = this.#currentRevisionUnsafe();
-      if (revision > current) throw invalidArgument('revision', `must be at most the current revision ${current}`);
+      if (revision > current)
+        throw invalidArgument('revision', `must be at most the current revision ${current}`);
       const compact = (this.#stmt.state.get() as { compact_revision: number }).compact_revision;
       if (revision > compact) this.#trimTo(revision);
     });
   }
 
-  protected doWatch(key: string, prefix: boolean, fromRevision: number | undefined, signal: AbortSignal | undefined): AsyncIterable<WatchBatch> {
+  protected doWatch(
+    key: string,
+    prefix: boolean,
+    fromRevision: number | undefined,
+    signal: AbortSignal | undefined,
+  ): AsyncIterable<WatchBatch> {
     return watchChangeLog(this, key, prefix, fromRevision, signal, () => this.closed);
   }
 
@@ -521,7 +558,11 @@ export class SqliteStore extends StoreBase implements ChangeLog {
   }
 
   /** @internal ChangeLog */
-  readChanges(after: number, key: string, prefix: boolean): { events: WatchEvent[]; upTo: number; more: boolean } {
+  readChanges(
+    after: number,
+    key: string,
+    prefix: boolean,
+  ): { events: WatchEvent[]; upTo: number; more: boolean } {
     return this.#read(() => {
       const state = this.#stmt.state.get() as { revision: number; compact_revision: number };
       if (after < state.compact_revision) throw compactedError(after + 1, state.compact_revision);
@@ -531,7 +572,11 @@ export class SqliteStore extends StoreBase implements ChangeLog {
       else {
         const from = keyBytes(key);
         const end = prefixEnd(from);
-        rows = (end ? this.#stmt.readLogRange.all(after, upTo, from, end) : this.#stmt.readLogOpen.all(after, upTo, from)) as LogRow[];
+        rows = (
+          end
+            ? this.#stmt.readLogRange.all(after, upTo, from, end)
+            : this.#stmt.readLogOpen.all(after, upTo, from)
+        ) as LogRow[];
       }
       const events = rows.map((row): WatchEvent => ({ type: row.deleted ? 'delete' : 'put', kv: toKv(row) }));
       return { events, upTo: Math.max(after, upTo), more: upTo < state.revision };

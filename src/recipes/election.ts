@@ -1,0 +1,207 @@
+/**
+ * Leader election. Candidates queue by create revision under `election/<name>/`; the first is
+ * the leader, and each other candidate watches only the one just ahead of it, so a leader
+ * change wakes one candidate. The leader's create revision is its `term`: strictly increasing
+ * across successive leaders, it is the fencing token to pass to whatever the leader writes to.
+ *
+ * Modelled on etcd's client/v3/concurrency election, with its reported bugs designed out:
+ * a failed or cancelled campaign removes its key (etcd 21128), a candidate re-reads its own key
+ * and checks its session before declaring itself leader, and resign keeps the leadership state
+ * until the store confirms (etcd 22123).
+ */
+import { TenureError, invalidArgument } from '../errors.js';
+import type { KeyValue } from '../store/types.js';
+import { Holding, type HoldingStatus } from './holding.js';
+import { checkName, PREFIX } from './names.js';
+import { byCreateRevision, checkWaitOptions, takeTurn, type Ticket, type WaitOptions } from './queue.js';
+import type { Session } from './session.js';
+
+/** Who leads an election. */
+export interface LeaderInfo {
+  /** The leader's proclaimed value (an address, a host name, ...). */
+  readonly value: string;
+  /** The leader's term (fencing token). */
+  readonly term: number;
+  /** The leader's candidate key. */
+  readonly key: string;
+  /** The leader's session lease. */
+  readonly lease: string | null;
+}
+
+const decoder = new TextDecoder();
+
+function toLeader(kv: KeyValue): LeaderInfo {
+  return { value: decoder.decode(kv.value), term: kv.createRevision, key: kv.key, lease: kv.lease };
+}
+
+function checkValue(value: unknown): asserts value is string {
+  if (typeof value !== 'string') throw invalidArgument('value', `must be a string, got ${typeof value}`);
+}
+
+/**
+ * An election, seen through one session.
+ *
+ * @example
+ * ```ts
+ * const election = new Election(session, 'billing-cron');
+ * const leadership = await election.campaign('host-a');
+ * await runWhileLeader(leadership.term, leadership.signal);
+ * await leadership.resign();
+ * ```
+ */
+export class Election {
+  readonly session: Session;
+  readonly name: string;
+  /** The key prefix of this election's candidates. */
+  readonly prefix: string;
+
+  constructor(session: Session, name: string) {
+    checkName(name);
+    this.session = session;
+    this.name = name;
+    this.prefix = `${PREFIX.election}${name}/`;
+  }
+
+  /**
+   * Becomes a candidate and resolves once elected. If the wait is aborted, times out or fails,
+   * the candidate key is removed before the promise rejects.
+   *
+   * @throws TENURE_ABORTED, TENURE_TIMEOUT, TENURE_SESSION_EXPIRED, TENURE_UNAVAILABLE
+   */
+  async campaign(value: string, options?: WaitOptions): Promise<Leadership> {
+    checkValue(value);
+    return takeTurn(
+      this.session,
+      `campaign for ${this.name}`,
+      this.prefix,
+      value,
+      (q, i) => (i === 0 ? [] : [q[i - 1]!]),
+      options,
+      (ticket, { revision }) => new Leadership(this, ticket, revision, value),
+    );
+  }
+
+  /** The current leader, or undefined when there is no candidate. */
+  async leader(): Promise<LeaderInfo | undefined> {
+    const { kvs } = await this.session.store.range(this.prefix);
+    const first = [...kvs].sort(byCreateRevision)[0];
+    return first && toLeader(first);
+  }
+
+  /** All candidates in queue order (the leader first). */
+  async candidates(): Promise<LeaderInfo[]> {
+    const { kvs } = await this.session.store.range(this.prefix);
+    return [...kvs].sort(byCreateRevision).map(toLeader);
+  }
+
+  /**
+   * Yields the current leader (or undefined), then each change of leader or of its value.
+   *
+   * It yields the latest state when the consumer asks for the next one: leaders that came and
+   * went while the consumer was busy are skipped (their terms show the gap). It never blocks the
+   * store or other consumers.
+   */
+  async *observe(
+    options: { signal?: AbortSignal } = {},
+  ): AsyncGenerator<LeaderInfo | undefined, void, undefined> {
+    const { signal } = checkWaitOptions(options);
+    const store = this.session.store;
+    let last: LeaderInfo | undefined | null = null;
+    for (;;) {
+      const read = await store.range(this.prefix);
+      const first = [...read.kvs].sort(byCreateRevision)[0];
+      const current = first && toLeader(first);
+      if (last === null || current?.term !== last?.term || current?.value !== last?.value) {
+        last = current;
+        yield current;
+      }
+      try {
+        for await (const _batch of store.watch(this.prefix, {
+          prefix: true,
+          fromRevision: read.revision + 1,
+          signal,
+        }))
+          break;
+      } catch (err) {
+        if (err instanceof TenureError && err.code === 'TENURE_COMPACTED') continue;
+        throw err;
+      }
+    }
+  }
+}
+
+/**
+ * Leadership of an election, held until resigned or lost.
+ */
+export class Leadership {
+  readonly election: Election;
+  /** The term: strictly increasing across successive leaders. Pass it to what you protect. */
+  readonly term: number;
+  readonly #hold: Holding;
+  #value: string;
+
+  /** @internal */
+  constructor(election: Election, ticket: Ticket, readRevision: number, value: string) {
+    this.election = election;
+    this.term = ticket.createRevision;
+    this.#value = value;
+    this.#hold = new Holding(election.session, ticket, readRevision, `leadership of ${election.name}`);
+  }
+
+  /** The proclaimed value. */
+  get value(): string {
+    return this.#value;
+  }
+
+  /** The candidate key. */
+  get key(): string {
+    return this.#hold.key;
+  }
+
+  /** Aborts the moment leadership is lost (session expired, key deleted) or resigned. */
+  get signal(): AbortSignal {
+    return this.#hold.signal;
+  }
+
+  /** `held` while leading; see {@link HoldingStatus}. */
+  get status(): HoldingStatus {
+    return this.#hold.status;
+  }
+
+  /** Throws unless still leading (checks the session deadline synchronously). */
+  throwIfNotLeader(): void {
+    this.#hold.throwIfNotHeld();
+  }
+
+  /**
+   * Changes the leader's value without giving up leadership.
+   * @throws TENURE_NOT_LEADER when leadership was lost or resigned.
+   */
+  async proclaim(value: string): Promise<void> {
+    checkValue(value);
+    if (this.#hold.status !== 'held') throw notLeader(this.election.name);
+    const session = this.election.session;
+    const res = await session.store.txn({
+      compare: [{ key: this.key, target: 'createRevision', op: '=', value: this.term }],
+      success: [{ type: 'put', key: this.key, value, lease: session.lease }],
+    });
+    if (!res.succeeded) throw notLeader(this.election.name);
+    this.#value = value;
+  }
+
+  /**
+   * Gives leadership up: the signal aborts at once, then the key is deleted so the next
+   * candidate takes over within one watch delivery. Idempotent.
+   */
+  resign(): Promise<void> {
+    return this.#hold.release();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.resign();
+  }
+}
+
+function notLeader(name: string): TenureError {
+  return new TenureError('TENURE_NOT_LEADER', `this process no longer leads ${name}; campaign again`);
+}

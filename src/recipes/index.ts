@@ -1,0 +1,17 @@
+export {
+  Session,
+  SESSION_DEFAULTS,
+  type SessionOptions,
+  type SessionStatus,
+  type SessionEvents,
+} from './session.js';
+export { Election, Leadership, type LeaderInfo } from './election.js';
+export { Mutex, MUTEX_DEFAULTS, type MutexOptions } from './mutex.js';
+export { Semaphore } from './semaphore.js';
+export { RWLock } from './rwlock.js';
+export { Lock } from './lock.js';
+export type { HoldingStatus } from './holding.js';
+export type { WaitOptions, Entry } from './queue.js';
+export { FencingGate } from './fencing.js';
+export { closeOnSignals, type Closable, type CloseOnSignalsOptions } from './shutdown.js';
+export { checkName, PREFIX } from './names.js';

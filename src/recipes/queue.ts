@@ -1,0 +1,304 @@
+/**
+ * The mechanism under every lock and election: a queue of keys under one prefix, ordered by
+ * create revision, each attached to its session's lease (etcd's concurrency package works the
+ * same way). A waiter watches only the one key it waits behind, so a release wakes one waiter,
+ * not all of them. A held entry's create revision is its fencing token.
+ */
+import { systemClock, type Clock, type Timer } from '../clock.js';
+import { TenureError, invalidArgument, isTenureError } from '../errors.js';
+import type { KeyValue, Store } from '../store/types.js';
+import { checkSignal } from '../store/validate.js';
+import type { Session } from './session.js';
+
+/** Options of every call that waits. */
+export interface WaitOptions {
+  /** Aborts the wait; the call rejects with TENURE_ABORTED (cause: `signal.reason`) after removing its key. */
+  signal?: AbortSignal;
+  /** Gives up after this long; the call rejects with TENURE_TIMEOUT after removing its key. @default no limit */
+  timeoutMs?: number;
+}
+
+/** Checks {@link WaitOptions}. */
+export function checkWaitOptions(options: WaitOptions | undefined): WaitOptions {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object') throw invalidArgument('options', 'must be an object');
+  checkSignal(options.signal, 'options.signal');
+  const t = options.timeoutMs;
+  if (t !== undefined && (typeof t !== 'number' || !(t >= 0) || !Number.isFinite(t)))
+    throw invalidArgument(
+      'options.timeoutMs',
+      `must be a finite number of milliseconds ≥ 0, got ${String(t)}`,
+    );
+  return options;
+}
+
+/** A queue entry: a key, its create revision (position and fencing token) and value. */
+export type Entry = KeyValue;
+
+/** Sorts entries by create revision (queue order). */
+export function byCreateRevision(a: Entry, b: Entry): number {
+  return a.createRevision - b.createRevision;
+}
+
+/**
+ * Decides, for the entry at `index` of the ordered queue, which keys it must wait behind (any
+ * change to one of them wakes it to decide again); an empty list when it holds.
+ */
+export type Blocker = (queue: readonly Entry[], index: number) => readonly Entry[];
+
+/** A key in the queue, owned by this process, and the queue as read when it was put. */
+export interface Ticket {
+  readonly key: string;
+  readonly createRevision: number;
+  readonly queue: readonly Entry[];
+}
+
+/**
+ * Puts a new queue entry for the session under `prefix` and reads the queue in the same
+ * transaction, so that an uncontended lock costs one write to take it.
+ */
+export async function enqueue(session: Session, prefix: string, value: string): Promise<Ticket> {
+  session.throwIfDead();
+  const key = session.uniqueKey(prefix);
+  try {
+    const res = await session.store.txn({
+      success: [
+        { type: 'put', key, value, lease: session.lease },
+        { type: 'get', key: prefix, prefix: true },
+      ],
+    });
+    const read = res.results[1];
+    const queue = read?.type === 'get' ? [...read.kvs].sort(byCreateRevision) : [];
+    return { key, createRevision: res.revision, queue };
+  } catch (err) {
+    // The put may have committed before the error reached us (etcd issue 21128): remove it.
+    void removeKey(session, key);
+    if (isTenureError(err, 'TENURE_LEASE_NOT_FOUND')) session.throwIfDead();
+    throw err;
+  }
+}
+
+/**
+ * Deletes a queue key, retrying transient failures while the session lives (after that the
+ * lease's expiry deletes it). Resolves true once the store confirmed the key is gone.
+ */
+export async function removeKey(session: Session, key: string, createRevision?: number): Promise<boolean> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await session.store.txn({
+        compare:
+          createRevision === undefined
+            ? []
+            : [{ key, target: 'createRevision', op: '=', value: createRevision }],
+        success: [{ type: 'delete', key }],
+      });
+      return true;
+    } catch (err) {
+      if (isTenureError(err, 'TENURE_CLOSED') || isTenureError(err, 'TENURE_INVALID_ARGUMENT')) return false;
+      if (session.status !== 'alive' && !isTenureError(err, 'TENURE_UNAVAILABLE')) return false;
+      if (!session.alive) return false;
+      await sleepOn(session.clock, Math.min(1000, 25 * 2 ** attempt));
+    }
+  }
+}
+
+function sleepOn(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.setTimeout(resolve, ms));
+}
+
+/**
+ * Combines the caller's signal, the session's signal and a timeout into one signal whose reason
+ * is the typed error the wait must reject with.
+ */
+export class WaitScope {
+  readonly #ac = new AbortController();
+  readonly signal: AbortSignal = this.#ac.signal;
+  readonly #cleanup: (() => void)[] = [];
+
+  constructor(
+    session: Session,
+    what: string,
+    options: WaitOptions,
+    clock: Clock = session.clock ?? systemClock,
+  ) {
+    const user = options.signal;
+    const link = (s: AbortSignal, reason: () => unknown) => {
+      if (s.aborted) return this.#ac.abort(reason());
+      const on = () => this.#ac.abort(reason());
+      s.addEventListener('abort', on, { once: true });
+      this.#cleanup.push(() => s.removeEventListener('abort', on));
+    };
+    link(session.signal, () => session.signal.reason);
+    if (user)
+      link(
+        user,
+        () => new TenureError('TENURE_ABORTED', `${what} was aborted by its signal`, { cause: user.reason }),
+      );
+    if (options.timeoutMs !== undefined && !this.signal.aborted) {
+      const timer: Timer = clock.setTimeout(
+        () =>
+          this.#ac.abort(
+            new TenureError(
+              'TENURE_TIMEOUT',
+              `${what} timed out after ${options.timeoutMs} ms (options.timeoutMs)`,
+            ),
+          ),
+        options.timeoutMs,
+      );
+      this.#cleanup.push(() => clock.clearTimeout(timer));
+    }
+  }
+
+  throwIfAborted(): void {
+    if (this.signal.aborted) throw this.signal.reason;
+  }
+
+  dispose(): void {
+    for (const c of this.#cleanup) c();
+  }
+}
+
+/** Resolves when any of `keys` changes at or after `fromRevision`. */
+export async function waitForChange(
+  store: Store,
+  keys: readonly string[],
+  fromRevision: number,
+  signal: AbortSignal,
+): Promise<void> {
+  const ac = new AbortController();
+  const stop = () => ac.abort(signal.reason);
+  signal.addEventListener('abort', stop, { once: true });
+  try {
+    await Promise.race(
+      keys.map(async (key) => {
+        for await (const batch of store.watch(key, { fromRevision, signal: ac.signal }))
+          if (batch.events.length > 0) return;
+      }),
+    );
+  } finally {
+    signal.removeEventListener('abort', stop);
+    ac.abort();
+  }
+}
+
+/**
+ * Waits until the ticket's entry holds, as decided by `blocker`. Before returning, it has read
+ * its own key back from the store and checked that its session is alive: a waiter whose lease
+ * expired while it waited is never told it holds (etcd issues 11456 and 9921), and a waiter
+ * notices its own session's expiry while it waits (etcd issue 19597).
+ *
+ * Returns the queue, and the revision it was read at, when it took hold.
+ */
+export async function waitForTurn(
+  session: Session,
+  prefix: string,
+  ticket: Ticket,
+  blocker: Blocker,
+  scope: WaitScope,
+  onWake?: (woken: readonly Entry[]) => Promise<void>,
+): Promise<{ queue: readonly Entry[]; revision: number }> {
+  const store = session.store;
+  let snapshot: { queue: readonly Entry[]; revision: number } | undefined = {
+    queue: ticket.queue,
+    revision: ticket.createRevision,
+  };
+  for (let failures = 0; ;) {
+    scope.throwIfAborted();
+    session.throwIfDead();
+    let blocking: readonly Entry[];
+    let revision: number;
+    try {
+      if (snapshot === undefined) {
+        const read = await store.range(prefix);
+        snapshot = { queue: [...read.kvs].sort(byCreateRevision), revision: read.revision };
+      }
+      const { queue } = snapshot;
+      revision = snapshot.revision;
+      snapshot = undefined;
+      const index = queue.findIndex((e) => e.key === ticket.key);
+      if (index < 0 || queue[index]!.createRevision !== ticket.createRevision) {
+        session.throwIfDead();
+        throw new TenureError('TENURE_LOCK_LOST', `queue key ${ticket.key} was deleted while it waited`, {
+          details: { key: ticket.key },
+        });
+      }
+      blocking = blocker(queue, index);
+      if (blocking.length === 0) {
+        scope.throwIfAborted();
+        session.throwIfDead();
+        return { queue, revision };
+      }
+    } catch (err) {
+      if (!isTransient(err)) throw err;
+      await backoff(session, scope, ++failures);
+      continue;
+    }
+    try {
+      await waitForChange(
+        store,
+        blocking.map((e) => e.key),
+        revision + 1,
+        scope.signal,
+      );
+      failures = 0;
+      await onWake?.(blocking);
+    } catch (err) {
+      scope.throwIfAborted();
+      if (isTenureError(err, 'TENURE_COMPACTED')) continue; // fell behind: read again
+      if (!isTransient(err)) throw err;
+      await backoff(session, scope, ++failures);
+    }
+  }
+}
+
+function isTransient(err: unknown): boolean {
+  return err instanceof TenureError && err.retryable;
+}
+
+async function backoff(session: Session, scope: WaitScope, failures: number): Promise<void> {
+  const ms = Math.min(1000, 10 * 2 ** Math.min(failures, 7));
+  await new Promise<void>((resolve) => {
+    const timer = session.clock.setTimeout(resolve, ms);
+    scope.signal.addEventListener(
+      'abort',
+      () => {
+        session.clock.clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
+
+/**
+ * The whole of taking a turn: enqueue, wait until `blocker` says it holds, then `onHeld`. On any
+ * failure (abort, timeout, session loss, store error) the queue key is removed before rejecting,
+ * so a failed wait leaves no trace.
+ */
+export async function takeTurn<T>(
+  session: Session,
+  what: string,
+  prefix: string,
+  value: string,
+  blocker: Blocker,
+  options: WaitOptions | undefined,
+  onHeld: (
+    ticket: Ticket,
+    turn: { queue: readonly Entry[]; revision: number },
+    scope: WaitScope,
+  ) => Promise<T> | T,
+): Promise<T> {
+  const scope = new WaitScope(session, what, checkWaitOptions(options));
+  try {
+    scope.throwIfAborted();
+    const ticket = await enqueue(session, prefix, value);
+    try {
+      return await onHeld(ticket, await waitForTurn(session, prefix, ticket, blocker, scope), scope);
+    } catch (err) {
+      await removeKey(session, ticket.key, ticket.createRevision);
+      throw err;
+    }
+  } finally {
+    scope.dispose();
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * A readers-writer lock without writer starvation. Readers and writers share one FIFO queue
+ * (by create revision): a reader holds when no writer is ahead of it, a writer when nothing is
+ * ahead of it. A reader that arrives after a waiting writer queues behind it, so a stream of
+ * readers cannot starve writers. A reader watches the nearest writer ahead; a writer watches the
+ * entry just ahead: a release wakes only those it unblocks.
+ */
+import { Lock } from './lock.js';
+import { checkName, PREFIX } from './names.js';
+import { byCreateRevision, takeTurn, type Blocker, type Entry, type WaitOptions } from './queue.js';
+import type { Session } from './session.js';
+
+const READ = 'read';
+const WRITE = 'write';
+const decoder = new TextDecoder();
+const isWriter = (e: Entry) => decoder.decode(e.value) === WRITE;
+
+const readerBlocker: Blocker = (queue, index) => {
+  for (let j = index - 1; j >= 0; j--) if (isWriter(queue[j]!)) return [queue[j]!];
+  return [];
+};
+const writerBlocker: Blocker = (queue, index) => (index === 0 ? [] : [queue[index - 1]!]);
+
+/**
+ * A readers-writer lock, used through one session.
+ *
+ * @example
+ * ```ts
+ * const config = new RWLock(session, 'config');
+ * await using r = await config.readLock();
+ * ```
+ */
+export class RWLock {
+  readonly session: Session;
+  readonly name: string;
+  readonly prefix: string;
+
+  constructor(session: Session, name: string) {
+    checkName(name);
+    this.session = session;
+    this.name = name;
+    this.prefix = `${PREFIX.rwlock}${name}/`;
+  }
+
+  /** Waits for shared (read) access. */
+  readLock(options?: WaitOptions): Promise<Lock> {
+    return this.#acquire(READ, readerBlocker, options);
+  }
+
+  /** Waits for exclusive (write) access. */
+  writeLock(options?: WaitOptions): Promise<Lock> {
+    return this.#acquire(WRITE, writerBlocker, options);
+  }
+
+  /** Holders and waiters in queue order, each with its mode. */
+  async queue(): Promise<{ mode: 'read' | 'write'; entry: Entry }[]> {
+    const { kvs } = await this.session.store.range(this.prefix);
+    return [...kvs].sort(byCreateRevision).map((entry) => ({ mode: isWriter(entry) ? WRITE : READ, entry }));
+  }
+
+  async #acquire(mode: string, blocker: Blocker, options: WaitOptions | undefined): Promise<Lock> {
+    const what = `${mode} lock ${this.name}`;
+    return takeTurn(
+      this.session,
+      what,
+      this.prefix,
+      mode,
+      blocker,
+      options,
+      (ticket, turn) => new Lock(this.session, ticket, turn.revision, what),
+    );
+  }
+}

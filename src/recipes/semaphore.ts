@@ -1,0 +1,98 @@
+/**
+ * A counting semaphore: at most `permits` holders at once, FIFO. The first `permits` keys of the
+ * queue (by create revision) hold. The first waiter watches the holders (any release wakes it);
+ * every later waiter watches only the waiter just ahead of it, which touches its key when it
+ * takes a permit. A release therefore wakes one waiter, never the whole queue.
+ */
+import { invalidArgument } from '../errors.js';
+import { Lock } from './lock.js';
+import { checkName, PREFIX } from './names.js';
+import { defaultOwner } from './owner.js';
+import {
+  byCreateRevision,
+  enqueue,
+  removeKey,
+  takeTurn,
+  type Entry,
+  type Ticket,
+  type WaitOptions,
+} from './queue.js';
+import type { Session } from './session.js';
+
+/**
+ * A semaphore with a fixed number of permits. Every process using one name must agree on the
+ * number of permits.
+ *
+ * @example
+ * ```ts
+ * const crawlers = new Semaphore(session, 'crawler', 4);
+ * await using permit = await crawlers.acquire({ timeoutMs: 30_000 });
+ * ```
+ */
+export class Semaphore {
+  readonly session: Session;
+  readonly name: string;
+  readonly permits: number;
+  readonly prefix: string;
+  readonly #owner: string;
+
+  constructor(session: Session, name: string, permits: number, options: { owner?: string } = {}) {
+    checkName(name);
+    if (!Number.isSafeInteger(permits) || permits < 1)
+      throw invalidArgument('permits', `must be an integer ≥ 1, got ${String(permits)}`);
+    this.session = session;
+    this.name = name;
+    this.permits = permits;
+    this.prefix = `${PREFIX.semaphore}${name}/`;
+    this.#owner = options.owner ?? defaultOwner();
+  }
+
+  #blocker = (queue: readonly Entry[], index: number): readonly Entry[] => {
+    if (index < this.permits) return [];
+    if (index === this.permits) return queue.slice(0, this.permits);
+    return [queue[index - 1]!];
+  };
+
+  /** Waits for a permit. */
+  async acquire(options?: WaitOptions): Promise<Lock> {
+    return takeTurn(
+      this.session,
+      `acquire ${this.name}`,
+      this.prefix,
+      this.#owner,
+      this.#blocker,
+      options,
+      async (ticket, turn) => {
+        const touched = await this.#touchIfFollowed(ticket, turn.queue);
+        return new Lock(this.session, ticket, touched ?? turn.revision, `permit of ${this.name}`);
+      },
+    );
+  }
+
+  /** Takes a permit if one is free now; resolves undefined (leaving no key) if none is. */
+  async tryAcquire(): Promise<Lock | undefined> {
+    const ticket = await enqueue(this.session, this.prefix, this.#owner);
+    const index = ticket.queue.findIndex((e) => e.key === ticket.key);
+    if (index < 0 || index >= this.permits) {
+      await removeKey(this.session, ticket.key, ticket.createRevision);
+      return undefined;
+    }
+    return new Lock(this.session, ticket, ticket.createRevision, `permit of ${this.name}`);
+  }
+
+  /** Holders first, then waiters, in queue order. */
+  async queue(): Promise<Entry[]> {
+    const { kvs } = await this.session.store.range(this.prefix);
+    return [...kvs].sort(byCreateRevision);
+  }
+
+  /** Wakes the waiter behind this one, which watches this key, by rewriting it. */
+  async #touchIfFollowed(ticket: Ticket, queue: readonly Entry[]): Promise<number | undefined> {
+    if (queue[queue.length - 1]?.key === ticket.key) return undefined;
+    const res = await this.session.store.txn({
+      compare: [{ key: ticket.key, target: 'createRevision', op: '=', value: ticket.createRevision }],
+      success: [{ type: 'put', key: ticket.key, value: this.#owner, lease: this.session.lease }],
+    });
+    return res.revision;
+  }
+}

@@ -1,0 +1,262 @@
+/**
+ * A Session owns one lease and keeps it alive with heartbeats. Every recipe (election, locks,
+ * membership) takes a session; whatever it holds is attached to the session's lease, so it all
+ * disappears together, atomically, when the session ends.
+ *
+ * The client-side deadline follows Chubby's client lease (Burrows, OSDI 2006): the session is
+ * lost at (send time of the last acknowledged keepalive + ttl) on this process's monotonic clock.
+ * The store cannot expire the lease before that moment, because the keepalive was received after
+ * it was sent, so a process stops acting on what it holds no later than the store lets someone
+ * else take it. (The etcd3 npm package instead declares a lease lost only after 2×ttl: etcd3
+ * issue 155.)
+ */
+import { EventEmitter } from 'node:events';
+import { systemClock, type Clock, type Timer } from '../clock.js';
+import { TenureError, abortedError, invalidArgument, isTenureError } from '../errors.js';
+import type { LeaseId, Store } from '../store/types.js';
+import { checkInteger } from '../store/validate.js';
+
+/** Where a session is in its life. */
+export type SessionStatus = 'alive' | 'expired' | 'closed';
+
+/** Options of {@link Session.create}. */
+export interface SessionOptions {
+  /**
+   * Lease ttl: how long after its last acknowledged heartbeat a crashed or paused process keeps
+   * what it holds. The time a failover takes after a crash.
+   * @default 10000 — fails over in about ten seconds while riding out multi-second GC pauses and
+   * store elections; raised to the store's minimum (etcd: 2000) if that is higher.
+   */
+  ttlMs?: number;
+  /**
+   * Time between heartbeats.
+   * @default ttlMs / 3 — two heartbeats can be lost before the lease is in danger.
+   */
+  keepAliveIntervalMs?: number;
+  /** Monotonic clock for deadlines and heartbeats. @default systemClock */
+  clock?: Clock;
+  /** Aborts the lease grant. */
+  signal?: AbortSignal;
+}
+
+/** Defaults of {@link SessionOptions}. */
+export const SESSION_DEFAULTS = Object.freeze({ ttlMs: 10_000, keepAliveDivisor: 3 });
+
+/** Events of a {@link Session}. */
+export interface SessionEvents {
+  /** The status changed. */
+  status: [status: SessionStatus];
+  /** A heartbeat was acknowledged, `latencyMs` after it was sent. */
+  keepalive: [latencyMs: number];
+  /** A heartbeat failed; the session lives on until its deadline. */
+  keepaliveError: [error: unknown];
+}
+
+let nextLocalId = 0;
+
+/**
+ * A lease kept alive by heartbeats.
+ *
+ * @example
+ * ```ts
+ * await using session = await Session.create(store, { ttlMs: 5000 });
+ * session.signal.addEventListener('abort', () => stopWork());
+ * ```
+ */
+export class Session extends EventEmitter<SessionEvents> {
+  /** The store the lease lives in. */
+  readonly store: Store;
+  /** The lease id: every key a recipe writes for this session is attached to it. */
+  readonly lease: LeaseId;
+  /** The ttl this session counts with (≤ the store's granted ttl). */
+  readonly ttlMs: number;
+  /** Heartbeat interval. */
+  readonly keepAliveIntervalMs: number;
+  /** Aborts when the session expires (reason: TENURE_SESSION_EXPIRED) or closes (TENURE_CLOSED). */
+  readonly signal: AbortSignal;
+  /** The clock deadlines are measured on. */
+  readonly clock: Clock;
+  readonly #abort = new AbortController();
+  #status: SessionStatus = 'alive';
+  #deadline: number;
+  #beatTimer: Timer | undefined;
+  #lossTimer: Timer | undefined;
+  #closing: Promise<void> | undefined;
+  #seq = 0;
+  readonly #localId = ++nextLocalId;
+
+  private constructor(
+    store: Store,
+    lease: LeaseId,
+    ttlMs: number,
+    intervalMs: number,
+    clock: Clock,
+    deadline: number,
+  ) {
+    super();
+    this.store = store;
+    this.lease = lease;
+    this.ttlMs = ttlMs;
+    this.keepAliveIntervalMs = intervalMs;
+    this.clock = clock;
+    this.signal = this.#abort.signal;
+    this.#deadline = deadline;
+    this.#armLossTimer();
+    this.#scheduleBeat(intervalMs);
+  }
+
+  /**
+   * Grants a lease and starts heartbeats.
+   * @throws TENURE_INVALID_ARGUMENT for a bad option (named in the message).
+   */
+  static async create(store: Store, options: SessionOptions = {}): Promise<Session> {
+    if (store === null || typeof store !== 'object' || typeof store.grant !== 'function')
+      throw invalidArgument('store', 'must be a Store (see openStore)');
+    const caps = store.capabilities;
+    const ttlMs = options.ttlMs ?? Math.max(SESSION_DEFAULTS.ttlMs, caps.minTtlMs);
+    checkInteger(ttlMs, 'options.ttlMs', 1, caps.maxTtlMs);
+    if (ttlMs < caps.minTtlMs)
+      throw invalidArgument(
+        'options.ttlMs',
+        `must be at least ${caps.minTtlMs} ms on the ${caps.backend} store (its minimum lease ttl)`,
+      );
+    const intervalMs = options.keepAliveIntervalMs ?? Math.floor(ttlMs / SESSION_DEFAULTS.keepAliveDivisor);
+    checkInteger(intervalMs, 'options.keepAliveIntervalMs', 1);
+    if (intervalMs >= ttlMs)
+      throw invalidArgument(
+        'options.keepAliveIntervalMs',
+        `must be below options.ttlMs (${ttlMs}); ttl/3 is a good choice`,
+      );
+    const clock = options.clock ?? systemClock;
+    if (options.signal?.aborted) throw abortedError(options.signal, 'session creation');
+    const sentAt = clock.now();
+    const lease = await store.grant(ttlMs);
+    const ttl = Math.min(ttlMs, lease.ttlMs);
+    if (options.signal?.aborted) {
+      await store.revoke(lease.id).catch(() => undefined);
+      throw abortedError(options.signal, 'session creation');
+    }
+    return new Session(store, lease.id, ttl, intervalMs, clock, sentAt + ttl);
+  }
+
+  /** Where the session is in its life. */
+  get status(): SessionStatus {
+    return this.#status;
+  }
+
+  /** The moment (on {@link Session.clock}) at which this process considers the session lost. */
+  get deadline(): number {
+    return this.#deadline;
+  }
+
+  /** Milliseconds until the session is considered lost (0 once it is). */
+  remainingMs(): number {
+    return this.#status === 'alive' ? Math.max(0, this.#deadline - this.clock.now()) : 0;
+  }
+
+  /** True while the session is alive and its deadline has not passed. */
+  get alive(): boolean {
+    return this.remainingMs() > 0;
+  }
+
+  /** A key name unique to this session, for recipes' queue entries. */
+  uniqueKey(prefix: string): string {
+    return `${prefix}${this.lease}-${this.#localId}-${++this.#seq}`;
+  }
+
+  /** Throws the reason the session is unusable, if it is. */
+  throwIfDead(): void {
+    this.checkDeadline();
+    if (this.#status !== 'alive') throw this.signal.reason;
+  }
+
+  /**
+   * Expires the session now if its deadline passed but its loss timer has not fired yet (a
+   * blocked event loop delays timers; the deadline is what counts).
+   */
+  checkDeadline(): void {
+    if (this.#status === 'alive' && this.clock.now() >= this.#deadline)
+      this.#expire('its heartbeats stopped being acknowledged');
+  }
+
+  #scheduleBeat(delayMs: number): void {
+    this.#beatTimer = this.clock.setTimeout(() => void this.#beat(), delayMs);
+  }
+
+  async #beat(): Promise<void> {
+    if (this.#status !== 'alive') return;
+    const sentAt = this.clock.now();
+    try {
+      const ttl = await this.store.keepAlive(this.lease);
+      if (this.#status !== 'alive') return;
+      if (sentAt + Math.min(ttl, this.ttlMs) > this.#deadline)
+        this.#deadline = sentAt + Math.min(ttl, this.ttlMs);
+      this.emit('keepalive', this.clock.now() - sentAt);
+      this.#scheduleBeat(Math.max(0, this.keepAliveIntervalMs - (this.clock.now() - sentAt)));
+    } catch (err) {
+      if (this.#status !== 'alive') return;
+      if (isTenureError(err, 'TENURE_LEASE_NOT_FOUND') || isTenureError(err, 'TENURE_CLOSED')) {
+        this.#expire('the store no longer has its lease', err);
+        return;
+      }
+      this.emit('keepaliveError', err);
+      // Retry sooner than the regular interval: the deadline is what matters now.
+      const remaining = this.#deadline - this.clock.now();
+      this.#scheduleBeat(Math.min(this.keepAliveIntervalMs, Math.max(20, remaining / 4)));
+    }
+  }
+
+  #armLossTimer(): void {
+    this.#lossTimer = this.clock.setTimeout(() => {
+      if (this.#status !== 'alive') return;
+      if (this.clock.now() >= this.#deadline) this.#expire('its heartbeats stopped being acknowledged');
+      else this.#armLossTimer();
+    }, this.#deadline - this.clock.now());
+  }
+
+  #stopTimers(): void {
+    if (this.#beatTimer !== undefined) this.clock.clearTimeout(this.#beatTimer);
+    if (this.#lossTimer !== undefined) this.clock.clearTimeout(this.#lossTimer);
+  }
+
+  #expire(why: string, cause?: unknown): void {
+    if (this.#status !== 'alive') return;
+    this.#status = 'expired';
+    this.#stopTimers();
+    this.#abort.abort(
+      new TenureError(
+        'TENURE_SESSION_EXPIRED',
+        `session ${this.lease} expired: ${why}; everything held under it is lost`,
+        {
+          cause,
+          details: { lease: this.lease },
+        },
+      ),
+    );
+    this.emit('status', 'expired');
+    // Give the lease back early if the store still has it: others take over sooner.
+    this.store.revoke(this.lease).catch(() => undefined);
+  }
+
+  /**
+   * Ends the session: stops heartbeats, aborts its signal, and revokes the lease, which deletes
+   * every key held under it (locks, candidacies, membership) in one revision, so that others take
+   * over at once. Idempotent. If the store cannot be reached, the lease expires by its ttl.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    const wasAlive = this.#status === 'alive';
+    if (wasAlive) {
+      this.#status = 'closed';
+      this.#stopTimers();
+      this.#abort.abort(new TenureError('TENURE_CLOSED', `session ${this.lease} was closed`));
+      this.emit('status', 'closed');
+    }
+    this.#closing = wasAlive ? this.store.revoke(this.lease).catch(() => undefined) : Promise.resolve();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

@@ -1,0 +1,11 @@
+import { join } from 'node:path';
+import { SqliteStore } from '../../src/store/sqlite/index.js';
+import { tempDir } from '../helpers/tmp.js';
+import { recipeSuite } from './suite.js';
+
+const tmp = tempDir();
+recipeSuite('sqlite', {
+  open: async () => new SqliteStore({ path: join(tmp.dir, 'recipes.db') }),
+  ttlMs: 300,
+  cleanup: async () => tmp.cleanup(),
+});

@@ -1,0 +1,341 @@
+/**
+ * The recipe suite: every backend runs these tests against real time.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Election } from '../../src/recipes/election.js';
+import { FencingGate } from '../../src/recipes/fencing.js';
+import { Mutex } from '../../src/recipes/mutex.js';
+import { RWLock } from '../../src/recipes/rwlock.js';
+import { Semaphore } from '../../src/recipes/semaphore.js';
+import { Session } from '../../src/recipes/session.js';
+import type { Store } from '../../src/store/types.js';
+import { codeOf, eventually, sleep } from '../helpers/async.js';
+
+export interface RecipeHarness {
+  /** Opens a store (all opens of one harness share the same data). */
+  open(): Promise<Store>;
+  /** Session ttl for tests (≥ the backend's minimum). */
+  ttlMs: number;
+  cleanup?(): Promise<void>;
+}
+
+export function recipeSuite(name: string, harness: RecipeHarness): void {
+  describe(`recipes on ${name}`, () => {
+    let store: Store;
+    const sessions: Session[] = [];
+    let n = 0;
+    const fresh = (what: string) => `${what}-${++n}`;
+    const session = async (ttlMs = harness.ttlMs) => {
+      const s = await Session.create(store, { ttlMs });
+      sessions.push(s);
+      return s;
+    };
+
+    beforeAll(async () => {
+      store = await harness.open();
+    });
+    afterAll(async () => {
+      for (const s of sessions) await s.close();
+      await store?.close();
+      await harness.cleanup?.();
+    });
+
+    describe('Session', () => {
+      it('stays alive past its ttl while heartbeats flow, and close() revokes its lease and keys', async () => {
+        const s = await session();
+        await store.put(`${fresh('k')}`, 'v', { lease: s.lease });
+        await sleep(harness.ttlMs * 1.5);
+        expect(s.status).toBe('alive');
+        expect(await store.timeToLive(s.lease)).toBeGreaterThan(0);
+        await s.close();
+        await s.close();
+        expect(s.status).toBe('closed');
+        expect(s.signal.aborted).toBe(true);
+        expect(await store.timeToLive(s.lease)).toBeUndefined();
+      });
+
+      it('expires, aborting its signal with TENURE_SESSION_EXPIRED, when the store loses its lease', async () => {
+        const s = await session();
+        await store.revoke(s.lease);
+        await eventually(() => s.signal.aborted, harness.ttlMs * 2);
+        expect(s.status).toBe('expired');
+        expect((s.signal.reason as { code: string }).code).toBe('TENURE_SESSION_EXPIRED');
+      });
+
+      it('rejects bad options, naming them', async () => {
+        expect(await codeOf(Session.create(store, { ttlMs: 0 }))).toBe('TENURE_INVALID_ARGUMENT');
+        await expect(
+          Session.create(store, { ttlMs: harness.ttlMs, keepAliveIntervalMs: harness.ttlMs }),
+        ).rejects.toThrow(/options.keepAliveIntervalMs must be below options.ttlMs/);
+        if (store.capabilities.minTtlMs > 1)
+          await expect(Session.create(store, { ttlMs: store.capabilities.minTtlMs - 1 })).rejects.toThrow(
+            /options.ttlMs/,
+          );
+      });
+    });
+
+    describe('Election', () => {
+      it('elects one leader at a time, with strictly increasing terms, and hands over on resign', async () => {
+        const name = fresh('election');
+        const candidates = await Promise.all([0, 1, 2].map(async () => new Election(await session(), name)));
+        const leading = new Set<number>();
+        const terms: number[] = [];
+        let maxConcurrent = 0;
+        await Promise.all(
+          candidates.map(async (e, i) => {
+            const l = await e.campaign(`c${i}`);
+            leading.add(i);
+            maxConcurrent = Math.max(maxConcurrent, leading.size);
+            terms.push(l.term);
+            expect((await e.leader())?.term).toBe(l.term);
+            await sleep(20);
+            leading.delete(i);
+            await l.resign();
+            expect(l.status).toBe('released');
+            expect(l.signal.aborted).toBe(true);
+          }),
+        );
+        expect(maxConcurrent).toBe(1);
+        expect(terms).toEqual([...terms].sort((a, b) => a - b));
+        expect(new Set(terms).size).toBe(3);
+        expect(await candidates[0]!.leader()).toBeUndefined();
+      });
+
+      it('a cancelled campaign removes its key; proclaim changes the value; observe sees changes', async () => {
+        const name = fresh('election');
+        const a = new Election(await session(), name);
+        const b = new Election(await session(), name);
+        const ac = new AbortController();
+        const seen: (string | undefined)[] = [];
+        const observing = (async () => {
+          for await (const leader of a.observe({ signal: ac.signal })) {
+            seen.push(leader?.value);
+            if (leader?.value === 'b') return;
+          }
+        })();
+        const la = await a.campaign('a');
+        const waiting = b.campaign('b', { timeoutMs: 100 });
+        expect(await codeOf(waiting)).toBe('TENURE_TIMEOUT');
+        expect((await a.candidates()).map((c) => c.value)).toEqual(['a']);
+        await la.proclaim('a2');
+        expect((await a.leader())?.value).toBe('a2');
+        const lb = b.campaign('b');
+        await la.resign();
+        expect(await codeOf(la.proclaim('late'))).toBe('TENURE_NOT_LEADER');
+        const leaderB = await lb;
+        expect(leaderB.term).toBeGreaterThan(la.term);
+        await observing;
+        ac.abort();
+        expect(seen[seen.length - 1]).toBe('b');
+        expect(seen).toContain('a2');
+        await leaderB.resign();
+      });
+
+      it('a leader whose session expires loses leadership (signal aborts) and the next candidate leads', async () => {
+        const name = fresh('election');
+        const s1 = await session();
+        const l1 = await new Election(s1, name).campaign('one');
+        const next = new Election(await session(), name).campaign('two');
+        const signal = l1.signal;
+        await store.revoke(s1.lease); // the store ends the session under the leader
+        await eventually(() => signal.aborted, harness.ttlMs * 2);
+        const l2 = await next;
+        expect(l2.term).toBeGreaterThan(l1.term);
+        await l2.resign();
+      });
+    });
+
+    describe('Mutex', () => {
+      it('gives mutual exclusion and FIFO order; fencing tokens increase with each holder', async () => {
+        const name = fresh('mutex');
+        const gate = new FencingGate();
+        const mutexes = await Promise.all([0, 1, 2, 3].map(async () => new Mutex(await session(), name)));
+        const first = await mutexes[0]!.lock();
+        const order: number[] = [];
+        let inside = 0;
+        const waiters = mutexes.slice(1).map(async (m, i) => {
+          await sleep(30 * i); // queue in a known order
+          await m.withLock(async (signal, lock) => {
+            inside++;
+            expect(inside).toBe(1);
+            expect(signal.aborted).toBe(false);
+            expect(gate.admit(lock.fencingToken)).toBe(true);
+            order.push(i + 1);
+            await sleep(10);
+            inside--;
+          });
+        });
+        await sleep(150);
+        expect(gate.admit(first.fencingToken)).toBe(true);
+        await first.unlock();
+        await Promise.all(waiters);
+        expect(order).toEqual([1, 2, 3]);
+        expect(await mutexes[0]!.queue()).toEqual([]);
+      });
+
+      it('a waiter that times out or is aborted leaves no key; tryLock does not wait', async () => {
+        const name = fresh('mutex');
+        const a = new Mutex(await session(), name);
+        const b = new Mutex(await session(), name);
+        const held = await a.lock();
+        expect(await b.tryLock()).toBeUndefined();
+        expect(await codeOf(b.lock({ timeoutMs: 50 }))).toBe('TENURE_TIMEOUT');
+        const ac = new AbortController();
+        const aborted = b.lock({ signal: ac.signal });
+        setTimeout(() => ac.abort(new Error('user gave up')), 30);
+        expect(await codeOf(aborted)).toBe('TENURE_ABORTED');
+        expect((await a.queue()).map((e) => e.key)).toEqual([held.key]);
+        await held.unlock();
+        const l = await b.tryLock();
+        expect(l?.fencingToken).toBeGreaterThan(held.fencingToken);
+        await l!.unlock();
+      });
+
+      it('a holder whose session ends loses the lock: its signal aborts before the next holder gets it', async () => {
+        const name = fresh('mutex');
+        const s1 = await session();
+        const lock1 = await new Mutex(s1, name).lock();
+        const signal = lock1.signal;
+        let abortedBeforeNext = false;
+        const next = new Mutex(await session(), name).lock().then((l) => {
+          abortedBeforeNext = signal.aborted;
+          return l;
+        });
+        await s1.close();
+        const lock2 = await next;
+        expect(abortedBeforeNext).toBe(true);
+        expect(lock1.status).not.toBe('held');
+        expect(await codeOf(async () => lock1.throwIfLost())).toMatch(
+          /TENURE_CLOSED|TENURE_SESSION_EXPIRED|TENURE_LOCK_LOST/,
+        );
+        await lock2.unlock();
+      });
+
+      it('wakes exactly one waiter per unlock (no herd)', async () => {
+        const name = fresh('mutex');
+        const waitersCount = 10;
+        const s = await session();
+        let reads = 0;
+        const counting: Store = new Proxy(store, {
+          get(target, prop, receiver) {
+            if (prop === 'range')
+              return (...args: Parameters<Store['range']>) => (reads++, target.range(...args));
+            const v = Reflect.get(target, prop, receiver);
+            return typeof v === 'function' ? v.bind(target) : v;
+          },
+        });
+        const holder = await new Mutex(s, name).lock();
+        const waiterSessions = await Promise.all(
+          Array.from({ length: waitersCount }, () => Session.create(counting, { ttlMs: harness.ttlMs })),
+        );
+        sessions.push(...waiterSessions);
+        const locks = waiterSessions.map((ws) => new Mutex(ws, name).lock());
+        await eventually(async () => (await new Mutex(s, name).queue()).length === waitersCount + 1);
+        await sleep(50);
+        const before = reads;
+        await holder.unlock();
+        const l = await Promise.race(locks);
+        await sleep(100);
+        // One release: the one waiter behind the holder read the queue once and took the lock.
+        expect(reads - before).toBe(1);
+        await l.unlock();
+        for (const other of locks) await (await other).unlock();
+      });
+
+      it('lock-delay: after a holder dies without unlocking, the lock waits lockDelayMs', async () => {
+        const name = fresh('mutex');
+        const delay = 300;
+        const s1 = await session();
+        await new Mutex(s1, name, { lockDelayMs: delay }).lock();
+        const s2 = await session();
+        const m2 = new Mutex(s2, name, { lockDelayMs: delay });
+        await s1.close(); // a session ending without unlock (as a crash would)
+        const t0 = performance.now();
+        const l2 = await m2.lock();
+        expect(performance.now() - t0).toBeGreaterThanOrEqual(delay - 5);
+        await l2.unlock();
+        // After a clean unlock there is no delay.
+        const t1 = performance.now();
+        const l3 = await m2.lock();
+        expect(performance.now() - t1).toBeLessThan(delay);
+        await l3.unlock();
+      });
+    });
+
+    describe('Semaphore', () => {
+      it('admits at most n holders, in FIFO order', async () => {
+        const name = fresh('sem');
+        const permits = 2;
+        const sems = await Promise.all(
+          Array.from({ length: 6 }, async () => new Semaphore(await session(), name, permits)),
+        );
+        let inside = 0;
+        let peak = 0;
+        const order: number[] = [];
+        await Promise.all(
+          sems.map(async (sem, i) => {
+            await sleep(15 * i);
+            const permit = await sem.acquire();
+            order.push(i);
+            inside++;
+            peak = Math.max(peak, inside);
+            await sleep(40);
+            inside--;
+            await permit.unlock();
+          }),
+        );
+        expect(peak).toBe(permits);
+        expect(order).toEqual([0, 1, 2, 3, 4, 5]);
+        expect(await sems[0]!.tryAcquire().then((l) => l?.unlock().then(() => true))).toBe(true);
+      });
+
+      it('rejects a bad permit count', async () => {
+        expect(() => new Semaphore(sessions[0]!, 'x', 0)).toThrow(/permits/);
+      });
+    });
+
+    describe('RWLock', () => {
+      it('readers share, writers exclude, and a waiting writer is not starved by later readers', async () => {
+        const name = fresh('rw');
+        const locks = await Promise.all(
+          Array.from({ length: 4 }, async () => new RWLock(await session(), name)),
+        );
+        const r1 = await locks[0]!.readLock();
+        const r2 = await locks[1]!.readLock({ timeoutMs: 1000 }); // shared
+        const events: string[] = [];
+        const writer = locks[2]!.writeLock().then((w) => (events.push('writer'), w));
+        await eventually(async () => (await locks[0]!.queue()).length === 3);
+        const lateReader = locks[3]!.readLock().then((r) => (events.push('late reader'), r));
+        await sleep(50);
+        expect(events).toEqual([]);
+        await r1.unlock();
+        await r2.unlock();
+        const w = await writer;
+        await sleep(50);
+        expect(events).toEqual(['writer']);
+        await w.unlock();
+        const r3 = await lateReader;
+        expect(events).toEqual(['writer', 'late reader']);
+        expect(r3.fencingToken).toBeGreaterThan(w.fencingToken);
+        await r3.unlock();
+      });
+    });
+
+    describe('bad input', () => {
+      it('rejects bad names and options with TENURE_INVALID_ARGUMENT', async () => {
+        const s = sessions[0]!;
+        expect(() => new Election(s, '')).toThrow(/name/);
+        expect(() => new Mutex(s, 'a/b')).toThrow(/name/);
+        expect(() => new Mutex(s, 'ok', { lockDelayMs: -1 })).toThrow(/options.lockDelayMs/);
+        const m = new Mutex(s, fresh('mutex'));
+        expect(await codeOf(m.lock({ timeoutMs: -1 }))).toBe('TENURE_INVALID_ARGUMENT');
+        expect(await codeOf(m.lock({ signal: 'no' as unknown as AbortSignal }))).toBe(
+          'TENURE_INVALID_ARGUMENT',
+        );
+        expect(await codeOf(new Election(s, 'e').campaign(5 as unknown as string))).toBe(
+          'TENURE_INVALID_ARGUMENT',
+        );
+      });
+    });
+  });
+}
