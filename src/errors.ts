@@ -35,7 +35,11 @@ export type TenureErrorCode =
   /** The stored data is not what this version of tenure understands. */
   | 'TENURE_CORRUPT';
 
-const RETRYABLE: ReadonlySet<TenureErrorCode> = new Set(['TENURE_UNAVAILABLE', 'TENURE_TIMEOUT', 'TENURE_LOCK_BUSY']);
+const RETRYABLE: ReadonlySet<TenureErrorCode> = new Set([
+  'TENURE_UNAVAILABLE',
+  'TENURE_TIMEOUT',
+  'TENURE_LOCK_BUSY',
+]);
 
 /** Options for {@link TenureError}. */
 export interface TenureErrorOptions {
@@ -80,8 +84,14 @@ export function isTenureError(err: unknown, code?: TenureErrorCode): err is Tenu
 }
 
 /** A TENURE_INVALID_ARGUMENT error naming the argument and what is accepted. */
-export function invalidArgument(name: string, problem: string, details: Record<string, unknown> = {}): TenureError {
-  return new TenureError('TENURE_INVALID_ARGUMENT', `${name} ${problem}`, { details: { argument: name, ...details } });
+export function invalidArgument(
+  name: string,
+  problem: string,
+  details: Record<string, unknown> = {},
+): TenureError {
+  return new TenureError('TENURE_INVALID_ARGUMENT', `${name} ${problem}`, {
+    details: { argument: name, ...details },
+  });
 }
 
 /** The error a waiting call rejects with when its signal aborts: `signal.reason` wrapped with a code. */
