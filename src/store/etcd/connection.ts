@@ -1,0 +1,340 @@
+/**
+ * The gRPC connections to the members of one etcd cluster: one channel per member, a current
+ * member that calls go to, failover to the next member, per-call deadlines, and the auth token.
+ *
+ * A call is retried on another member only when that cannot apply it twice:
+ * - the member was not connected (the request was never sent), or
+ * - the member refused it because it has no leader (etcd checks this before proposing: every
+ *   call carries the `hasleader` metadata, which also makes leaderless members end watch streams
+ *   at once instead of leaving them silent), or
+ * - the call only reads or is idempotent (ranges, lease keepalive, revoke, time-to-live).
+ * A write that was sent and then lost its answer fails with TENURE_UNAVAILABLE saying that it
+ * may have been applied: retrying it blindly could apply it twice.
+ */
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { TenureError } from '../../errors.js';
+import { closedError } from '../errors.js';
+import type { ResolvedEtcdOptions } from './options.js';
+import { ETCD_PROTO } from './proto.js';
+
+const definition = protoLoader.fromJSON(ETCD_PROTO, {
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+});
+
+/** The etcd services and methods this backend calls. */
+export type EtcdMethod =
+  | 'KV.Range'
+  | 'KV.Txn'
+  | 'KV.Compact'
+  | 'Lease.LeaseGrant'
+  | 'Lease.LeaseRevoke'
+  | 'Lease.LeaseTimeToLive'
+  | 'Auth.Authenticate';
+export type EtcdStreamMethod = 'Watch.Watch' | 'Lease.LeaseKeepAlive';
+
+function method(name: EtcdMethod | EtcdStreamMethod): grpc.MethodDefinition<unknown, unknown> {
+  const [service, rpc] = name.split('.') as [string, string];
+  const svc = definition[`etcdserverpb.${service}`] as grpc.ServiceDefinition | undefined;
+  const m = svc?.[rpc];
+  if (m === undefined) throw new Error(`unreachable: etcd method ${name} missing from the descriptor`);
+  return m as grpc.MethodDefinition<unknown, unknown>;
+}
+
+/** Whether a call may be retried on another member after it was sent. */
+export type CallKind = 'read' | 'write';
+
+/** A gRPC error as grpc-js reports it. */
+export interface GrpcError extends Error {
+  code: grpc.status;
+  details: string;
+}
+
+export function isGrpcError(err: unknown): err is GrpcError {
+  return err instanceof Error && typeof (err as Partial<GrpcError>).code === 'number' && 'details' in err;
+}
+
+/** etcd's error text (e.g. "etcdserver: requested lease not found"), or '' for other errors. */
+export function etcdDetails(err: unknown): string {
+  return isGrpcError(err) ? err.details : '';
+}
+
+/** Server errors that etcd returns before proposing anything: safe to retry anywhere. */
+function refusedBeforeApply(err: GrpcError): boolean {
+  return /etcdserver: (no leader|not capable|too many requests|server stopped)/.test(err.details);
+}
+
+function transportFailure(err: GrpcError): boolean {
+  return (
+    err.code === grpc.status.UNAVAILABLE ||
+    err.code === grpc.status.DEADLINE_EXCEEDED ||
+    (err.code === grpc.status.CANCELLED && !/cancelled on client/i.test(err.details))
+  );
+}
+
+function authExpired(err: GrpcError): boolean {
+  return /etcdserver: (invalid auth token|user name is empty)/.test(err.details);
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** One member: its address and channel. */
+export class EtcdMember {
+  readonly address: string;
+  readonly client: grpc.Client;
+  /** The last connection error seen, for messages. */
+  lastError = '';
+
+  constructor(address: string, credentials: grpc.ChannelCredentials) {
+    this.address = address;
+    this.client = new grpc.Client(address, credentials, {
+      // grpc-js backs off up to 2 minutes between reconnects by default; a restarted member
+      // must be usable again within a second.
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1000,
+      'grpc.max_receive_message_length': -1,
+    });
+  }
+}
+
+/** Connections to the members of one cluster. */
+export class EtcdConnection {
+  readonly members: readonly EtcdMember[];
+  readonly #options: ResolvedEtcdOptions;
+  #current = 0;
+  #closed = false;
+  #token: string | undefined;
+  #authenticating: Promise<string> | undefined;
+
+  constructor(options: ResolvedEtcdOptions) {
+    this.#options = options;
+    const tls = options.tls;
+    const buf = (v: string | Uint8Array | undefined) => (v === undefined ? null : Buffer.from(v));
+    const credentials =
+      tls === false
+        ? grpc.credentials.createInsecure()
+        : grpc.credentials.createSsl(buf(tls.ca), buf(tls.key), buf(tls.cert));
+    this.members = options.endpoints.map((address) => new EtcdMember(address, credentials));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Moves calls off `member` (if it is the current one) to the next member. */
+  rotate(member: EtcdMember): void {
+    const i = this.members.indexOf(member);
+    if (i === this.#current) this.#current = (i + 1) % this.members.length;
+  }
+
+  /**
+   * A member whose channel is connected, trying each in turn from the current one until
+   * `deadline` (a performance.now() time).
+   * @throws TENURE_UNAVAILABLE naming every member and why it could not be used.
+   */
+  async readyMember(deadline: number): Promise<EtcdMember> {
+    for (;;) {
+      const n = this.members.length;
+      for (let i = 0; i < n; i++) {
+        if (this.#closed) throw closedError();
+        const index = (this.#current + i) % n;
+        const member = this.members[index]!;
+        const until = Math.min(deadline, performance.now() + this.#options.connectTimeoutMs);
+        if (await this.#waitReady(member, until)) {
+          this.#current = index;
+          return member;
+        }
+        if (performance.now() >= deadline) break;
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) throw this.#unreachable();
+      await sleep(Math.min(100, left));
+    }
+  }
+
+  async #waitReady(member: EtcdMember, until: number): Promise<boolean> {
+    const channel = member.client.getChannel();
+    for (;;) {
+      const state = channel.getConnectivityState(true);
+      if (state === grpc.connectivityState.READY) return true;
+      if (state === grpc.connectivityState.TRANSIENT_FAILURE) {
+        member.lastError = await this.#connectError(member);
+        return false;
+      }
+      if (state === grpc.connectivityState.SHUTDOWN) return false;
+      if (performance.now() >= until) {
+        member.lastError = `no connection within ${this.#options.connectTimeoutMs} ms (options.connectTimeoutMs)`;
+        return false;
+      }
+      await new Promise<void>((resolve) =>
+        channel.watchConnectivityState(state, new Date(Date.now() + (until - performance.now())), () =>
+          resolve(),
+        ),
+      );
+    }
+  }
+
+  /**
+   * Why a member in TRANSIENT_FAILURE cannot be reached. A call on such a channel fails at once,
+   * without being sent, with the channel's last connection error in its details.
+   */
+  #connectError(member: EtcdMember): Promise<string> {
+    const m = method('KV.Range');
+    return new Promise((resolve) => {
+      member.client.makeUnaryRequest(
+        m.path,
+        m.requestSerialize,
+        m.responseDeserialize,
+        { key: Buffer.from([0]) },
+        new grpc.Metadata(),
+        { deadline: Date.now() + 200 },
+        (err) => resolve(err ? err.details : 'connection failed'),
+      );
+    });
+  }
+
+  #unreachable(): TenureError {
+    const why = this.members.map((m) => `${m.address}: ${m.lastError || 'not connected'}`).join('; ');
+    return new TenureError(
+      'TENURE_UNAVAILABLE',
+      `no etcd member could be reached within options.requestTimeoutMs (${this.#options.requestTimeoutMs} ms) (${why}); check that the members run, that options.endpoints lists them, and the TLS options`,
+      { details: { endpoints: this.#options.endpoints } },
+    );
+  }
+
+  async #metadata(deadline: number): Promise<grpc.Metadata> {
+    const md = new grpc.Metadata();
+    md.set('hasleader', 'true');
+    if (this.#options.username !== undefined) md.set('token', await this.#authenticate(deadline));
+    return md;
+  }
+
+  #authenticate(deadline: number): Promise<string> {
+    if (this.#token !== undefined) return Promise.resolve(this.#token);
+    this.#authenticating ??= (async () => {
+      try {
+        const md = new grpc.Metadata();
+        const res = await this.#retrying<{ token: string }>(
+          'Auth.Authenticate',
+          { name: this.#options.username, password: this.#options.password },
+          'read',
+          deadline,
+          () => Promise.resolve(md),
+        );
+        this.#token = res.token;
+        return res.token;
+      } finally {
+        this.#authenticating = undefined;
+      }
+    })();
+    return this.#authenticating;
+  }
+
+  /** A unary call with failover and a deadline of `requestTimeoutMs`. */
+  unary<T>(name: EtcdMethod, request: unknown, kind: CallKind): Promise<T> {
+    if (this.#closed) return Promise.reject(closedError());
+    const deadline = performance.now() + this.#options.requestTimeoutMs;
+    return this.#retrying<T>(name, request, kind, deadline, () => this.#metadata(deadline));
+  }
+
+  async #retrying<T>(
+    name: EtcdMethod,
+    request: unknown,
+    kind: CallKind,
+    deadline: number,
+    metadata: () => Promise<grpc.Metadata>,
+  ): Promise<T> {
+    let reauthenticated = false;
+    for (;;) {
+      const member = await this.readyMember(deadline);
+      try {
+        return await this.#call<T>(member, name, request, await metadata(), deadline);
+      } catch (err) {
+        if (this.#closed) throw closedError();
+        if (!isGrpcError(err)) throw err;
+        if (authExpired(err) && this.#options.username !== undefined && !reauthenticated) {
+          reauthenticated = true;
+          this.#token = undefined;
+          continue;
+        }
+        const retryable = refusedBeforeApply(err) || (kind === 'read' && transportFailure(err));
+        if (refusedBeforeApply(err) || transportFailure(err)) {
+          member.lastError = err.details;
+          this.rotate(member);
+        }
+        if (retryable && performance.now() < deadline - 10) {
+          await sleep(Math.min(50, Math.max(0, deadline - performance.now())));
+          continue;
+        }
+        if (transportFailure(err) || refusedBeforeApply(err))
+          throw new TenureError(
+            'TENURE_UNAVAILABLE',
+            `etcd ${name} failed on ${member.address}: ${err.details}` +
+              (kind === 'write' && !refusedBeforeApply(err)
+                ? '; the write may or may not have been applied: read before retrying it'
+                : `; no member answered within options.requestTimeoutMs (${this.#options.requestTimeoutMs} ms)`),
+            { cause: err, details: { member: member.address, grpcCode: err.code } },
+          );
+        throw err;
+      }
+    }
+  }
+
+  #call<T>(
+    member: EtcdMember,
+    name: EtcdMethod,
+    request: unknown,
+    md: grpc.Metadata,
+    deadline: number,
+  ): Promise<T> {
+    const m = method(name);
+    return new Promise<T>((resolve, reject) => {
+      member.client.makeUnaryRequest(
+        m.path,
+        m.requestSerialize,
+        m.responseDeserialize,
+        request,
+        md,
+        { deadline: Date.now() + Math.max(1, deadline - performance.now()) },
+        (err, res) => (err ? reject(err) : resolve(res as T)),
+      );
+    });
+  }
+
+  /**
+   * Opens a bidirectional stream on a connected member.
+   * @throws TENURE_UNAVAILABLE when no member can be reached by `deadline`.
+   */
+  async stream<Req, Res>(
+    name: EtcdStreamMethod,
+    deadline: number,
+  ): Promise<{ call: grpc.ClientDuplexStream<Req, Res>; member: EtcdMember }> {
+    const member = await this.readyMember(deadline);
+    const md = await this.#metadata(deadline);
+    if (this.#closed) throw closedError();
+    const m = method(name);
+    const call = member.client.makeBidiStreamRequest(
+      m.path,
+      m.requestSerialize,
+      m.responseDeserialize,
+      md,
+    ) as grpc.ClientDuplexStream<Req, Res>;
+    return { call, member };
+  }
+
+  /** Drops the cached token, so the next call authenticates again. */
+  invalidateToken(): void {
+    this.#token = undefined;
+  }
+
+  /** Closes every channel; calls in flight fail (their callers map that to TENURE_CLOSED). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const m of this.members) m.client.close();
+  }
+}
