@@ -1,0 +1,159 @@
+/**
+ * Recipes on the memory store with a driven clock: exact deadlines, and a store that fails
+ * transiently.
+ */
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/clock.js';
+import { TenureError } from '../../src/errors.js';
+import { Election } from '../../src/recipes/election.js';
+import { Mutex } from '../../src/recipes/mutex.js';
+import { Session } from '../../src/recipes/session.js';
+import { MemoryStore } from '../../src/store/memory/index.js';
+
+const unavailable = () => new TenureError('TENURE_UNAVAILABLE', 'injected outage');
+
+function setup() {
+  const clock = new ManualClock();
+  const store = new MemoryStore({ clock });
+  return { clock, store };
+}
+
+describe('Session deadlines (driven clock)', () => {
+  it('heartbeats every ttl/3 keep the session alive indefinitely', async () => {
+    const { clock, store } = setup();
+    const s = await Session.create(store, { ttlMs: 3000, clock });
+    let beats = 0;
+    s.on('keepalive', () => beats++);
+    await clock.advance(30_000);
+    expect(s.status).toBe('alive');
+    expect(beats).toBe(30);
+    expect(await store.timeToLive(s.lease)).toBe(3000);
+    await s.close();
+  });
+
+  it('a transient outage shorter than the ttl does not end the session', async () => {
+    const { clock, store } = setup();
+    const s = await Session.create(store, { ttlMs: 3000, clock });
+    const errors: unknown[] = [];
+    s.on('keepaliveError', (e) => errors.push(e));
+    await clock.advance(1000); // one good heartbeat at t=1000: deadline 4000
+    store.fault = (op) => (op === 'keepAlive' ? unavailable() : undefined);
+    await clock.advance(2500); // t=3500: several failed heartbeats
+    expect(errors.length).toBeGreaterThan(1);
+    expect(s.status).toBe('alive');
+    store.fault = undefined;
+    await clock.advance(10_000);
+    expect(s.status).toBe('alive');
+    await s.close();
+  });
+
+  it('is lost exactly at (send time of the last acknowledged heartbeat + ttl), never after the store expires it', async () => {
+    const { clock, store } = setup();
+    const s = await Session.create(store, { ttlMs: 3000, clock });
+    await clock.advance(1000); // heartbeat sent and acknowledged at t=1000
+    store.fault = (op) => (op === 'keepAlive' ? unavailable() : undefined);
+    await clock.advance(1999); // t=2999: the store still has the lease, the session is alive
+    expect(s.status).toBe('alive');
+    expect(await store.timeToLive(s.lease)).toBe(1001);
+    await clock.advance(1001); // t=4000 = 1000 + ttl
+    expect(s.status).toBe('expired');
+    expect((s.signal.reason as TenureError).code).toBe('TENURE_SESSION_EXPIRED');
+    // The client gave up no later than the store's expiry (here: at the same instant).
+    expect(await store.timeToLive(s.lease)).toBeUndefined();
+  });
+
+  it('a keepalive rejected with lease-not-found ends the session at once', async () => {
+    const { clock, store } = setup();
+    const s = await Session.create(store, { ttlMs: 3000, clock });
+    await store.revoke(s.lease);
+    await clock.advance(1000);
+    expect(s.status).toBe('expired');
+  });
+});
+
+describe('Locks and leadership under a failing store (driven clock)', () => {
+  it('a holder cut off from the store loses its lock signal before a waiter can take the lock', async () => {
+    const { clock, store } = setup();
+    const holderSession = await Session.create(store, { ttlMs: 3000, clock });
+    const waiterSession = await Session.create(store, { ttlMs: 3000, clock });
+    const lock = await new Mutex(holderSession, 'm').lock();
+    const signal = lock.signal;
+    let signalAbortedWhenWaiterGotLock: boolean | undefined;
+    const waiter = new Mutex(waiterSession, 'm').lock().then((l) => {
+      signalAbortedWhenWaiterGotLock = signal.aborted;
+      return l;
+    });
+    // The holder's heartbeats fail from now on (its network is cut); the waiter's still work.
+    const holderLease = holderSession.lease;
+    store.fault = (op) =>
+      op === 'keepAlive' && holderSession.status === 'alive' && currentLease === holderLease
+        ? unavailable()
+        : undefined;
+    let currentLease = '';
+    const keepAlive = store.keepAlive.bind(store);
+    store.keepAlive = (id) => {
+      currentLease = id;
+      return keepAlive(id);
+    };
+    await clock.advance(2000);
+    expect(signal.aborted).toBe(false);
+    expect(signalAbortedWhenWaiterGotLock).toBeUndefined();
+    await clock.advance(2000);
+    const l2 = await waiter;
+    expect(signalAbortedWhenWaiterGotLock).toBe(true);
+    expect(l2.fencingToken).toBeGreaterThan(lock.fencingToken);
+    expect(waiterSession.status).toBe('alive');
+  });
+
+  it('a campaign whose store write fails leaves no candidate key behind (etcd 21128)', async () => {
+    const { clock, store } = setup();
+    const s = await Session.create(store, { ttlMs: 3000, clock });
+    const e = new Election(s, 'e');
+    const blocker = await new Election(await Session.create(store, { ttlMs: 3000, clock }), 'e').campaign(
+      'first',
+    );
+    // The enqueue commits, but the reply is lost: the client sees an error.
+    const txn = store.txn.bind(store);
+    let failNext = true;
+    store.txn = async (req) => {
+      const res = await txn(req);
+      if (failNext && req.success?.[0]?.type === 'put') {
+        failNext = false;
+        throw unavailable();
+      }
+      return res;
+    };
+    await expect(e.campaign('second')).rejects.toMatchObject({ code: 'TENURE_UNAVAILABLE' });
+    await clock.advance(100);
+    expect((await e.candidates()).map((c) => c.value)).toEqual(['first']);
+    await blocker.resign();
+  });
+
+  it('resign that fails transiently keeps retrying until the store confirms, and reports its status truthfully (etcd 22123)', async () => {
+    const { clock, store } = setup();
+    const s = await Session.create(store, { ttlMs: 3000, clock });
+    const l = await new Election(s, 'e').campaign('me');
+    store.fault = (op) => (op === 'txn' ? unavailable() : undefined);
+    const resigning = l.resign();
+    expect(l.signal.aborted).toBe(true); // stop acting as leader at once
+    await clock.advance(200);
+    expect(l.status).toBe('releasing'); // but not yet confirmed: the key is still there
+    store.fault = undefined;
+    await clock.advance(2000);
+    await resigning;
+    expect(l.status).toBe('released');
+    expect(await new Election(s, 'e').leader()).toBeUndefined();
+  });
+
+  it('a waiter notices its own session expired while it waits (etcd 19597) and leaves no key', async () => {
+    const { clock, store } = setup();
+    const holder = await new Mutex(await Session.create(store, { ttlMs: 3000, clock }), 'm').lock();
+    const ws = await Session.create(store, { ttlMs: 3000, clock });
+    const waiting = new Mutex(ws, 'm').lock().catch((e: unknown) => e);
+    await clock.advance(10);
+    await store.revoke(ws.lease);
+    await clock.advance(1000);
+    expect(await waiting).toMatchObject({ code: 'TENURE_SESSION_EXPIRED' });
+    expect((await new Mutex(ws, 'm').queue()).map((e) => e.key)).toEqual([holder.key]);
+  });
+});
