@@ -12,6 +12,8 @@ export const STORE_URL_FORMS = Object.freeze([
   'memory:',
   'sqlite:relative/path.db',
   'sqlite:///absolute/path.db',
+  'etcd://host:port,host:port',
+  'etcds://host:port,host:port?ca=/ca.pem&cert=/client.pem&key=/client-key.pem',
 ]);
 
 /** Options of {@link openStore}; each may also be given as a URL query parameter. */
@@ -38,6 +40,11 @@ const INTEGER_PARAMS = ['pollIntervalMs', 'reapIntervalMs', 'busyTimeoutMs', 're
  * - `memory:`: a new in-process store (tests only).
  * - `sqlite:relative/path.db`, `sqlite:///absolute/path.db`: a SQLite file on a local disk.
  *   Query parameters set SqliteStoreOptions: `?pollIntervalMs=10&synchronous=full`.
+ * - `etcd://host:port,host:port,...`: an etcd v3 cluster (list every member). `etcds://` for TLS.
+ *   Query parameters: `ca`, `cert`, `key` (paths of PEM files: the CA that signed the members'
+ *   certificates, and a client certificate and its key for `--client-cert-auth` clusters; etcds
+ *   without `ca` trusts Node's root CAs), `username` and `password` (etcd auth), and
+ *   `requestTimeoutMs`, `connectTimeoutMs`, `watchProbeIntervalMs` (see EtcdStoreOptions).
  * - Any form takes `?namespace=prefix/`.
  *
  * @throws TENURE_INVALID_URL for a malformed URL, an unknown scheme or a bad parameter; the
@@ -51,8 +58,10 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   if (typeof url !== 'string' || url.length === 0)
     throw invalidUrl(String(url), 'a non-empty string is required');
   let parsed: URL;
+  // An etcd URL lists several hosts, which WHATWG URL cannot parse: its case reads them from here.
+  const etcdHosts = /^etcds?:\/\/([^/?#]*)/i.exec(url)?.[1];
   try {
-    parsed = new URL(url);
+    parsed = new URL(etcdHosts === undefined ? url : url.replace(etcdHosts, 'hosts'));
   } catch {
     throw invalidUrl(url, 'it is not a URL');
   }
@@ -94,7 +103,47 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
       break;
     }
     case 'etcd:':
-    case 'etcds:':
+    case 'etcds:': {
+      const scheme = parsed.protocol.slice(0, -1);
+      const endpoints = (etcdHosts ?? '').split(',').filter((h) => h !== '');
+      if (endpoints.length === 0)
+        throw invalidUrl(url, `${scheme}: needs at least one member, as ${scheme}://host:port,host:port`);
+      const bad = endpoints.find((h) => !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/.test(h));
+      if (bad !== undefined) throw invalidUrl(url, `member ${JSON.stringify(bad)} is not host:port`);
+      if (parsed.pathname !== '' && parsed.pathname !== '/')
+        throw invalidUrl(url, `${scheme}: takes no path`);
+      const ETCD_INTEGER_PARAMS = ['requestTimeoutMs', 'connectTimeoutMs', 'watchProbeIntervalMs'] as const;
+      const ETCD_TLS_PARAMS = ['ca', 'cert', 'key'] as const;
+      rejectUnknown(url, params, [...ETCD_TLS_PARAMS, 'username', 'password', ...ETCD_INTEGER_PARAMS]);
+      const tlsFiles = ETCD_TLS_PARAMS.filter((name) => params[name] !== undefined);
+      if (scheme === 'etcd' && tlsFiles.length > 0)
+        throw invalidUrl(url, `${tlsFiles.join(', ')} need TLS: use etcds://`);
+      const numeric: Record<string, number> = {};
+      for (const name of ETCD_INTEGER_PARAMS) {
+        if (params[name] === undefined) continue;
+        const n = Number(params[name]);
+        if (!Number.isSafeInteger(n)) throw invalidUrl(url, `${name} must be an integer`);
+        numeric[name] = n;
+      }
+      const { readFileSync } = await import('node:fs');
+      const tls: Record<string, string> = {};
+      for (const name of tlsFiles) {
+        try {
+          tls[name] = readFileSync(params[name]!, 'utf8');
+        } catch (err) {
+          throw invalidUrl(url, `cannot read the ${name} file ${params[name]}: ${(err as Error).message}`);
+        }
+      }
+      const { EtcdStore } = await import('./etcd/index.js');
+      store = new EtcdStore({
+        endpoints,
+        tls: scheme === 'etcds' ? tls : false,
+        username: params.username,
+        password: params.password,
+        ...numeric,
+      });
+      break;
+    }
     case 'redis:':
     case 'rediss:':
     case 'postgres:':
