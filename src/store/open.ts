@@ -32,7 +32,13 @@ function invalidUrl(url: string, problem: string): TenureError {
   );
 }
 
-const INTEGER_PARAMS = ['pollIntervalMs', 'reapIntervalMs', 'busyTimeoutMs', 'retainRevisions'] as const;
+const INTEGER_PARAMS = [
+  'pollIntervalMs',
+  'idlePollIntervalMs',
+  'reapIntervalMs',
+  'busyTimeoutMs',
+  'retainRevisions',
+] as const;
 
 /**
  * Opens a store from a URL.

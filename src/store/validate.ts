@@ -5,8 +5,6 @@
 import { invalidArgument } from '../errors.js';
 import type { Compare, Op, StoreCapabilities, TxnRequest, Value } from './types.js';
 
-const encoder = new TextEncoder();
-
 /** UTF-8 byte length of a string without allocating. */
 export function utf8Length(s: string): number {
   let n = 0;
@@ -36,22 +34,26 @@ export function checkKey(
     throw invalidArgument(name, `must be at most ${caps.maxKeyBytes} UTF-8 bytes (capabilities.maxKeyBytes)`);
 }
 
-/** Checks a value and returns it as bytes. */
-export function toBytes(value: unknown, caps: StoreCapabilities, name = 'value'): Uint8Array {
-  let bytes: Uint8Array;
-  if (typeof value === 'string') bytes = encoder.encode(value);
-  else if (value instanceof Uint8Array) bytes = value;
+/** Checks a value: bytes or a string, within `maxValueBytes`. */
+export function checkValue(value: unknown, caps: StoreCapabilities, name = 'value'): asserts value is Value {
+  let size: number;
+  if (typeof value === 'string') size = Buffer.byteLength(value, 'utf8');
+  else if (value instanceof Uint8Array) size = value.byteLength;
   else
     throw invalidArgument(
       name,
       `must be a string or Uint8Array, got ${value === null ? 'null' : typeof value}`,
     );
-  if (bytes.byteLength > caps.maxValueBytes)
+  if (size > caps.maxValueBytes)
     throw invalidArgument(
       name,
-      `must be at most ${caps.maxValueBytes} bytes (capabilities.maxValueBytes), got ${bytes.byteLength}`,
+      `must be at most ${caps.maxValueBytes} bytes (capabilities.maxValueBytes), got ${size}`,
     );
-  return bytes;
+}
+
+/** A checked value as bytes (strings are UTF-8 encoded; byte arrays are returned as they are). */
+export function toBytes(value: Value): Uint8Array {
+  return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
 }
 
 /** Checks a lease id (null/undefined allowed where `optional`). */
@@ -95,7 +97,7 @@ function checkCompare(c: Compare, caps: StoreCapabilities, at: string): void {
   if (!ops.includes(c.op)) throw invalidArgument(`${at}.op`, `must be one of ${ops.join(' ')}`);
   switch (c.target) {
     case 'value':
-      toBytes(c.value, caps, `${at}.value`);
+      checkValue(c.value, caps, `${at}.value`);
       return;
     case 'version':
     case 'createRevision':
@@ -115,7 +117,7 @@ function checkOp(op: Op, caps: StoreCapabilities, at: string): void {
   switch (op.type) {
     case 'put':
       checkKey(op.key, caps, `${at}.key`);
-      toBytes(op.value, caps, `${at}.value`);
+      checkValue(op.value, caps, `${at}.value`);
       checkLeaseId(op.lease, `${at}.lease`, true);
       return;
     case 'delete':
@@ -133,24 +135,23 @@ function checkOp(op: Op, caps: StoreCapabilities, at: string): void {
 /** Checks a whole transaction request. */
 export function checkTxn(req: TxnRequest, caps: StoreCapabilities): void {
   if (req === null || typeof req !== 'object') throw invalidArgument('request', 'must be an object');
-  const compare = req.compare ?? [];
-  const success = req.success ?? [];
-  const failure = req.failure ?? [];
-  for (const [name, list] of [
-    ['compare', compare],
-    ['success', success],
-    ['failure', failure],
-  ] as const) {
-    if (!Array.isArray(list)) throw invalidArgument(`request.${name}`, 'must be an array');
-    if (list.length > caps.maxTxnOps)
-      throw invalidArgument(
-        `request.${name}`,
-        `must hold at most ${caps.maxTxnOps} entries (capabilities.maxTxnOps)`,
-      );
-  }
-  compare.forEach((c, i) => checkCompare(c, caps, `request.compare[${i}]`));
-  success.forEach((o, i) => checkOp(o, caps, `request.success[${i}]`));
-  failure.forEach((o, i) => checkOp(o, caps, `request.failure[${i}]`));
+  const compare = checkList(req.compare, 'compare', caps);
+  const success = checkList(req.success, 'success', caps);
+  const failure = checkList(req.failure, 'failure', caps);
+  for (let i = 0; i < compare.length; i++) checkCompare(compare[i]!, caps, `request.compare[${i}]`);
+  for (let i = 0; i < success.length; i++) checkOp(success[i]!, caps, `request.success[${i}]`);
+  for (let i = 0; i < failure.length; i++) checkOp(failure[i]!, caps, `request.failure[${i}]`);
+}
+
+function checkList<T>(list: readonly T[] | undefined, name: string, caps: StoreCapabilities): readonly T[] {
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) throw invalidArgument(`request.${name}`, 'must be an array');
+  if (list.length > caps.maxTxnOps)
+    throw invalidArgument(
+      `request.${name}`,
+      `must hold at most ${caps.maxTxnOps} entries (capabilities.maxTxnOps)`,
+    );
+  return list;
 }
 
 /** Whether `value` is a {@link Value}. */

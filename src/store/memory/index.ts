@@ -121,11 +121,7 @@ export class MemoryStore extends StoreBase implements ChangeLog {
   protected async doTxn(request: TxnRequest): Promise<TxnResponse> {
     this.#check('txn');
     const succeeded = (request.compare ?? []).every((c) =>
-      evaluateCompare(
-        this.#kvs.get(c.key),
-        c,
-        c.target === 'value' ? toBytes(c.value, CAPABILITIES) : undefined,
-      ),
+      evaluateCompare(this.#kvs.get(c.key), c, c.target === 'value' ? toBytes(c.value) : undefined),
     );
     const ops = (succeeded ? request.success : request.failure) ?? [];
     for (const op of ops) {
@@ -152,7 +148,8 @@ export class MemoryStore extends StoreBase implements ChangeLog {
     const lease = op.lease ?? null;
     const kv: KeyValue = {
       key: op.key,
-      value: typeof op.value === 'string' ? toBytes(op.value, CAPABILITIES) : Uint8Array.from(op.value),
+      // Copy caller-owned bytes so later changes to their array cannot alter the store.
+      value: typeof op.value === 'string' ? toBytes(op.value) : Uint8Array.from(op.value),
       createRevision: prev?.createRevision ?? rev,
       modRevision: rev,
       version: (prev?.version ?? 0) + 1,
