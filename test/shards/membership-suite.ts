@@ -1,0 +1,133 @@
+/** Membership on every backend, against real time. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isTenureError } from '../../src/errors.js';
+import { Membership } from '../../src/recipes/membership.js';
+import { Session } from '../../src/recipes/session.js';
+import type { Store } from '../../src/store/types.js';
+import { codeOf, eventually, sleep } from '../helpers/async.js';
+import { cuttable } from './cuttable.js';
+
+export function membershipSuite(
+  name: string,
+  open: () => Promise<Store>,
+  ttlMs: number,
+  cleanup?: () => void,
+) {
+  describe(`Membership on ${name}`, () => {
+    let store: Store;
+    let n = 0;
+    const group = () => `g${++n}`;
+    const closers: { close(): Promise<void> }[] = [];
+    beforeAll(async () => {
+      store = await open();
+    });
+    afterAll(async () => {
+      for (const c of closers.reverse()) await c.close().catch(() => undefined);
+      await store.close();
+      cleanup?.();
+    });
+    const session = async (s = store) => {
+      const x = await Session.create(s, { ttlMs });
+      closers.push(x);
+      return x;
+    };
+    const view = async (g: string, s = store, bufferSize?: number) => {
+      const v = await Membership.open(s, g, { bufferSize });
+      closers.push(v);
+      return v;
+    };
+
+    it('everyone sees joins with metadata and immediate leaves, as events and through observe()', async () => {
+      const g = group();
+      const watcher = await view(g);
+      const it = watcher.observe();
+      const events: string[] = [];
+      watcher.on('join', (m) => events.push(`join ${m.id}`));
+      watcher.on('leave', (m) => events.push(`leave ${m.id}`));
+      const a = await (
+        await view(g)
+      ).join(await session(), { id: 'a', address: '127.0.0.1:9001', weight: 2, zone: 'z1' });
+      const b = await (await view(g)).join(await session(), { id: 'b' });
+      await eventually(() => watcher.members().length === 2, 2000);
+      expect(watcher.get('a')).toMatchObject({ id: 'a', address: '127.0.0.1:9001', weight: 2, zone: 'z1' });
+      expect(watcher.get('b')).toMatchObject({ weight: 1, address: undefined });
+      const t0 = performance.now();
+      await a.close();
+      expect(a.status).toBe('released');
+      expect(a.signal.aborted).toBe(true);
+      await eventually(() => watcher.members().length === 1, 2000);
+      expect(performance.now() - t0).toBeLessThan(ttlMs); // immediate, not by expiry
+      expect(events).toEqual(['join a', 'join b', 'leave a']);
+      const seen = [];
+      for (let i = 0; i < 3; i++) {
+        const e = await it.next();
+        seen.push(`${e.value.type} ${e.value.member.id}`);
+      }
+      expect(seen).toEqual(['join a', 'join b', 'leave a']);
+      await b.close();
+    });
+
+    it('refuses a duplicate live id with TENURE_LOCK_BUSY (member-exists), and accepts it after the leave', async () => {
+      const g = group();
+      const v = await view(g);
+      const first = await v.join(await session(), { id: 'same' });
+      const err = await v.join(await session(), { id: 'same' }).catch((e: unknown) => e);
+      expect(isTenureError(err, 'TENURE_LOCK_BUSY')).toBe(true);
+      expect((err as { details: { reason: string } }).details.reason).toBe('member-exists');
+      await first.close();
+      const again = await v.join(await session(), { id: 'same' });
+      expect(again.info.joinRevision).toBeGreaterThan(first.info.joinRevision);
+      await again.close();
+    });
+
+    it('validates metadata, naming the field', async () => {
+      const v = await view(group());
+      const s = await session();
+      expect(await codeOf(v.join(s, { id: 'bad id' }))).toBe('TENURE_INVALID_ARGUMENT');
+      await expect(v.join(s, { id: 'x', weight: 0 })).rejects.toThrow(/metadata\.weight/);
+      await expect(v.join(s, { id: 'x', address: 'nohost' })).rejects.toThrow(/metadata\.address/);
+    });
+
+    it('a member cut off from the store leaves when its lease expires; its own signal aborts first', async () => {
+      const g = group();
+      const watcher = await view(g);
+      const part = cuttable(store);
+      const s = await session(part.store);
+      const crashed = await (await view(g, part.store)).join(s, { id: 'crashy' });
+      await eventually(() => watcher.get('crashy') !== undefined, 2000);
+      let leftAt = 0;
+      let aliveAtLeave: boolean | undefined;
+      watcher.on('leave', (m) => {
+        if (m.id !== 'crashy') return;
+        leftAt = performance.now();
+        // The guarantee: when others see it gone, the member already counts itself dead (its
+        // deadline passed); its signal's timer fires within the same tick or the next.
+        aliveAtLeave = s.alive;
+      });
+      const cutAt = performance.now();
+      part.cut();
+      await eventually(() => leftAt > 0, ttlMs * 2 + 2000);
+      expect(aliveAtLeave).toBe(false);
+      await eventually(() => crashed.signal.aborted, 100);
+      expect(crashed.status).toBe('lost');
+      expect(leftAt - cutAt).toBeLessThan(ttlMs + store.capabilities.expiryBoundMs + 1500);
+    });
+
+    it('observe() never blocks the watch: a slow consumer skips the oldest events and is told how many', async () => {
+      const g = group();
+      const watcher = await view(g, store, 2);
+      const it = watcher.observe();
+      const v = await view(g);
+      const members = [];
+      for (let i = 0; i < 5; i++) members.push(await v.join(await session(), { id: `m${i}` }));
+      await eventually(() => watcher.members().length === 5, 2000);
+      await sleep(20);
+      const first = await it.next();
+      const second = await it.next();
+      expect(it.skipped).toBe(3);
+      expect(first.value.skipped + second.value.skipped).toBe(3);
+      expect(second.value.member.id).toBe('m4');
+      for (const m of members) await m.close();
+    });
+  });
+}
