@@ -5,17 +5,7 @@
  */
 import { TenureError } from '../../errors.js';
 import { deletedKv } from '../keys.js';
-import type {
-  Compare,
-  CompareOp,
-  KeyValue,
-  LeaseId,
-  Op,
-  OpResult,
-  StoreCapabilities,
-  WatchEvent,
-} from '../types.js';
-import { toBytes } from '../validate.js';
+import type { Compare, CompareOp, KeyValue, LeaseId, Op, OpResult, Value, WatchEvent } from '../types.js';
 import type { WireKeyValue, WireTxnResponse, WireWatchResponse } from './proto.js';
 
 /** An etcd int64 (decimal string) as an exact JavaScript number. */
@@ -42,6 +32,13 @@ export function wireLease(id: LeaseId | null | undefined): string {
 export function isPossibleLease(id: LeaseId): boolean {
   const n = BigInt(id);
   return n > 0n && n < 2n ** 63n;
+}
+
+/** A value as bytes for the wire (already validated by StoreBase); Uint8Arrays are not copied. */
+export function wireBytes(value: Value): Buffer {
+  return typeof value === 'string'
+    ? Buffer.from(value, 'utf8')
+    : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
 export function keyBytes(key: string): Buffer {
@@ -91,11 +88,11 @@ const RESULT: Record<CompareOp, string> = { '=': 'EQUAL', '!=': 'NOT_EQUAL', '<'
  * A contract compare as an etcd compare. etcd already treats a missing key as the contract does
  * (version, revisions and lease 0; a value compare false), so no rewriting is needed.
  */
-export function toCompare(c: Compare, caps: StoreCapabilities): Record<string, unknown> {
+export function toCompare(c: Compare): Record<string, unknown> {
   const base = { result: RESULT[c.op], key: keyBytes(c.key) };
   switch (c.target) {
     case 'value':
-      return { ...base, target: 'VALUE', value: Buffer.from(toBytes(c.value, caps)) };
+      return { ...base, target: 'VALUE', value: wireBytes(c.value) };
     case 'version':
       return { ...base, target: 'VERSION', version: String(c.value) };
     case 'createRevision':
@@ -107,13 +104,13 @@ export function toCompare(c: Compare, caps: StoreCapabilities): Record<string, u
   }
 }
 
-export function toRequestOp(op: Op, caps: StoreCapabilities): Record<string, unknown> {
+export function toRequestOp(op: Op): Record<string, unknown> {
   switch (op.type) {
     case 'put':
       return {
         request_put: {
           key: keyBytes(op.key),
-          value: Buffer.from(toBytes(op.value, caps)),
+          value: wireBytes(op.value),
           lease: wireLease(op.lease),
         },
       };

@@ -146,7 +146,6 @@ export class EtcdStore extends StoreBase {
   }
 
   protected async doTxn(request: TxnRequest): Promise<TxnResponse> {
-    const caps = this.capabilities;
     const compare = request.compare ?? [];
     const success = request.success ?? [];
     const failure = request.failure ?? [];
@@ -156,9 +155,9 @@ export class EtcdStore extends StoreBase {
       res = await this.#unary<WireTxnResponse>(
         'KV.Txn',
         {
-          compare: compare.map((c) => toCompare(c, caps)),
-          success: success.map((op) => toRequestOp(op, caps)),
-          failure: failure.map((op) => toRequestOp(op, caps)),
+          compare: compare.map(toCompare),
+          success: success.map(toRequestOp),
+          failure: failure.map(toRequestOp),
         },
         writes ? 'write' : 'read',
       );
@@ -264,12 +263,30 @@ export class EtcdStore extends StoreBase {
           return () => this.#onClose.delete(fn);
         },
         isClosed: () => this.closed,
+        compacted: (revision) => this.#compacted(revision),
       },
       key,
       prefix,
       start,
       signal,
     );
+  }
+
+  /** Whether `revision` is at or below etcd's compaction revision: a read at revision − 1 fails. */
+  async #compacted(revision: number): Promise<boolean> {
+    try {
+      await this.#unary(
+        'KV.Range',
+        { key: Buffer.from([0]), revision: String(revision - 1), count_only: true },
+        'read',
+      );
+      return false;
+    } catch (err) {
+      const details = etcdDetails(err);
+      if (/required revision has been compacted/.test(details)) return true;
+      if (/future revision/.test(details)) return false;
+      throw err;
+    }
   }
 
   protected async doClose(): Promise<void> {

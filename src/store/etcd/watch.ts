@@ -8,9 +8,12 @@
  * watch with TENURE_COMPACTED.
  *
  * etcd accepts a watch from its compaction revision itself, where the contract says that
- * revision is gone. So a watch from revision R is created at R − 1 (which etcd refuses exactly
- * when R ≤ the compaction revision) and the events of R − 1 are dropped.
- *
+ * revision is gone. So each stream is created at the revision R the watch needs next (which keeps
+ * a watch from "now" on etcd's fast path for synced watchers) while a range read at R − 1 (which
+ * etcd refuses exactly when R ≤ the compaction revision) runs beside it; events are held until
+ * that check passes. If it fails, the stream is reopened at R − 1, and etcd cancels it with the
+ * compaction revision, which the watch reports as TENURE_COMPACTED.
+
  * Slow consumers: up to {@link MAX_QUEUED} responses are buffered; beyond that the stream is
  * paused and HTTP/2 flow control holds etcd back, which keeps the events on the server (etcd
  * retries slow watchers from its history). Nothing is skipped.
@@ -32,7 +35,8 @@ type Item =
   | { kind: 'created' }
   | { kind: 'events'; events: WatchEvent[]; revision: number }
   | { kind: 'compacted'; compactRevision: number }
-  | { kind: 'broken'; why: string };
+  | { kind: 'broken'; why: string }
+  | { kind: 'checked'; compacted: boolean };
 
 type WatchCall = grpc.ClientDuplexStream<Record<string, unknown>, WireWatchResponse>;
 
@@ -97,6 +101,11 @@ class WatchStream {
     }
   }
 
+  /** Queues an item that did not come from etcd (the compaction check's verdict). */
+  inject(item: Item): void {
+    if (!this.#ended) this.#push(item);
+  }
+
   #push(item: Item): void {
     this.#queue.push(item);
     if (this.#queue.length >= MAX_QUEUED && !this.#paused) {
@@ -145,6 +154,8 @@ export interface WatchContext {
   /** Registers a function called when the store closes; returns its unregistration. */
   onClose(fn: () => void): () => void;
   isClosed(): boolean;
+  /** Whether revision `revision` was compacted (a read at revision − 1 is refused). */
+  compacted(revision: number): Promise<boolean>;
 }
 
 /**
@@ -192,6 +203,8 @@ async function* iterate(
     /** When the current outage began (no established stream since), or undefined. */
     let outageSince: number | undefined;
     let lastWhy = '';
+    /** Set when `next` was found compacted: reopen at next − 1 so etcd names the compaction revision. */
+    let probing = false;
     for (;;) {
       check();
       const since = outageSince ?? performance.now();
@@ -206,11 +219,22 @@ async function* iterate(
         ctx.conn.stream<Record<string, unknown>, WireWatchResponse>('Watch.Watch', deadline),
         stopped,
       ]);
-      stream = new WatchStream(opened.call, opened.member, ctx.probeIntervalMs, ctx.requestTimeoutMs);
-      stream.create({ ...range, start_revision: String(Math.max(1, next - 1)) });
+      const current = new WatchStream(opened.call, opened.member, ctx.probeIntervalMs, ctx.requestTimeoutMs);
+      stream = current;
+      current.create({ ...range, start_revision: String(probing ? Math.max(1, next - 1) : next) });
+      let checked = probing || next <= 1;
+      if (!checked)
+        ctx.compacted(next).then(
+          (compacted) => current.inject({ kind: 'checked', compacted }),
+          (err: unknown) =>
+            current.inject({ kind: 'broken', why: `compaction check failed: ${String(err)}` }),
+        );
+      const held: WatchEvent[][] = [];
+      let reopen = false;
       try {
         for (;;) {
-          const item = await Promise.race([stream.next(), stopped]);
+          const item = await Promise.race([current.next(), stopped]);
+          let batches: { events: WatchEvent[]; revision: number }[] = [];
           if (item.kind === 'created') {
             outageSince = undefined;
           } else if (item.kind === 'compacted') {
@@ -218,22 +242,36 @@ async function* iterate(
           } else if (item.kind === 'broken') {
             lastWhy = item.why;
             outageSince ??= performance.now();
-            ctx.conn.rotate(stream.member);
+            ctx.conn.rotate(current.member);
             break;
+          } else if (item.kind === 'checked') {
+            if (item.compacted) {
+              probing = true;
+              reopen = true;
+              break;
+            }
+            checked = true;
+            batches = held.map((events) => ({ events, revision: 0 }));
+            held.length = 0;
+          } else if (!checked) {
+            held.push(item.events);
           } else {
-            const events = item.events.filter((e) => e.kv.modRevision >= next);
+            batches = [item];
+          }
+          for (const batch of batches) {
+            const events = batch.events.filter((e) => e.kv.modRevision >= next);
             if (events.length === 0) continue;
             const last = events[events.length - 1]!.kv.modRevision;
             next = last + 1;
-            yield { events, revision: Math.max(item.revision, last) };
+            yield { events, revision: Math.max(batch.revision, last) };
           }
         }
       } finally {
-        stream.close();
+        current.close();
         stream = undefined;
       }
       check();
-      await Promise.race([new Promise((resolve) => setTimeout(resolve, 50)), stopped]);
+      if (!reopen) await Promise.race([new Promise((resolve) => setTimeout(resolve, 50)), stopped]);
     }
   } finally {
     signal?.removeEventListener('abort', onAbort);
