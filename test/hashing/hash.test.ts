@@ -12,14 +12,20 @@ const { jump } = require('jump-gouache') as { jump(key: number, buckets: number)
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 // Full-unicode strings including lone surrogates, which must hash like TextEncoder's U+FFFD.
-const anyString = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 }));
+const anyString = fc.oneof(
+  fc.string({ unit: 'grapheme', maxLength: 40 }),
+  fc.string({ unit: 'binary', maxLength: 40 }),
+);
 const seed = fc.integer({ min: 0, max: 0xffffffff });
 
 describe('hash functions agree with independent implementations', () => {
   it('murmur3 equals the murmurhash package on UTF-8 bytes', () => {
-    fc.assert(fc.property(anyString, seed, (s, k) => murmur3(s, k) === murmurhash.v3(utf8(s), k)), {
-      numRuns: 2000,
-    });
+    fc.assert(
+      fc.property(anyString, seed, (s, k) => murmur3(s, k) === murmurhash.v3(utf8(s), k)),
+      {
+        numRuns: 2000,
+      },
+    );
   });
 
   it('xxh32 equals xxhash-wasm and the native @node-rs/xxhash', async () => {
@@ -70,11 +76,16 @@ describe('jumpBucket', () => {
 
   it('moves a key only to the new bucket when a bucket is added (monotone)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 1, max: 5000 }), (lo, hi, n) => {
-        const a = jumpBucket(lo, hi, n);
-        const b = jumpBucket(lo, hi, n + 1);
-        return a === b || b === n;
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.integer({ min: 1, max: 5000 }),
+        (lo, hi, n) => {
+          const a = jumpBucket(lo, hi, n);
+          const b = jumpBucket(lo, hi, n + 1);
+          return a === b || b === n;
+        },
+      ),
       { numRuns: 2000 },
     );
   });

@@ -7,7 +7,11 @@ import { KetamaRing, md5Words } from '../../src/hashing/index.js';
 const require = createRequire(import.meta.url);
 // The fixtures published with the hashring package, read where npm installed them (not copied).
 const fixtures = require.resolve('hashring/tests/fixtures/ketama.txt').replace(/ketama\.txt$/, '');
-type HashRingPkg = new (servers: string[] | Record<string, number>, algorithm?: string, options?: object) => {
+type HashRingPkg = new (
+  servers: string[] | Record<string, number>,
+  algorithm?: string,
+  options?: object,
+) => {
   get(key: string): string;
 };
 const HashRingPackage = require('hashring') as HashRingPkg;
@@ -22,7 +26,12 @@ describe('KetamaRing reproduces libketama', () => {
   });
 
   it("matches libmemcached's weighted-ketama fixture (key hash, and server including the wrap-around)", () => {
-    const rows = JSON.parse(readFileSync(`${fixtures}libmemcached.json`, 'utf8')) as [string, number, number, string][];
+    const rows = JSON.parse(readFileSync(`${fixtures}libmemcached.json`, 'utf8')) as [
+      string,
+      number,
+      number,
+      string,
+    ][];
     const weights: Record<string, number> = {
       '10.0.1.1': 600,
       '10.0.1.2': 300,
