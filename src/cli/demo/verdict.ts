@@ -1,0 +1,64 @@
+/**
+ * The demo's safety checks, kept apart from the orchestrator so that each has a negative
+ * control in the tests (a run that must fail if the check works).
+ */
+import type { CounterAudit } from './fenced-counter.js';
+
+/** A worker's claim to lead, as it reported it. */
+export interface LeaderClaim {
+  readonly worker: string;
+  readonly term: number;
+}
+
+/** One safety check's outcome. */
+export interface Check {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+/** Never two leaders in one term. */
+export function checkOneLeaderPerTerm(claims: readonly LeaderClaim[]): Check {
+  const byTerm = new Map<number, Set<string>>();
+  for (const c of claims) {
+    const set = byTerm.get(c.term) ?? new Set();
+    set.add(c.worker);
+    byTerm.set(c.term, set);
+  }
+  const bad = [...byTerm].filter(([, ws]) => ws.size > 1);
+  return {
+    name: 'never two leaders in one term',
+    ok: bad.length === 0,
+    detail:
+      bad.length === 0
+        ? `${claims.length} leaderships, ${byTerm.size} distinct terms`
+        : bad.map(([t, ws]) => `term ${t} claimed by ${[...ws].join(' and ')}`).join('; '),
+  };
+}
+
+/** Each new leader's term is above every earlier one (terms are fencing tokens). */
+export function checkTermsIncrease(claims: readonly LeaderClaim[]): Check {
+  const bad: string[] = [];
+  let highest = 0;
+  for (const c of claims) {
+    if (c.term <= highest) bad.push(`${c.worker} claimed term ${c.term} after term ${highest}`);
+    highest = Math.max(highest, c.term);
+  }
+  return {
+    name: 'terms strictly increase',
+    ok: bad.length === 0,
+    detail: bad.length === 0 ? `highest term ${highest}` : bad.join('; '),
+  };
+}
+
+/** The counter equals the number of accepted increments, none of them lost. */
+export function checkCounterExact(audit: CounterAudit): Check {
+  const ok = audit.value === audit.accepted && audit.lostUpdates === 0;
+  return {
+    name: 'counter exact',
+    ok,
+    detail: ok
+      ? `${audit.value} = ${audit.accepted} accepted increments, no lost update`
+      : `counter is ${audit.value} after ${audit.accepted} accepted increments (${audit.lostUpdates} lost updates)`,
+  };
+}

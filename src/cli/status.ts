@@ -1,0 +1,110 @@
+/** `tenure status` and `tenure watch`: what the fleet looks like, once or as it changes. */
+import { FleetView, type FleetSnapshot } from '../dashboard/fleet-view.js';
+import { openCliStore } from './store-url.js';
+import { formatTable } from './table.js';
+
+/** Human-readable status. */
+export function formatStatus(s: FleetSnapshot, storeUrl: string): string {
+  const out: string[] = [`store ${storeUrl} at revision ${s.revision}`, ''];
+  const section = (title: string, header: string[], rows: string[][]) => {
+    out.push(`${title} (${rows.length})`);
+    if (rows.length > 0) out.push(formatTable(header, rows));
+    out.push('');
+  };
+  section(
+    'SESSIONS',
+    ['LEASE', 'KEYS', 'REMAINING'],
+    s.sessions.map((x) => [
+      x.lease,
+      String(x.keys),
+      x.remainingMs === undefined ? 'expired' : `${Math.round(x.remainingMs)} ms`,
+    ]),
+  );
+  section(
+    'ELECTIONS',
+    ['NAME', 'LEADER', 'TERM', 'CANDIDATES'],
+    s.elections.map((e) => [
+      e.name,
+      e.leader?.value ?? '-',
+      e.leader ? String(e.leader.revision) : '-',
+      e.candidates
+        .slice(1)
+        .map((c) => c.value)
+        .join(', ') || '-',
+    ]),
+  );
+  section(
+    'LOCKS',
+    ['NAME', 'HOLDER', 'FENCING TOKEN', 'WAITERS'],
+    s.locks.map((l) => [
+      l.name,
+      l.holder?.value ?? '-',
+      l.holder ? String(l.holder.revision) : '-',
+      l.waiters.map((w) => w.value).join(', ') || '-',
+    ]),
+  );
+  section(
+    'MEMBERS',
+    ['GROUP', 'ID', 'SUSPICION', 'LEASE'],
+    s.members.map((m) => [
+      m.group,
+      m.id,
+      m.suspicion === undefined ? '-' : m.suspicion.toFixed(2),
+      m.lease ?? '-',
+    ]),
+  );
+  section(
+    'SLOTS',
+    ['MAP', 'EPOCH', 'OWNERS'],
+    s.slots.map((m) => {
+      const counts = new Map<string, number>();
+      for (const o of m.owners) counts.set(o ?? '-', (counts.get(o ?? '-') ?? 0) + 1);
+      return [
+        m.name,
+        m.epoch === undefined ? '-' : String(m.epoch),
+        [...counts].map(([o, n]) => `${o}:${n}`).join(' '),
+      ];
+    }),
+  );
+  return out.join('\n').trimEnd();
+}
+
+/** Prints the fleet once. */
+export async function runStatus(storeUrl: string, json: boolean): Promise<number> {
+  const store = await openCliStore(storeUrl);
+  try {
+    const snapshot = await FleetView.read(store);
+    const { events: _events, ...data } = snapshot;
+    process.stdout.write(
+      json
+        ? `${JSON.stringify({ store: storeUrl, ...data }, null, 2)}\n`
+        : `${formatStatus(snapshot, storeUrl)}\n`,
+    );
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+/** Prints fleet events as they happen, until SIGINT/SIGTERM. */
+export async function runWatch(storeUrl: string, json: boolean): Promise<number> {
+  const store = await openCliStore(storeUrl);
+  const view = new FleetView(store);
+  view.on('event', (e) => {
+    process.stdout.write(json ? `${JSON.stringify(e)}\n` : `${new Date(e.at).toISOString()}  ${e.text}\n`);
+  });
+  view.on('error', (err) => process.stderr.write(`tenure: watch: ${String(err)}\n`));
+  await view.start();
+  const s = view.snapshot();
+  if (!json)
+    process.stdout.write(
+      `watching ${storeUrl} from revision ${s.revision}: ${s.elections.length} elections, ${s.locks.length} locks, ${s.members.length} members (Ctrl-C to stop)\n`,
+    );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  view.close();
+  await store.close();
+  return 0;
+}

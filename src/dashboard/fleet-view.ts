@@ -1,0 +1,473 @@
+/**
+ * What a fleet looks like from the store: sessions, elections, locks, members and slot maps, read
+ * in one transaction (one revision), and kept current by watches. Shared by `tenure status`
+ * (one read), `tenure watch` (its events) and the dashboard (its snapshots and events).
+ *
+ * It only reads: it holds no session and writes nothing, so watching a fleet never changes it.
+ * Events come from comparing successive snapshots, so changes that come and go between two
+ * reads are not seen (the terms in the history show the gap).
+ */
+import { EventEmitter } from 'node:events';
+import { isTenureError } from '../errors.js';
+import { PREFIX } from '../recipes/names.js';
+import type { KeyValue, Store } from '../store/types.js';
+
+/** Where the demo (and any application without the Membership/ShardManager recipes) publishes slot maps. */
+export const SLOT_MAP_PREFIX = 'demo/slots/';
+
+const PREFIXES = [PREFIX.election, PREFIX.mutex, PREFIX.members, PREFIX.shards, SLOT_MAP_PREFIX] as const;
+
+/** A session: a live lease that holds keys. */
+export interface SessionView {
+  readonly lease: string;
+  /** Keys held under it. */
+  readonly keys: number;
+  /** Milliseconds before the store expires it unless a heartbeat arrives (undefined: gone). */
+  readonly remainingMs: number | undefined;
+}
+
+/** A candidate or queue entry. */
+export interface EntryView {
+  /** What it wrote: a candidate's value, a lock waiter's owner (host:pid). */
+  readonly value: string;
+  /** Its create revision: a leader's term, a lock holder's fencing token. */
+  readonly revision: number;
+  readonly lease: string | null;
+  readonly key: string;
+}
+
+/** One leader of an election, as seen by this view. */
+export interface TermView {
+  readonly term: number;
+  readonly value: string;
+  /** Wall-clock time (ms since epoch) it was first seen leading, for display. */
+  readonly since: number;
+  /**
+   * When the previous leader's session died without resigning: milliseconds from that leader's
+   * last observed heartbeat to this leader, an estimate of how long the election had no live
+   * leader (accurate to the view's refresh interval and the heartbeat interval).
+   */
+  readonly failoverMs?: number;
+}
+
+/** An election. */
+export interface ElectionView {
+  readonly name: string;
+  readonly leader: EntryView | undefined;
+  /** Every candidate, in queue order (the leader first). */
+  readonly candidates: readonly EntryView[];
+  /** Leaders seen by this view, oldest first (at most 20). */
+  readonly history: readonly TermView[];
+}
+
+/** A mutex. */
+export interface LockView {
+  readonly name: string;
+  readonly holder: EntryView | undefined;
+  readonly waiters: readonly EntryView[];
+}
+
+/** A member of a group. */
+export interface MemberView {
+  readonly group: string;
+  readonly id: string;
+  readonly value: unknown;
+  readonly lease: string | null;
+  /**
+   * How far past its normal heartbeat rhythm the member's session is: 0 just after a heartbeat,
+   * 1 when its lease is about to expire. Undefined without a lease.
+   */
+  readonly suspicion: number | undefined;
+}
+
+/** A slot map: who owns each slot. */
+export interface SlotMapView {
+  readonly name: string;
+  readonly owners: readonly (string | null)[];
+  /** The term or epoch the map was written in, when it says. */
+  readonly epoch: number | undefined;
+}
+
+/** What happened, as seen by comparing two snapshots. */
+export interface FleetEvent {
+  readonly kind: 'leader' | 'leader-lost' | 'lock' | 'unlock' | 'member-join' | 'member-leave' | 'slots';
+  /** Election, lock, group or slot map name. */
+  readonly name: string;
+  /** Wall-clock time (ms since epoch), for display. */
+  readonly at: number;
+  readonly text: string;
+  readonly term?: number;
+  readonly value?: string;
+  readonly failoverMs?: number;
+  readonly moved?: number;
+}
+
+/** Everything the view knows. */
+export interface FleetSnapshot {
+  readonly revision: number;
+  readonly sessions: readonly SessionView[];
+  readonly elections: readonly ElectionView[];
+  readonly locks: readonly LockView[];
+  readonly members: readonly MemberView[];
+  readonly slots: readonly SlotMapView[];
+  /** The latest events, oldest first. */
+  readonly events: readonly FleetEvent[];
+}
+
+/** Options of {@link FleetView}. */
+export interface FleetViewOptions {
+  /**
+   * How often to re-read even without a change, to follow sessions' remaining ttl (suspicion).
+   * @default 250 — a quarter of a one-second ttl.
+   */
+  refreshMs?: number;
+  /** Events kept for snapshots. @default 200 */
+  eventLimit?: number;
+}
+
+const decoder = new TextDecoder();
+const byRevision = (a: KeyValue, b: KeyValue) => a.createRevision - b.createRevision;
+
+function entry(kv: KeyValue): EntryView {
+  return { value: decoder.decode(kv.value), revision: kv.createRevision, lease: kv.lease, key: kv.key };
+}
+
+function groupBy(kvs: readonly KeyValue[], prefix: string): Map<string, KeyValue[]> {
+  const groups = new Map<string, KeyValue[]>();
+  for (const kv of kvs) {
+    const rest = kv.key.slice(prefix.length);
+    const slash = rest.indexOf('/');
+    const name = slash < 0 ? rest : rest.slice(0, slash);
+    let list = groups.get(name);
+    if (!list) groups.set(name, (list = []));
+    list.push(kv);
+  }
+  for (const list of groups.values()) list.sort(byRevision);
+  return new Map([...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+function slotMap(name: string, kv: KeyValue): SlotMapView | undefined {
+  const v = parseJson(decoder.decode(kv.value));
+  if (v === null || typeof v !== 'object') return undefined;
+  const o = v as { owners?: unknown; epoch?: unknown };
+  if (!Array.isArray(o.owners)) return undefined;
+  return {
+    name,
+    owners: o.owners.map((x) => (typeof x === 'string' ? x : null)),
+    epoch: typeof o.epoch === 'number' ? o.epoch : undefined,
+  };
+}
+
+/** Reads the raw state: every key under the recipes' prefixes, at one revision. */
+async function readKeys(store: Store): Promise<{ revision: number; kvs: Map<string, KeyValue[]> }> {
+  const res = await store.txn({
+    success: PREFIXES.map((key) => ({ type: 'get' as const, key, prefix: true })),
+  });
+  const kvs = new Map<string, KeyValue[]>();
+  PREFIXES.forEach((p, i) => {
+    const r = res.results[i];
+    kvs.set(p, r?.type === 'get' ? [...r.kvs] : []);
+  });
+  return { revision: res.revision, kvs };
+}
+
+interface LeaseTrack {
+  /** Largest remaining ttl seen: the lease's ttl, as far as this view can tell. */
+  maxRemaining: number;
+  lastRemaining: number;
+  /** performance.now() of the last read that found the lease renewed. */
+  renewedAt: number;
+}
+
+/**
+ * A live view of a fleet.
+ *
+ * @example
+ * ```ts
+ * const view = new FleetView(store);
+ * view.on('event', (e) => console.log(e.text));
+ * await view.start();
+ * ```
+ */
+export class FleetView extends EventEmitter<{
+  change: [FleetSnapshot];
+  event: [FleetEvent];
+  error: [unknown];
+}> {
+  readonly store: Store;
+  readonly refreshMs: number;
+  readonly eventLimit: number;
+  readonly #ac = new AbortController();
+  readonly #leases = new Map<string, LeaseTrack>();
+  readonly #history = new Map<string, TermView[]>();
+  #events: FleetEvent[] = [];
+  #snapshot: FleetSnapshot | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #refreshing: Promise<void> | undefined;
+  #again = false;
+
+  constructor(store: Store, options: FleetViewOptions = {}) {
+    super();
+    this.store = store;
+    this.refreshMs = options.refreshMs ?? 250;
+    this.eventLimit = options.eventLimit ?? 200;
+  }
+
+  /** One read of the fleet, without watching (what `tenure status` prints). */
+  static async read(store: Store): Promise<FleetSnapshot> {
+    const view = new FleetView(store);
+    await view.refresh();
+    return view.snapshot();
+  }
+
+  /** The latest snapshot. @throws if neither start() nor refresh() has completed. */
+  snapshot(): FleetSnapshot {
+    if (!this.#snapshot) throw new Error('FleetView has not read the store yet; await start()');
+    return this.#snapshot;
+  }
+
+  /** Reads the fleet, then follows it with watches and a periodic refresh until close(). */
+  async start(): Promise<void> {
+    await this.refresh();
+    for (const prefix of PREFIXES) void this.#watch(prefix);
+    const tick = () => {
+      if (this.#ac.signal.aborted) return;
+      void this.refresh().finally(() => {
+        if (!this.#ac.signal.aborted) this.#timer = setTimeout(tick, this.refreshMs);
+      });
+    };
+    this.#timer = setTimeout(tick, this.refreshMs);
+  }
+
+  async #watch(prefix: string): Promise<void> {
+    while (!this.#ac.signal.aborted) {
+      try {
+        for await (const _batch of this.store.watch(prefix, { prefix: true, signal: this.#ac.signal }))
+          void this.refresh();
+      } catch (err) {
+        if (this.#ac.signal.aborted || isTenureError(err, 'TENURE_CLOSED')) return;
+        this.emit('error', err);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  /** Reads the store now (coalescing concurrent calls) and emits what changed. */
+  refresh(): Promise<void> {
+    if (this.#refreshing) {
+      this.#again = true;
+      return this.#refreshing;
+    }
+    this.#refreshing = (async () => {
+      try {
+        do {
+          this.#again = false;
+          await this.#read();
+        } while (this.#again && !this.#ac.signal.aborted);
+      } catch (err) {
+        if (!this.#ac.signal.aborted && !isTenureError(err, 'TENURE_CLOSED')) this.emit('error', err);
+      } finally {
+        this.#refreshing = undefined;
+      }
+    })();
+    return this.#refreshing;
+  }
+
+  async #read(): Promise<void> {
+    const { revision, kvs } = await readKeys(this.store);
+    const now = performance.now();
+    const leaseKeys = new Map<string, number>();
+    for (const list of kvs.values())
+      for (const kv of list)
+        if (kv.lease !== null) leaseKeys.set(kv.lease, (leaseKeys.get(kv.lease) ?? 0) + 1);
+    const remaining = new Map<string, number | undefined>();
+    await Promise.all(
+      [...leaseKeys.keys()].map(async (lease) => {
+        remaining.set(lease, await this.store.timeToLive(lease).catch(() => undefined));
+      }),
+    );
+    for (const [lease, ms] of remaining) {
+      if (ms === undefined) continue;
+      const t = this.#leases.get(lease);
+      if (!t) this.#leases.set(lease, { maxRemaining: ms, lastRemaining: ms, renewedAt: now });
+      else {
+        if (ms > t.lastRemaining) t.renewedAt = now;
+        t.lastRemaining = ms;
+        t.maxRemaining = Math.max(t.maxRemaining, ms);
+      }
+    }
+    const sessions: SessionView[] = [...leaseKeys].map(([lease, keys]) => ({
+      lease,
+      keys,
+      remainingMs: remaining.get(lease),
+    }));
+
+    const elections = [...groupBy(kvs.get(PREFIX.election)!, PREFIX.election)].map(([name, list]) => {
+      const candidates = list.map(entry);
+      return { name, leader: candidates[0], candidates, history: this.#history.get(name) ?? [] };
+    });
+    const locks = [...groupBy(kvs.get(PREFIX.mutex)!, PREFIX.mutex)].map(([name, list]) => {
+      const q = list.map(entry);
+      return { name, holder: q[0], waiters: q.slice(1) };
+    });
+    const members: MemberView[] = kvs.get(PREFIX.members)!.map((kv) => {
+      const rest = kv.key.slice(PREFIX.members.length);
+      const slash = rest.indexOf('/');
+      const t = kv.lease === null ? undefined : this.#leases.get(kv.lease);
+      const left = kv.lease === null ? undefined : remaining.get(kv.lease);
+      return {
+        group: slash < 0 ? '' : rest.slice(0, slash),
+        id: slash < 0 ? rest : rest.slice(slash + 1),
+        value: parseJson(decoder.decode(kv.value)),
+        lease: kv.lease,
+        suspicion:
+          t === undefined || left === undefined || t.maxRemaining <= 0
+            ? undefined
+            : Math.min(1, Math.max(0, 1 - left / t.maxRemaining)),
+      };
+    });
+    const slots: SlotMapView[] = [];
+    for (const prefix of [PREFIX.shards, SLOT_MAP_PREFIX])
+      for (const kv of kvs.get(prefix)!) {
+        const map = slotMap(kv.key.slice(prefix.length), kv);
+        if (map) slots.push(map);
+      }
+
+    const previous = this.#snapshot;
+    const next: FleetSnapshot = {
+      revision,
+      sessions,
+      elections,
+      locks,
+      members,
+      slots,
+      events: this.#events,
+    };
+    if (previous) this.#diff(previous, next, now);
+    else for (const e of elections) if (e.leader) this.#recordTerm(e.name, e.leader, undefined);
+    for (const lease of [...this.#leases.keys()])
+      if (!leaseKeys.has(lease) && !remaining.has(lease)) this.#leases.delete(lease);
+    this.#snapshot = {
+      ...next,
+      elections: elections.map((e) => ({ ...e, history: this.#history.get(e.name) ?? [] })),
+      events: this.#events,
+    };
+    this.emit('change', this.#snapshot);
+  }
+
+  #recordTerm(name: string, leader: EntryView, failoverMs: number | undefined): TermView {
+    const list = this.#history.get(name) ?? [];
+    const term: TermView = { term: leader.revision, value: leader.value, since: Date.now(), failoverMs };
+    list.push(term);
+    if (list.length > 20) list.shift();
+    this.#history.set(name, list);
+    return term;
+  }
+
+  #emit(e: Omit<FleetEvent, 'at'>): void {
+    const event = { ...e, at: Date.now() };
+    this.#events = [...this.#events, event].slice(-this.eventLimit);
+    this.emit('event', event);
+  }
+
+  #diff(prev: FleetSnapshot, next: FleetSnapshot, now: number): void {
+    const prevElections = new Map(prev.elections.map((e) => [e.name, e]));
+    for (const e of next.elections) {
+      const before = prevElections.get(e.name)?.leader;
+      prevElections.delete(e.name);
+      if (e.leader && before?.revision !== e.leader.revision) {
+        // A leader whose lease is gone died without resigning: estimate the leaderless time
+        // from its last observed heartbeat.
+        let failoverMs: number | undefined;
+        if (before?.lease && !next.sessions.some((s) => s.lease === before.lease)) {
+          const t = this.#leases.get(before.lease);
+          if (t) failoverMs = Math.round(now - t.renewedAt);
+        }
+        this.#recordTerm(e.name, e.leader, failoverMs);
+        this.#emit({
+          kind: 'leader',
+          name: e.name,
+          term: e.leader.revision,
+          value: e.leader.value,
+          failoverMs,
+          text:
+            `${e.name}: ${e.leader.value} leads in term ${e.leader.revision}` +
+            (before ? ` after ${before.value} (term ${before.revision})` : '') +
+            (failoverMs !== undefined ? `, ≈${failoverMs} ms after its last heartbeat` : ''),
+        });
+      } else if (!e.leader && before) {
+        this.#emit({
+          kind: 'leader-lost',
+          name: e.name,
+          term: before.revision,
+          value: before.value,
+          text: `${e.name}: no leader (${before.value} left term ${before.revision})`,
+        });
+      }
+    }
+    for (const [name, e] of prevElections)
+      if (e.leader)
+        this.#emit({
+          kind: 'leader-lost',
+          name,
+          term: e.leader.revision,
+          value: e.leader.value,
+          text: `${name}: no leader (${e.leader.value} left term ${e.leader.revision}); no candidates`,
+        });
+
+    const prevLocks = new Map(prev.locks.map((l) => [l.name, l]));
+    for (const l of next.locks) {
+      const before = prevLocks.get(l.name)?.holder;
+      prevLocks.delete(l.name);
+      if (l.holder && before?.revision !== l.holder.revision)
+        this.#emit({
+          kind: 'lock',
+          name: l.name,
+          term: l.holder.revision,
+          value: l.holder.value,
+          text: `${l.name}: locked by ${l.holder.value} (fencing token ${l.holder.revision}), ${l.waiters.length} waiting`,
+        });
+    }
+    for (const [name, l] of prevLocks)
+      if (l.holder) this.#emit({ kind: 'unlock', name, value: l.holder.value, text: `${name}: free` });
+
+    const key = (m: MemberView) => `${m.group}/${m.id}`;
+    const prevMembers = new Set(prev.members.map(key));
+    const nextMembers = new Set(next.members.map(key));
+    for (const m of next.members)
+      if (!prevMembers.has(key(m)))
+        this.#emit({ kind: 'member-join', name: m.group, value: m.id, text: `${m.group}: ${m.id} joined` });
+    for (const m of prev.members)
+      if (!nextMembers.has(key(m)))
+        this.#emit({ kind: 'member-leave', name: m.group, value: m.id, text: `${m.group}: ${m.id} left` });
+
+    const prevSlots = new Map(prev.slots.map((s) => [s.name, s]));
+    for (const s of next.slots) {
+      const before = prevSlots.get(s.name);
+      if (!before || before.owners.length !== s.owners.length) continue;
+      const moved = s.owners.filter((o, i) => o !== before.owners[i]).length;
+      if (moved > 0)
+        this.#emit({
+          kind: 'slots',
+          name: s.name,
+          moved,
+          term: s.epoch,
+          text: `${s.name}: ${moved} of ${s.owners.length} slots moved`,
+        });
+    }
+  }
+
+  /** Stops watching. Idempotent. Does not close the store. */
+  close(): void {
+    this.#ac.abort();
+    clearTimeout(this.#timer);
+  }
+}
