@@ -105,6 +105,29 @@ describe('Locks and leadership under a failing store (driven clock)', () => {
     expect(waiterSession.status).toBe('alive');
   });
 
+  it('no two leaders after a reconnect (Curator 696, 620): a leader cut off past its ttl stays deposed when the store comes back', async () => {
+    const { clock, store } = setup();
+    const s1 = await Session.create(store, { ttlMs: 3000, clock });
+    const s2 = await Session.create(store, { ttlMs: 3000, clock });
+    const l1 = await new Election(s1, 'e').campaign('one');
+    const next = new Election(s2, 'e').campaign('two');
+    // s1's heartbeats fail (its link is down); s2's succeed.
+    const keepAlive = store.keepAlive.bind(store);
+    let cut = true;
+    store.keepAlive = (id) => (cut && id === s1.lease ? Promise.reject(unavailable()) : keepAlive(id));
+    await clock.advance(3500);
+    const l2 = await next;
+    expect(l1.signal.aborted).toBe(true);
+    expect(l1.status).toBe('lost');
+    cut = false; // the link comes back
+    await clock.advance(10_000);
+    expect(s1.status).toBe('expired'); // an expired session never comes back to life
+    expect(l1.status).toBe('lost');
+    expect(l2.status).toBe('held');
+    expect((await new Election(s2, 'e').leader())?.term).toBe(l2.term);
+    expect(l2.term).toBeGreaterThan(l1.term);
+  });
+
   it('a campaign whose store write fails leaves no candidate key behind (etcd 21128)', async () => {
     const { clock, store } = setup();
     const s = await Session.create(store, { ttlMs: 3000, clock });
