@@ -175,6 +175,11 @@ export class EtcdCluster {
     }
   }
 
+  /** Member `i`'s Prometheus metrics text, or undefined when it does not answer. */
+  metrics(i: number): Promise<string | undefined> {
+    return this.#metric(i, '/metrics');
+  }
+
   /** Whether member `i` answers /health with a leader and quorum. */
   async healthy(i: number): Promise<boolean> {
     const body = await this.#metric(i, '/health');

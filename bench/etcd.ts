@@ -1,0 +1,270 @@
+/**
+ * etcd benchmarks, on one 3-member loopback cluster started here, with the peer a Node user would
+ * pick instead (the `etcd3` package) measured side by side in the same run:
+ * - a raw put (ours and etcd3's),
+ * - an uncontended lock + unlock cycle: etcd3's `lock().acquire()` + `release()` (it grants and
+ *   revokes a lease per lock), a lock written directly on the Store contract under an existing
+ *   lease (a put-if-absent transaction + a delete: the two-write floor), and the Mutex recipe,
+ * - contended handoff (unlock to the next holder's wakeup) and election handover after resign,
+ * - watch delivery latency (ours and etcd3's),
+ * - 1,000 sessions kept alive by one process for a minute: keepalive messages and bytes (from the
+ *   members' own metrics) and this process's CPU.
+ */
+import { Etcd3 } from 'etcd3';
+import { Election } from '../src/recipes/election.js';
+import { Mutex } from '../src/recipes/mutex.js';
+import { Session } from '../src/recipes/session.js';
+import { EtcdStore } from '../src/store/etcd/index.js';
+import { EtcdCluster } from '../test/helpers/etcd-cluster.js';
+import { percentile, table, writeResults } from './report.js';
+
+const r2 = (x: number) => Number(x.toFixed(2));
+const p50 = (xs: number[]) => r2(percentile(xs, 50));
+const p99 = (xs: number[]) => r2(percentile(xs, 99));
+
+async function time(n: number, body: (i: number) => Promise<void>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await body(i);
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+/** Sums a counter of every member's metrics whose line matches `pattern`. */
+async function counter(cluster: EtcdCluster, pattern: RegExp): Promise<number> {
+  let sum = 0;
+  for (let i = 0; i < cluster.size; i++) {
+    const text = (await cluster.metrics(i)) ?? '';
+    for (const line of text.split('\n')) if (pattern.test(line)) sum += Number(line.split(' ').at(-1));
+  }
+  return sum;
+}
+
+async function watchLatency(
+  put: (i: number) => Promise<unknown>,
+  arm: (onEvent: () => void) => Promise<() => Promise<void>>,
+  n: number,
+): Promise<number[]> {
+  const out: number[] = [];
+  let resolve: (() => void) | undefined;
+  const stop = await arm(() => resolve?.());
+  for (let i = 0; i < n; i++) {
+    const arrived = new Promise<void>((r) => (resolve = r));
+    const t0 = performance.now();
+    await Promise.all([put(i), arrived]);
+    out.push(performance.now() - t0);
+  }
+  await stop();
+  return out;
+}
+
+export async function run(): Promise<void> {
+  const cluster = await EtcdCluster.start();
+  const ours = new EtcdStore({ endpoints: cluster.endpoints });
+  const watcherStore = new EtcdStore({ endpoints: cluster.endpoints });
+  const peer = new Etcd3({ hosts: cluster.endpoints.map((e) => `http://${e}`) });
+  try {
+    // Warm both clients' connections.
+    for (let i = 0; i < 50; i++) {
+      await ours.put('warm', String(i));
+      await peer.put('warm').value(String(i));
+    }
+    const N = 300;
+    const putOurs = await time(N, (i) => ours.put('bench/put', String(i)).then(() => undefined));
+    const putPeer = await time(N, (i) =>
+      peer
+        .put('bench/put')
+        .value(String(i))
+        .then(() => undefined),
+    );
+    console.log(`put p50: ours ${p50(putOurs)} ms, etcd3 ${p50(putPeer)} ms`);
+
+    const L = 150;
+    const peerLock = await time(L, async () => {
+      const lock = peer.lock('bench/peer-lock');
+      await lock.acquire();
+      await lock.release();
+    });
+    const session = await Session.create(ours, { ttlMs: 10_000 });
+    const contractLock = await time(L, async () => {
+      const res = await ours.txn({
+        compare: [{ key: 'bench/raw-lock', target: 'createRevision', op: '=', value: 0 }],
+        success: [{ type: 'put', key: 'bench/raw-lock', value: 'me', lease: session.lease }],
+      });
+      if (!res.succeeded) throw new Error('raw lock was taken');
+      await ours.delete('bench/raw-lock');
+    });
+    const mutex = new Mutex(session, 'bench-uncontended');
+    const mutexLock = await time(L, async () => {
+      const lock = await mutex.lock();
+      await lock.unlock();
+    });
+    console.log(
+      `lock+unlock p50: etcd3 ${p50(peerLock)} ms, contract txn ${p50(contractLock)} ms, Mutex ${p50(mutexLock)} ms`,
+    );
+
+    // Contended handoff: B waits while A holds; measure A's unlock start to B holding.
+    const sessionB = await Session.create(ours, { ttlMs: 10_000 });
+    const H = 60;
+    const handoff: number[] = [];
+    for (let i = 0; i < H; i++) {
+      const a = await new Mutex(session, 'bench-handoff').lock();
+      const waiting = new Mutex(sessionB, 'bench-handoff').lock();
+      await new Promise((r) => setTimeout(r, 5));
+      const t0 = performance.now();
+      await a.unlock();
+      const b = await waiting;
+      handoff.push(performance.now() - t0);
+      await b.unlock();
+    }
+    // Election handover after a graceful resign.
+    const handover: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const leader = await new Election(session, 'bench-election').campaign('a');
+      const next = new Election(sessionB, 'bench-election').campaign('b');
+      await new Promise((r) => setTimeout(r, 5));
+      const t0 = performance.now();
+      await leader.resign();
+      const b = await next;
+      handover.push(performance.now() - t0);
+      await b.resign();
+    }
+    console.log(`handoff p50 ${p50(handoff)} ms, election handover p50 ${p50(handover)} ms`);
+
+    const W = 200;
+    const watchOurs = await watchLatency(
+      (i) => ours.put('bench/watch', String(i)),
+      async (onEvent) => {
+        const ac = new AbortController();
+        const it = watcherStore.watch('bench/watch', { signal: ac.signal });
+        const loop = (async () => {
+          try {
+            for await (const _ of it) onEvent();
+          } catch {
+            /* aborted */
+          }
+        })();
+        await new Promise((r) => setTimeout(r, 100));
+        return async () => {
+          ac.abort();
+          await loop;
+        };
+      },
+      W,
+    );
+    const watchPeer = await watchLatency(
+      (i) => peer.put('bench/watch-peer').value(String(i)).exec(),
+      async (onEvent) => {
+        const watcher = await peer.watch().key('bench/watch-peer').create();
+        watcher.on('put', onEvent);
+        return () => watcher.cancel();
+      },
+      W,
+    );
+    console.log(`watch delivery p50: ours ${p50(watchOurs)} ms, etcd3 ${p50(watchPeer)} ms`);
+
+    // 1,000 sessions for a minute.
+    const S = 1000;
+    const holdMs = 60_000;
+    const ttlMs = 10_000;
+    const sessions: Session[] = [];
+    for (let i = 0; i < S; i += 50)
+      sessions.push(
+        ...(await Promise.all(Array.from({ length: 50 }, () => Session.create(ours, { ttlMs })))),
+      );
+    const kaPattern = /^grpc_server_msg_received_total\{.*grpc_method="LeaseKeepAlive"/;
+    const rxPattern = /^etcd_network_client_grpc_received_bytes_total/;
+    const txPattern = /^etcd_network_client_grpc_sent_bytes_total/;
+    const counters = () =>
+      Promise.all([counter(cluster, kaPattern), counter(cluster, rxPattern), counter(cluster, txPattern)]);
+    const [ka0, rx0, tx0] = await counters();
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, holdMs));
+    const cpu = process.cpuUsage(cpu0);
+    const elapsed = performance.now() - t0;
+    const [ka1, rx1, tx1] = await counters();
+    const alive = sessions.filter((s) => s.status === 'alive').length;
+    for (const s of sessions) await s.close();
+    const sessionsResult = {
+      sessions: S,
+      ttlMs,
+      seconds: r2(elapsed / 1000),
+      alive,
+      keepAlivesPerSecond: r2(((ka1 - ka0) * 1000) / elapsed),
+      bytesToEtcdPerSecond: r2(((rx1 - rx0) * 1000) / elapsed),
+      bytesFromEtcdPerSecond: r2(((tx1 - tx0) * 1000) / elapsed),
+      cpuPercentOfOneCore: r2(((cpu.user + cpu.system) / 1000 / elapsed) * 100),
+    };
+    console.log('1000 sessions:', sessionsResult);
+
+    const twoPuts = 2 * p50(putOurs);
+    const results = {
+      putP50Ms: { ours: p50(putOurs), etcd3: p50(putPeer), ours_p99: p99(putOurs), etcd3_p99: p99(putPeer) },
+      lockUnlockP50Ms: {
+        etcd3: p50(peerLock),
+        contractTxn: p50(contractLock),
+        mutex: p50(mutexLock),
+        twoRawPuts: r2(twoPuts),
+        mutexVsTwoPuts: r2(p50(mutexLock) / twoPuts),
+        contractVsTwoPuts: r2(p50(contractLock) / twoPuts),
+        etcd3VsMutex: r2(p50(peerLock) / p50(mutexLock)),
+        etcd3VsContract: r2(p50(peerLock) / p50(contractLock)),
+      },
+      handoffP50Ms: p50(handoff),
+      handoffVsWatch: r2(p50(handoff) / p50(watchOurs)),
+      electionHandoverP50Ms: p50(handover),
+      watchDeliveryP50Ms: { ours: p50(watchOurs), etcd3: p50(watchPeer) },
+      sessions: sessionsResult,
+    };
+    const md = [
+      '### etcd (3-member loopback cluster, etcd 3.4)',
+      '',
+      table(
+        ['measure', 'tenure', 'etcd3 1.1.2', 'ratio'],
+        [
+          [
+            'put p50 (ms)',
+            p50(putOurs),
+            p50(putPeer),
+            `${r2(p50(putPeer) / p50(putOurs))}× (etcd3 / tenure)`,
+          ],
+          [
+            'lock+unlock p50, Mutex recipe (ms)',
+            p50(mutexLock),
+            p50(peerLock),
+            `${results.lockUnlockP50Ms.etcd3VsMutex}× faster; ${results.lockUnlockP50Ms.mutexVsTwoPuts}× two puts`,
+          ],
+          [
+            'lock+unlock p50, contract txn under a session lease (ms)',
+            p50(contractLock),
+            p50(peerLock),
+            `${results.lockUnlockP50Ms.etcd3VsContract}× faster; ${results.lockUnlockP50Ms.contractVsTwoPuts}× two puts`,
+          ],
+          [
+            'watch delivery p50 (ms)',
+            p50(watchOurs),
+            p50(watchPeer),
+            `${r2(p50(watchPeer) / p50(watchOurs))}× (etcd3 / tenure)`,
+          ],
+          ['contended handoff p50 (ms)', p50(handoff), '', `${results.handoffVsWatch}× one watch delivery`],
+          ['election handover after resign p50 (ms)', p50(handover), '', ''],
+        ],
+      ),
+      '',
+      `1,000 sessions (ttl ${ttlMs / 1000} s) held by one process for ${sessionsResult.seconds} s: ${alive} alive at the end, ` +
+        `${sessionsResult.keepAlivesPerSecond} keepalives/s, ${sessionsResult.bytesToEtcdPerSecond} B/s to etcd and ` +
+        `${sessionsResult.bytesFromEtcdPerSecond} B/s back (all client gRPC traffic, from the members' metrics), ` +
+        `${sessionsResult.cpuPercentOfOneCore}% of one core in this process.`,
+    ].join('\n');
+    writeResults('etcd', results, md);
+    console.log(md);
+  } finally {
+    peer.close();
+    await ours.close();
+    await watcherStore.close();
+    await cluster.stop();
+  }
+}
