@@ -23,26 +23,26 @@ export function resolveStoreUrl(option: string | undefined, env: NodeJS.ProcessE
  * @throws UsageError for a bad URL or an unreachable store.
  */
 export async function openCliStore(url: string, timeoutMs = 5000): Promise<Store> {
-  let store: Store;
-  try {
-    store = await openStore(url);
-  } catch (err) {
-    if (err instanceof TenureError && err.code === 'TENURE_INVALID_URL') throw new UsageError(err.message);
-    throw new UsageError(`cannot open store ${url}: ${oneLine(err)}`);
-  }
   let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
   try {
-    await Promise.race([
-      store.revision(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
-  } catch (err) {
-    await store.close().catch(() => undefined);
-    throw new UsageError(`store ${url} is unreachable: ${oneLine(err)}`);
+    let store: Store;
+    try {
+      store = await Promise.race([openStore(url), deadline]);
+    } catch (err) {
+      if (err instanceof TenureError && err.code === 'TENURE_INVALID_URL') throw new UsageError(err.message);
+      throw new UsageError(`cannot open store ${url}: ${oneLine(err)}`);
+    }
+    try {
+      await Promise.race([store.revision(), deadline]);
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      throw new UsageError(`store ${url} is unreachable: ${oneLine(err)}`);
+    }
+    return store;
   } finally {
     clearTimeout(timer);
   }
-  return store;
 }
