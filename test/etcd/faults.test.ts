@@ -6,6 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTenureError } from '../../src/errors.js';
+import { Mutex } from '../../src/recipes/mutex.js';
+import { Session } from '../../src/recipes/session.js';
 import { EtcdStore } from '../../src/store/etcd/index.js';
 import type { WatchEvent } from '../../src/store/types.js';
 import { codeOf, sleep } from '../helpers/async.js';
@@ -245,6 +247,147 @@ describe('a client behind a TCP proxy', () => {
       for (const p of proxies) p.blackholed = false;
       await store.close();
       await direct.close();
+    }
+  });
+});
+
+interface Hold {
+  who: number;
+  token: number;
+  from: number;
+  to: number;
+}
+
+/** The first pair of holds that overlap or whose tokens do not rise, or undefined. */
+function turnViolation(holds: readonly Hold[]): string | undefined {
+  const byToken = [...holds].sort((a, b) => a.token - b.token);
+  for (let i = 1; i < byToken.length; i++) {
+    const [prev, next] = [byToken[i - 1]!, byToken[i]!];
+    if (next.token <= prev.token) return `token ${next.token} does not rise above ${prev.token}`;
+    if (next.from < prev.to)
+      return `holder ${next.who} (token ${next.token}) took the lock before ${prev.who} (token ${prev.token}) let go`;
+  }
+  return undefined;
+}
+
+describe('recipes through member failures and partitions', () => {
+  it('negative control: the turn check catches a lock that does not exclude', async () => {
+    const store = new EtcdStore({ endpoints: cluster.endpoints });
+    try {
+      const holds: Hold[] = [];
+      // A "lock" that writes without comparing: both workers always get it.
+      await Promise.all(
+        [0, 1].map(async (who) => {
+          for (let i = 0; i < 5; i++) {
+            const res = await store.txn({
+              success: [
+                { type: 'put', key: 'faults-naive', value: String(who) },
+                { type: 'get', key: 'faults-naive' },
+              ],
+            });
+            const got = res.results[1];
+            const from = performance.now();
+            await sleep(15);
+            holds.push({
+              who,
+              token: got?.type === 'get' ? got.kvs[0]!.modRevision : 0,
+              from,
+              to: performance.now(),
+            });
+          }
+        }),
+      );
+      expect(turnViolation(holds)).toMatch(/took the lock before/);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('SIGKILL the leader while two processes take turns on a Mutex: never two holders, fencing tokens rise', async () => {
+    const stores = [0, 1].map((i) => new EtcdStore({ endpoints: startingAt(i), requestTimeoutMs: 5000 }));
+    const holds: Hold[] = [];
+    let stop = false;
+    try {
+      const workers = stores.map(async (store, who) => {
+        // A session may expire while etcd elects a new leader (no keepalive is acknowledged
+        // meanwhile): the worker then starts a new one, as an application would.
+        let session = await Session.create(store, { ttlMs: 5000 });
+        while (!stop) {
+          if (session.status !== 'alive')
+            session = await Session.create(store, { ttlMs: 5000 }).catch(() => session);
+          let lock;
+          try {
+            lock = await new Mutex(session, 'faults-turns').lock({ timeoutMs: 8000 });
+          } catch (err) {
+            if (isTenureError(err) && (err.retryable || err.code === 'TENURE_SESSION_EXPIRED')) {
+              await sleep(50);
+              continue;
+            }
+            throw err;
+          }
+          const from = performance.now();
+          let lostAt = Number.POSITIVE_INFINITY;
+          lock.signal.addEventListener('abort', () => (lostAt = Math.min(lostAt, performance.now())));
+          await sleep(15);
+          // The hold ends at unlock, or when the lock said it was lost, whichever came first.
+          holds.push({ who, token: lock.fencingToken, from, to: Math.min(lostAt, performance.now()) });
+          await lock.unlock().catch(() => undefined);
+        }
+        await session.close().catch(() => undefined);
+      });
+      const all = Promise.all(workers);
+      all.catch(() => undefined);
+      await sleep(800);
+      const leader = await cluster.leader();
+      await cluster.kill(leader, 'SIGKILL');
+      await sleep(3000);
+      await cluster.restart(leader);
+      await sleep(500);
+      stop = true;
+      await all;
+      expect(holds.length).toBeGreaterThan(10);
+      expect(new Set(holds.map((h) => h.who)).size).toBe(2);
+      expect(turnViolation(holds)).toBeUndefined();
+    } finally {
+      stop = true;
+      for (const s of stores) await s.close();
+      await cluster.waitHealthy();
+    }
+  });
+
+  it('a client cut off by a blackholed proxy loses its session on its side before the cluster hands its lock to another', async () => {
+    const proxies = await Promise.all(cluster.endpoints.map((e) => TcpProxy.start(e)));
+    const cut = new EtcdStore({
+      endpoints: proxies.map((p) => p.address),
+      requestTimeoutMs: 1000,
+      connectTimeoutMs: 200,
+    });
+    const other = new EtcdStore({ endpoints: cluster.endpoints });
+    try {
+      const ttlMs = 2000;
+      const sessionA = await Session.create(cut, { ttlMs });
+      const sessionB = await Session.create(other, { ttlMs });
+      const held = await new Mutex(sessionA, 'faults-partition').lock();
+      let lostAt = 0;
+      held.signal.addEventListener('abort', () => (lostAt = performance.now()));
+      const waiting = new Mutex(sessionB, 'faults-partition').lock({ timeoutMs: 10_000 });
+      await sleep(100);
+      const cutAt = performance.now();
+      for (const p of proxies) p.blackholed = true;
+      const lockB = await waiting;
+      const takenAt = performance.now();
+      expect(lostAt).toBeGreaterThan(0);
+      expect(lostAt).toBeLessThan(takenAt);
+      expect(lostAt - cutAt).toBeLessThanOrEqual(ttlMs + 50);
+      expect(takenAt - cutAt).toBeLessThan(ttlMs + other.capabilities.expiryBoundMs + 1000);
+      expect(lockB.fencingToken).toBeGreaterThan(held.fencingToken);
+      await lockB.unlock();
+      await sessionB.close();
+    } finally {
+      for (const p of proxies) p.blackholed = false;
+      await cut.close();
+      await other.close();
+      for (const p of proxies) await p.close();
     }
   });
 });
