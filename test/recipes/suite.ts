@@ -217,10 +217,11 @@ export function recipeSuite(name: string, harness: RecipeHarness): void {
         const s = await session();
         let reads = 0;
         const counting: Store = new Proxy(store, {
-          get(target, prop, receiver) {
+          get(target, prop) {
             if (prop === 'range')
               return (...args: Parameters<Store['range']>) => (reads++, target.range(...args));
-            const v = Reflect.get(target, prop, receiver);
+            // Getters run against the real store: they may read its private fields.
+            const v = Reflect.get(target, prop, target);
             return typeof v === 'function' ? v.bind(target) : v;
           },
         });
