@@ -22,7 +22,7 @@ export const PAGE = `<!doctype html>
   th, td { text-align: left; padding: 3px 6px; border-bottom: 1px solid #eceff2; vertical-align: top; }
   th { color: #56606b; font-weight: 600; }
   .empty { color: #8a939c; font-size: 13px; }
-  .chip { display: inline-block; padding: 1px 6px; border-radius: 10px; font-size: 12px; margin: 1px; color: #fff; }
+  .chip { display: inline-block; white-space: nowrap; padding: 1px 6px; border-radius: 10px; font-size: 12px; margin: 1px; color: #fff; }
   .bar { height: 8px; background: #eceff2; border-radius: 4px; width: 90px; display: inline-block; vertical-align: middle; }
   .bar > i { display: block; height: 8px; border-radius: 4px; }
   .slots { display: grid; grid-template-columns: repeat(32, 1fr); gap: 2px; margin: 6px 0; }

@@ -90,7 +90,7 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
     }
     if (clients.size === 0) return;
     const data = `data: ${payload(s)}\n\n`;
-    for (const res of clients) res.write(data);
+    for (const res of clients) if (!res.writableEnded) res.write(data);
   });
   view.on('error', () => undefined);
   await view.start();
@@ -171,6 +171,7 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
       closing ??= new Promise<void>((resolve) => {
         view.close();
         for (const res of clients) res.end();
+        clients.clear();
         server.close(() => resolve());
         server.closeAllConnections();
       });

@@ -1,0 +1,136 @@
+/**
+ * The dashboard in real headless Chromium (Debian's, through playwright-core): a leader change
+ * made through the library appears on the page, live over SSE. Also the access rules: no
+ * non-loopback bind without a token, and the token is enforced.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDashboard, type Dashboard } from '../../src/dashboard/server.js';
+import { Election } from '../../src/recipes/election.js';
+import { Mutex } from '../../src/recipes/mutex.js';
+import { Session } from '../../src/recipes/session.js';
+import { SqliteStore } from '../../src/store/sqlite/index.js';
+import { codeOf } from '../helpers/async.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const RESULTS = join(import.meta.dirname, '../../test-results');
+
+let tmp: ReturnType<typeof tempDir>;
+let store: SqliteStore;
+let browser: BrowserContext;
+let profile: string;
+
+beforeAll(async () => {
+  tmp = tempDir('tenure-dashboard-');
+  store = new SqliteStore({ path: join(tmp.dir, 'store.db') });
+  profile = mkdtempSync(join(tmpdir(), 'tenure-chromium-'));
+  // A fresh profile directory per run (playwright passes it as --user-data-dir).
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await store?.close();
+  tmp?.cleanup();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+describe('dashboard', () => {
+  it('shows a leader change made through the library, live', async () => {
+    expect(existsSync(CHROMIUM)).toBe(true);
+    const dashboard: Dashboard = await startDashboard(store, { port: 0, title: 'e2e' });
+    const a = await Session.create(store, { ttlMs: 2000 });
+    const b = await Session.create(store, { ttlMs: 2000 });
+    try {
+      const first = await new Election(a, 'billing').campaign('node-a');
+      await store.put(`members/web/node-a`, '{}', { lease: a.lease });
+      const lock = await new Mutex(b, 'invoices', { owner: 'node-b' }).lock();
+      const page = await browser.newPage();
+      await page.goto(dashboard.url);
+      const leader = page.getByTestId('leader-billing');
+      const term = page.getByTestId('term-billing');
+      await expect.poll(() => leader.textContent(), { timeout: 10_000 }).toBe('node-a');
+      expect(Number(await term.textContent())).toBe(first.term);
+      await expect.poll(() => page.locator('[data-lock="invoices"]').textContent()).toContain('node-b');
+      await expect.poll(() => page.locator('[data-member="node-a"]').count()).toBe(1);
+
+      // The change: node-a resigns, node-b (already a candidate) takes over.
+      const campaign = new Election(b, 'billing').campaign('node-b');
+      await first.resign();
+      const second = await campaign;
+      await expect.poll(() => leader.textContent(), { timeout: 10_000 }).toBe('node-b');
+      expect(Number(await term.textContent())).toBe(second.term);
+      await expect
+        .poll(() => page.locator('#events').textContent())
+        .toContain(`node-b leads in term ${second.term}`);
+      expect(await page.locator('#status').textContent()).toBe('live');
+
+      mkdirSync(RESULTS, { recursive: true });
+      await page.screenshot({ path: join(RESULTS, 'dashboard.png'), fullPage: true });
+      const metrics = await (await fetch(new URL('/metrics', dashboard.url))).text();
+      expect(metrics).toMatch(
+        new RegExp(`^tenure_election_term\\{election="billing"\\} ${second.term}$`, 'm'),
+      );
+      await page.close();
+      await lock.unlock();
+      await second.resign();
+    } finally {
+      await a.close();
+      await b.close();
+      await dashboard.close();
+    }
+  });
+
+  it('refuses to bind beyond loopback without a token, and enforces a token', async () => {
+    expect(await codeOf(startDashboard(store, { host: '0.0.0.0', port: 0 }))).toBe('TENURE_INVALID_ARGUMENT');
+    const dashboard = await startDashboard(store, { port: 0, token: 's3cret' });
+    try {
+      const base = `http://127.0.0.1:${dashboard.port}`;
+      expect((await fetch(`${base}/`)).status).toBe(401);
+      expect((await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(
+        401,
+      );
+      expect((await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer s3cret' } })).status).toBe(
+        200,
+      );
+      expect((await fetch(dashboard.url)).status).toBe(200);
+    } finally {
+      await dashboard.close();
+    }
+    const open = await startDashboard(store, { port: 0 });
+    try {
+      // DNS rebinding: a foreign Host header is refused when there is no token.
+      // (fetch cannot set Host, so node:http does.)
+      const status = (host: string) =>
+        new Promise<number | undefined>((resolve, reject) => {
+          request({ host: '127.0.0.1', port: open.port, path: '/', headers: { host } }, (res) => {
+            res.resume();
+            resolve(res.statusCode);
+          })
+            .on('error', reject)
+            .end();
+        });
+      expect(await status('evil.example')).toBe(403);
+      expect(await status(`localhost:${open.port}`)).toBe(200);
+    } finally {
+      await open.close();
+    }
+  });
+});
