@@ -191,7 +191,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
     .command('demo')
     .description('start a fleet of worker processes on an embedded store, inject faults, and report')
     .option('--workers <n>', 'worker processes', parseCount, 5)
-    .option('--duration <duration>', 'how long the fleet runs', parseDuration, 24_000)
+    .option('--duration <duration>', 'how long the fleet runs', parseDuration, 20_000)
     .option('--store <url>', 'store URL (default: a SQLite file in a temporary directory)')
     .option('--no-dashboard', 'do not serve the dashboard')
     .option('--port <n>', 'dashboard port (0: any free port)', parsePort, 4646)
