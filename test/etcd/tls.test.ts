@@ -50,7 +50,9 @@ describe('etcd over TLS with client certificates', () => {
       expect(err).toMatchObject({ name: 'TenureError', code: 'TENURE_UNAVAILABLE' });
       const message = (err as Error).message;
       expect(message).toContain(cluster.endpoints[0]);
-      expect(message).toMatch(/certificate/i);
+      expect(message).toMatch(
+        /require a client certificate, so set options\.tls\.cert and options\.tls\.key/,
+      );
     } finally {
       await store.close();
     }

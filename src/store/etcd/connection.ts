@@ -80,6 +80,16 @@ function authExpired(err: GrpcError): boolean {
   return /etcdserver: (invalid auth token|user name is empty)/.test(err.details);
 }
 
+/** grpc-js's connection error, without its boilerplate and timestamps. */
+function tidy(details: string): string {
+  return details
+    .replace(/^No connection established\. Last error: /, '')
+    .replace(/\s*\(\d{4}-\d\d-\d\dT[^)]*\)/g, '')
+    .replace(/\.?\s*Resolution note:.*$/s, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** One member: its address and channel. */
@@ -192,17 +202,23 @@ export class EtcdConnection {
         { key: Buffer.from([0]) },
         new grpc.Metadata(),
         { deadline: Date.now() + 200 },
-        (err) => resolve(err ? err.details : 'connection failed'),
+        (err) => resolve(err ? tidy(err.details) : 'connection failed'),
       );
     });
   }
 
   #unreachable(): TenureError {
     const why = this.members.map((m) => `${m.address}: ${m.lastError || 'not connected'}`).join('; ');
+    const tlsRefused = this.members.some((m) => /certificate|handshake|SSL|TLS/i.test(m.lastError));
+    const hint = tlsRefused
+      ? this.#options.tls !== false && this.#options.tls.cert === undefined
+        ? 'the members refused the TLS handshake: they require a client certificate, so set options.tls.cert and options.tls.key (etcds://...?cert=/path&key=/path)'
+        : 'the TLS handshake failed: check options.tls (the CA that signed the members, and the client certificate and key)'
+      : 'check that the members run, that options.endpoints lists them, and the TLS options';
     return new TenureError(
       'TENURE_UNAVAILABLE',
-      `no etcd member could be reached within options.requestTimeoutMs (${this.#options.requestTimeoutMs} ms) (${why}); check that the members run, that options.endpoints lists them, and the TLS options`,
-      { details: { endpoints: this.#options.endpoints } },
+      `no etcd member could be reached within options.requestTimeoutMs (${this.#options.requestTimeoutMs} ms): ${hint} (${why})`,
+      { details: { endpoints: this.#options.endpoints, tlsRefused } },
     );
   }
 

@@ -242,6 +242,7 @@ async function* iterate(
           } else if (item.kind === 'broken') {
             lastWhy = item.why;
             outageSince ??= performance.now();
+            if (/invalid auth token/.test(item.why)) ctx.conn.invalidateToken();
             ctx.conn.rotate(current.member);
             break;
           } else if (item.kind === 'checked') {
