@@ -254,6 +254,10 @@ export async function run(): Promise<void> {
         ],
       ),
       '',
+      "Watch delivery runs from the start of a put by one client to the event reaching another client's watch (the put's commit included). " +
+        "Contended handoff runs from the start of the holder's unlock to the waiter holding the lock: the delete's commit, its delivery, " +
+        "and the one linearizable read a waiter must make (etcd's own Mutex makes the same read), so its floor is about one watch delivery plus one read.",
+      '',
       `1,000 sessions (ttl ${ttlMs / 1000} s) held by one process for ${sessionsResult.seconds} s: ${alive} alive at the end, ` +
         `${sessionsResult.keepAlivesPerSecond} keepalives/s, ${sessionsResult.bytesToEtcdPerSecond} B/s to etcd and ` +
         `${sessionsResult.bytesFromEtcdPerSecond} B/s back (all client gRPC traffic, from the members' metrics), ` +
