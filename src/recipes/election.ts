@@ -11,7 +11,7 @@
  */
 import { TenureError, invalidArgument } from '../errors.js';
 import type { KeyValue } from '../store/types.js';
-import { Holding, type HoldingStatus } from './holding.js';
+import { Holding } from './holding.js';
 import { checkName, PREFIX } from './names.js';
 import { byCreateRevision, checkWaitOptions, takeTurn, type Ticket, type WaitOptions } from './queue.js';
 import type { Session } from './session.js';
@@ -131,46 +131,27 @@ export class Election {
 }
 
 /**
- * Leadership of an election, held until resigned or lost.
+ * Leadership of an election, held until resigned or lost. Its `token` is the `term`.
  */
-export class Leadership {
+export class Leadership extends Holding {
   readonly election: Election;
-  /** The term: strictly increasing across successive leaders. Pass it to what you protect. */
-  readonly term: number;
-  readonly #hold: Holding;
   #value: string;
 
   /** @internal */
   constructor(election: Election, ticket: Ticket, readRevision: number, value: string) {
+    super(election.session, ticket, readRevision, `leadership of ${election.name}`);
     this.election = election;
-    this.term = ticket.createRevision;
     this.#value = value;
-    this.#hold = new Holding(election.session, ticket, readRevision, `leadership of ${election.name}`);
+  }
+
+  /** The term: strictly increasing across successive leaders. Pass it to what you protect. */
+  get term(): number {
+    return this.token;
   }
 
   /** The proclaimed value. */
   get value(): string {
     return this.#value;
-  }
-
-  /** The candidate key. */
-  get key(): string {
-    return this.#hold.key;
-  }
-
-  /** Aborts the moment leadership is lost (session expired, key deleted) or resigned. */
-  get signal(): AbortSignal {
-    return this.#hold.signal;
-  }
-
-  /** `held` while leading; see {@link HoldingStatus}. */
-  get status(): HoldingStatus {
-    return this.#hold.status;
-  }
-
-  /** Throws unless still leading (checks the session deadline synchronously). */
-  throwIfNotLeader(): void {
-    this.#hold.throwIfNotHeld();
   }
 
   /**
@@ -179,7 +160,7 @@ export class Leadership {
    */
   async proclaim(value: string): Promise<void> {
     checkValue(value);
-    if (this.#hold.status !== 'held') throw notLeader(this.election.name);
+    if (this.status !== 'held') throw notLeader(this.election.name);
     const session = this.election.session;
     const res = await session.store.txn({
       compare: [{ key: this.key, target: 'createRevision', op: '=', value: this.term }],
@@ -191,14 +172,10 @@ export class Leadership {
 
   /**
    * Gives leadership up: the signal aborts at once, then the key is deleted so the next
-   * candidate takes over within one watch delivery. Idempotent.
+   * candidate takes over within one watch delivery. Idempotent. (Same as `release()`.)
    */
   resign(): Promise<void> {
-    return this.#hold.release();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.resign();
+    return this.release();
   }
 }
 

@@ -110,7 +110,7 @@ export class Holding {
     })();
   }
 
-  /** Throws the loss reason if this hold is not held. */
+  /** Throws the loss reason unless still held (checks the session deadline synchronously). */
   throwIfNotHeld(): void {
     if (this.status !== 'held')
       throw this.#ac.signal.reason ?? new TenureError('TENURE_LOCK_LOST', `${this.#what} is not held`);
@@ -132,5 +132,9 @@ export class Holding {
       this.#status = confirmed ? 'released' : 'lost';
     });
     return this.#releasing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.release();
   }
 }

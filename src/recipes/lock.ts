@@ -1,7 +1,7 @@
 /**
  * A held lock or permit: the shape every lock recipe (Mutex, Semaphore, RWLock) returns.
  */
-import { Holding, type HoldingStatus } from './holding.js';
+import { Holding } from './holding.js';
 import type { Ticket } from './queue.js';
 import type { Session } from './session.js';
 
@@ -15,11 +15,9 @@ import type { Session } from './session.js';
  * await db.write(row, { fencingToken: lock.fencingToken, signal: lock.signal });
  * ```
  */
-export class Lock {
-  /** Strictly increasing across successive holders: the protected resource must refuse lower ones. */
-  readonly fencingToken: number;
-  readonly #hold: Holding;
+export class Lock extends Holding {
   readonly #afterRelease: (() => Promise<void>) | undefined;
+  #released: Promise<void> | undefined;
 
   /** @internal */
   constructor(
@@ -29,39 +27,30 @@ export class Lock {
     what: string,
     afterRelease?: () => Promise<void>,
   ) {
-    this.fencingToken = ticket.createRevision;
-    this.#hold = new Holding(session, ticket, readRevision, what);
+    super(session, ticket, readRevision, what);
     this.#afterRelease = afterRelease;
   }
 
-  /** The store key that represents this lock. */
-  get key(): string {
-    return this.#hold.key;
-  }
-
-  /** Aborts when the lock is lost (TENURE_SESSION_EXPIRED, TENURE_LOCK_LOST) or unlocked (TENURE_CLOSED). */
-  get signal(): AbortSignal {
-    return this.#hold.signal;
-  }
-
-  /** `held` until unlocked or lost. */
-  get status(): HoldingStatus {
-    return this.#hold.status;
+  /** Strictly increasing across successive holders: the protected resource must refuse lower ones. */
+  get fencingToken(): number {
+    return this.token;
   }
 
   /** Throws unless the lock is still held (checks the session deadline synchronously). */
   throwIfLost(): void {
-    this.#hold.throwIfNotHeld();
+    this.throwIfNotHeld();
   }
 
   /** Releases the lock; the next waiter takes it within one watch delivery. Idempotent. */
-  async unlock(): Promise<void> {
-    const wasHeld = this.#hold.status === 'held';
-    await this.#hold.release();
-    if (wasHeld) await this.#afterRelease?.();
+  override release(): Promise<void> {
+    if (this.#released) return this.#released;
+    const wasHeld = this.status === 'held';
+    this.#released = super.release().then(() => (wasHeld ? this.#afterRelease?.() : undefined));
+    return this.#released;
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.unlock();
+  /** Same as {@link Lock.release}. */
+  unlock(): Promise<void> {
+    return this.release();
   }
 }

@@ -5,6 +5,7 @@
  * TENURE_COMPACTED if it fell behind the log's retention.
  */
 import { abortedError } from '../errors.js';
+import { StoreBase } from './base.js';
 import { closedError } from './errors.js';
 import type { WatchBatch, WatchEvent } from './types.js';
 
@@ -80,5 +81,49 @@ async function* iterate(
   } finally {
     unsubscribe();
     signal?.removeEventListener('abort', notify);
+  }
+}
+
+/**
+ * A backend whose watches read its own change log: it supplies the log, this class supplies
+ * the watches and the listener set (wake them with {@link ChangeLogStore.notify}).
+ */
+export abstract class ChangeLogStore extends StoreBase implements ChangeLog {
+  readonly #listeners = new Set<() => void>();
+
+  abstract currentRevision(): number;
+  abstract readChanges(
+    after: number,
+    key: string,
+    prefix: boolean,
+  ): { events: WatchEvent[]; upTo: number; more: boolean };
+
+  /** How many watches are waiting on the log. */
+  protected get watchers(): number {
+    return this.#listeners.size;
+  }
+
+  /** Called when the first watch starts waiting. */
+  protected onFirstWatcher(): void {}
+
+  subscribe(listener: () => void): () => void {
+    const wrapped = () => listener();
+    this.#listeners.add(wrapped);
+    if (this.#listeners.size === 1) this.onFirstWatcher();
+    return () => this.#listeners.delete(wrapped);
+  }
+
+  /** Wakes every watch: new revisions may be readable (or the store closed). */
+  protected notify(): void {
+    for (const listener of this.#listeners) listener();
+  }
+
+  protected doWatch(
+    key: string,
+    prefix: boolean,
+    fromRevision: number | undefined,
+    signal: AbortSignal | undefined,
+  ): AsyncIterable<WatchBatch> {
+    return watchChangeLog(this, key, prefix, fromRevision, signal, () => this.closed);
   }
 }

@@ -6,8 +6,7 @@
  */
 import { systemClock, type Clock, type Timer } from '../../clock.js';
 import { invalidArgument } from '../../errors.js';
-import { StoreBase } from '../base.js';
-import { watchChangeLog, type ChangeLog } from '../change-log.js';
+import { ChangeLogStore } from '../change-log.js';
 import { compactedError, leaseNotFound } from '../errors.js';
 import { compareKeys, deletedKv, evaluateCompare, keyMatches } from '../keys.js';
 import type {
@@ -22,7 +21,6 @@ import type {
   StoreCapabilities,
   TxnRequest,
   TxnResponse,
-  WatchBatch,
   WatchEvent,
 } from '../types.js';
 import { checkInteger, toBytes } from '../validate.js';
@@ -86,7 +84,7 @@ interface LeaseState {
  * await clock.advance(1000); // the lease expires, 'a' is deleted
  * ```
  */
-export class MemoryStore extends StoreBase implements ChangeLog {
+export class MemoryStore extends ChangeLogStore {
   readonly capabilities = CAPABILITIES;
   /** Replaceable fault hook, see {@link MemoryStoreOptions.fault}. */
   fault: ((operation: MemoryStoreOperation) => Error | undefined) | undefined;
@@ -99,7 +97,6 @@ export class MemoryStore extends StoreBase implements ChangeLog {
   #revision = 0;
   #compactRevision = 0;
   #log: WatchEvent[] = [];
-  readonly #listeners = new Set<() => void>();
 
   constructor(options: MemoryStoreOptions = {}) {
     super();
@@ -219,7 +216,7 @@ export class MemoryStore extends StoreBase implements ChangeLog {
     for (const e of events) this.#log.push(e);
     const floor = this.#revision - this.#retain;
     if (floor > this.#compactRevision) this.#compactTo(floor);
-    for (const listener of this.#listeners) listener();
+    this.notify();
   }
 
   #compactTo(revision: number): void {
@@ -308,15 +305,6 @@ export class MemoryStore extends StoreBase implements ChangeLog {
     this.#compactTo(revision);
   }
 
-  protected doWatch(
-    key: string,
-    prefix: boolean,
-    fromRevision: number | undefined,
-    signal: AbortSignal | undefined,
-  ): AsyncIterable<WatchBatch> {
-    return watchChangeLog(this, key, prefix, fromRevision, signal, () => this.closed);
-  }
-
   /** @internal ChangeLog */
   currentRevision(): number {
     return this.#revision;
@@ -337,17 +325,10 @@ export class MemoryStore extends StoreBase implements ChangeLog {
     return { events, upTo: this.#revision, more: false };
   }
 
-  /** @internal ChangeLog */
-  subscribe(listener: () => void): () => void {
-    const wrapped = () => listener();
-    this.#listeners.add(wrapped);
-    return () => this.#listeners.delete(wrapped);
-  }
-
   protected async doClose(): Promise<void> {
     for (const state of this.#leases.values())
       if (state.timer !== undefined) this.#clock.clearTimeout(state.timer);
     this.#leases.clear();
-    for (const listener of this.#listeners) listener();
+    this.notify();
   }
 }

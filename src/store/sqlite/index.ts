@@ -17,8 +17,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { TenureError, invalidArgument } from '../../errors.js';
-import { StoreBase } from '../base.js';
-import { watchChangeLog, type ChangeLog } from '../change-log.js';
+import { ChangeLogStore } from '../change-log.js';
 import { compactedError, leaseNotFound } from '../errors.js';
 import { evaluateCompare } from '../keys.js';
 import type {
@@ -30,7 +29,6 @@ import type {
   StoreCapabilities,
   TxnRequest,
   TxnResponse,
-  WatchBatch,
   WatchEvent,
 } from '../types.js';
 import { checkInteger, toBytes } from '../validate.js';
@@ -196,7 +194,7 @@ function mapSqliteError(err: unknown): unknown {
  * await store.put('service/leader', 'host-a', { lease: lease.id });
  * ```
  */
-export class SqliteStore extends StoreBase implements ChangeLog {
+export class SqliteStore extends ChangeLogStore {
   readonly capabilities: StoreCapabilities;
   /** The database file's path. */
   readonly path: string;
@@ -205,7 +203,6 @@ export class SqliteStore extends StoreBase implements ChangeLog {
   readonly #pollIntervalMs: number;
   readonly #idlePollIntervalMs: number;
   #lastChangeAt = 0;
-  readonly #listeners = new Set<() => void>();
   /** One timer for both jobs: watch polling (while watches exist) and the lease reaper. */
   #ticker: ReturnType<typeof setTimeout> | undefined;
   readonly #reapIntervalMs: number;
@@ -342,7 +339,7 @@ export class SqliteStore extends StoreBase implements ChangeLog {
     } catch (err) {
       throw mapSqliteError(err);
     }
-    if (this.#wrote) this.#notify();
+    if (this.#wrote) this.notify();
     return result;
   }
 
@@ -548,15 +545,6 @@ export class SqliteStore extends StoreBase implements ChangeLog {
     });
   }
 
-  protected doWatch(
-    key: string,
-    prefix: boolean,
-    fromRevision: number | undefined,
-    signal: AbortSignal | undefined,
-  ): AsyncIterable<WatchBatch> {
-    return watchChangeLog(this, key, prefix, fromRevision, signal, () => this.closed);
-  }
-
   /** @internal ChangeLog */
   currentRevision(): number {
     return this.#read(() => this.#currentRevisionUnsafe());
@@ -588,14 +576,8 @@ export class SqliteStore extends StoreBase implements ChangeLog {
     });
   }
 
-  /** @internal ChangeLog */
-  subscribe(listener: () => void): () => void {
-    const wrapped = () => listener();
-    this.#listeners.add(wrapped);
-    if (this.#listeners.size === 1) this.#schedule(); // from reaper cadence to poll cadence
-    return () => {
-      this.#listeners.delete(wrapped);
-    };
+  protected override onFirstWatcher(): void {
+    this.#schedule(); // from the reaper's cadence to the poll cadence
   }
 
   /**
@@ -606,7 +588,7 @@ export class SqliteStore extends StoreBase implements ChangeLog {
   #schedule(): void {
     if (this.#ticker !== undefined) clearTimeout(this.#ticker);
     if (this.closed) return;
-    const watching = this.#listeners.size > 0;
+    const watching = this.watchers > 0;
     const delay = !watching
       ? this.#reapIntervalMs
       : performance.now() - this.#lastChangeAt < 1000
@@ -618,7 +600,7 @@ export class SqliteStore extends StoreBase implements ChangeLog {
 
   #tick(): void {
     if (this.closed) return;
-    if (this.#listeners.size > 0) this.#poll();
+    if (this.watchers > 0) this.#poll();
     const now = performance.now();
     if (now - this.#lastReapAt >= this.#reapIntervalMs) {
       this.#lastReapAt = now;
@@ -633,21 +615,17 @@ export class SqliteStore extends StoreBase implements ChangeLog {
       if (version !== this.#dataVersion) {
         this.#dataVersion = version;
         this.#lastChangeAt = performance.now();
-        this.#notify();
+        this.notify();
       }
     } catch {
       // A busy or closing file: check again next tick.
     }
   }
 
-  #notify(): void {
-    for (const listener of this.#listeners) listener();
-  }
-
   protected async doClose(): Promise<void> {
     if (this.#ticker !== undefined) clearTimeout(this.#ticker);
     this.#ticker = undefined;
-    this.#notify();
+    this.notify();
     this.#db.close();
   }
 }
