@@ -33,6 +33,7 @@ import {
   type Check,
   type LeaderClaim,
 } from './verdict.js';
+import { DEMO_ELECTION } from './names.js';
 import type { WorkerConfig } from './worker.js';
 
 /** Options of {@link runDemo}. */
@@ -242,9 +243,19 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       );
       return id;
     };
-    const waitLeader = async () => {
-      for (let i = 0; i < 100 && !currentLeader(); i++) await sleep(50);
-      return currentLeader();
+    // The leader according to the store (not to the workers' reports, which can lag behind a
+    // leadership change), so that the fault hits the real leader.
+    const election = store!;
+    const waitLeader = async (): Promise<[string, number] | undefined> => {
+      for (let i = 0; i < 100; i++) {
+        const { kvs } = await election.range(`election/${DEMO_ELECTION}/`);
+        const first = [...kvs].sort((a, b) => a.createRevision - b.createRevision)[0];
+        const id = first && Buffer.from(first.value).toString();
+        if (first && id && workers.get(id)?.alive && leading.get(id) === first.createRevision)
+          return [id, first.createRevision];
+        await sleep(50);
+      }
+      return undefined;
     };
     const measureFailover = async (cause: string, from: string, fromTerm: number, act: () => void) => {
       const at = performance.now();

@@ -18,6 +18,7 @@ import { openStore } from '../../store/open.js';
 import type { Store } from '../../store/types.js';
 import { SLOT_MAP_PREFIX } from '../../dashboard/fleet-view.js';
 import { FencedCounter } from './fenced-counter.js';
+import { DEMO_ELECTION, DEMO_GROUP, DEMO_LOCK } from './names.js';
 import { DEMO_SLOT_COUNT, idealMoves, moduloMoves, reassign, type StoredSlotMap } from './slots.js';
 
 /** The worker's configuration, passed as JSON in argv[2]. */
@@ -30,10 +31,6 @@ export interface WorkerConfig {
   readonly holdMs: number;
 }
 
-/** Names the demo uses. */
-export const DEMO_ELECTION = 'demo-leader';
-export const DEMO_LOCK = 'demo-counter';
-export const DEMO_GROUP = 'demo';
 export const SLOT_MAP_KEY = `${SLOT_MAP_PREFIX}${DEMO_GROUP}`;
 const MEMBERS = `${PREFIX.members}${DEMO_GROUP}/`;
 
