@@ -11,7 +11,7 @@ import { tempDir } from '../helpers/tmp.js';
 import { Fleet, untilConverged } from './fleet.js';
 
 const SLOTS = 256;
-const TTL = 600;
+const TTL = 1000;
 let tmp: ReturnType<typeof tempDir>;
 let fleet: Fleet;
 beforeEach(() => {
