@@ -3,11 +3,17 @@
  * loads), with a radix index so that a lookup is a table read plus a short binary search.
  */
 
-/** Largest index: 2^18 entries (1 MiB); beyond that the index stops fitting in L2 and stops paying off. */
-const MAX_INDEX_BITS = 18;
+/**
+ * Largest lookup table: 2^20 entries (4 MiB). The table has about 4 entries per point, so that
+ * three quarters of the entries cover no point and answer a lookup with one read.
+ */
+const MAX_TABLE_BITS = 20;
 
 /**
- * Points of a hash ring in ascending order, each owned by a member number.
+ * Points of a hash ring in ascending order, each owned by a member number, plus a radix lookup
+ * table over the top bits of the hash: entry b is the owner itself (≥ 0) when no point falls in
+ * bucket b, so the whole bucket belongs to the next point's owner, or −(first position ≥ bucket
+ * start) − 1 when points fall inside, and a short forward scan finds the key's point.
  * @internal
  */
 export class Continuum {
@@ -15,8 +21,7 @@ export class Continuum {
   points: Uint32Array = new Uint32Array(0);
   /** Owner (member number) of each point. */
   owners: Uint32Array = new Uint32Array(0);
-  /** index[b] = first position whose point is ≥ b << shift; index[2^bits] = points.length. */
-  private index: Uint32Array = new Uint32Array(2);
+  private table: Int32Array = new Int32Array(1);
   private shift = 31;
 
   /**
@@ -37,29 +42,39 @@ export class Continuum {
     }
     this.points = points;
     this.owners = owners;
-    // About one point per index bucket keeps the binary search to one or two probes.
     let bits = 1;
-    while (bits < MAX_INDEX_BITS && 1 << bits < n) bits++;
+    while (bits < MAX_TABLE_BITS && 1 << bits < n * 4) bits++;
     const size = 1 << bits;
     const shift = 32 - bits;
-    const index = new Uint32Array(size + 1);
+    const table = new Int32Array(size);
     let p = 0;
     for (let b = 0; b < size; b++) {
       const start = b * 2 ** shift;
+      const end = start + 2 ** shift;
       while (p < n && points[p]! < start) p++;
-      index[b] = p;
+      if (n === 0) table[b] = 0;
+      else if (p < n && points[p]! < end) table[b] = -p - 1;
+      else table[b] = owners[p === n ? 0 : p]!;
     }
-    index[size] = n;
-    this.index = index;
+    this.table = table;
     this.shift = shift;
   }
 
-  /** Position of the first point ≥ h, wrapping to 0 past the last point (libketama's rule). */
-  position(h: number): number {
-    const b = h >>> this.shift;
-    let lo = this.index[b]!;
-    let hi = this.index[b + 1]!;
+  /** Owner (member number) of the first point ≥ h, wrapping past the last (libketama's rule). */
+  ownerOf(h: number): number {
+    const v = this.table[h >>> this.shift]!;
+    if (v >= 0) return v;
     const points = this.points;
+    let p = -v - 1;
+    while (p < points.length && points[p]! < h) p++;
+    return this.owners[p === points.length ? 0 : p]!;
+  }
+
+  /** Position of the first point ≥ h, wrapping to 0 past the last point. */
+  position(h: number): number {
+    const points = this.points;
+    let lo = 0;
+    let hi = points.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (points[mid]! < h) lo = mid + 1;
@@ -70,6 +85,6 @@ export class Continuum {
 
   /** Bytes held by the arrays. */
   bytes(): number {
-    return this.points.byteLength + this.owners.byteLength + this.index.byteLength;
+    return this.points.byteLength + this.owners.byteLength + this.table.byteLength;
   }
 }

@@ -67,7 +67,7 @@ abstract class RingBase implements ConsistentHash {
 
   lookup(key: string): string {
     if (this.members.size === 0) throw noNodes(this.algorithm);
-    return this.members.ids[this.continuum.owners[this.continuum.position(this.hashKey(key))]!]!;
+    return this.members.ids[this.continuum.ownerOf(this.hashKey(key))]!;
   }
 
   lookupN(key: string, n: number, out: string[] = []): string[] {

@@ -1,0 +1,637 @@
+/**
+ * Consistent hashing benchmark: tenure/hashing side by side with the npm packages a user would
+ * pick instead (hashring, consistent-hash with distribution 'uniform', ketama, skeleton-rendezvous,
+ * jump-gouache), in the same process and run.
+ *
+ * Measures, for N ∈ {10, 100, 1000, 10000} members and one million random and one million
+ * sequential (`user:0`, `user:1`, ...) keys: lookups per second, peak/average load, keys moved on
+ * one removal and one addition against the ideal 1/N (and collateral moves between members that
+ * did not change), build time, memory per member, and garbage collections during lookups (zero
+ * means the lookup path did not allocate). Also the candidate hash functions for short keys.
+ *
+ * Slow peers are timed on fewer keys (always more than 5,000 distinct keys, so hashring's
+ * 5,000-entry LRU cache cannot hide its cost); each row says how many keys it used.
+ */
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import xxhashWasm from 'xxhash-wasm';
+import { xxh32 as nativeXxh32 } from '@node-rs/xxhash';
+import {
+  BoundedLoadRing,
+  HashRing,
+  JumpHash,
+  KetamaRing,
+  Maglev,
+  MementoHash,
+  Rendezvous,
+  SlotTable,
+  fnv1a32,
+  md5Words,
+  murmur3,
+  xxh32,
+  type ConsistentHash,
+} from '../src/hashing/index.js';
+import { table, writeResults } from './report.js';
+
+const require = createRequire(import.meta.url);
+
+// --- peers ------------------------------------------------------------------------------------
+
+type HashRingPkg = new (
+  servers: string[],
+  algorithm?: string,
+  options?: object,
+) => {
+  get(key: string): string;
+  add(server: string): unknown;
+  remove(server: string): unknown;
+};
+type ConsistentHashPkg = new (options?: object) => {
+  add(node: string): unknown;
+  remove(node: string): unknown;
+  get(key: string): string;
+};
+type KetamaPkg = new (nodes?: string[]) => {
+  addNode(node: string): void;
+  removeNode(node: string): void;
+  getNode(key: string): string | undefined;
+};
+type SkeletonPkg = new (options?: object) => {
+  setSites(sites: string[]): void;
+  addSites(sites: string[]): void;
+  removeSites(sites: string[]): void;
+  findSite(key: string): string;
+};
+const HashRingPackage = require('hashring') as HashRingPkg;
+const ConsistentHashPackage = require('consistent-hash') as ConsistentHashPkg;
+const KetamaPackage = (require('ketama') as { HashRing: KetamaPkg }).HashRing;
+const SkeletonPackage = require('skeleton-rendezvous') as SkeletonPkg;
+const jumpGouache = require('jump-gouache') as {
+  fnvConsistentHash(key: string, buckets: number, mode: 'FNV1A_32'): { bucket: number };
+};
+
+/** What the benchmark needs from any implementation. */
+interface Placement {
+  lookup(key: string): string;
+  remove(node: string): void;
+  add(node: string): void;
+}
+
+interface Subject {
+  name: string;
+  /** Which package: tenure or the peer's npm name. */
+  from: string;
+  /** Most keys to time/measure with (slow peers use fewer). */
+  keyLimit(n: number): number;
+  /** Build for these members, or undefined when skipped at this size (with `skipReason`). */
+  build(nodes: string[]): Placement | undefined;
+  skipReason?(n: number): string | undefined;
+  /** Note shown in the table. */
+  note?: string;
+}
+
+function ours(h: ConsistentHash): Placement {
+  return h;
+}
+
+// HASHING_BENCH_KEYS shrinks the run for a smoke test; results are only published at the full size.
+const ALL_KEYS = Number(process.env.HASHING_BENCH_KEYS ?? 1_000_000);
+const SUBJECTS: Subject[] = [
+  { name: 'maglev', from: 'tenure', keyLimit: () => ALL_KEYS, build: (n) => ours(new Maglev(n)) },
+  {
+    name: 'maglev M=1000003',
+    from: 'tenure',
+    keyLimit: () => ALL_KEYS,
+    build: (n) => (n.length >= 1000 ? ours(new Maglev(n, { tableSize: 1000003 })) : undefined),
+    skipReason: (n) => (n < 1000 ? 'only shown where 65537 is too small' : undefined),
+  },
+  { name: 'jump', from: 'tenure', keyLimit: () => ALL_KEYS, build: (n) => ours(new JumpHash(n)) },
+  { name: 'memento', from: 'tenure', keyLimit: () => ALL_KEYS, build: (n) => ours(new MementoHash(n)) },
+  { name: 'ring (murmur3)', from: 'tenure', keyLimit: () => ALL_KEYS, build: (n) => ours(new HashRing(n)) },
+  {
+    name: 'ketama ring (MD5)',
+    from: 'tenure',
+    keyLimit: () => 300_000,
+    build: (n) => ours(new KetamaRing(n)),
+  },
+  {
+    name: 'bounded ε=0.25 (acquire)',
+    from: 'tenure',
+    keyLimit: () => ALL_KEYS,
+    build: (n) => boundedAcquirer(n),
+  },
+  { name: 'slots 16384', from: 'tenure', keyLimit: () => ALL_KEYS, build: (n) => ours(new SlotTable(n)) },
+  {
+    name: 'rendezvous (O(N))',
+    from: 'tenure',
+    keyLimit: (n) => Math.min(ALL_KEYS, Math.max(6000, Math.floor(3e7 / n))),
+    build: (n) => ours(new Rendezvous(n)),
+  },
+  {
+    name: 'hashring',
+    from: 'hashring',
+    keyLimit: () => 40_000,
+    build: (n) => {
+      const r = new HashRingPackage(n);
+      return { lookup: (k) => r.get(k), add: (x) => r.add(x), remove: (x) => r.remove(x) };
+    },
+  },
+  {
+    name: 'consistent-hash uniform',
+    from: 'consistent-hash',
+    keyLimit: () => ALL_KEYS,
+    build: (n) => {
+      const r = new ConsistentHashPackage({ distribution: 'uniform' });
+      for (const node of n) r.add(node);
+      return { lookup: (k) => r.get(k), add: (x) => r.add(x), remove: (x) => r.remove(x) };
+    },
+  },
+  {
+    name: 'ketama (npm, SHA-1)',
+    from: 'ketama',
+    keyLimit: () => 40_000,
+    build: (n) => {
+      if (n.length > 1000) return undefined;
+      const r = new KetamaPackage(n);
+      return { lookup: (k) => r.getNode(k)!, add: (x) => r.addNode(x), remove: (x) => r.removeNode(x) };
+    },
+    skipReason: (n) => (n > 1000 ? 're-sorts the whole ring on every add: O(N² log N) build' : undefined),
+  },
+  {
+    name: 'skeleton-rendezvous',
+    from: 'skeleton-rendezvous',
+    keyLimit: () => 6_000,
+    build: (n) => {
+      const r = new SkeletonPackage();
+      r.setSites(n);
+      return { lookup: (k) => r.findSite(k), add: (x) => r.addSites([x]), remove: (x) => r.removeSites([x]) };
+    },
+  },
+  {
+    name: 'jump-gouache (FNV-1a 32)',
+    from: 'jump-gouache',
+    keyLimit: () => 6_000,
+    build: (n) => {
+      const list = [...n];
+      return {
+        lookup: (k) => list[jumpGouache.fnvConsistentHash(k, list.length, 'FNV1A_32').bucket]!,
+        add: (x) => void list.push(x),
+        // Jump can only drop its last bucket: the benchmark removes that one for this peer.
+        remove: () => void list.pop(),
+      };
+    },
+    note: 'removal: last bucket',
+  },
+];
+
+/** The bounded-load ring timed through `acquire`, which counts loads (its real hot path). */
+function boundedAcquirer(nodes: string[]): Placement & { ring: BoundedLoadRing } {
+  const ring = new BoundedLoadRing(nodes);
+  return { ring, lookup: (k) => ring.acquire(k), add: (x) => ring.add(x), remove: (x) => ring.remove(x) };
+}
+
+// --- measurement helpers -----------------------------------------------------------------------
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+function heapBytes(): number {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external;
+}
+
+/** A fresh copy of the timing loop per subject, so every call site stays monomorphic. */
+function makeLoop(): (p: Placement, keys: readonly string[], n: number) => number {
+  return new Function(
+    'p',
+    'keys',
+    'n',
+    'let s = 0; for (let i = 0; i < n; i++) s += p.lookup(keys[i]).length; return s;',
+  ) as (p: Placement, keys: readonly string[], n: number) => number;
+}
+
+let sink = 0;
+let gcCount = 0;
+const observer = new PerformanceObserver((list) => {
+  gcCount += list.getEntries().length;
+});
+observer.observe({ entryTypes: ['gc'] });
+
+async function settle(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Lookups per second over the first `n` keys, best of a few passes after a warm-up. */
+async function timeLookups(
+  p: Placement,
+  keys: readonly string[],
+  n: number,
+): Promise<{ perSec: number; gcs: number }> {
+  const loop = makeLoop();
+  sink += loop(p, keys, Math.min(n, 20000));
+  let best = 0;
+  let gcs = Number.POSITIVE_INFINITY;
+  let spent = 0;
+  for (let pass = 0; pass < 5 && (pass < 2 || spent < 1500); pass++) {
+    await settle();
+    const gcBefore = gcCount;
+    const t0 = performance.now();
+    sink += loop(p, keys, n);
+    const ms = performance.now() - t0;
+    await settle();
+    spent += ms;
+    best = Math.max(best, n / (ms / 1000));
+    gcs = Math.min(gcs, gcCount - gcBefore);
+  }
+  return { perSec: best, gcs };
+}
+
+function owners(p: Placement, keys: readonly string[], n: number): string[] {
+  const out = new Array<string>(n);
+  for (let i = 0; i < n; i++) out[i] = p.lookup(keys[i]!);
+  return out;
+}
+
+function peakOverAverage(assigned: readonly string[], members: number): number {
+  const counts = new Map<string, number>();
+  for (const o of assigned) counts.set(o, (counts.get(o) ?? 0) + 1);
+  let peak = 0;
+  for (const c of counts.values()) peak = Math.max(peak, c);
+  return peak / (assigned.length / members);
+}
+
+function movement(before: readonly string[], after: readonly string[], changed: string) {
+  let moved = 0;
+  let collateral = 0;
+  for (let i = 0; i < before.length; i++) {
+    if (before[i] !== after[i]) {
+      moved++;
+      if (before[i] !== changed && after[i] !== changed) collateral++;
+    }
+  }
+  return { moved: moved / before.length, collateral: collateral / before.length };
+}
+
+const round = (x: number, digits = 3) => Number(x.toFixed(digits));
+const millions = (x: number) => round(x / 1e6, x >= 1e6 ? 2 : 3);
+
+// --- the suite -----------------------------------------------------------------------------
+
+interface Row {
+  n: number;
+  subject: string;
+  from: string;
+  keys: number;
+  randomMps?: number;
+  sequentialMps?: number;
+  gcsPerMillion?: number;
+  peakAvgRandom?: number;
+  peakAvgExact?: number;
+  movedOnRemove?: number;
+  collateralOnRemove?: number;
+  movedOnAdd?: number;
+  collateralOnAdd?: number;
+  buildMs?: number;
+  bytesPerNode?: number;
+  skipped?: string;
+  note?: string;
+}
+
+/** A fresh hashing loop per candidate (monomorphic call site), XOR-folding the hashes. */
+function makeHashLoop(): (fn: (k: string) => number, keys: readonly string[], n: number) => number {
+  return new Function(
+    'fn',
+    'keys',
+    'n',
+    'let s = 0; for (let i = 0; i < n; i++) s ^= fn(keys[i]); return s;',
+  ) as (fn: (k: string) => number, keys: readonly string[], n: number) => number;
+}
+
+function timeHash(fn: (k: string) => number, keys: readonly string[], n: number): number {
+  const loop = makeHashLoop();
+  sink ^= loop(fn, keys, Math.min(n, 20000));
+  let best = 0;
+  for (let pass = 0; pass < 4; pass++) {
+    const t0 = performance.now();
+    sink ^= loop(fn, keys, n);
+    best = Math.max(best, n / ((performance.now() - t0) / 1000));
+  }
+  return best;
+}
+
+async function hashFunctions(random: readonly string[], sequential: readonly string[]) {
+  const wasm = await xxhashWasm();
+  const murmurhashV3 = (require('murmurhash') as { v3(k: string): number }).v3;
+  const candidates: [string, (k: string) => number][] = [
+    ['murmur3 (tenure, JS)', (k) => murmur3(k)],
+    ['xxh32 (tenure, JS)', (k) => xxh32(k)],
+    ['fnv1a32 (tenure, JS)', (k) => fnv1a32(k)],
+    ['murmurhash v3 (npm, JS)', (k) => murmurhashV3(k)],
+    ['xxhash-wasm h32', (k) => wasm.h32(k)],
+    ['@node-rs/xxhash xxh32 (native)', (k) => nativeXxh32(k)],
+    ['md5Words (tenure, JS MD5)', (k) => md5Words(k)[0]!],
+    ['node:crypto createHash md5', (k) => createHash('md5').update(k).digest().readUInt32LE(0)],
+  ];
+  const rows: { hash: string; randomMps: number; sequentialMps: number }[] = [];
+  for (const [name, fn] of candidates) {
+    const n = Math.min(ALL_KEYS, name.includes('crypto') || name.includes('native') ? 200_000 : ALL_KEYS);
+    const r = timeHash(fn, random, n);
+    const s = timeHash(fn, sequential, n);
+    rows.push({ hash: name, randomMps: millions(r), sequentialMps: millions(s) });
+    console.log(`  hash ${name}: ${millions(r)} / ${millions(s)} M/s`);
+  }
+  return rows;
+}
+
+/**
+ * Everything measured for one subject at one size. A function of its own so that its structures
+ * die when it returns and the next subject's memory is measured against a clean heap.
+ */
+async function measureSubject(
+  subject: Subject,
+  members: string[],
+  random: readonly string[],
+  sequential: readonly string[],
+): Promise<Row> {
+  const n = members.length;
+  gc();
+  const heap0 = heapBytes();
+  const t0 = performance.now();
+  const p = subject.build(members)!;
+  const buildMs = performance.now() - t0;
+  gc();
+  const bytesPerNode = Math.max(0, (heapBytes() - heap0) / n);
+  const keys = Math.min(subject.keyLimit(n), ALL_KEYS);
+  const row: Row = {
+    n,
+    subject: subject.name,
+    from: subject.from,
+    keys,
+    buildMs: round(buildMs, 1),
+    bytesPerNode: Math.round(bytesPerNode),
+  };
+  if (subject.note !== undefined) row.note = subject.note;
+
+  const r = await timeLookups(p, random, keys);
+  const fresh = subject.name.startsWith('bounded') ? subject.build(members)! : p;
+  const s = await timeLookups(fresh, sequential, keys);
+  row.randomMps = millions(r.perSec);
+  row.sequentialMps = millions(s.perSec);
+  row.gcsPerMillion = round((r.gcs * 1e6) / keys, 1);
+
+  // Balance on the random keys (a fresh bounded ring, so its loads start at zero).
+  const balanceSubject = subject.name.startsWith('bounded') ? subject.build(members)! : p;
+  row.peakAvgRandom = round(peakOverAverage(owners(balanceSubject, random, keys), n));
+  if (p instanceof HashRing || p instanceof KetamaRing) {
+    row.peakAvgExact = round(Math.max(...p.shares().values()) * n);
+  } else if (p instanceof Maglev) {
+    row.peakAvgExact = round(Math.max(...p.entries().values()) / (p.tableSize / n));
+  }
+
+  // Movement: one removal (a middle member), one addition, on up to 100k sequential keys.
+  const moveKeys = Math.min(keys, 100_000);
+  const isBounded = subject.name.startsWith('bounded');
+  // The timed instance serves for the removal (hashring and ketama rebuild slowly at N = 10000).
+  const a = isBounded ? ours(new HashRing(members)) : p;
+  const before = owners(a, sequential, moveKeys);
+  const gone = subject.from === 'jump-gouache' ? members[n - 1]! : members[n >> 1]!;
+  a.remove(gone);
+  const rm = movement(before, owners(a, sequential, moveKeys), gone);
+  const b = isBounded ? ours(new HashRing(members)) : subject.build(members)!;
+  b.add('10.255.255.255:6379');
+  const ad = movement(before, owners(b, sequential, moveKeys), '10.255.255.255:6379');
+  row.movedOnRemove = round(rm.moved, 5);
+  row.collateralOnRemove = round(rm.collateral, 5);
+  row.movedOnAdd = round(ad.moved, 5);
+  row.collateralOnAdd = round(ad.collateral, 5);
+  console.log(
+    `  N=${n} ${subject.name}: ${row.randomMps}/${row.sequentialMps} M/s, peak/avg ${row.peakAvgRandom}` +
+      `${row.peakAvgExact === undefined ? '' : ` (exact ${row.peakAvgExact})`}, moved ${row.movedOnRemove} ` +
+      `(collateral ${row.collateralOnRemove}), build ${row.buildMs} ms, ${row.bytesPerNode} B/node, gc ${row.gcsPerMillion}`,
+  );
+  return row;
+}
+
+export async function run(): Promise<void> {
+  const started = performance.now();
+  // Random keys: 8–24 characters of base-36, like ids and session tokens.
+  let seed = 0x12345678;
+  const rand = () => (seed = murmur3('r', seed)) / 4294967296;
+  const built = Array.from({ length: ALL_KEYS }, () => {
+    const len = 8 + Math.floor(rand() * 17);
+    let s = '';
+    while (s.length < len) s += Math.floor(rand() * 2 ** 32).toString(36);
+    return s.slice(0, len);
+  });
+  // Flat strings, like keys read from a socket (concatenated and sliced strings read slower).
+  const random = JSON.parse(JSON.stringify(built)) as string[];
+  const sequential = Array.from({ length: ALL_KEYS }, (_, i) => `user:${i}`);
+
+  const hashes = await hashFunctions(random, sequential);
+  const rows: Row[] = [];
+  const baseline: { n: number; peakAvgRandom: number }[] = [];
+
+  for (const n of [10, 100, 1000, 10000]) {
+    const members = Array.from(
+      { length: n },
+      (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:6379`,
+    );
+    // What a perfectly uniform random assignment of the same keys looks like (sampling noise).
+    const ideal = new Map<number, number>();
+    for (let i = 0; i < ALL_KEYS; i++) {
+      const b = murmur3(random[i]!, 99) % n;
+      ideal.set(b, (ideal.get(b) ?? 0) + 1);
+    }
+    baseline.push({ n, peakAvgRandom: round(Math.max(...ideal.values()) / (ALL_KEYS / n)) });
+
+    for (const subject of SUBJECTS) {
+      const skipped = subject.skipReason?.(n);
+      if (skipped !== undefined) {
+        if (!subject.name.startsWith('maglev M'))
+          rows.push({ n, subject: subject.name, from: subject.from, keys: 0, skipped });
+        continue;
+      }
+      rows.push(await measureSubject(subject, members, random, sequential));
+    }
+  }
+
+  // Bounded load: peak/average on 1M acquired keys against 1 + ε, at several ε.
+  const bounded: { n: number; epsilon: number; peakAvg: number; bound: number }[] = [];
+  for (const n of [10, 100, 1000]) {
+    const members = Array.from({ length: n }, (_, i) => `node-${i}`);
+    for (const epsilon of [0.05, 0.25]) {
+      const ring = new BoundedLoadRing(members, { epsilon });
+      for (let i = 0; i < ALL_KEYS; i++) ring.acquire(random[i]!);
+      const peak = Math.max(...members.map((m) => ring.load(m)));
+      bounded.push({
+        n,
+        epsilon,
+        peakAvg: round(peak / (ALL_KEYS / n), 4),
+        bound: round(Math.ceil(((1 + epsilon) * ALL_KEYS) / n) / (ALL_KEYS / n), 4),
+      });
+    }
+  }
+
+  const elapsedS = round((performance.now() - started) / 1000, 1);
+  writeResults(
+    'hashing',
+    { elapsedS, hashes, rows, baseline, bounded, sink: sink & 1 },
+    markdown(hashes, rows, baseline, bounded, elapsedS),
+  );
+}
+
+// --- report ----------------------------------------------------------------------------------
+
+function find(rows: readonly Row[], n: number, subject: string): Row | undefined {
+  return rows.find((r) => r.n === n && r.subject === subject && r.skipped === undefined);
+}
+
+function markdown(
+  hashes: { hash: string; randomMps: number; sequentialMps: number }[],
+  rows: Row[],
+  baseline: { n: number; peakAvgRandom: number }[],
+  bounded: { n: number; epsilon: number; peakAvg: number; bound: number }[],
+  elapsedS: number,
+): string {
+  const parts: string[] = [];
+  parts.push('## hashing', '');
+  parts.push(
+    `\`node dist/bench/run.js hashing\` (${elapsedS} s). One process, peers side by side, on a shared 2-core machine: ` +
+      'numbers are noisy (±15%). M/s = million lookups per second, best of several passes over the key set; random keys are ' +
+      '8–24 base-36 characters, sequential keys are `user:0`, `user:1`, .... Slow peers use fewer keys (column "keys", always ' +
+      "> 5,000 so hashring's 5,000-entry cache misses).",
+    '',
+  );
+  parts.push('### Hash functions (short keys)', '');
+  parts.push(
+    table(
+      ['hash', 'random M/s', 'sequential M/s'],
+      hashes.map((h) => [h.hash, h.randomMps, h.sequentialMps]),
+    ),
+  );
+  parts.push('');
+  for (const n of [10, 100, 1000, 10000]) {
+    parts.push(`### N = ${n}`, '');
+    const ideal = baseline.find((b) => b.n === n)!.peakAvgRandom;
+    parts.push(
+      table(
+        [
+          'algorithm',
+          'package',
+          'keys',
+          'random M/s',
+          'seq. M/s',
+          'GCs / 1M lookups',
+          'peak/avg (keys)',
+          'peak/avg (exact)',
+          'moved on remove (ideal ' + round(1 / n, 4) + ')',
+          'collateral',
+          'moved on add (ideal ' + round(1 / (n + 1), 4) + ')',
+          'collateral',
+          'build ms',
+          'bytes/node',
+        ],
+        rows
+          .filter((r) => r.n === n)
+          .map((r) =>
+            r.skipped !== undefined
+              ? [r.subject, r.from, '—', `skipped: ${r.skipped}`, '', '', '', '', '', '', '', '', '', '']
+              : [
+                  r.subject + (r.note === undefined ? '' : ` (${r.note})`),
+                  r.from,
+                  r.keys,
+                  r.randomMps,
+                  r.sequentialMps,
+                  r.gcsPerMillion,
+                  r.peakAvgRandom,
+                  r.peakAvgExact ?? '',
+                  r.movedOnRemove,
+                  r.collateralOnRemove,
+                  r.movedOnAdd,
+                  r.collateralOnAdd,
+                  r.buildMs,
+                  r.bytesPerNode,
+                ],
+          ),
+      ),
+    );
+    parts.push(
+      '',
+      `Peak/avg counted on keys includes sampling noise: a perfectly uniform random assignment of the same ${ALL_KEYS} keys ` +
+        `shows ${ideal} at N = ${n}. "Exact" is the placement's own balance (arc shares for rings, table entries for Maglev).`,
+      '',
+    );
+  }
+  parts.push('### Bounded loads: peak/average after 1,000,000 acquires', '');
+  parts.push(
+    table(
+      ['N', 'ε', 'peak/avg', '⌈(1+ε)·avg⌉/avg'],
+      bounded.map((b) => [b.n, b.epsilon, b.peakAvg, b.bound]),
+    ),
+  );
+  parts.push('');
+  parts.push('### Targets', '');
+  const targets: [string, string, boolean][] = [];
+  const ratio = (a?: number, b?: number) =>
+    a !== undefined && b !== undefined && b > 0 ? a / b : Number.NaN;
+  for (const n of [10, 100, 1000, 10000]) {
+    const ch = find(rows, n, 'consistent-hash uniform');
+    const hr = find(rows, n, 'hashring');
+    for (const name of ['maglev', 'jump', 'memento']) {
+      const r = find(rows, n, name);
+      if (r === undefined) continue;
+      const mps = Math.min(r.randomMps!, r.sequentialMps!);
+      targets.push([`${name} ≥ 20 M/s at N=${n}`, `${mps} M/s (worse of random/sequential)`, mps >= 20]);
+      const vsCh = ratio(mps, Math.max(ch?.randomMps ?? 0, ch?.sequentialMps ?? 0));
+      targets.push([`${name} ≥ 2× consistent-hash at N=${n}`, `${round(vsCh, 1)}×`, vsCh >= 2]);
+      const vsHr = ratio(mps, Math.max(hr?.randomMps ?? 0, hr?.sequentialMps ?? 0));
+      targets.push([`${name} ≥ 50× hashring at N=${n}`, `${round(vsHr, 1)}×`, vsHr >= 50]);
+    }
+    const ring = find(rows, n, 'ring (murmur3)');
+    if (ring !== undefined) {
+      const mps = Math.min(ring.randomMps!, ring.sequentialMps!);
+      if (n === 1000) targets.push([`fast ring ≥ 8 M/s at N=1000`, `${mps} M/s`, mps >= 8]);
+      const vsCh = ratio(mps, Math.max(ch?.randomMps ?? 0, ch?.sequentialMps ?? 0));
+      targets.push([`fast ring ≥ 2× consistent-hash at N=${n}`, `${round(vsCh, 1)}×`, vsCh >= 2]);
+      const vsHr = ratio(mps, Math.max(hr?.randomMps ?? 0, hr?.sequentialMps ?? 0));
+      targets.push([`fast ring ≥ 50× hashring at N=${n}`, `${round(vsHr, 1)}×`, vsHr >= 50]);
+    }
+    const k = find(rows, n, 'ketama ring (MD5)');
+    if (k !== undefined) {
+      const vsHr = ratio(
+        Math.min(k.randomMps!, k.sequentialMps!),
+        Math.max(hr?.randomMps ?? 0, hr?.sequentialMps ?? 0),
+      );
+      targets.push([`ketama ring ≥ 5× hashring at N=${n}`, `${round(vsHr, 1)}×`, vsHr >= 5]);
+    }
+    const m = find(rows, n, 'maglev');
+    if (m?.peakAvgExact !== undefined) {
+      targets.push([
+        `Maglev peak/avg ≤ 1.02 at N=${n} (M=65537, exact)`,
+        String(m.peakAvgExact),
+        m.peakAvgExact <= 1.02,
+      ]);
+    }
+    const big = find(rows, n, 'maglev M=1000003');
+    if (big?.peakAvgExact !== undefined) {
+      targets.push([
+        `Maglev peak/avg ≤ 1.02 at N=${n} (M=1000003, exact)`,
+        String(big.peakAvgExact),
+        big.peakAvgExact <= 1.02,
+      ]);
+    }
+  }
+  for (const b of bounded) {
+    targets.push([`bounded load ≤ 1+ε at N=${b.n}, ε=${b.epsilon}`, String(b.peakAvg), b.peakAvg <= b.bound]);
+  }
+  parts.push(
+    table(
+      ['target', 'measured', 'met'],
+      targets.map(([t, m, ok]) => [t, m, ok ? 'yes' : '**no**']),
+    ),
+  );
+  return parts.join('\n');
+}
