@@ -1,0 +1,296 @@
+/**
+ * Membership, shards and the heartbeat mesh on SQLite with real processes:
+ * - a 20-member fleet with 1024 slots, one member SIGKILLed: time to full reassignment, slots
+ *   moved against the ideal (the victim's share), store writes (revisions) per moved slot;
+ * - heartbeat-mesh detection time p50/p99 at 100 ms heartbeats (SIGKILL of a peer → each
+ *   survivor's `suspect` event, phi ≥ 8);
+ * - false suspicions per member-hour with no load and under `stress-ng --cpu` load, measured over
+ *   a short window and extrapolated linearly (stated in the table).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { decodeTable } from '../src/recipes/shard-table.js';
+import { SqliteStore } from '../src/store/sqlite/index.js';
+import { benchDir, percentile, table, writeResults } from './report.js';
+
+const fixtures = join(benchDir, '..', 'test', 'fixtures');
+const r1 = (x: number) => Number(x.toFixed(1));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const wallNow = () => performance.timeOrigin + performance.now();
+
+interface Proc {
+  proc: ChildProcess;
+  lines: string[];
+}
+function start(script: string, args: string[]): Proc {
+  const proc = spawn(process.execPath, [join(fixtures, script), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines: string[] = [];
+  createInterface({ input: proc.stdout! }).on('line', (l) => lines.push(l));
+  return { proc, lines };
+}
+const events = (p: Proc, type: string) =>
+  p.lines.filter((l) => l.includes(`"${type}"`)).map((l) => JSON.parse(l) as Record<string, unknown>);
+async function waitStarted(ps: Proc[]): Promise<void> {
+  const deadline = performance.now() + 60_000;
+  while (!ps.every((p) => p.lines.some((l) => l.includes('"started"')))) {
+    if (performance.now() > deadline) throw new Error('members did not start');
+    await sleep(20);
+  }
+}
+async function stopAll(ps: Proc[]): Promise<void> {
+  for (const p of ps) if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill('SIGKILL');
+  await Promise.all(
+    ps.map((p) =>
+      p.proc.exitCode === null && p.proc.signalCode === null
+        ? new Promise((r) => p.proc.once('exit', r))
+        : null,
+    ),
+  );
+}
+
+async function fleetState(store: SqliteStore, slots: number) {
+  const read = await store.range('shards/fleet/');
+  const holders: (string | undefined)[] = new Array<string | undefined>(slots).fill(undefined);
+  let owners: (string | undefined)[] = [];
+  let tableMembers: readonly string[] = [];
+  for (const kv of read.kvs) {
+    if (kv.key === 'shards/fleet/table') {
+      const t = decodeTable(kv.value, slots, kv.modRevision);
+      tableMembers = t.nodes;
+      owners = Array.from(t.owners, (i) => t.nodes[i]);
+    } else holders[Number(kv.key.slice('shards/fleet/slot/'.length))] = Buffer.from(kv.value).toString();
+  }
+  const members = (await store.range('members/fleet/')).kvs
+    .map((kv) => kv.key.slice('members/fleet/'.length))
+    .sort();
+  return { holders, owners, tableMembers, members, revision: read.revision };
+}
+
+async function untilConverged(store: SqliteStore, slots: number, ids: string[], timeoutMs: number) {
+  const want = [...ids].sort().join();
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const s = await fleetState(store, slots);
+    if (
+      s.members.join() === want &&
+      s.tableMembers.join() === want &&
+      s.holders.every((h, i) => h !== undefined && h === s.owners[i])
+    )
+      return { state: s, at: performance.now() };
+    if (performance.now() > deadline) throw new Error(`no convergence on ${want} in ${timeoutMs} ms`);
+    await sleep(5);
+  }
+}
+
+async function shardFailover(members: number, slots: number, ttlMs: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'tenure-bench-shards-'));
+  const storePath = join(dir, 'store.db');
+  const store = new SqliteStore({ path: storePath });
+  const ids = Array.from({ length: members }, (_, i) => `m${String(i).padStart(2, '0')}`);
+  const ps = new Map<string, Proc>();
+  try {
+    // Started in a staggered stream: twenty Node start-ups at once on two cores would stall
+    // event loops past the ttl.
+    for (const id of ids) {
+      await sleep(150);
+      ps.set(
+        id,
+        start('shard-member.mjs', [
+          storePath,
+          join(dir, 'fence.db'),
+          id,
+          String(ttlMs),
+          String(slots),
+          'safe',
+          '1',
+          '200',
+        ]),
+      );
+    }
+    await waitStarted([...ps.values()]);
+    const startedAt = performance.now();
+    const { state: before } = await untilConverged(store, slots, ids, 60_000);
+    const initialMs = performance.now() - startedAt;
+    await sleep(500);
+    const victim = ids[7]!;
+    const share = before.holders.filter((h) => h === victim).length;
+    const rev0 = await store.revision();
+    const killedAt = performance.now();
+    ps.get(victim)!.proc.kill('SIGKILL');
+    const survivors = ids.filter((i) => i !== victim);
+    const { state: after, at } = await untilConverged(store, slots, survivors, ttlMs + 30_000);
+    const rev1 = await store.revision();
+    const moved = after.holders.filter((h, i) => h !== before.holders[i]).length;
+    await sleep(300);
+    const stale = [...ps.values()].reduce((s, p) => s + events(p, 'stale-write').length, 0);
+    const expired = [...ps.values()].reduce((s, p) => s + events(p, 'expired').length, 0);
+    return {
+      members,
+      slots,
+      ttlMs,
+      initialConvergenceMs: r1(initialMs),
+      reassignmentMs: r1(at - killedAt),
+      movedSlots: moved,
+      idealMovedSlots: share,
+      storeWrites: rev1 - rev0,
+      writesPerMovedSlot: Number(((rev1 - rev0) / Math.max(1, moved)).toFixed(3)),
+      staleWrites: stale,
+      sessionsExpiredUnderLoad: expired,
+    };
+  } finally {
+    await stopAll([...ps.values()]);
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function freePorts(n: number): Promise<number[]> {
+  const socks = [];
+  for (let i = 0; i < n; i++) {
+    const s = createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    socks.push(s);
+  }
+  const ports = socks.map((s) => s.address().port);
+  for (const s of socks) await new Promise<void>((r) => s.close(() => r()));
+  return ports;
+}
+
+async function meshGroup(dir: string, n: number, intervalMs: number, tag: string) {
+  const storePath = join(dir, `mesh-${tag}.db`);
+  const ports = await freePorts(n);
+  const ps = ports.map((port, i) =>
+    start('mesh-member.mjs', [storePath, `p${i}`, String(port), String(intervalMs)]),
+  );
+  await waitStarted(ps);
+  // Wait until everyone has heard from everyone, then let the windows fill a little.
+  const deadline = performance.now() + 30_000;
+  for (;;) {
+    const ok = ps.every((p) => {
+      const last = events(p, 'peers').at(-1) as { peers?: [string, boolean][] } | undefined;
+      return last?.peers?.length === n - 1 && last.peers.every(([, heard]) => heard);
+    });
+    if (ok) break;
+    if (performance.now() > deadline) throw new Error('mesh did not form');
+    await sleep(100);
+  }
+  await sleep(2000);
+  return ps;
+}
+
+async function meshDetection(trials: number, n: number, intervalMs: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'tenure-bench-mesh-'));
+  const samples: number[] = [];
+  try {
+    for (let t = 0; t < trials; t++) {
+      const ps = await meshGroup(dir, n, intervalMs, `d${t}`);
+      const victim = ps[0]!;
+      const killedAt = wallNow();
+      victim.proc.kill('SIGKILL');
+      await sleep(intervalMs * 30);
+      for (const p of ps.slice(1)) {
+        const e = events(p, 'suspect').find((x) => x.peer === 'p0' && (x.at as number) >= killedAt);
+        if (e) samples.push((e.at as number) - killedAt);
+      }
+      await stopAll(ps);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return {
+    trials,
+    members: n,
+    intervalMs,
+    samples: samples.length,
+    p50: r1(percentile(samples, 50)),
+    p99: r1(percentile(samples, 99)),
+    max: r1(Math.max(...samples)),
+  };
+}
+
+async function falseSuspicions(n: number, intervalMs: number, seconds: number, stress: boolean) {
+  const dir = mkdtempSync(join(tmpdir(), 'tenure-bench-mesh-'));
+  let stressor: ChildProcess | undefined;
+  try {
+    const ps = await meshGroup(dir, n, intervalMs, stress ? 'stress' : 'idle');
+    const since = wallNow();
+    if (stress)
+      stressor = spawn(
+        'stress-ng',
+        ['--cpu', String(cpus().length * 2), '--timeout', `${seconds}s`, '--quiet'],
+        { stdio: 'ignore' },
+      );
+    await sleep(seconds * 1000);
+    const suspects = ps.flatMap((p) => events(p, 'suspect').filter((e) => (e.at as number) >= since));
+    await stopAll(ps);
+    const memberHours = (n * seconds) / 3600;
+    return {
+      members: n,
+      intervalMs,
+      seconds,
+      load: stress ? `stress-ng --cpu ${cpus().length * 2}` : 'none',
+      falseSuspicions: suspects.length,
+      perMemberHour: r1(suspects.length / memberHours),
+      maxPhi: r1(Math.max(0, ...suspects.map((e) => e.phi as number))),
+    };
+  } finally {
+    stressor?.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function run(): Promise<void> {
+  const hasStress = spawnSync('stress-ng', ['--version'], { stdio: 'ignore' }).status === 0;
+  const failover = await shardFailover(20, 1024, 2000);
+  console.log('shard failover', failover);
+  const detection = await meshDetection(8, 5, 100);
+  console.log('mesh detection', detection);
+  const idle = await falseSuspicions(5, 100, 45, false);
+  console.log('false suspicions idle', idle);
+  const loaded = hasStress ? await falseSuspicions(5, 100, 90, true) : undefined;
+  console.log('false suspicions under load', loaded);
+  const results = { failover, detection, idle, loaded };
+  const md = [
+    '## Membership, shards and heartbeat mesh',
+    '',
+    `SQLite store, real processes on ${cpus().length} cores. Fleet: ${failover.members} members, ${failover.slots} slots, ttl ${failover.ttlMs} ms, settle 200 ms; one member SIGKILLed. Store writes are store revisions (committed writing transactions) between the kill and full reassignment: the lease expiry, the new table, and the batched claims. The mesh: ${detection.members} members, ${detection.intervalMs} ms UDP heartbeats on 127.0.0.1, phi accrual (threshold 8, acceptable pause 3 × interval, first estimate = interval); detection = SIGKILL of one member → each survivor's suspect event (${detection.trials} trials). False suspicions: no member killed; measured over the stated seconds and extrapolated linearly to a member-hour.`,
+    '',
+    table(
+      ['measure', 'result'],
+      [
+        ['initial convergence (20 members start, 1024 slots claimed)', `${failover.initialConvergenceMs} ms`],
+        [
+          'time to full reassignment after SIGKILL',
+          `${failover.reassignmentMs} ms (ttl ${failover.ttlMs} ms)`,
+        ],
+        ['slots moved vs ideal (victim share)', `${failover.movedSlots} vs ${failover.idealMovedSlots}`],
+        [
+          'store writes (revisions) per moved slot',
+          `${failover.writesPerMovedSlot} (${failover.storeWrites} writes)`,
+        ],
+        ['stale (double-owner) fenced writes', String(failover.staleWrites)],
+        [
+          `mesh detection p50 / p99 at ${detection.intervalMs} ms heartbeats`,
+          `${detection.p50} / ${detection.p99} ms (max ${detection.max}, ${detection.samples} samples)`,
+        ],
+        [
+          `false suspicions per member-hour, no load (${idle.seconds} s)`,
+          `${idle.perMemberHour} (${idle.falseSuspicions} events)`,
+        ],
+        [
+          `false suspicions per member-hour, ${loaded?.load ?? 'stress-ng unavailable'} (${loaded?.seconds ?? 0} s)`,
+          loaded
+            ? `${loaded.perMemberHour} (${loaded.falseSuspicions} events, max phi ${loaded.maxPhi})`
+            : 'not measured',
+        ],
+      ],
+    ),
+  ].join('\n');
+  writeResults('membership', results, md);
+}
