@@ -84,12 +84,28 @@ async function* iterate(
   }
 }
 
+const YIELD_EVERY_MS = 5;
+
 /**
  * A backend whose watches read its own change log: it supplies the log, this class supplies
  * the watches and the listener set (wake them with {@link ChangeLogStore.notify}).
  */
 export abstract class ChangeLogStore extends StoreBase implements ChangeLog {
   readonly #listeners = new Set<() => void>();
+  #lastYield = performance.now();
+
+  /**
+   * These backends answer synchronously, so a loop of awaited calls would never let timers run
+   * (a session's heartbeats among them). Every few milliseconds of such a loop, yield once to the
+   * event loop.
+   */
+  protected async yieldToEventLoop(): Promise<void> {
+    const now = performance.now();
+    if (now - this.#lastYield < YIELD_EVERY_MS) return;
+    this.#lastYield = now;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.#lastYield = performance.now();
+  }
 
   abstract currentRevision(): number;
   abstract readChanges(

@@ -2,4 +2,4 @@ import { MemoryStore } from '../../src/store/memory/index.js';
 import { recipeSuite } from './suite.js';
 
 const store = new MemoryStore();
-recipeSuite('memory', { open: async () => store, ttlMs: 300 });
+recipeSuite('memory', { open: async () => store, ttlMs: 1000 });

@@ -6,6 +6,6 @@ import { recipeSuite } from './suite.js';
 const tmp = tempDir();
 recipeSuite('sqlite', {
   open: async () => new SqliteStore({ path: join(tmp.dir, 'recipes.db') }),
-  ttlMs: 300,
+  ttlMs: 1000,
   cleanup: async () => tmp.cleanup(),
 });

@@ -240,7 +240,8 @@ export function recipeSuite(name: string, harness: RecipeHarness): void {
         // One release: the one waiter behind the holder read the queue once and took the lock.
         expect(reads - before).toBe(1);
         await l.unlock();
-        for (const other of locks) await (await other).unlock();
+        // Release each as it is granted: the queue order need not be the order of this array.
+        await Promise.all(locks.map(async (other) => (await other).unlock()));
       });
 
       it('lock-delay: after a holder dies without unlocking, the lock waits lockDelayMs', async () => {

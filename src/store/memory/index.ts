@@ -116,6 +116,7 @@ export class MemoryStore extends ChangeLogStore {
   }
 
   protected async doTxn(request: TxnRequest): Promise<TxnResponse> {
+    await this.yieldToEventLoop();
     this.#check('txn');
     const succeeded = (request.compare ?? []).every((c) =>
       evaluateCompare(this.#kvs.get(c.key), c, c.target === 'value' ? toBytes(c.value) : undefined),

@@ -211,6 +211,8 @@ export class SqliteStore extends ChangeLogStore {
   /** Set by a revision writer that committed, so #write knows to wake this process's watchers. */
   #wrote = false;
   readonly #stmt: ReturnType<SqliteStore['prepare']>;
+  /** One transaction wrapper, made once: better-sqlite3 builds its BEGIN/COMMIT statements per wrapper. */
+  readonly #run: Database.Transaction<(fn: () => unknown) => unknown>;
 
   constructor(options: SqliteStoreOptions) {
     super();
@@ -270,6 +272,7 @@ export class SqliteStore extends ChangeLogStore {
       );
     }
     this.#stmt = this.prepare();
+    this.#run = this.#db.transaction((fn: () => unknown) => fn());
     const state = this.#stmt.state.get() as { schema_version: number };
     if (state.schema_version !== SCHEMA_VERSION) {
       this.#db.close();
@@ -335,7 +338,7 @@ export class SqliteStore extends ChangeLogStore {
     this.#wrote = false;
     let result: T;
     try {
-      result = this.#db.transaction(fn).immediate();
+      result = this.#run.immediate(fn) as T;
     } catch (err) {
       throw mapSqliteError(err);
     }
@@ -346,7 +349,7 @@ export class SqliteStore extends ChangeLogStore {
   #read<T>(fn: () => T): T {
     this.assertOpen();
     try {
-      return this.#db.transaction(fn).deferred();
+      return this.#run.deferred(fn) as T;
     } catch (err) {
       throw mapSqliteError(err);
     }
@@ -426,6 +429,7 @@ export class SqliteStore extends ChangeLogStore {
   }
 
   protected async doTxn(request: TxnRequest): Promise<TxnResponse> {
+    await this.yieldToEventLoop();
     const writes = [...(request.success ?? []), ...(request.failure ?? [])].some((op) => op.type !== 'get');
     if (writes) return this.#write(() => this.#txn(request, true));
     this.#reapIfDue();
