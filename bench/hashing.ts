@@ -198,9 +198,18 @@ function boundedAcquirer(nodes: string[]): Placement & { ring: BoundedLoadRing }
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
+/**
+ * JS heap in use. Typed-array backing stores live outside the heap and V8 accounts for them lazily,
+ * so tenure's structures add their exact typed-array bytes (`memoryBytes()`) to the heap delta.
+ */
 function heapBytes(): number {
-  const m = process.memoryUsage();
-  return m.heapUsed + m.external;
+  return process.memoryUsage().heapUsed;
+}
+
+function typedArrayBytes(p: Placement): number {
+  const target = (p as { ring?: unknown }).ring ?? p;
+  const f = (target as { memoryBytes?: () => number }).memoryBytes;
+  return typeof f === 'function' ? f.call(target) : 0;
 }
 
 /** A fresh copy of the timing loop per subject, so every call site stays monomorphic. */
@@ -363,7 +372,7 @@ async function measureSubject(
   const p = subject.build(members)!;
   const buildMs = performance.now() - t0;
   gc();
-  const bytesPerNode = Math.max(0, (heapBytes() - heap0) / n);
+  const bytesPerNode = Math.max(0, (heapBytes() - heap0 + typedArrayBytes(p)) / n);
   const keys = Math.min(subject.keyLimit(n), ALL_KEYS);
   const row: Row = {
     n,
@@ -503,6 +512,17 @@ function markdown(
       'numbers are noisy (±15%). M/s = million lookups per second, best of several passes over the key set; random keys are ' +
       '8–24 base-36 characters, sequential keys are `user:0`, `user:1`, .... Slow peers use fewer keys (column "keys", always ' +
       "> 5,000 so hashring's 5,000-entry cache misses).",
+    '',
+  );
+  parts.push(
+    'How to read the columns. **GCs / 1M lookups**: garbage collections observed while timing (0 = the lookup ' +
+      'path allocated nothing measurable). **bytes/node**: JS heap growth after a forced GC, plus, for tenure, the exact ' +
+      'bytes of its typed arrays (V8 accounts for those lazily), divided by N. **moved**: fraction of 100,000 ' +
+      'sequential keys whose owner changed when the middle member was removed (jump-gouache: the last bucket, the only ' +
+      'one Jump can drop) or one member added; **collateral**: keys that moved between two members that did not change ' +
+      "(0 is the consistent-hashing promise). tenure's `jump` removes a middle member by moving the last member into " +
+      'its bucket, so its collateral is expected; `memento` is the algorithm for arbitrary removal. The bounded-load row is ' +
+      "timed through `acquire()` (it counts loads), and its movement is the underlying ring's.",
     '',
   );
   parts.push('### Hash functions (short keys)', '');

@@ -151,6 +151,11 @@ export class MementoHash implements ConsistentHash {
     return this.index.has(node) ? 1 : undefined;
   }
 
+  /** Bytes of the typed array of replacers (4 per bucket, grown by doubling). */
+  memoryBytes(): number {
+    return this.replacer.byteLength;
+  }
+
   /** Number of removed buckets remembered (0 while no member has left out of order). */
   get removedBuckets(): number {
     return this.removedCount;

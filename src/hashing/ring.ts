@@ -136,10 +136,13 @@ abstract class RingBase implements ConsistentHash {
     return share;
   }
 
-  /** Bytes of the lookup structures (points, owners, index). */
+  /** Bytes of the typed arrays behind lookups (points, owners, lookup table, cached points). */
   memoryBytes(): number {
-    return this.continuum.bytes();
+    return this.continuum.bytes() + this.cachedPointBytes();
   }
+
+  /** Bytes of the per-member point arrays kept for rebuilds. */
+  protected abstract cachedPointBytes(): number;
 
   snapshot(): HashSnapshot {
     return {
@@ -237,6 +240,12 @@ export class KetamaRing extends RingBase {
   protected options(): Record<string, number | string> {
     return { compatibility: this.config.compatibility };
   }
+
+  protected cachedPointBytes(): number {
+    let bytes = 0;
+    for (const p of this.cache.values()) bytes += p.byteLength;
+    return bytes;
+  }
 }
 
 /** Options of {@link HashRing}. */
@@ -304,6 +313,12 @@ export class HashRing extends RingBase {
 
   protected options(): Record<string, number | string> {
     return { pointsPerNode: this.config.pointsPerNode };
+  }
+
+  protected cachedPointBytes(): number {
+    let bytes = 0;
+    for (const p of this.cache.values()) bytes += p.byteLength;
+    return bytes;
   }
 }
 

@@ -267,6 +267,11 @@ export class SlotTable implements ConsistentHash {
     };
   }
 
+  /** Bytes of the slot owner table (4 per slot). */
+  memoryBytes(): number {
+    return this.current === undefined ? 0 : this.current.owners.byteLength;
+  }
+
   /** Installs a restored assignment. @internal */
   setAssignment(assignment: SlotAssignment): void {
     this.current = assignment;
