@@ -22,14 +22,22 @@ const r2 = (x: number) => Number(x.toFixed(2));
 const p50 = (xs: number[]) => r2(percentile(xs, 50));
 const p99 = (xs: number[]) => r2(percentile(xs, 99));
 
-async function time(n: number, body: (i: number) => Promise<void>): Promise<number[]> {
-  const out: number[] = [];
+/** Times two bodies in alternation (which goes first alternates too), so drift in load hits both alike. */
+async function timeBoth(
+  n: number,
+  a: (i: number) => Promise<void>,
+  b: (i: number) => Promise<void>,
+): Promise<[number[], number[]]> {
+  const ta: number[] = [];
+  const tb: number[] = [];
   for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await body(i);
-    out.push(performance.now() - t0);
+    for (const which of i % 2 === 0 ? ['a', 'b'] : ['b', 'a']) {
+      const t0 = performance.now();
+      await (which === 'a' ? a(i) : b(i));
+      (which === 'a' ? ta : tb).push(performance.now() - t0);
+    }
   }
-  return out;
+  return [ta, tb];
 }
 
 /** Sums a counter of every member's metrics whose line matches `pattern`. */
@@ -72,35 +80,50 @@ export async function run(): Promise<void> {
       await peer.put('warm').value(String(i));
     }
     const N = 300;
-    const putOurs = await time(N, (i) => ours.put('bench/put', String(i)).then(() => undefined));
-    const putPeer = await time(N, (i) =>
-      peer
-        .put('bench/put')
-        .value(String(i))
-        .then(() => undefined),
+    const [putOurs, putPeer] = await timeBoth(
+      N,
+      (i) => ours.put('bench/put', String(i)).then(() => undefined),
+      (i) =>
+        peer
+          .put('bench/put-peer')
+          .value(String(i))
+          .then(() => undefined),
     );
     console.log(`put p50: ours ${p50(putOurs)} ms, etcd3 ${p50(putPeer)} ms`);
 
     const L = 150;
-    const peerLock = await time(L, async () => {
-      const lock = peer.lock('bench/peer-lock');
-      await lock.acquire();
-      await lock.release();
-    });
     const session = await Session.create(ours, { ttlMs: 10_000 });
-    const contractLock = await time(L, async () => {
-      const res = await ours.txn({
-        compare: [{ key: 'bench/raw-lock', target: 'createRevision', op: '=', value: 0 }],
-        success: [{ type: 'put', key: 'bench/raw-lock', value: 'me', lease: session.lease }],
-      });
-      if (!res.succeeded) throw new Error('raw lock was taken');
-      await ours.delete('bench/raw-lock');
-    });
+    const [peerLock, contractLock] = await timeBoth(
+      L,
+      async () => {
+        const lock = peer.lock('bench/peer-lock');
+        await lock.acquire();
+        await lock.release();
+      },
+      async () => {
+        const res = await ours.txn({
+          compare: [{ key: 'bench/raw-lock', target: 'createRevision', op: '=', value: 0 }],
+          success: [{ type: 'put', key: 'bench/raw-lock', value: 'me', lease: session.lease }],
+        });
+        if (!res.succeeded) throw new Error('raw lock was taken');
+        await ours.delete('bench/raw-lock');
+      },
+    );
     const mutex = new Mutex(session, 'bench-uncontended');
-    const mutexLock = await time(L, async () => {
-      const lock = await mutex.lock();
-      await lock.unlock();
-    });
+    // The Mutex recipe against etcd3's lock, alternated the same way.
+    const [peerLock2, mutexLock] = await timeBoth(
+      L,
+      async () => {
+        const lock = peer.lock('bench/peer-lock');
+        await lock.acquire();
+        await lock.release();
+      },
+      async () => {
+        const lock = await mutex.lock();
+        await lock.unlock();
+      },
+    );
+    peerLock.push(...peerLock2);
     console.log(
       `lock+unlock p50: etcd3 ${p50(peerLock)} ms, contract txn ${p50(contractLock)} ms, Mutex ${p50(mutexLock)} ms`,
     );
@@ -132,6 +155,25 @@ export async function run(): Promise<void> {
       await b.resign();
     }
     console.log(`handoff p50 ${p50(handoff)} ms, election handover p50 ${p50(handover)} ms`);
+
+    // Crash failover: the leader's process stops (its store closes without revoking, so its
+    // heartbeats stop and the lease runs out); measured to the next candidate leading, over ttl.
+    const failoverTtlMs = 2000;
+    const failover: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const crashing = new EtcdStore({ endpoints: cluster.endpoints });
+      const doomed = await Session.create(crashing, { ttlMs: failoverTtlMs });
+      await new Election(doomed, 'bench-failover').campaign('a');
+      const next = new Election(sessionB, 'bench-failover').campaign('b');
+      // Crash at a random point of the heartbeat interval.
+      await new Promise((r) => setTimeout(r, 100 + Math.random() * (failoverTtlMs / 3)));
+      const t0 = performance.now();
+      await crashing.close();
+      const b = await next;
+      failover.push(performance.now() - t0);
+      await b.resign();
+    }
+    console.log(`crash failover p50 ${p50(failover)} ms (ttl ${failoverTtlMs} ms)`);
 
     const W = 200;
     const watchOurs = await watchLatency(
@@ -216,6 +258,11 @@ export async function run(): Promise<void> {
       handoffP50Ms: p50(handoff),
       handoffVsWatch: r2(p50(handoff) / p50(watchOurs)),
       electionHandoverP50Ms: p50(handover),
+      crashFailover: {
+        ttlMs: failoverTtlMs,
+        samplesMs: failover.map(r2),
+        maxVsTtl: r2(Math.max(...failover) / failoverTtlMs),
+      },
       watchDeliveryP50Ms: { ours: p50(watchOurs), etcd3: p50(watchPeer) },
       sessions: sessionsResult,
     };
@@ -251,6 +298,12 @@ export async function run(): Promise<void> {
           ],
           ['contended handoff p50 (ms)', p50(handoff), '', `${results.handoffVsWatch}× one watch delivery`],
           ['election handover after resign p50 (ms)', p50(handover), '', ''],
+          [
+            `election crash failover, worst of ${failover.length} (ms)`,
+            r2(Math.max(...failover)),
+            '',
+            `${r2(Math.max(...failover) / failoverTtlMs)}× the ${failoverTtlMs} ms ttl`,
+          ],
         ],
       ),
       '',

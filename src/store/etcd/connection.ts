@@ -29,6 +29,8 @@ const definition = protoLoader.fromJSON(ETCD_PROTO, {
 /** The etcd services and methods this backend calls. */
 export type EtcdMethod =
   | 'KV.Range'
+  | 'KV.Put'
+  | 'KV.DeleteRange'
   | 'KV.Txn'
   | 'KV.Compact'
   | 'Lease.LeaseGrant'
@@ -37,11 +39,16 @@ export type EtcdMethod =
   | 'Auth.Authenticate';
 export type EtcdStreamMethod = 'Watch.Watch' | 'Lease.LeaseKeepAlive';
 
+const methods = new Map<string, grpc.MethodDefinition<unknown, unknown>>();
+
 function method(name: EtcdMethod | EtcdStreamMethod): grpc.MethodDefinition<unknown, unknown> {
+  const cached = methods.get(name);
+  if (cached !== undefined) return cached;
   const [service, rpc] = name.split('.') as [string, string];
   const svc = definition[`etcdserverpb.${service}`] as grpc.ServiceDefinition | undefined;
   const m = svc?.[rpc];
   if (m === undefined) throw new Error(`unreachable: etcd method ${name} missing from the descriptor`);
+  methods.set(name, m as grpc.MethodDefinition<unknown, unknown>);
   return m as grpc.MethodDefinition<unknown, unknown>;
 }
 
@@ -222,11 +229,14 @@ export class EtcdConnection {
     );
   }
 
-  async #metadata(deadline: number): Promise<grpc.Metadata> {
+  #metadata(deadline: number): grpc.Metadata | Promise<grpc.Metadata> {
     const md = new grpc.Metadata();
     md.set('hasleader', 'true');
-    if (this.#options.username !== undefined) md.set('token', await this.#authenticate(deadline));
-    return md;
+    if (this.#options.username === undefined) return md;
+    return this.#authenticate(deadline).then((token) => {
+      md.set('token', token);
+      return md;
+    });
   }
 
   #authenticate(deadline: number): Promise<string> {
@@ -262,13 +272,19 @@ export class EtcdConnection {
     request: unknown,
     kind: CallKind,
     deadline: number,
-    metadata: () => Promise<grpc.Metadata>,
+    metadata: () => grpc.Metadata | Promise<grpc.Metadata>,
   ): Promise<T> {
     let reauthenticated = false;
     for (;;) {
-      const member = await this.readyMember(deadline);
+      // Fast path: the current member is connected (the usual case) and there is no token to fetch.
+      const current = this.members[this.#current]!;
+      const member =
+        current.client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY
+          ? current
+          : await this.readyMember(deadline);
       try {
-        return await this.#call<T>(member, name, request, await metadata(), deadline);
+        const md = metadata();
+        return await this.#call<T>(member, name, request, md instanceof Promise ? await md : md, deadline);
       } catch (err) {
         if (this.#closed) throw closedError();
         if (!isGrpcError(err)) throw err;

@@ -34,6 +34,8 @@ export const ETCD_PROTO: INamespace = {
         KV: {
           methods: {
             Range: unary('RangeRequest', 'RangeResponse'),
+            Put: unary('PutRequest', 'PutResponse'),
+            DeleteRange: unary('DeleteRangeRequest', 'DeleteRangeResponse'),
             Txn: unary('TxnRequest', 'TxnResponse'),
             Compact: unary('CompactionRequest', 'CompactionResponse'),
           },
