@@ -36,7 +36,9 @@ export function writeResults(suite: string, results: unknown, markdown: string):
   const from = readme.indexOf(start);
   const to = readme.indexOf(end);
   const next =
-    from >= 0 && to > from ? readme.slice(0, from) + block + readme.slice(to + end.length) : `${readme.trimEnd()}\n\n${block}\n`;
+    from >= 0 && to > from
+      ? readme.slice(0, from) + block + readme.slice(to + end.length)
+      : `${readme.trimEnd()}\n\n${block}\n`;
   writeFileSync(readmePath, next);
 }
 

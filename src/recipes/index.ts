@@ -15,3 +15,32 @@ export type { WaitOptions, Entry } from './queue.js';
 export { FencingGate } from './fencing.js';
 export { closeOnSignals, type Closable, type CloseOnSignalsOptions } from './shutdown.js';
 export { checkName, PREFIX } from './names.js';
+export {
+  Membership,
+  Member,
+  MEMBERSHIP_DEFAULTS,
+  type MemberMetadata,
+  type MemberInfo,
+  type MembershipEvent,
+  type MembershipEvents,
+  type MembershipOptions,
+  type MemberStatus,
+} from './membership.js';
+export {
+  ShardManager,
+  SHARD_DEFAULTS,
+  type ShardManagerOptions,
+  type ShardEvent,
+  type ShardManagerEvents,
+  type ShardStats,
+  type ShardManagerStatus,
+} from './shards.js';
+export {
+  HeartbeatMesh,
+  HEARTBEAT_MESH_DEFAULTS,
+  type HeartbeatMeshOptions,
+  type HeartbeatMeshEvents,
+  type PeerHealth,
+  type MeshEvent,
+} from './heartbeat-mesh.js';
+export type { ObservedIterator } from './event-buffer.js';

@@ -139,8 +139,9 @@ export class Session extends EventEmitter<SessionEvents> {
     return new Session(store, lease.id, ttl, intervalMs, clock, sentAt + ttl);
   }
 
-  /** Where the session is in its life. */
+  /** Where the session is in its life (past its deadline it is `expired`, even before its timer fires). */
   get status(): SessionStatus {
+    this.checkDeadline();
     return this.#status;
   }
 

@@ -62,6 +62,19 @@ export function recipeSuite(name: string, harness: RecipeHarness): void {
         expect((s.signal.reason as { code: string }).code).toBe('TENURE_SESSION_EXPIRED');
       });
 
+      it('a hot loop of awaited store calls does not starve its heartbeats', async () => {
+        const s = await session();
+        const key = fresh('hot');
+        const until = performance.now() + harness.ttlMs * 2;
+        let n = 0;
+        while (performance.now() < until) {
+          await store.put(key, String(n++));
+        }
+        expect(s.alive).toBe(true); // checks the deadline itself, not just whether a timer fired
+        await sleep(0);
+        expect(s.status).toBe('alive');
+      });
+
       it('rejects bad options, naming them', async () => {
         expect(await codeOf(Session.create(store, { ttlMs: 0 }))).toBe('TENURE_INVALID_ARGUMENT');
         await expect(
