@@ -4,7 +4,8 @@
  * disappears together, atomically, when the session ends.
  *
  * The client-side deadline follows Chubby's client lease (Burrows, OSDI 2006): the session is
- * lost at (send time of the last acknowledged keepalive + ttl) on this process's monotonic clock.
+ * lost at (send time of the last acknowledged keepalive + ttl, less 0.1% for clock-rate
+ * differences) on this process's monotonic clock.
  * The store cannot expire the lease before that moment, because the keepalive was received after
  * it was sent, so a process stops acting on what it holds no later than the store lets someone
  * else take it. (The etcd3 npm package instead declares a lease lost only after 2×ttl: etcd3
@@ -53,6 +54,17 @@ export interface SessionEvents {
 }
 
 let nextLocalId = 0;
+
+/**
+ * Two machines' monotonic clocks may run at slightly different rates (NTP slews a clock by up to
+ * 500 ppm). The client counts its ttl 0.1% short, so that its deadline comes before the store's
+ * expiry even when the store's clock runs that much faster (Chubby §2.8 makes the same allowance).
+ */
+const CLOCK_RATE_ALLOWANCE = 0.001;
+
+function countedTtl(ttlMs: number): number {
+  return ttlMs * (1 - CLOCK_RATE_ALLOWANCE);
+}
 
 /**
  * A lease kept alive by heartbeats.
@@ -136,7 +148,7 @@ export class Session extends EventEmitter<SessionEvents> {
       await store.revoke(lease.id).catch(() => undefined);
       throw abortedError(options.signal, 'session creation');
     }
-    return new Session(store, lease.id, ttl, intervalMs, clock, sentAt + ttl);
+    return new Session(store, lease.id, ttl, intervalMs, clock, sentAt + countedTtl(ttl));
   }
 
   /** Where the session is in its life (past its deadline it is `expired`, even before its timer fires). */
@@ -190,8 +202,8 @@ export class Session extends EventEmitter<SessionEvents> {
     try {
       const ttl = await this.store.keepAlive(this.lease);
       if (this.#status !== 'alive') return;
-      if (sentAt + Math.min(ttl, this.ttlMs) > this.#deadline)
-        this.#deadline = sentAt + Math.min(ttl, this.ttlMs);
+      const deadline = sentAt + countedTtl(Math.min(ttl, this.ttlMs));
+      if (deadline > this.#deadline) this.#deadline = deadline;
       this.emit('keepalive', this.clock.now() - sentAt);
       this.#scheduleBeat(Math.max(0, this.keepAliveIntervalMs - (this.clock.now() - sentAt)));
     } catch (err) {
