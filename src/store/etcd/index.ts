@@ -4,8 +4,10 @@
  *
  * - Revisions are etcd's revisions; createRevision, modRevision, version and lease come from
  *   etcd's KeyValue. Lease ids are etcd's int64 ids as decimal strings.
- * - A transaction is one etcd Txn; compares keep etcd's missing-key semantics, which are the
- *   contract's (a value compare on a missing key is false).
+ * - A transaction is one etcd Txn (one Range, Put or DeleteRange when it is a single op without
+ *   compares); compares keep etcd's missing-key semantics, which are the contract's (a value
+ *   compare on a missing key is false). etcd refuses a transaction that writes one key twice
+ *   (TENURE_INVALID_ARGUMENT here), which the in-process backends allow.
  * - Leases are etcd leases: ttls are whole seconds, and etcd raises a ttl below its minimum
  *   (1.5 × the election timeout, rounded up to a second: 2 s on default settings) to it.
  *   Renewals share one LeaseKeepAlive stream.
@@ -16,15 +18,16 @@
  * **Transport: `@grpc/grpc-js` with our own descriptor of the etcd API (proto.ts), not the
  * `etcd3` package.** Why:
  * - The contract's guarantees live exactly in the layer etcd3 owns: which member a call goes to,
- *   when a failed call may be retried (etcd3's retry policy cannot tell a write that was never
- *   sent from one whose answer was lost), how a watch resumes, and when a keepalive is declared
- *   failed. Building on its raw clients would mean working around its connection pool, circuit
- *   breaker and error wrapping rather than using them.
+ *   when a failed call may be retried (etcd3's default policy retries any call that failed as
+ *   "recoverable", up to three times, writes included, so a write whose answer was lost can be
+ *   applied twice), how a watch resumes, and when a keepalive is declared failed. Building on its
+ *   raw clients would mean working around its connection pool, circuit breaker and error
+ *   wrapping rather than using them.
  * - It pulls in a retry library and its own copy of the protobuf stack, for features (locks,
  *   elections, STM) that tenure's recipes replace; its lease is declared lost only after 2 × ttl.
  * - grpc-js and proto-loader are what etcd3 itself runs on, so the wire behaviour is the same; the
  *   part of etcd's API we call is small (KV, Watch, Lease, Authenticate) and is described in
- *   ~150 lines in proto.ts, compiled into the package (no .proto file to ship or locate).
+ *   about 200 lines in proto.ts, compiled into the package (no .proto file to ship or locate).
  *
  * @example
  * ```ts
@@ -38,7 +41,7 @@ import { StoreBase } from '../base.js';
 import { closedError, leaseNotFound } from '../errors.js';
 import type { Lease, LeaseId, Op, StoreCapabilities, TxnRequest, TxnResponse, WatchBatch } from '../types.js';
 import { EtcdConnection, etcdDetails, isGrpcError, type CallKind, type EtcdMethod } from './connection.js';
-import { exact, isPossibleLease, keyBytes, toCompare, toRequestOp, toResult } from './convert.js';
+import { exact, isPossibleLease, toCompare, toRequestOp, toResult } from './convert.js';
 import { LeaseKeepAlive } from './keepalive.js';
 import { resolveEtcdOptions, type EtcdStoreOptions, type ResolvedEtcdOptions } from './options.js';
 import type { WireHeader, WireLeaseResponse, WireRangeResponse, WireTxnResponse } from './proto.js';
@@ -343,6 +346,3 @@ export class EtcdStore extends StoreBase {
     this.#conn.close();
   }
 }
-
-/** @internal for tests: the wire key of a contract key. */
-export const _keyBytes = keyBytes;
