@@ -145,7 +145,7 @@ describe('etcd member failures', () => {
     }
   });
 
-  it('SIGKILL two members: calls fail with TENURE_UNAVAILABLE in bounded time, never hang; after restart they recover', async () => {
+  it('SIGKILL two members: calls fail with TENURE_UNAVAILABLE in bounded time, never hang, a session aborts within its ttl; after restart they recover', async () => {
     const store = new EtcdStore({
       endpoints: cluster.endpoints,
       requestTimeoutMs: 1500,
@@ -154,8 +154,12 @@ describe('etcd member failures', () => {
     try {
       const lease = await store.grant(10_000);
       await store.put('quorum/a', '1');
+      const session = await Session.create(store, { ttlMs: 3000 });
+      let sessionLostAt = 0;
+      session.signal.addEventListener('abort', () => (sessionLostAt = performance.now()));
       const leader = await cluster.leader();
       const victims = [leader, (leader + 1) % cluster.size];
+      const killedAt = performance.now();
       for (const i of victims) await cluster.kill(i, 'SIGKILL');
       const calls: [string, () => Promise<unknown>][] = [
         ['put', () => store.put('quorum/b', '2')],
@@ -169,6 +173,9 @@ describe('etcd member failures', () => {
         expect(await codeOf(call()), name).toBe('TENURE_UNAVAILABLE');
         expect(performance.now() - t0, name).toBeLessThan(1500 + 1000);
       }
+      // The session could not renew its lease: it gave up on its side, within its ttl of the loss.
+      expect(session.status).toBe('expired');
+      expect(sessionLostAt - killedAt).toBeLessThanOrEqual(3000 + 100);
       for (const i of victims) await cluster.restart(i);
       let recovered = false;
       const t0 = performance.now();
