@@ -84,6 +84,21 @@ describe('SqliteStore specifics', () => {
     }
   });
 
+  it('a path that cannot be created is an error at once, not a hang', () => {
+    for (const path of ['/proc/tenure/x.db', '/dev/null/x.db'])
+      expect(() => new SqliteStore({ path })).toThrow(
+        expect.objectContaining({ code: 'TENURE_UNAVAILABLE' }),
+      );
+  });
+
+  it('creates missing folders', async () => {
+    const t = tempDir();
+    const store = new SqliteStore({ path: join(t.dir, 'a', 'b', 'c.db') });
+    await store.put('k', 'v');
+    await store.close();
+    t.cleanup();
+  });
+
   it('rejects bad options naming the option', () => {
     expect(() => new SqliteStore({ path: '' })).toThrow(/options.path/);
     expect(() => new SqliteStore({ path: 'x.db', pollIntervalMs: 0 })).toThrow(/options.pollIntervalMs/);

@@ -14,8 +14,8 @@
  * The file must be on a local disk: SQLite's locking is not reliable on network file systems.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { TenureError, invalidArgument } from '../../errors.js';
 import { ChangeLogStore } from '../change-log.js';
 import { compactedError, leaseNotFound } from '../errors.js';
@@ -166,6 +166,19 @@ function prefixEnd(prefix: Buffer): Buffer | undefined {
   return undefined;
 }
 
+/**
+ * Creates a folder and its missing parents, one level at a time. (Node 20's recursive mkdirSync
+ * never returns for a path under /proc: it retries forever on the ENOENT that procfs answers.)
+ */
+function ensureDir(dir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) {
+    missing.push(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing.reverse()) mkdirSync(d);
+}
+
 function keyBytes(key: string): Buffer {
   return Buffer.from(key, 'utf8');
 }
@@ -246,8 +259,8 @@ export class SqliteStore extends ChangeLogStore {
       maxTxnOps: 128,
     });
 
-    if (o.path !== ':memory:') mkdirSync(dirname(o.path), { recursive: true });
     try {
+      if (o.path !== ':memory:') ensureDir(dirname(o.path));
       this.#db = new Database(o.path, { timeout: o.busyTimeoutMs });
       this.#db.pragma('journal_mode = WAL');
       this.#db.pragma(`synchronous = ${o.synchronous}`);
