@@ -67,7 +67,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   // An etcd URL lists several hosts, which WHATWG URL cannot parse: its case reads them from here.
   const etcdHosts = /^etcds?:\/\/([^/?#]*)/i.exec(url)?.[1];
   try {
-    parsed = new URL(etcdHosts === undefined ? url : url.replace(etcdHosts, 'hosts'));
+    parsed = new URL(etcdHosts ? url.replace(etcdHosts, 'hosts') : url);
   } catch {
     throw invalidUrl(url, 'it is not a URL');
   }

@@ -83,12 +83,19 @@ describe('etcd over TLS with client certificates', () => {
     const bad = await openStore(`etcd://${cluster.endpoints[0]}?ca=${tls.caPath}`).catch((e: unknown) => e);
     expect(bad).toMatchObject({ code: 'TENURE_INVALID_URL' });
     expect((bad as Error).message).toMatch(/use etcds:\/\/.*accepted forms: .*etcd:\/\/host:port,host:port/);
-    expect(await openStore('etcd://').catch((e: unknown) => (e as { code?: string }).code)).toBe(
-      'TENURE_INVALID_URL',
-    );
-    expect(await openStore('etcd://a:1,nope').catch((e: unknown) => (e as { code?: string }).code)).toBe(
-      'TENURE_INVALID_URL',
-    );
+    const refusal = (url: string) => openStore(url).catch((e: unknown) => e);
+    expect(await refusal('etcd://')).toMatchObject({
+      code: 'TENURE_INVALID_URL',
+      message: expect.stringMatching(/needs at least one member/),
+    });
+    expect(await refusal('etcd://a:1,nope')).toMatchObject({
+      code: 'TENURE_INVALID_URL',
+      message: expect.stringMatching(/"nope" is not host:port/),
+    });
+    expect(await refusal('etcd://a:1/path')).toMatchObject({
+      code: 'TENURE_INVALID_URL',
+      message: expect.stringMatching(/takes no path/),
+    });
     expect(await openStore('etcd://a:1?bogus=1').catch((e: unknown) => (e as { code?: string }).code)).toBe(
       'TENURE_INVALID_URL',
     );
