@@ -352,9 +352,9 @@ export function conformance(name: string, harness: StoreHarness): void {
         await store.put(`${p}b`, 'other key');
         const batch = await first;
         expect(batch.done).toBe(false);
-        expect(batch.value!.events.map((e) => [e.type, e.kv.key, text(e.kv), e.kv.modRevision])).toEqual([
-          ['put', `${p}a`, 'live', rev],
-        ]);
+        expect(
+          (batch.value as WatchBatch).events.map((e) => [e.type, e.kv.key, text(e.kv), e.kv.modRevision]),
+        ).toEqual([['put', `${p}a`, 'live', rev]]);
         await it.return?.();
         void got;
       });

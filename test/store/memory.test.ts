@@ -1,3 +1,4 @@
+import type { WatchBatch } from '../../src/store/types.js';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { TenureError } from '../../src/errors.js';
@@ -33,6 +34,6 @@ describe('MemoryStore specifics', () => {
     );
     const it2 = store.watch('k', { fromRevision: 25 })[Symbol.asyncIterator]();
     const batch = await it2.next();
-    expect(batch.value!.events.map((e) => e.kv.modRevision)).toEqual([25, 26, 27, 28, 29, 30]);
+    expect((batch.value as WatchBatch).events.map((e) => e.kv.modRevision)).toEqual([25, 26, 27, 28, 29, 30]);
   });
 });

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { WatchBatch } from '../../src/store/types.js';
 import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { sleep } from '../helpers/async.js';
@@ -74,7 +75,9 @@ describe('SqliteStore specifics', () => {
       const next = it.next();
       const rev = await a.put('x/1', 'from a');
       const batch = await next;
-      expect(batch.value!.events.map((e) => [e.kv.key, e.kv.modRevision])).toEqual([['x/1', rev]]);
+      expect((batch.value as WatchBatch).events.map((e) => [e.kv.key, e.kv.modRevision])).toEqual([
+        ['x/1', rev],
+      ]);
       expect(Buffer.from((await b.get('x/1'))!.value).toString()).toBe('from a');
       await it.return?.();
     } finally {
