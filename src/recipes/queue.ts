@@ -209,7 +209,12 @@ export async function waitForTurn(
     let revision: number;
     try {
       if (snapshot === undefined) {
-        const read = await store.range(prefix);
+        // A serializable read is enough here: keys ahead of ours can only disappear (any new key
+        // is created later, behind ours), so a read that is a little behind can only make us
+        // wait longer, never hold too early. One older than our own key proves nothing: read
+        // again, linearizably.
+        let read = await store.range(prefix, { serializable: true });
+        if (read.revision < ticket.createRevision) read = await store.range(prefix);
         snapshot = { queue: [...read.kvs].sort(byCreateRevision), revision: read.revision };
       }
       const { queue } = snapshot;

@@ -71,7 +71,11 @@ export abstract class StoreBase implements Store {
     checkKey(prefix, this.capabilities, 'prefix', true);
     const limit = options.limit ?? 0;
     checkInteger(limit, 'options.limit', 0);
-    const res = await this.doTxn({ success: [{ type: 'get', key: prefix, prefix: true, limit }] });
+    const serializable = options.serializable ?? false;
+    if (typeof serializable !== 'boolean') throw invalidArgument('options.serializable', 'must be a boolean');
+    const res = await this.doTxn({
+      success: [{ type: 'get', key: prefix, prefix: true, limit, serializable }],
+    });
     const first = res.results[0];
     if (first?.type !== 'get') throw new Error('unreachable: a get op returned no get result');
     return { kvs: first.kvs, more: first.more, revision: res.revision };

@@ -86,6 +86,13 @@ export interface GetOp {
   readonly key: Key;
   readonly prefix?: boolean;
   readonly limit?: number;
+  /**
+   * Allow a read from one member's local state without confirming it is current (etcd's
+   * serializable read): faster on a cluster, possibly a little behind; the response's revision
+   * says how current it is. Only honoured for a transaction of this single get; single-host
+   * backends always answer current. @default false
+   */
+  readonly serializable?: boolean;
 }
 
 /** An operation of a transaction branch. */
@@ -168,6 +175,8 @@ export interface WatchOptions {
 export interface RangeOptions {
   /** At most this many keys; 0 means no limit. @default 0 */
   readonly limit?: number;
+  /** See {@link GetOp.serializable}. @default false */
+  readonly serializable?: boolean;
 }
 
 /** The result of {@link Store.range}. */

@@ -126,6 +126,8 @@ function checkOp(op: Op, caps: StoreCapabilities, at: string): void {
     case 'get':
       checkKey(op.key, caps, `${at}.key`, op.prefix === true);
       if (op.limit !== undefined) checkInteger(op.limit, `${at}.limit`, 0);
+      if (op.serializable !== undefined && typeof op.serializable !== 'boolean')
+        throw invalidArgument(`${at}.serializable`, 'must be a boolean');
       return;
     default:
       throw invalidArgument(`${at}.type`, 'must be put, delete or get');

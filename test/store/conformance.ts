@@ -129,6 +129,19 @@ export function conformance(name: string, harness: StoreHarness): void {
         expect(exact.more).toBe(false);
       });
 
+      it('a serializable range sees at least what this client wrote before it, at its own revision', async () => {
+        const p = fresh();
+        const rev = await store.put(`${p}a`, '1');
+        let read = await store.range(p, { serializable: true });
+        // A cluster member may lag for a moment; it must catch up, and never invent state.
+        for (let i = 0; i < 50 && read.revision < rev; i++) {
+          await sleep(10);
+          read = await store.range(p, { serializable: true });
+        }
+        expect(read.revision).toBeGreaterThanOrEqual(rev);
+        expect(read.kvs.map((kv) => [kv.key, text(kv)])).toEqual([[`${p}a`, '1']]);
+      });
+
       it('delete by prefix removes exactly the keys with the prefix, in one revision', async () => {
         const p = fresh();
         await store.put(`${p}x/1`, '1');
@@ -528,6 +541,7 @@ export function conformance(name: string, harness: StoreHarness): void {
         ['malformed lease id', (s) => s.keepAlive('not-a-lease')],
         ['malformed lease on put', (s) => s.put('k', 'v', { lease: 7 as unknown as string })],
         ['negative limit', (s) => s.range('a', { limit: -1 })],
+        ['non-boolean serializable', (s) => s.range('a', { serializable: 'yes' as unknown as boolean })],
         ['fractional revision', (s) => s.compact(1.5)],
         ['zero fromRevision', (s) => s.watch('a', { fromRevision: 0 })],
         ['bad signal', (s) => s.watch('a', { signal: {} as AbortSignal })],

@@ -121,6 +121,7 @@ export function toRequestOp(op: Op): Record<string, unknown> {
         request_range: {
           ...(op.prefix ? prefixRange(op.key) : { key: keyBytes(op.key) }),
           limit: String(op.limit ?? 0),
+          serializable: op.serializable === true,
         },
       };
   }
