@@ -143,6 +143,30 @@ export function checkTxn(req: TxnRequest, caps: StoreCapabilities): void {
   for (let i = 0; i < compare.length; i++) checkCompare(compare[i]!, caps, `request.compare[${i}]`);
   for (let i = 0; i < success.length; i++) checkOp(success[i]!, caps, `request.success[${i}]`);
   for (let i = 0; i < failure.length; i++) checkOp(failure[i]!, caps, `request.failure[${i}]`);
+  checkNoOverlap(success, 'success');
+  checkNoOverlap(failure, 'failure');
+}
+
+/**
+ * A branch may write each key once: etcd refuses a transaction that puts or deletes one key twice
+ * (or puts a key inside a range it deletes), so every backend refuses it the same way.
+ */
+function checkNoOverlap(ops: readonly Op[], branch: string): void {
+  const writes = ops.filter((op) => op.type !== 'get');
+  if (writes.length < 2) return;
+  for (let i = 0; i < writes.length; i++) {
+    for (let j = i + 1; j < writes.length; j++) {
+      const a = writes[i]!;
+      const b = writes[j]!;
+      const covers = (x: Op, y: Op) =>
+        x.type === 'delete' && x.prefix === true ? y.key.startsWith(x.key) : x.key === y.key;
+      if (covers(a, b) || covers(b, a))
+        throw invalidArgument(
+          `request.${branch}`,
+          `writes key ${JSON.stringify(b.key)} twice; a transaction may write each key once`,
+        );
+    }
+  }
 }
 
 function checkList<T>(list: readonly T[] | undefined, name: string, caps: StoreCapabilities): readonly T[] {

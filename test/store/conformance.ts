@@ -542,6 +542,26 @@ export function conformance(name: string, harness: StoreHarness): void {
         ['malformed lease on put', (s) => s.put('k', 'v', { lease: 7 as unknown as string })],
         ['negative limit', (s) => s.range('a', { limit: -1 })],
         ['non-boolean serializable', (s) => s.range('a', { serializable: 'yes' as unknown as boolean })],
+        [
+          'a key written twice in one transaction',
+          (s) =>
+            s.txn({
+              success: [
+                { type: 'put', key: 'd', value: '1' },
+                { type: 'put', key: 'd', value: '2' },
+              ],
+            }),
+        ],
+        [
+          'a put inside a prefix deleted by the same transaction',
+          (s) =>
+            s.txn({
+              failure: [
+                { type: 'delete', key: 'd/', prefix: true },
+                { type: 'put', key: 'd/x', value: '1' },
+              ],
+            }),
+        ],
         ['fractional revision', (s) => s.compact(1.5)],
         ['zero fromRevision', (s) => s.watch('a', { fromRevision: 0 })],
         ['bad signal', (s) => s.watch('a', { signal: {} as AbortSignal })],
