@@ -19,7 +19,7 @@
 let scratch = new Uint8Array(256);
 
 /**
- * Encodes `key` as UTF-8 into the shared scratch buffer and returns the byte length. Lone
+ * Encodes `key` as UTF-8 into the shared scratch buffer and returns the byte length. @internal Lone
  * surrogates become U+FFFD, as `TextEncoder` does, so the bytes match what other runtimes hash.
  */
 export function encodeUtf8(key: string): number {
@@ -56,7 +56,7 @@ export function encodeUtf8(key: string): number {
   return p;
 }
 
-/** The scratch buffer filled by the last {@link encodeUtf8} call (valid until the next call). */
+/** The scratch buffer filled by the last {@link encodeUtf8} call (valid until the next call). @internal */
 export function scratchBytes(): Uint8Array {
   return scratch;
 }

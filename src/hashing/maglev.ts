@@ -22,7 +22,11 @@ export interface MaglevOptions {
 /** Frozen defaults of {@link MaglevOptions}. */
 export const MAGLEV_DEFAULTS: Readonly<Required<MaglevOptions>> = Object.freeze({ tableSize: 65537 });
 
-/** Deterministic primality by trial division (table sizes are at most a few million). */
+/**
+ * Deterministic primality by trial division (table sizes are at most a few million), used to
+ * validate {@link MaglevOptions.tableSize}.
+ * @example isPrime(65537) // true
+ */
 export function isPrime(n: number): boolean {
   if (!Number.isInteger(n) || n < 2) return false;
   if (n % 2 === 0) return n === 2;

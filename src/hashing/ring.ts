@@ -268,7 +268,7 @@ export const HASH_RING_DEFAULTS: Readonly<Required<HashRingOptions>> = Object.fr
  * @example
  * ```ts
  * const ring = new HashRing(['a', 'b', 'c']);
- * ring.lookupN('user:42', 2); // e.g. ['b', 'a']: owner and first replica
+ * ring.lookupN('user:42', 2); // ['c', 'b']: owner and first replica
  * ```
  */
 export class HashRing extends RingBase {

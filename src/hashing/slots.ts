@@ -32,7 +32,7 @@ export interface SlotAssignment {
  * The slot of a key: `murmur3(key) mod slotCount`. (Not Redis's CRC16 with hash tags: tenure's
  * slots are its own.)
  * @param slotCount - @default 16384
- * @example slotOf('user:42') // a number in 0..16383
+ * @example slotOf('user:42') // 9077
  */
 export function slotOf(key: string, slotCount = DEFAULT_SLOT_COUNT): number {
   return murmur3(key) % slotCount;
@@ -41,6 +41,8 @@ export function slotOf(key: string, slotCount = DEFAULT_SLOT_COUNT): number {
 /**
  * Slots each member should own: ⌊S·w/W⌋, plus one for the members with the largest remainders
  * (ties to the smaller id) until all S slots are owned. Deterministic in every process.
+ * @param members - in the order the quotas are returned.
+ * @example slotQuotas([{ node: 'a', weight: 1 }, { node: 'b', weight: 2 }], 10) // [3, 7]
  */
 export function slotQuotas(
   members: readonly { node: string; weight: number }[],

@@ -380,3 +380,27 @@ describe('balance', () => {
     expect(h.lookup('k1')).not.toBe('b');
   });
 });
+
+describe('weighted rings', () => {
+  it('ring: a member of weight 3 gets 3× the points and about 3× the arc of a weight-1 member', () => {
+    const members = Array.from({ length: 20 }, (_, i) => ({ node: `n${i}`, weight: i === 0 ? 3 : 1 }));
+    const ring = new HashRing(members);
+    expect(ring.pointCount).toBe(22 * 160);
+    const shares = ring.shares();
+    const others = [...shares.entries()].filter(([n]) => n !== 'n0').map(([, s]) => s);
+    const avgOther = others.reduce((a, b) => a + b, 0) / others.length;
+    expect(shares.get('n0')! / avgOther).toBeGreaterThan(2.4);
+    expect(shares.get('n0')! / avgOther).toBeLessThan(3.6);
+  });
+
+  it('ring: changing one member weight (remove + add) moves keys only to or from it', () => {
+    const ring = new HashRing(Array.from({ length: 12 }, (_, i) => `n${i}`));
+    const before = mapping(ring);
+    ring.remove('n5');
+    ring.add('n5', 2);
+    const after = mapping(ring);
+    for (let i = 0; i < before.length; i++) {
+      if (before[i] !== after[i]) expect(after[i]).toBe('n5');
+    }
+  });
+});
