@@ -49,20 +49,31 @@ export function formatStatus(s: FleetSnapshot, storeUrl: string): string {
     s.members.map((m) => [
       m.group,
       m.id,
-      m.suspicion === undefined ? '-' : m.suspicion.toFixed(2),
+      // The heartbeat mesh's phi where members publish it; else the lease-based figure.
+      m.phi !== undefined
+        ? `phi ${m.phi.toFixed(1)} (${m.phiObservers} peer${m.phiObservers === 1 ? '' : 's'})`
+        : m.suspicion === undefined
+          ? '-'
+          : `lease ${m.suspicion.toFixed(2)}`,
       m.lease ?? '-',
     ]),
   );
   section(
     'SLOTS',
-    ['MAP', 'EPOCH', 'OWNERS'],
+    ['GROUP', 'TABLE REV', 'SLOTS', 'HOLDERS', 'MOVING'],
     s.slots.map((m) => {
       const counts = new Map<string, number>();
-      for (const o of m.owners) counts.set(o ?? '-', (counts.get(o ?? '-') ?? 0) + 1);
+      for (const o of m.owners) if (o !== null) counts.set(o, (counts.get(o) ?? 0) + 1);
+      const moving = m.owners.filter((o, i) => o === null || o !== m.planned[i]).length;
       return [
         m.name,
         m.epoch === undefined ? '-' : String(m.epoch),
-        [...counts].map(([o, n]) => `${o}:${n}`).join(' '),
+        String(m.owners.length),
+        [...counts]
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .map(([o, n]) => `${o}:${n}`)
+          .join(' ') || '-',
+        String(moving),
       ];
     }),
   );

@@ -1,6 +1,7 @@
 /**
- * What a fleet looks like from the store: sessions, elections, locks, members and slot maps, read
- * in one transaction (one revision), and kept current by watches. Shared by `tenure status`
+ * What a fleet looks like from the store: sessions, elections, locks, members (with the heartbeat
+ * mesh's suspicion, where members publish it) and the ShardManager's slot maps, read in one
+ * transaction (one revision), and kept current by watches. Shared by `tenure status`
  * (one read), `tenure watch` (its events) and the dashboard (its snapshots and events).
  *
  * It only reads: it holds no session and writes nothing, so watching a fleet never changes it.
@@ -10,12 +11,11 @@
 import { EventEmitter } from 'node:events';
 import { isTenureError } from '../errors.js';
 import { PREFIX } from '../recipes/names.js';
+import { decodeTable } from '../recipes/shard-table.js';
 import type { KeyValue, Store } from '../store/types.js';
+import { SUSPICION_PREFIX, type PublishedSuspicion } from './suspicion.js';
 
-/** Where the demo (and any application without the Membership/ShardManager recipes) publishes slot maps. */
-export const SLOT_MAP_PREFIX = 'demo/slots/';
-
-const PREFIXES = [PREFIX.election, PREFIX.mutex, PREFIX.members, PREFIX.shards, SLOT_MAP_PREFIX] as const;
+const PREFIXES = [PREFIX.election, PREFIX.mutex, PREFIX.members, PREFIX.shards, SUSPICION_PREFIX] as const;
 
 /** A session: a live lease that holds keys. */
 export interface SessionView {
@@ -74,17 +74,31 @@ export interface MemberView {
   readonly value: unknown;
   readonly lease: string | null;
   /**
-   * How far past its normal heartbeat rhythm the member's session is: 0 just after a heartbeat,
-   * 1 when its lease is about to expire. Undefined without a lease.
+   * Lease-based suspicion: how far past its normal keepalive rhythm the member's session is, 0
+   * just after a keepalive, 1 when its lease is about to expire (1 − remaining ttl ÷ the largest
+   * remaining ttl seen). Undefined without a lease.
    */
   readonly suspicion: number | undefined;
+  /**
+   * The heartbeat mesh's phi for this member: the highest that any live peer of its group
+   * publishes (see publishSuspicion). Undefined when no peer publishes one.
+   */
+  readonly phi: number | undefined;
+  /** How many peers published a phi for this member. */
+  readonly phiObservers: number;
+  /** The phi at which those peers suspect a member (their detector's threshold). */
+  readonly phiThreshold: number | undefined;
 }
 
-/** A slot map: who owns each slot. */
+/** A ShardManager group's slots: who holds each slot, and who the table assigns it to. */
 export interface SlotMapView {
+  /** The group. */
   readonly name: string;
+  /** Holder of each slot (its key `shards/<group>/slot/<s>`), null while the slot moves. */
   readonly owners: readonly (string | null)[];
-  /** The term or epoch the map was written in, when it says. */
+  /** Owner of each slot by the committed table (`shards/<group>/table`); null without a table. */
+  readonly planned: readonly (string | null)[];
+  /** The table's mod revision (undefined without a table). */
   readonly epoch: number | undefined;
 }
 
@@ -154,16 +168,71 @@ function parseJson(text: string): unknown {
   }
 }
 
-function slotMap(name: string, kv: KeyValue): SlotMapView | undefined {
-  const v = parseJson(decoder.decode(kv.value));
-  if (v === null || typeof v !== 'object') return undefined;
-  const o = v as { owners?: unknown; epoch?: unknown };
-  if (!Array.isArray(o.owners)) return undefined;
-  return {
-    name,
-    owners: o.owners.map((x) => (typeof x === 'string' ? x : null)),
-    epoch: typeof o.epoch === 'number' ? o.epoch : undefined,
-  };
+/**
+ * The slot maps of the ShardManager's groups: each group's table (its slot count is the sum of
+ * the table's run lengths, since a reader that is not a member is not told the count) and the
+ * holders of its slot keys.
+ */
+function slotMaps(kvs: readonly KeyValue[]): SlotMapView[] {
+  const maps: SlotMapView[] = [];
+  for (const [group, list] of groupBy(kvs, PREFIX.shards)) {
+    const prefix = `${PREFIX.shards}${group}/`;
+    let planned: (string | null)[] | undefined;
+    let epoch: number | undefined;
+    const held = new Map<number, string>();
+    for (const kv of list) {
+      const rest = kv.key.slice(prefix.length);
+      if (rest === 'table') {
+        try {
+          const { runs } = JSON.parse(decoder.decode(kv.value)) as { runs: number[] };
+          const slotCount = runs.reduce((sum, n, i) => (i % 2 === 1 ? sum + n : sum), 0);
+          const t = decodeTable(kv.value, slotCount, kv.modRevision);
+          planned = Array.from(t.owners, (i) => t.nodes[i] ?? null);
+          epoch = kv.modRevision;
+        } catch {
+          // not a table this version understands: shown from its slot keys alone
+        }
+      } else if (rest.startsWith('slot/')) {
+        const slot = Number(rest.slice('slot/'.length));
+        if (Number.isSafeInteger(slot) && slot >= 0) held.set(slot, decoder.decode(kv.value));
+      }
+    }
+    const count = planned?.length ?? (held.size === 0 ? 0 : Math.max(...held.keys()) + 1);
+    if (count === 0) continue;
+    const owners = Array.from({ length: count }, (_, s) => held.get(s) ?? null);
+    maps.push({ name: group, owners, planned: planned ?? owners.map(() => null), epoch });
+  }
+  return maps;
+}
+
+/** Each member's highest published phi: group → member → { phi, observers, threshold }. */
+function meshSuspicion(
+  kvs: readonly KeyValue[],
+  live: ReadonlySet<string>,
+): Map<string, { phi: number; observers: number; threshold: number }> {
+  const out = new Map<string, { phi: number; observers: number; threshold: number }>();
+  for (const kv of kvs) {
+    const rest = kv.key.slice(SUSPICION_PREFIX.length);
+    const slash = rest.indexOf('/');
+    if (slash < 0) continue;
+    const group = rest.slice(0, slash);
+    // Only live members' opinions count: the key goes with the lease, but be sure.
+    if (!live.has(`${group}/${rest.slice(slash + 1)}`)) continue;
+    const v = parseJson(decoder.decode(kv.value)) as Partial<PublishedSuspicion> | null;
+    if (v === null || typeof v !== 'object' || v.phi === null || typeof v.phi !== 'object') continue;
+    for (const [peer, phi] of Object.entries(v.phi)) {
+      if (typeof phi !== 'number' || !Number.isFinite(phi)) continue;
+      const key = `${group}/${peer}`;
+      const had = out.get(key);
+      const threshold = typeof v.threshold === 'number' ? v.threshold : 8;
+      out.set(key, {
+        phi: Math.max(had?.phi ?? 0, phi),
+        observers: (had?.observers ?? 0) + 1,
+        threshold: had?.threshold ?? threshold,
+      });
+    }
+  }
+  return out;
 }
 
 /** Reads the raw state: every key under the recipes' prefixes, at one revision. */
@@ -208,6 +277,8 @@ export class FleetView extends EventEmitter<{
   readonly #ac = new AbortController();
   readonly #leases = new Map<string, LeaseTrack>();
   readonly #history = new Map<string, TermView[]>();
+  /** Each slot map's last non-null holder per slot, to count a move once (not as leave + take). */
+  readonly #lastHolders = new Map<string, (string | null)[]>();
   #events: FleetEvent[] = [];
   #snapshot: FleetSnapshot | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -318,11 +389,17 @@ export class FleetView extends EventEmitter<{
       const q = list.map(entry);
       return { name, holder: q[0], waiters: q.slice(1) };
     });
-    const members: MemberView[] = kvs.get(PREFIX.members)!.map((kv) => {
+    const memberKeys = kvs.get(PREFIX.members)!;
+    const mesh = meshSuspicion(
+      kvs.get(SUSPICION_PREFIX)!,
+      new Set(memberKeys.map((kv) => kv.key.slice(PREFIX.members.length))),
+    );
+    const members: MemberView[] = memberKeys.map((kv) => {
       const rest = kv.key.slice(PREFIX.members.length);
       const slash = rest.indexOf('/');
       const t = kv.lease === null ? undefined : this.#leases.get(kv.lease);
       const left = kv.lease === null ? undefined : remaining.get(kv.lease);
+      const phi = mesh.get(rest);
       return {
         group: slash < 0 ? '' : rest.slice(0, slash),
         id: slash < 0 ? rest : rest.slice(slash + 1),
@@ -332,14 +409,12 @@ export class FleetView extends EventEmitter<{
           t === undefined || left === undefined || t.maxRemaining <= 0
             ? undefined
             : Math.min(1, Math.max(0, 1 - left / t.maxRemaining)),
+        phi: phi?.phi,
+        phiObservers: phi?.observers ?? 0,
+        phiThreshold: phi?.threshold,
       };
     });
-    const slots: SlotMapView[] = [];
-    for (const prefix of [PREFIX.shards, SLOT_MAP_PREFIX])
-      for (const kv of kvs.get(prefix)!) {
-        const map = slotMap(kv.key.slice(prefix.length), kv);
-        if (map) slots.push(map);
-      }
+    const slots = slotMaps(kvs.get(PREFIX.shards)!);
 
     const previous = this.#snapshot;
     const next: FleetSnapshot = {
@@ -352,7 +427,10 @@ export class FleetView extends EventEmitter<{
       events: this.#events,
     };
     if (previous) this.#diff(previous, next, now);
-    else for (const e of elections) if (e.leader) this.#recordTerm(e.name, e.leader, undefined);
+    else {
+      for (const e of elections) if (e.leader) this.#recordTerm(e.name, e.leader, undefined);
+      for (const m of slots) this.#lastHolders.set(m.name, [...m.owners]);
+    }
     for (const lease of [...this.#leases.keys()])
       if (!leaseKeys.has(lease) && !remaining.has(lease)) this.#leases.delete(lease);
     this.#snapshot = {
@@ -449,18 +527,28 @@ export class FleetView extends EventEmitter<{
       if (!nextMembers.has(key(m)))
         this.#emit({ kind: 'member-leave', name: m.group, value: m.id, text: `${m.group}: ${m.id} left` });
 
-    const prevSlots = new Map(prev.slots.map((s) => [s.name, s]));
+    // A slot moves when a holder takes it that differs from its last holder: the release and the
+    // take (two snapshots apart, or one) count once, and a slot that goes back to the same
+    // holder (its session was lost and it rejoined) not at all.
     for (const s of next.slots) {
-      const before = prevSlots.get(s.name);
-      if (!before || before.owners.length !== s.owners.length) continue;
-      const moved = s.owners.filter((o, i) => o !== before.owners[i]).length;
+      const last = this.#lastHolders.get(s.name);
+      if (!last || last.length !== s.owners.length) {
+        this.#lastHolders.set(s.name, [...s.owners]);
+        continue;
+      }
+      let moved = 0;
+      s.owners.forEach((o, i) => {
+        if (o === null) return;
+        if (last[i] !== null && last[i] !== o) moved++;
+        last[i] = o;
+      });
       if (moved > 0)
         this.#emit({
           kind: 'slots',
           name: s.name,
           moved,
           term: s.epoch,
-          text: `${s.name}: ${moved} of ${s.owners.length} slots moved`,
+          text: `${s.name}: ${moved} of ${s.owners.length} slots moved to new holders (table ${s.epoch ?? '-'})`,
         });
     }
   }

@@ -87,21 +87,27 @@ function render(s) {
       el('td', {}, l.holder ? chip(l.holder.value) : 'free'),
       el('td', { class: 'term', text: l.holder ? l.holder.revision : '-' }),
       el('td', {}, ...l.waiters.map((w) => chip(w.value)))))));
+  // Suspicion: the heartbeat mesh's phi (the highest any peer publishes) where members publish
+  // it, else the lease-based figure (how much of its ttl the session has used), labelled as such.
   fill('members', table(['group', 'member', 'suspicion', 'lease'], s.members.map((m) => {
-    const level = m.suspicion == null ? null : m.suspicion;
-    const hue = level == null ? '#d0d5da' : level < 0.5 ? '#2ca02c' : level < 0.8 ? '#ff7f0e' : '#d62728';
+    const mesh = m.phi != null;
+    const level = mesh ? Math.min(1, m.phi / (m.phiThreshold || 8)) : m.suspicion;
+    const hue = level == null ? '#d0d5da' : level < 0.5 ? '#2ca02c' : level < 1 && (mesh || level < 0.8) ? '#ff7f0e' : '#d62728';
+    const label = mesh ? 'phi ' + m.phi.toFixed(1) + ' (' + m.phiObservers + (m.phiObservers === 1 ? ' peer)' : ' peers)')
+      : level == null ? '-' : 'lease ' + level.toFixed(2);
     return el('tr', { 'data-member': m.id },
       el('td', { text: m.group }),
       el('td', {}, chip(m.id)),
-      el('td', {}, el('span', { class: 'bar' }, el('i', { style: 'width:' + Math.round((level || 0) * 100) + '%;background:' + hue })), ' ', level == null ? '-' : level.toFixed(2)),
+      el('td', { 'data-testid': 'suspicion-' + m.id, title: mesh ? 'heartbeat mesh phi; suspected at ' + (m.phiThreshold || 8) : 'lease-based: share of its ttl the session has used since its last keepalive' },
+        el('span', { class: 'bar' }, el('i', { style: 'width:' + Math.round((level || 0) * 100) + '%;background:' + hue })), ' ', label),
       el('td', { text: m.lease || '-' }));
   })));
   const maps = s.slots.map((m) => {
     const counts = new Map();
     for (const o of m.owners) counts.set(o, (counts.get(o) || 0) + 1);
     return el('div', { 'data-slots': m.name },
-      el('div', {}, m.name + (m.epoch != null ? ' (epoch ' + m.epoch + ')' : '') + ': ', ...[...counts].map(([o, n]) => el('span', {}, chip(o == null ? 'unowned' : o), ' ' + n + ' '))),
-      el('div', { class: 'slots' }, ...m.owners.map((o, i) => el('div', { title: 'slot ' + i + ': ' + (o || 'unowned'), style: 'background:' + colour(o) }))));
+      el('div', {}, 'group ' + m.name + (m.epoch != null ? ' (table revision ' + m.epoch + ')' : '') + ': ', ...[...counts].map(([o, n]) => el('span', {}, o == null ? el('span', { class: 'chip', style: 'background:#d0d5da;color:#1d2329', text: 'moving' }) : chip(o), ' ' + n + ' '))),
+      el('div', { class: 'slots' }, ...m.owners.map((o, i) => el('div', { title: 'slot ' + i + ': ' + (o || 'moving') + (m.planned[i] && m.planned[i] !== o ? ' → ' + m.planned[i] : ''), style: 'background:' + colour(o) }))));
   });
   fill('slots', maps.length ? el('div', {}, ...maps) : el('div', { class: 'empty', text: 'none' }));
   const events = s.events.slice().reverse().map((e) =>

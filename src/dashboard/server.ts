@@ -79,15 +79,11 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
   const clients = new Set<ServerResponse>();
   const payload = (s: FleetSnapshot) =>
     JSON.stringify({ title: options.title ?? 'tenure', ...s, ...(options.extra?.() ?? {}) });
-  const seenSlots = new Map<string, readonly (string | null)[]>();
+  view.on('event', (e) => {
+    if (e.kind === 'slots' && e.moved !== undefined) metrics.slotsMoved(e.name, e.moved);
+  });
   view.on('change', (s) => {
     for (const e of s.elections) metrics.leaderSeen(e.name, e.leader?.revision);
-    for (const m of s.slots) {
-      const before = seenSlots.get(m.name);
-      if (before && before.length === m.owners.length)
-        metrics.slotsMoved(m.name, m.owners.filter((o, i) => o !== before[i]).length);
-      seenSlots.set(m.name, m.owners);
-    }
     if (clients.size === 0) return;
     const data = `data: ${payload(s)}\n\n`;
     for (const res of clients) if (!res.writableEnded) res.write(data);
@@ -179,3 +175,10 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
     },
   };
 }
+
+export {
+  publishSuspicion,
+  SUSPICION_PREFIX,
+  type PublishedSuspicion,
+  type PublishSuspicionOptions,
+} from './suspicion.js';

@@ -6,8 +6,14 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FencedCounter } from '../../src/cli/demo/fenced-counter.js';
+import { FencedSlots } from '../../src/cli/demo/fenced-slots.js';
 import { idealMoves } from '../../src/cli/demo/slots.js';
-import { checkCounterExact, checkOneLeaderPerTerm, checkTermsIncrease } from '../../src/cli/demo/verdict.js';
+import {
+  checkCounterExact,
+  checkNoSlotDoubleOwned,
+  checkOneLeaderPerTerm,
+  checkTermsIncrease,
+} from '../../src/cli/demo/verdict.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
@@ -28,7 +34,62 @@ function pausedHolderRace(fenced: boolean) {
   return { late, audit };
 }
 
+/**
+ * Slot 3 moves from a (token 10) to b (token 12); then a writes with its old token. `aStillOwns`
+ * is what a believed right after its write: false for an owner that was paused past its lease
+ * (what fencing is for), true for two live owners (a broken ShardManager).
+ */
+function slotHandoverRace(fenced: boolean, aStillOwns: boolean) {
+  const tmp = tempDir('tenure-slots-');
+  dirs.push(tmp);
+  const slots = new FencedSlots(join(tmp.dir, 's.db'), { fenced });
+  slots.take(3, 10, 'a');
+  slots.write([{ slot: 3, token: 10 }], 'a', () => true);
+  slots.take(3, 12, 'b');
+  slots.write([{ slot: 3, token: 12 }], 'b', () => true);
+  const [late] = slots.write([{ slot: 3, token: 10 }], 'a', () => aStillOwns);
+  const audit = slots.audit();
+  slots.close();
+  return { late: late!, audit };
+}
+
 describe('demo safety checks', () => {
+  it('the slot resource refuses a paused owner’s stale write, and the slot check passes', () => {
+    const { late, audit } = slotHandoverRace(true, false);
+    expect(late.accepted).toBe(false);
+    expect(audit).toMatchObject({
+      takes: 2,
+      writes: 2,
+      staleRejected: 1,
+      staleAccepted: 0,
+      liveDoubleOwners: 0,
+    });
+    expect(checkNoSlotDoubleOwned(audit).ok).toBe(true);
+  });
+  it('negative control: without fencing the stale slot write is accepted and the slot check fails', () => {
+    const { late, audit } = slotHandoverRace(false, false);
+    expect(late.accepted).toBe(true);
+    expect(audit.staleAccepted).toBe(1);
+    expect(checkNoSlotDoubleOwned(audit).ok).toBe(false);
+  });
+  it('negative control: two live owners of one slot fail the slot check even when fencing refuses the write', () => {
+    const { late, audit } = slotHandoverRace(true, true);
+    expect(late.accepted).toBe(false);
+    expect(audit.liveDoubleOwners).toBe(1);
+    const check = checkNoSlotDoubleOwned(audit);
+    expect(check.ok).toBe(false);
+    expect(check.detail).toContain('slot 3: a still owned it');
+  });
+  it('negative control: a take with a token not above the last fails the slot check', () => {
+    const tmp = tempDir('tenure-slots-');
+    dirs.push(tmp);
+    const slots = new FencedSlots(join(tmp.dir, 's.db'));
+    slots.take(5, 20, 'a');
+    expect(slots.take(5, 20, 'b').accepted).toBe(false);
+    const audit = slots.audit();
+    slots.close();
+    expect(checkNoSlotDoubleOwned(audit).ok).toBe(false);
+  });
   it('the fenced counter refuses a paused holder and stays exact', () => {
     const { late, audit } = pausedHolderRace(true);
     expect(late.accepted).toBe(false);
@@ -73,8 +134,10 @@ describe('tenure demo', () => {
       staleWritesRejected: number;
       lockCycles: number;
       counter: { value: number };
-      checks: { ok: boolean }[];
-      slotChanges: { moved: number; ideal: number }[];
+      checks: { name: string; ok: boolean }[];
+      slotCount: number;
+      slotChanges: { cause: string; moved: number; ideal: number; ms?: number }[];
+      slots: { takes: number; writes: number; staleAccepted: number; liveDoubleOwners: number };
     };
     expect(report.ok).toBe(true);
     expect(report.checks.every((c) => c.ok)).toBe(true);
@@ -89,7 +152,22 @@ describe('tenure demo', () => {
     expect(graceful!.ms!).toBeLessThan(kill!.ms!);
     expect(report.staleWritesRejected).toBeGreaterThanOrEqual(1);
     expect(report.counter.value).toBe(report.lockCycles);
-    expect(report.slotChanges.length).toBeGreaterThan(0);
-    for (const s of report.slotChanges) expect(s.moved).toBe(s.ideal);
+    // Every membership change moved exactly the departed member's share, or the newcomer's quota.
+    const causes = report.slotChanges.map((s) => s.cause);
+    for (const kind of [/^SIGKILL of leader/, /^graceful stop of leader/, /^w\d+ joined$/])
+      expect(causes.some((c) => kind.test(c))).toBe(true);
+    for (const s of report.slotChanges) {
+      expect(s.moved).toBe(s.ideal);
+      expect(s.ideal).toBeGreaterThan(0);
+      expect(s.ms).toBeDefined();
+    }
+    // A crashed owner's slots wait for its lease; a graceful one hands them over at once.
+    const killed = report.slotChanges.find((s) => s.cause.startsWith('SIGKILL'))!;
+    const stopped = report.slotChanges.find((s) => s.cause.startsWith('graceful'))!;
+    expect(killed.ms!).toBeGreaterThan(500);
+    expect(stopped.ms!).toBeLessThan(killed.ms!);
+    expect(report.checks.find((c) => c.name === 'no slot ever double-owned')?.ok).toBe(true);
+    expect(report.slots.takes).toBeGreaterThanOrEqual(report.slotCount);
+    expect(report.slots.writes).toBeGreaterThan(report.slotCount);
   });
 });

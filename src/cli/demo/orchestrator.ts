@@ -8,10 +8,17 @@
  *    fenced counter.
  * 3. A graceful stop (SIGTERM) of the leader: its session is closed, the lease revoked, and the
  *    next candidate leads within one watch delivery.
- * 4. A new member joins: the leader moves it its share of slots, and only that.
+ * 4. A new member joins: the ShardManager moves it its share of slots, and only that.
+ *
+ * Every worker is a member of the demo's group and owns slots through a ShardManager; each
+ * membership change above (the killed leader, the paused holder whose lease expires and who
+ * rejoins after SIGCONT, the stopped leader, the newcomer) is measured against the ideal: slots
+ * moved (read from the store's slot keys before and after) against the fewest any assignment
+ * could move, and the time until every slot is held by its new owner. Every owner writes its
+ * slots to a per-slot fenced resource, whose log the slot safety check audits.
  *
  * Failover times are measured here, on this process's monotonic clock, from the fault to the
- * new leader's own report.
+ * new leader's own report, or to the store showing every slot held by its new owner.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
@@ -26,14 +33,17 @@ import type { Store } from '../../store/types.js';
 import { openCliStore } from '../store-url.js';
 import { UsageError } from '../usage-error.js';
 import { FencedCounter, type CounterAudit } from './fenced-counter.js';
+import { FencedSlots, type SlotAudit } from './fenced-slots.js';
 import {
   checkCounterExact,
+  checkNoSlotDoubleOwned,
   checkOneLeaderPerTerm,
   checkTermsIncrease,
   type Check,
   type LeaderClaim,
 } from './verdict.js';
 import { DEMO_ELECTION } from './names.js';
+import { DEMO_SLOT_COUNT, idealMoves, moduloMoves, readSlots, settledOver, type SlotState } from './slots.js';
 import type { WorkerConfig } from './worker.js';
 
 /** Options of {@link runDemo}. */
@@ -53,6 +63,8 @@ export interface DemoOptions {
 export const MIN_DURATION_MS = 8000;
 const TTL_MS = 1000;
 const HOLD_MS = 150;
+/** Heartbeat mesh interval: fast enough to suspect a dead peer within the demo's one-second ttl. */
+const HEARTBEAT_MS = 100;
 
 /** A JSON line from a worker. */
 interface WorkerEvent {
@@ -62,10 +74,9 @@ interface WorkerEvent {
   readonly token?: number;
   readonly value?: number;
   readonly accepted?: boolean;
-  readonly members?: string[];
-  readonly moved?: number;
-  readonly ideal?: number;
-  readonly modulo?: number;
+  readonly peer?: string;
+  readonly phi?: number;
+  readonly slot?: number;
   readonly message?: string;
 }
 
@@ -80,6 +91,23 @@ export interface Failover {
   readonly ms: number | undefined;
 }
 
+/** A membership change and how the slots followed it. */
+export interface SlotChange {
+  readonly cause: string;
+  /** The members after the change, sorted. */
+  readonly members: string[];
+  /** Slots whose holder changed, from the store's slot keys before and after. */
+  readonly moved: number;
+  /** The fewest slots any assignment meeting every member's quota could move. */
+  readonly ideal: number;
+  /** What a naive `slot mod n` placement would move. */
+  readonly modulo: number;
+  /** From the change (fault, or the newcomer's join) until every slot was held by its new owner. */
+  readonly ms: number | undefined;
+  /** From the fault to the heartbeat mesh's first suspicion of the departed member (advisory). */
+  readonly suspectedMs?: number;
+}
+
 /** What the demo reports. */
 export interface DemoReport {
   readonly store: string;
@@ -91,7 +119,9 @@ export interface DemoReport {
   readonly lockCycles: number;
   readonly staleWritesRejected: number;
   readonly counter: CounterAudit;
-  readonly slotChanges: { members: string[]; moved: number; ideal: number; modulo: number }[];
+  readonly slotCount: number;
+  readonly slotChanges: SlotChange[];
+  readonly slots: SlotAudit;
   readonly checks: Check[];
   readonly ok: boolean;
   readonly dashboard: string | undefined;
@@ -148,6 +178,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'tenure-demo-'));
   const storeUrl = o.store ?? `sqlite://${join(dir, 'store.db')}`;
   const counterPath = join(dir, 'counter.db');
+  const slotsPath = join(dir, 'slots.db');
   let store: Store | undefined;
   let dashboard: Dashboard | undefined;
   const workers = new Map<string, Worker>();
@@ -174,6 +205,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   try {
     store = await openCliStore(storeUrl);
     const counter = new FencedCounter(counterPath);
+    const slotResource = new FencedSlots(slotsPath);
     const script = fileURLToPath(new URL('./worker.js', import.meta.url));
     const bus = new EventEmitter();
     bus.setMaxListeners(100);
@@ -186,7 +218,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     // What the workers report.
     const claims: LeaderClaim[] = [];
     const leading = new Map<string, number>();
-    const slotChanges: DemoReport['slotChanges'] = [];
+    const slotChanges: SlotChange[] = [];
+    const suspected = new Map<string, number>(); // peer → when first suspected (orchestrator clock)
     const faults: string[] = [];
     const failovers: Failover[] = [];
     let writes = 0;
@@ -202,14 +235,15 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         writes++;
         if (!e.accepted)
           log(`${e.worker}: stale write with fencing token ${e.token} REJECTED by the counter`);
-      } else if (e.ev === 'slots') {
-        slotChanges.push({
-          members: e.members ?? [],
-          moved: e.moved ?? 0,
-          ideal: e.ideal ?? 0,
-          modulo: e.modulo ?? 0,
-        });
-        log(`slots rebalanced over ${e.members?.join(', ')}: ${e.moved} moved (ideal ${e.ideal})`);
+      } else if (e.ev === 'suspect' && e.peer !== undefined) {
+        if (!suspected.has(e.peer)) {
+          suspected.set(e.peer, performance.now());
+          log(`heartbeat mesh: ${e.worker} suspects ${e.peer} (phi ${e.phi?.toFixed(1)}; advisory)`);
+        }
+      } else if (e.ev === 'recover' && e.peer !== undefined) {
+        suspected.delete(e.peer);
+      } else if (e.ev === 'slot-write' && !e.accepted) {
+        log(`${e.worker}: stale write to slot ${e.slot} with token ${e.token} REJECTED by the slot resource`);
       } else if (e.ev === 'error') {
         log(`${e.worker}: ${e.message}`);
       }
@@ -239,7 +273,12 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       const id = `w${++seq}`;
       workers.set(
         id,
-        new Worker(id, script, { id, store: storeUrl, counterPath, ttlMs, holdMs: HOLD_MS }, bus),
+        new Worker(
+          id,
+          script,
+          { id, store: storeUrl, counterPath, slotsPath, ttlMs, holdMs: HOLD_MS, heartbeatMs: HEARTBEAT_MS },
+          bus,
+        ),
       );
       return id;
     };
@@ -274,6 +313,58 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       );
     };
 
+    const alive = () => [...workers.values()].filter((w) => w.alive).map((w) => w.id);
+    // Polls the store (every 20 ms) until the table is over `members` and every slot is held by
+    // its planned owner.
+    const waitSettled = async (members: readonly string[], timeoutMs: number) => {
+      const until = performance.now() + timeoutMs;
+      for (;;) {
+        const state = await readSlots(store!);
+        if (settledOver(state, members)) return { state, at: performance.now() };
+        if (performance.now() > until) return { state, at: undefined };
+        await sleep(20);
+      }
+    };
+    /**
+     * Measures one membership change from `before` to `after` members: `act` makes it and may
+     * return when to start the clock (default: when it ran); `departed` is the member whose
+     * heartbeats stop, for the mesh's time to suspicion.
+     */
+    const measureSlots = async (
+      cause: string,
+      members: { before: readonly string[]; after: readonly string[] },
+      act: () => void | Promise<number | undefined>,
+      departed?: string,
+    ) => {
+      const after = members.after;
+      const before: SlotState = (await waitSettled(members.before, 3000)).state;
+      if (departed) suspected.delete(departed);
+      let from = performance.now();
+      const started = await act();
+      if (typeof started === 'number') from = started;
+      const { state, at } = await waitSettled(after, ttlMs * 6);
+      const prior = before.holders.filter((h): h is string => h !== undefined);
+      const change: SlotChange = {
+        cause,
+        members: [...after].sort(),
+        moved: state.holders.filter((h, i) => h !== before.holders[i]).length,
+        ideal: idealMoves(prior, after),
+        modulo: moduloMoves([...new Set(prior)], after, DEMO_SLOT_COUNT),
+        ms: at === undefined ? undefined : Math.round(at - from),
+        suspectedMs:
+          departed !== undefined && suspected.has(departed)
+            ? Math.max(0, Math.round(suspected.get(departed)! - from))
+            : undefined,
+      };
+      slotChanges.push(change);
+      log(
+        at === undefined
+          ? `slots after ${cause}: not all held by their new owners within ${ttlMs * 6} ms`
+          : `slots after ${cause}: ${change.moved} of ${DEMO_SLOT_COUNT} moved (ideal ${change.ideal}), all held again after ${change.ms} ms`,
+      );
+      return change;
+    };
+
     if (o.dashboard) {
       const extra = () => ({
         demo: {
@@ -285,6 +376,10 @@ export async function runDemo(o: DemoOptions): Promise<number> {
           'stale writes rejected': counter.audit().rejected,
           faults: faults.join('; ') || 'none yet',
           failovers: failovers.map((f) => `${f.cause}: ${f.ms ?? '?'} ms`).join('; ') || 'none yet',
+          'slot moves':
+            slotChanges
+              .map((c) => `${c.cause}: ${c.moved} (ideal ${c.ideal}) in ${c.ms ?? '?'} ms`)
+              .join('; ') || 'none yet',
         },
       });
       const opts = { title: `tenure demo (${storeUrl})`, extra };
@@ -306,34 +401,46 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     for (let i = 0; i < o.workers; i++) start();
     const at = (fraction: number) => sleep(t0 + o.durationMs * fraction - performance.now());
 
-    // Let the whole fleet join (node start-up takes a while on a busy machine) before the faults.
+    // Let the whole fleet join (node start-up takes a while on a busy machine) and the slots
+    // settle over it before the faults.
     const joinedIds = new Set<string>();
-    const allJoined = new Promise<void>((resolve) => {
-      const on = (e: WorkerEvent) => {
-        if (e.ev === 'session') joinedIds.add(e.worker);
-        if (joinedIds.size >= o.workers) {
-          bus.off('event', on);
-          resolve();
-        }
-      };
-      bus.on('event', on);
-    });
-    await Promise.race([allJoined, sleep(10_000)]);
-    await sleep(300);
+    const joinedEvent = (e: WorkerEvent) => {
+      if (e.ev === 'member') joinedIds.add(e.worker);
+    };
+    bus.on('event', joinedEvent);
+    const until = performance.now() + 10_000;
+    while (joinedIds.size < o.workers && performance.now() < until) await sleep(20);
+    bus.off('event', joinedEvent);
+    const initial = await waitSettled(alive(), 5000);
+    log(
+      initial.at === undefined
+        ? `slots not settled over ${alive().join(', ')} after start-up`
+        : `${DEMO_SLOT_COUNT} slots held by ${alive().join(', ')}`,
+    );
 
-    // 1. SIGKILL of the leader.
+    // 1. SIGKILL of the leader (a member like the others: its slots wait for its lease).
     await at(0.15);
     const first = await waitLeader();
     if (first) {
       faults.push(`SIGKILL of leader ${first[0]}`);
       log(`fault: SIGKILL of the leader ${first[0]} (term ${first[1]})`);
-      await measureFailover(`SIGKILL of leader ${first[0]}`, first[0], first[1], () =>
-        workers.get(first[0])!.signal('SIGKILL'),
+      let failover: Promise<void> = Promise.resolve();
+      await measureSlots(
+        `SIGKILL of leader ${first[0]}`,
+        { before: alive(), after: alive().filter((id) => id !== first[0]) },
+        () => {
+          failover = measureFailover(`SIGKILL of leader ${first[0]}`, first[0], first[1], () =>
+            workers.get(first[0])!.signal('SIGKILL'),
+          );
+        },
+        first[0],
       );
+      await failover;
     }
 
     // 2. SIGSTOP of a lock holder between its read and its write, for longer than its ttl.
     await at(0.35);
+    await waitSettled(alive(), 3000);
     const leaderId = currentLeader()?.[0];
     const read =
       (await next((e) => e.ev === 'read' && e.accepted === true && e.worker !== leaderId, 3000)) ??
@@ -341,7 +448,6 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     if (read) {
       const victim = workers.get(read.worker)!;
       const pauseMs = Math.round(ttlMs * 2.5);
-      victim.signal('SIGSTOP');
       const wasLeader = leading.get(victim.id);
       faults.push(`SIGSTOP of lock holder ${victim.id} for ${pauseMs} ms`);
       log(
@@ -349,51 +455,95 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       );
       const stoppedAt = performance.now();
       const taken = next((e) => e.ev === 'lock' && e.worker !== victim.id, pauseMs);
-      const leaderChange =
-        wasLeader !== undefined
-          ? measureFailover(`SIGSTOP of leader ${victim.id}`, victim.id, wasLeader, () => undefined)
-          : Promise.resolve();
+      let leaderChange: Promise<void> = Promise.resolve();
+      // Its lease expires while it sleeps: it leaves the group and its slots move.
+      const leaving = measureSlots(
+        `SIGSTOP of ${victim.id} (lease expired)`,
+        { before: alive(), after: alive().filter((id) => id !== victim.id) },
+        () => {
+          victim.signal('SIGSTOP');
+          if (wasLeader !== undefined)
+            leaderChange = measureFailover(
+              `SIGSTOP of leader ${victim.id}`,
+              victim.id,
+              wasLeader,
+              () => undefined,
+            );
+        },
+        victim.id,
+      );
       const takenBy = await taken;
       if (takenBy)
         log(
           `${takenBy.worker} took the lock (fencing token ${takenBy.token}) ${Math.round(performance.now() - stoppedAt)} ms after the pause began`,
         );
+      await leaving;
       await sleep(stoppedAt + pauseMs - performance.now());
       const stale = next((e) => e.ev === 'write' && e.worker === victim.id, 3000);
-      victim.signal('SIGCONT');
-      log(`SIGCONT to ${victim.id}`);
+      // Woken, it finds its session lost and rejoins with a new one: its quota moves back.
+      const rejoined = next((e) => e.ev === 'member' && e.worker === victim.id, ttlMs * 6);
+      const others = alive().filter((id) => id !== victim.id);
+      const members = { before: others, after: alive() };
+      const rejoining = measureSlots(`${victim.id} rejoined after SIGCONT`, members, async () => {
+        victim.signal('SIGCONT');
+        log(
+          `SIGCONT to ${victim.id} (its own mesh heard nothing while stopped: it briefly suspects everyone)`,
+        );
+        return (await rejoined) ? performance.now() : undefined;
+      });
       const late = await stale;
       if (late)
         faults.push(
           `${victim.id}'s late write (token ${late.token}) ${late.accepted ? 'ACCEPTED' : 'rejected'}`,
         );
+      await rejoining;
       await leaderChange;
     }
 
-    // 3. Graceful stop of the leader.
+    // 3. Graceful stop of the leader: it hands its slots over, then closes its session.
     await at(0.62);
     const leader = await waitLeader();
     if (leader) {
       faults.push(`graceful stop of leader ${leader[0]}`);
       log(`fault: SIGTERM (graceful stop) of the leader ${leader[0]} (term ${leader[1]})`);
-      await measureFailover(`graceful stop of leader ${leader[0]}`, leader[0], leader[1], () =>
-        workers.get(leader[0])!.signal('SIGTERM'),
+      let failover: Promise<void> = Promise.resolve();
+      await measureSlots(
+        `graceful stop of leader ${leader[0]}`,
+        { before: alive(), after: alive().filter((id) => id !== leader[0]) },
+        () => {
+          failover = measureFailover(`graceful stop of leader ${leader[0]}`, leader[0], leader[1], () =>
+            workers.get(leader[0])!.signal('SIGTERM'),
+          );
+        },
       );
+      await failover;
     }
 
-    // 4. A new member joins.
+    // 4. A new member joins: timed from its join, not from its process's start-up.
     await at(0.75);
-    const joined = start();
-    faults.push(`${joined} joined`);
-    log(`fault: new member ${joined} joins`);
-    await next((e) => e.ev === 'slots' && (e.members ?? []).includes(joined), 5000);
+    let joined = '';
+    const members = { before: alive(), after: [...alive(), `w${seq + 1}`] };
+    await measureSlots(`w${seq + 1} joined`, members, async () => {
+      const member = next((e) => e.ev === 'member' && e.worker === joined, 10_000);
+      joined = start();
+      faults.push(`${joined} joined`);
+      log(`fault: new member ${joined} joins`);
+      return (await member) ? performance.now() : undefined;
+    });
 
     await at(1);
     log('stopping the fleet');
     await cleanup();
     const audit = counter.audit();
     counter.close();
-    const checks = [checkOneLeaderPerTerm(claims), checkTermsIncrease(claims), checkCounterExact(audit)];
+    const slotAudit = slotResource.audit();
+    slotResource.close();
+    const checks = [
+      checkOneLeaderPerTerm(claims),
+      checkTermsIncrease(claims),
+      checkCounterExact(audit),
+      checkNoSlotDoubleOwned(slotAudit),
+    ];
     const report: DemoReport = {
       store: storeUrl,
       workers: o.workers,
@@ -404,7 +554,9 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       lockCycles: audit.accepted,
       staleWritesRejected: audit.rejected,
       counter: audit,
+      slotCount: DEMO_SLOT_COUNT,
       slotChanges,
+      slots: slotAudit,
       checks,
       ok: checks.every((c) => c.ok),
       dashboard: dashboard?.url,
@@ -438,12 +590,21 @@ export function formatReport(r: DemoReport): string {
   lines.push(
     `Lock cycles: ${r.lockCycles} fenced increments; stale writes rejected by fencing: ${r.staleWritesRejected}`,
   );
-  lines.push('', `Slots moved vs ideal (64 slots; what slot mod n would move)`);
-  for (const s of r.slotChanges)
+  lines.push(
+    '',
+    `Slots (ShardManager, ${r.slotCount} slots): moved vs ideal per membership change, and time until every slot`,
+    `is held by its new owner (what slot mod n would move; when the heartbeat mesh first suspected the departed member)`,
+  );
+  for (const c of r.slotChanges)
     lines.push(
-      `  members ${s.members.join(',').padEnd(20)} moved ${String(s.moved).padStart(2)}, ideal ${String(s.ideal).padStart(2)}  (mod n: ${s.modulo})`,
+      `  ${c.cause.padEnd(34)} → ${c.members.join(',').padEnd(15)} moved ${String(c.moved).padStart(2)}, ideal ${String(c.ideal).padStart(2)}` +
+        `, ${c.ms === undefined ? 'not reassigned in time' : `reassigned in ${c.ms} ms`}` +
+        `  (mod n: ${c.modulo}${c.suspectedMs === undefined ? '' : `; suspected after ${c.suspectedMs} ms`})`,
     );
-  if (r.slotChanges.length === 0) lines.push('  no membership change seen');
+  if (r.slotChanges.length === 0) lines.push('  no membership change measured');
+  lines.push(
+    `Slot writes: ${r.slots.takes} fenced takes, ${r.slots.writes} fenced writes; stale slot writes rejected ${r.slots.staleRejected}, accepted ${r.slots.staleAccepted}`,
+  );
   lines.push('', 'Safety checks');
   for (const c of r.checks) lines.push(`  ${c.ok ? 'PASS' : 'FAIL'}  ${c.name}: ${c.detail}`);
   lines.push('', `Verdict: ${r.ok ? 'PASS, every safety check held' : 'FAIL'}`, '');

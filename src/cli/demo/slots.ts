@@ -1,35 +1,65 @@
 /**
- * The demo's slot ownership, until the ShardManager recipe is available: the leader assigns a
- * small slot table among the live members with the hashing module's minimal-movement assignment
- * and publishes it, fenced by its term, where the dashboard shows slot maps.
+ * The demo's slots, as the ShardManager keeps them in the store, and the yardsticks the report
+ * measures their movement against.
  */
-import { assignSlots, slotQuotas, type SlotAssignment } from '../../hashing/slots.js';
+import { slotQuotas } from '../../hashing/slots.js';
+import { PREFIX } from '../../recipes/names.js';
+import { decodeTable } from '../../recipes/shard-table.js';
+import type { Store } from '../../store/types.js';
+import { DEMO_GROUP } from './names.js';
 
 /** Slots in the demo's table: few enough to see each one on the dashboard. */
 export const DEMO_SLOT_COUNT = 64;
 
-/** How a slot map is stored (JSON). */
-export interface StoredSlotMap {
-  readonly epoch: number;
-  /** Owner of each slot. */
-  readonly owners: readonly string[];
+/** The group's slots at one store revision. */
+export interface SlotState {
+  readonly revision: number;
+  /** Members the committed table assigns slots to, sorted (empty before the first table). */
+  readonly tableMembers: readonly string[];
+  /** Owner each slot is assigned to by the table. */
+  readonly planned: readonly (string | undefined)[];
+  /** Member holding each slot's key now (undefined while it moves). */
+  readonly holders: readonly (string | undefined)[];
 }
 
-/** Rebuilds an assignment from its stored form. */
-export function fromStored(map: StoredSlotMap): SlotAssignment {
-  const nodes = [...new Set(map.owners)].sort();
-  const index = new Map(nodes.map((n, i) => [n, i]));
-  return { nodes, weights: nodes.map(() => 1), owners: Uint32Array.from(map.owners, (o) => index.get(o)!) };
+const decoder = new TextDecoder();
+
+/** Reads the ShardManager's table and slot keys of the demo's group in one transaction. */
+export async function readSlots(store: Store, slotCount = DEMO_SLOT_COUNT): Promise<SlotState> {
+  const prefix = `${PREFIX.shards}${DEMO_GROUP}/`;
+  const { kvs, revision } = await store.range(prefix);
+  const holders: (string | undefined)[] = new Array<string | undefined>(slotCount).fill(undefined);
+  let planned: (string | undefined)[] = [...holders];
+  let tableMembers: readonly string[] = [];
+  for (const kv of kvs) {
+    const rest = kv.key.slice(prefix.length);
+    if (rest === 'table') {
+      const t = decodeTable(kv.value, slotCount, kv.modRevision);
+      tableMembers = t.nodes;
+      planned = Array.from(t.owners, (i) => t.nodes[i]);
+    } else if (rest.startsWith('slot/')) {
+      const slot = Number(rest.slice('slot/'.length));
+      if (Number.isSafeInteger(slot) && slot >= 0 && slot < slotCount)
+        holders[slot] = decoder.decode(kv.value);
+    }
+  }
+  return { revision, tableMembers, planned, holders };
 }
 
-/** Owner of each slot of an assignment. */
-export function ownersOf(a: SlotAssignment): string[] {
-  return Array.from(a.owners, (i) => a.nodes[i]!);
+/** True when the table is over exactly `members` and every slot is held by its planned owner. */
+export function settledOver(state: SlotState, members: readonly string[]): boolean {
+  const want = [...members].sort();
+  return (
+    state.tableMembers.length === want.length &&
+    state.tableMembers.every((m, i) => m === want[i]) &&
+    state.holders.every((h, i) => h !== undefined && h === state.planned[i])
+  );
 }
 
 /**
  * The fewest slots any assignment meeting every member's quota must move from `previous`:
- * every slot except those a surviving member can keep within its new quota.
+ * every slot except those a surviving member can keep within its new quota. For a departure
+ * that is the departed member's share; for a join, the newcomer's quota.
  */
 export function idealMoves(previous: readonly string[], members: readonly string[]): number {
   const sorted = [...members].sort();
@@ -50,10 +80,4 @@ export function moduloMoves(before: readonly string[], after: readonly string[],
   let moved = 0;
   for (let s = 0; s < slotCount; s++) if (a[s % a.length] !== b[s % b.length]) moved++;
   return moved;
-}
-
-/** The next assignment for `members`, moving as few slots as possible from `previous`. */
-export function reassign(members: readonly string[], previous: StoredSlotMap | undefined): string[] {
-  const prev = previous && previous.owners.length === DEMO_SLOT_COUNT ? fromStored(previous) : undefined;
-  return ownersOf(assignSlots(members, { previous: prev, slotCount: DEMO_SLOT_COUNT }));
 }

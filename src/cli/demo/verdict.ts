@@ -3,6 +3,7 @@
  * control in the tests (a run that must fail if the check works).
  */
 import type { CounterAudit } from './fenced-counter.js';
+import type { SlotAudit } from './fenced-slots.js';
 
 /** A worker's claim to lead, as it reported it. */
 export interface LeaderClaim {
@@ -60,5 +61,25 @@ export function checkCounterExact(audit: CounterAudit): Check {
     detail: ok
       ? `${audit.value} = ${audit.accepted} accepted increments, no lost update`
       : `counter is ${audit.value} after ${audit.accepted} accepted increments (${audit.lostUpdates} lost updates)`,
+  };
+}
+
+/**
+ * No slot ever had two owners acting on it: every take at the per-slot resource came with a
+ * higher token than the one before, no stale write was accepted, and every stale write came from
+ * an owner that had itself stopped owning the slot by then (its slot signal aborted or its session
+ * deadline passed: a paused process waking up), never from one that still believed it owned it.
+ */
+export function checkNoSlotDoubleOwned(audit: SlotAudit): Check {
+  const ok = audit.refusedTakes === 0 && audit.staleAccepted === 0 && audit.liveDoubleOwners === 0;
+  const counts =
+    `${audit.takes} takes, ${audit.writes} fenced writes; stale slot writes rejected ${audit.staleRejected}, ` +
+    `accepted ${audit.staleAccepted}`;
+  return {
+    name: 'no slot ever double-owned',
+    ok,
+    detail: ok
+      ? `${counts}, none by a writer that still owned its slot`
+      : `${counts}; ${audit.refusedTakes} takes out of order, ${audit.liveDoubleOwners} writes by a second live owner: ${audit.examples.join('; ')}`,
   };
 }

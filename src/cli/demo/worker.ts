@@ -1,38 +1,53 @@
 /**
- * One worker of `tenure demo`, a real OS process. It joins the fleet (a member key under its
- * session), campaigns for leadership (the leader keeps the slot map), and loops: take the lock,
- * read the fenced counter, work a little, write the counter plus one, unlock.
+ * One worker of `tenure demo`, a real OS process. Under one session it:
+ * - joins the Membership of the demo's group (id = its name, metadata: its heartbeat address on
+ *   127.0.0.1 and weight 1), runs a HeartbeatMesh with the other members and publishes the mesh's
+ *   phi per peer for the dashboard;
+ * - runs a ShardManager over the demo's slots: it takes each slot it is given at the per-slot
+ *   fenced resource with the slot's token, and writes every owned slot every 100 ms;
+ * - campaigns for leadership (the leader, a member like the others, is what the first fault kills);
+ * - loops on the lock: take it, read the fenced counter, work a little, write it plus one, unlock.
  *
- * It does not check that it still holds the lock before writing: such a check is always too
- * late for a pause that falls just after it. The fenced counter alone must keep the count exact.
+ * It does not check that it still holds the lock before writing the counter: such a check is
+ * always too late for a pause that falls just after it. The fenced counter alone must keep the
+ * count exact. Slot writes do check the slot's signal and the session's deadline first (as a real
+ * owner would), and the resource still refuses a write that a pause made stale.
  *
  * It reports what it does as JSON lines on stdout, for the orchestrator. SIGTERM ends it
- * gracefully: closing the session releases its leadership, lock and membership at once.
+ * gracefully: the ShardManager hands its slots over and leaves, then the session closes, which
+ * releases leadership and the lock at once.
  */
+import { createSocket } from 'node:dgram';
+import { publishSuspicion } from '../../dashboard/suspicion.js';
+import { PhiAccrualDetector } from '../../detect/phi-accrual.js';
 import { isTenureError } from '../../errors.js';
 import { Election } from '../../recipes/election.js';
+import { HeartbeatMesh } from '../../recipes/heartbeat-mesh.js';
+import { Membership, type Member } from '../../recipes/membership.js';
 import { Mutex } from '../../recipes/mutex.js';
-import { PREFIX } from '../../recipes/names.js';
 import { Session } from '../../recipes/session.js';
+import { ShardManager } from '../../recipes/shards.js';
 import { openStore } from '../../store/open.js';
-import type { Store } from '../../store/types.js';
-import { SLOT_MAP_PREFIX } from '../../dashboard/fleet-view.js';
 import { FencedCounter } from './fenced-counter.js';
+import { FencedSlots, type SlotWrite } from './fenced-slots.js';
 import { DEMO_ELECTION, DEMO_GROUP, DEMO_LOCK } from './names.js';
-import { DEMO_SLOT_COUNT, idealMoves, moduloMoves, reassign, type StoredSlotMap } from './slots.js';
+import { DEMO_SLOT_COUNT } from './slots.js';
 
 /** The worker's configuration, passed as JSON in argv[2]. */
 export interface WorkerConfig {
   readonly id: string;
   readonly store: string;
   readonly counterPath: string;
+  readonly slotsPath: string;
   readonly ttlMs: number;
   /** Time between reading and writing the counter while holding the lock. */
   readonly holdMs: number;
+  /** Heartbeat mesh interval. */
+  readonly heartbeatMs: number;
 }
 
-export const SLOT_MAP_KEY = `${SLOT_MAP_PREFIX}${DEMO_GROUP}`;
-const MEMBERS = `${PREFIX.members}${DEMO_GROUP}/`;
+/** How often an owner writes each of its slots to the fenced resource. */
+const SLOT_WRITE_MS = 100;
 
 const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
 const report = (event: Record<string, unknown>) =>
@@ -44,14 +59,31 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 const stopping = new AbortController();
-let current: Session | undefined;
+let current: { session: Session; shards?: ShardManager } | undefined;
 process.once('SIGTERM', () => {
   stopping.abort();
-  void current?.close();
+  // Slots first, so the others take them over within a plan; then the session (leadership, lock).
+  void (async () => {
+    await current?.shards?.close().catch(() => undefined);
+    await current?.session.close();
+  })();
 });
 
 const counter = new FencedCounter(config.counterPath);
+const slots = new FencedSlots(config.slotsPath);
 const store = await openStore(config.store);
+const membership = await Membership.open(store, DEMO_GROUP);
+membership.on('watchError', () => undefined);
+const heartbeatPort = await freeUdpPort();
+
+/** A UDP port free on 127.0.0.1 now, kept for this process's life (reused after a rejoin). */
+async function freeUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
 
 async function lockLoop(session: Session): Promise<void> {
   const mutex = new Mutex(session, DEMO_LOCK, { owner: config.id });
@@ -76,59 +108,109 @@ async function leadLoop(session: Session): Promise<void> {
   while (!session.signal.aborted) {
     const leadership = await election.campaign(config.id, { signal: session.signal });
     report({ ev: 'leader', term: leadership.term });
-    const signal = leadership.signal;
-    // Keep the slot map current while leading: reassign on every change of membership.
-    while (!signal.aborted) {
-      const read = await store.range(MEMBERS);
-      const members = read.kvs.map((kv) => kv.key.slice(MEMBERS.length));
-      await publishSlots(session.store, leadership.key, leadership.term, members);
-      try {
-        for await (const _ of store.watch(MEMBERS, { prefix: true, fromRevision: read.revision + 1, signal }))
-          break;
-      } catch (err) {
-        if (!signal.aborted && !isTenureError(err, 'TENURE_COMPACTED')) throw err;
-      }
-    }
+    await new Promise<void>((resolve) =>
+      leadership.signal.aborted
+        ? resolve()
+        : leadership.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
     report({ ev: 'leader-end', term: leadership.term, status: leadership.status });
     await leadership.resign();
   }
 }
 
-async function publishSlots(store: Store, leaderKey: string, term: number, members: string[]): Promise<void> {
-  if (members.length === 0) return;
-  const kv = await store.get(SLOT_MAP_KEY);
-  const previous = kv ? (JSON.parse(Buffer.from(kv.value).toString()) as StoredSlotMap) : undefined;
-  const owners = reassign(members, previous);
-  const before = previous?.owners ?? [];
-  if (before.length === owners.length && before.every((o, i) => o === owners[i])) return;
-  // Fenced by the term: only a leader whose candidate key still stands can publish.
-  const res = await store.txn({
-    compare: [{ key: leaderKey, target: 'createRevision', op: '=', value: term }],
-    success: [{ type: 'put', key: SLOT_MAP_KEY, value: JSON.stringify({ epoch: term, owners }) }],
+/** Joins the group, retrying while this id's previous key awaits its lease's expiry. */
+async function join(session: Session): Promise<Member> {
+  for (;;) {
+    try {
+      return await membership.join(session, {
+        id: config.id,
+        address: `127.0.0.1:${heartbeatPort}`,
+        weight: 1,
+      });
+    } catch (err) {
+      if (!isTenureError(err, 'TENURE_LOCK_BUSY') || session.signal.aborted) throw err;
+      await sleep(100, session.signal);
+    }
+  }
+}
+
+/** Owns slots under `member` until its session ends: fenced takes, then periodic fenced writes. */
+async function startShards(member: Member): Promise<ShardManager> {
+  const session = member.session;
+  const owned = new Map<number, { token: number; signal: AbortSignal }>();
+  const shards = await ShardManager.start(membership, member, {
+    slotCount: DEMO_SLOT_COUNT,
+    acquired: (slot, token, signal) => {
+      const take = slots.take(slot, token, config.id);
+      if (!take.accepted) report({ ev: 'slot-take-refused', slot, token, highest: take.highest });
+      owned.set(slot, { token, signal });
+    },
+    released: (slot) => {
+      owned.delete(slot);
+    },
   });
-  if (!res.succeeded || before.length !== DEMO_SLOT_COUNT) return;
-  report({
-    ev: 'slots',
-    term,
-    members: [...members].sort(),
-    moved: owners.filter((o, i) => o !== before[i]).length,
-    ideal: idealMoves(before, members),
-    modulo: moduloMoves([...new Set(before)], members, DEMO_SLOT_COUNT),
-  });
+  shards.on('storeError', () => undefined);
+  shards.on('callbackError', (err, slot) => report({ ev: 'error', message: `slot ${slot}: ${String(err)}` }));
+  const stillOwner = (slot: number) => {
+    const o = owned.get(slot);
+    return o !== undefined && !o.signal.aborted && session.alive;
+  };
+  const timer = setInterval(() => {
+    // Check, then write, with no await in between: a release aborts the slot's signal
+    // synchronously, and session.alive reads the lease deadline on the monotonic clock.
+    const batch: SlotWrite[] = [];
+    for (const [slot, o] of owned)
+      if (!o.signal.aborted && session.alive) batch.push({ slot, token: o.token });
+    if (batch.length === 0) return;
+    const results = slots.write(batch, config.id, stillOwner);
+    results.forEach((r, i) => {
+      if (!r.accepted)
+        report({
+          ev: 'slot-write',
+          slot: batch[i]!.slot,
+          token: batch[i]!.token,
+          accepted: false,
+          highest: r.highest,
+        });
+    });
+  }, SLOT_WRITE_MS);
+  shards.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+  return shards;
 }
 
 while (!stopping.signal.aborted) {
   let session: Session;
   try {
-    session = current = await Session.create(store, { ttlMs: config.ttlMs });
+    session = await Session.create(store, { ttlMs: config.ttlMs });
+    current = { session };
   } catch (err) {
     report({ ev: 'error', message: String(err) });
     await sleep(200);
     continue;
   }
   report({ ev: 'session', lease: session.lease });
+  let mesh: HeartbeatMesh | undefined;
   try {
-    await store.put(`${MEMBERS}${config.id}`, JSON.stringify({ pid: process.pid }), { lease: session.lease });
+    const member = await join(session);
+    report({ ev: 'member', address: member.info.address });
+    mesh = await HeartbeatMesh.start(membership, member, {
+      intervalMs: config.heartbeatMs,
+      // Tuned to suspect a silent peer within the demo's one-second ttl: 3 heartbeats of
+      // acceptable pause and half Akka's minimum deviation, so phi passes 8 about 0.6 s after the
+      // last heartbeat. Advisory only: ownership still moves on lease expiry.
+      detector: () =>
+        new PhiAccrualDetector({
+          firstHeartbeatEstimateMs: config.heartbeatMs,
+          acceptableHeartbeatPauseMs: 3 * config.heartbeatMs,
+          minStdDeviationMs: 50,
+        }),
+    });
+    mesh.on('socketError', () => undefined);
+    mesh.on('suspect', (peer, phi) => report({ ev: 'suspect', peer, phi }));
+    mesh.on('recover', (peer, phi) => report({ ev: 'recover', peer, phi }));
+    // Four times a ttl: the dashboard sees phi rise in the second before a lease expires.
+    publishSuspicion(session, mesh, { group: DEMO_GROUP, id: config.id, intervalMs: 250 });
+    current.shards = await startShards(member);
     // When one loop fails for another reason than the session's end, end the session: the
     // other loop then stops, and the worker starts over with a new session.
     await Promise.all(
@@ -142,10 +224,14 @@ while (!stopping.signal.aborted) {
   } catch (err) {
     if (!session.signal.aborted) report({ ev: 'error', message: String(err) });
   }
+  await current.shards?.close().catch(() => undefined);
+  await mesh?.close();
   await session.close();
   if (!stopping.signal.aborted) report({ ev: 'session-lost', lease: session.lease });
 }
 report({ ev: 'stopped' });
+await membership.close();
 counter.close();
+slots.close();
 await store.close();
 process.exit(0);

@@ -1,0 +1,107 @@
+/**
+ * What `tenure status` and the dashboard read of the membership and shard recipes: the
+ * ShardManager's table and slot keys as a slot map, its moves as events, and the heartbeat mesh's
+ * phi where members publish it (the lease-based figure otherwise).
+ */
+import { createSocket } from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { formatStatus } from '../../src/cli/status.js';
+import { FleetView, type FleetEvent } from '../../src/dashboard/fleet-view.js';
+import { publishSuspicion } from '../../src/dashboard/suspicion.js';
+import { HeartbeatMesh } from '../../src/recipes/heartbeat-mesh.js';
+import { Membership } from '../../src/recipes/membership.js';
+import { Session } from '../../src/recipes/session.js';
+import { ShardManager } from '../../src/recipes/shards.js';
+import { MemoryStore } from '../../src/store/memory/index.js';
+import { eventually } from '../helpers/async.js';
+
+const closers: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+async function freeUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
+
+describe('FleetView over Membership, ShardManager and HeartbeatMesh', () => {
+  it('shows the slot holders and table, counts a handover once, and shows published phi', async () => {
+    const store = new MemoryStore();
+    closers.push(() => store.close());
+    const membership = await Membership.open(store, 'orders');
+    closers.push(() => membership.close());
+    const join = async (id: string) => {
+      const session = await Session.create(store, { ttlMs: 2000 });
+      const member = await membership.join(session, { id, address: `127.0.0.1:${await freeUdpPort()}` });
+      const mesh = await HeartbeatMesh.start(membership, member, { intervalMs: 50 });
+      publishSuspicion(session, mesh, { group: 'orders', id, intervalMs: 50 });
+      const shards = await ShardManager.start(membership, member, { slotCount: 16, settleMs: 20 });
+      closers.push(
+        () => session.close(),
+        () => mesh.close(),
+        () => shards.close(),
+      );
+      return { session, shards, mesh };
+    };
+    const view = new FleetView(store, { refreshMs: 50 });
+    closers.push(() => view.close());
+    const events: FleetEvent[] = [];
+    view.on('event', (e) => events.push(e));
+    await view.start();
+
+    const a = await join('a');
+    const b = await join('b');
+    await eventually(() => a.shards.settled && b.shards.settled && a.shards.tableMembers.length === 2);
+    await view.refresh();
+    let map = view.snapshot().slots.find((m) => m.name === 'orders')!;
+    expect(map.owners).toEqual(a.shards.holders());
+    expect(map.planned).toEqual(map.owners);
+    expect(map.epoch).toBe(a.shards.tableRevision);
+    expect(map.owners.filter((o) => o === 'b')).toHaveLength(8);
+
+    // Phi from the peers' published view, not the lease-based figure alone.
+    await eventually(async () => {
+      await view.refresh();
+      return view.snapshot().members.every((m) => m.phiObservers === 1 && m.phi !== undefined);
+    });
+    const status = formatStatus(view.snapshot(), 'memory:');
+    expect(status).toMatch(/orders\s+a\s+phi \d+\.\d \(1 peer\)/);
+    expect(status).toMatch(/orders\s+\d+\s+16\s+a:8 b:8\s+0/);
+
+    // b leaves gracefully: its 8 slots move to a, counted once each.
+    events.length = 0;
+    await b.shards.close();
+    await eventually(() => a.shards.settled && a.shards.owned().size === 16);
+    await eventually(async () => {
+      await view.refresh();
+      map = view.snapshot().slots.find((m) => m.name === 'orders')!;
+      return map.owners.every((o) => o === 'a');
+    });
+    const moved = events.filter((e) => e.kind === 'slots').reduce((n, e) => n + (e.moved ?? 0), 0);
+    expect(moved).toBe(8);
+    // b's published opinion went with its membership: nobody reports on a now.
+    await eventually(async () => {
+      await view.refresh();
+      return view.snapshot().members.find((m) => m.id === 'a')?.phi === undefined;
+    });
+  });
+
+  it('falls back to the lease-based figure, labelled as such, without a mesh', async () => {
+    const store = new MemoryStore();
+    closers.push(() => store.close());
+    const session = await Session.create(store, { ttlMs: 2000 });
+    closers.push(() => session.close());
+    const membership = await Membership.open(store, 'plain');
+    closers.push(() => membership.close());
+    await membership.join(session, { id: 'solo' });
+    const snapshot = await FleetView.read(store);
+    const solo = snapshot.members.find((m) => m.id === 'solo')!;
+    expect(solo.phi).toBeUndefined();
+    expect(solo.suspicion).toBeDefined();
+    expect(formatStatus(snapshot, 'memory:')).toMatch(/plain\s+solo\s+lease \d\.\d\d/);
+  });
+});
