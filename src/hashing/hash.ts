@@ -250,5 +250,18 @@ export function fnv1a32(key: string): number {
   return h >>> 0;
 }
 
+/**
+ * Maps a 32-bit hash onto 0..range−1 as ⌊h · range / 2^32⌋ (Lemire's multiply-shift reduction,
+ * https://lemire.me/blog/2016/06/27/a-fast-alternative-to-the-modulo-reduction/). Uses the high bits
+ * of the hash and avoids `%` on values above 2^31, which V8 computes as a floating-point fmod call.
+ * Split into 16-bit halves so every product is exact in a double.
+ * @param range - an integer in 1..2^31.
+ * @example fastRange(0xffffffff, 10) // 9
+ */
+export function fastRange(h: number, range: number): number {
+  const high = (h >>> 16) * range + Math.floor(((h & 0xffff) * range) / 65536);
+  return Math.floor(high / 65536);
+}
+
 /** A 32-bit string hash: `(key, seed) => uint32`. */
 export type HashFunction = (key: string, seed?: number) => number;

@@ -4,7 +4,7 @@
  * a lookup table of prime size M filled by every member in turn along its own permutation.
  */
 import { badOption, checkCount, noNodes, normaliseMembers, type NodeWeightLike } from './errors.js';
-import { murmur3 } from './hash.js';
+import { fastRange, murmur3 } from './hash.js';
 import { Members } from './members.js';
 import type { ConsistentHash, HashSnapshot } from './types.js';
 
@@ -37,7 +37,8 @@ export function isPrime(n: number): boolean {
 /**
  * Maglev hashing: member i has a permutation of the table (offset and skip from two hashes of its
  * id, skip coprime to the prime M); members take turns claiming their next free entry, in
- * proportion to their weights, until the table is full. A lookup is one hash and one array read.
+ * proportion to their weights, until the table is full. A lookup is one hash, a multiply-shift
+ * reduction onto the table and one array read.
  *
  * Balance is near perfect (entries per member differ by at most one at equal weights). The price
  * is disruption: a change rebuilds the table and, beyond the keys that must move, moves a few more
@@ -124,14 +125,14 @@ export class Maglev implements ConsistentHash {
 
   lookup(key: string): string {
     if (this.order.length === 0) throw noNodes(this.algorithm);
-    return this.order[this.table[murmur3(key) % this.tableSize]!]!;
+    return this.order[this.table[fastRange(murmur3(key), this.tableSize)]!]!;
   }
 
   /** Distinct members met walking the table forward from the key's entry. */
   lookupN(key: string, n: number, out: string[] = []): string[] {
     checkCount(n, this.order.length);
     const m = this.tableSize;
-    let e = murmur3(key) % m;
+    let e = fastRange(murmur3(key), m);
     this.members.beginSeen();
     out.length = n;
     let found = 0;

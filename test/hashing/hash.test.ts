@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import xxhashWasm from 'xxhash-wasm';
 import { xxh32 as nativeXxh32 } from '@node-rs/xxhash';
-import { fmix32, fnv1a32, jumpBucket, md5Words, murmur3, xxh32 } from '../../src/hashing/index.js';
+import { fastRange, fmix32, fnv1a32, jumpBucket, md5Words, murmur3, xxh32 } from '../../src/hashing/index.js';
 
 const require = createRequire(import.meta.url);
 const murmurhash = require('murmurhash') as { v3(key: Uint8Array, seed?: number): number };
@@ -55,6 +55,21 @@ describe('hash functions agree with independent implementations', () => {
     expect(fnv1a32('')).toBe(0x811c9dc5);
     expect(fnv1a32('a')).toBe(0xe40c292c);
     expect(fnv1a32('foobar')).toBe(0xbf9cf968);
+  });
+
+  it('fastRange equals floor(h · range / 2^32) exactly (BigInt reference)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.integer({ min: 1, max: 2 ** 31 }),
+        (h, range) => {
+          return fastRange(h, range) === Number((BigInt(h) * BigInt(range)) >> 32n);
+        },
+      ),
+      { numRuns: 5000 },
+    );
+    expect(fastRange(0xffffffff, 65537)).toBe(65536);
+    expect(fastRange(0, 65537)).toBe(0);
   });
 
   it('fmix32 is a bijection on a sample (no two inputs collide)', () => {
