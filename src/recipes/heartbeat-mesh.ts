@@ -198,7 +198,10 @@ export class HeartbeatMesh extends EventEmitter<HeartbeatMeshEvents> {
       options.detector ??
       (() =>
         new PhiAccrualDetector({
+          // Akka's defaults, scaled to the interval (1 s heartbeats: 100 ms floor, 3 s pause), so
+          // that faster heartbeats also mean faster detection.
           firstHeartbeatEstimateMs: intervalMs,
+          minStdDeviationMs: intervalMs / 10,
           acceptableHeartbeatPauseMs: 3 * intervalMs,
           clock,
         }));
