@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdStore } from '../../src/store/etcd/index.js';
 import { openStore } from '../../src/store/open.js';
+import type { WatchBatch } from '../../src/store/types.js';
 import { EtcdCluster } from '../helpers/etcd-cluster.js';
 
 describe('etcd over TLS with client certificates', () => {
@@ -29,7 +30,9 @@ describe('etcd over TLS with client certificates', () => {
       const lease = await store.grant(5000);
       const rev = await store.put('tls/a', 'secret', { lease: lease.id });
       const batch = await next;
-      expect(batch.value!.events.map((e) => [e.kv.key, e.kv.modRevision])).toEqual([['tls/a', rev]]);
+      expect((batch.value as WatchBatch).events.map((e) => [e.kv.key, e.kv.modRevision])).toEqual([
+        ['tls/a', rev],
+      ]);
       await it.return?.();
       await store.revoke(lease.id);
     } finally {
