@@ -63,18 +63,6 @@ describe('EtcdStore specifics', () => {
     await store.revoke(lease.id);
   });
 
-  it('a transaction etcd refuses (the same key put twice) is TENURE_INVALID_ARGUMENT', async () => {
-    const err = await store
-      .txn({
-        success: [
-          { type: 'put', key: 'dup', value: '1' },
-          { type: 'put', key: 'dup', value: '2' },
-        ],
-      })
-      .catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'TENURE_INVALID_ARGUMENT', details: { argument: 'request' } });
-  });
-
   it('rejects bad options naming the option', () => {
     expect(() => new EtcdStore({ endpoints: [] })).toThrow(/options.endpoints/);
     expect(() => new EtcdStore({ endpoints: ['http://127.0.0.1:2379'] })).toThrow(/options.endpoints\[0\]/);

@@ -132,6 +132,8 @@ export function recipeSuite(name: string, harness: RecipeHarness): void {
         expect((await a.candidates()).map((c) => c.value)).toEqual(['a']);
         await la.proclaim('a2');
         expect((await a.leader())?.value).toBe('a2');
+        // observe() may skip states that come and go while its consumer is busy: wait for this one.
+        await eventually(() => seen.includes('a2'), 5000);
         const lb = b.campaign('b');
         await la.resign();
         expect(await codeOf(la.proclaim('late'))).toBe('TENURE_NOT_LEADER');
@@ -289,12 +291,13 @@ export function recipeSuite(name: string, harness: RecipeHarness): void {
         const order: number[] = [];
         await Promise.all(
           sems.map(async (sem, i) => {
-            await sleep(15 * i);
+            // Spaced well beyond a write's latency (etcd under load: ~10 ms) so the queue order is i.
+            await sleep(50 * i);
             const permit = await sem.acquire();
             order.push(i);
             inside++;
             peak = Math.max(peak, inside);
-            await sleep(40);
+            await sleep(150);
             inside--;
             await permit.unlock();
           }),
