@@ -128,7 +128,7 @@ export class Holding {
     this.#status = 'releasing';
     this.#ac.abort(new TenureError('TENURE_CLOSED', `${this.#what} was released`));
     this.#session.signal.removeEventListener('abort', this.#onSessionEnd);
-    this.#releasing = removeKey(this.#session, this.key, this.token).then((confirmed) => {
+    this.#releasing = removeKey(this.#session, this.key).then((confirmed) => {
       this.#status = confirmed ? 'released' : 'lost';
     });
     return this.#releasing;

@@ -106,14 +106,14 @@ export class Mutex {
     const free =
       ticket.queue[0]?.key === ticket.key && (this.lockDelayMs === 0 || (await this.#markerFree()));
     if (!free) {
-      await removeKey(this.session, ticket.key, ticket.createRevision);
+      await removeKey(this.session, ticket.key);
       return undefined;
     }
     try {
       if (this.lockDelayMs > 0) await this.#takeMarker(ticket, undefined);
       return this.#lock(ticket, ticket.createRevision);
     } catch (err) {
-      await removeKey(this.session, ticket.key, ticket.createRevision);
+      await removeKey(this.session, ticket.key);
       throw err;
     }
   }

@@ -82,16 +82,12 @@ export async function enqueue(session: Session, prefix: string, value: string): 
  * Deletes a queue key, retrying transient failures while the session lives (after that the
  * lease's expiry deletes it). Resolves true once the store confirmed the key is gone.
  */
-export async function removeKey(session: Session, key: string, createRevision?: number): Promise<boolean> {
+export async function removeKey(session: Session, key: string): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     try {
-      await session.store.txn({
-        compare:
-          createRevision === undefined
-            ? []
-            : [{ key, target: 'createRevision', op: '=', value: createRevision }],
-        success: [{ type: 'delete', key }],
-      });
+      // No compare needed: queue key names are unique to this session (lease, process, counter),
+      // so nobody else ever creates this key. A plain delete is also etcd's cheaper DeleteRange.
+      await session.store.delete(key);
       return true;
     } catch (err) {
       if (isTenureError(err, 'TENURE_CLOSED') || isTenureError(err, 'TENURE_INVALID_ARGUMENT')) return false;
@@ -195,7 +191,6 @@ export async function waitForTurn(
   ticket: Ticket,
   blocker: Blocker,
   scope: WaitScope,
-  onWake?: (woken: readonly Entry[]) => Promise<void>,
 ): Promise<{ queue: readonly Entry[]; revision: number }> {
   const store = session.store;
   let snapshot: { queue: readonly Entry[]; revision: number } | undefined = {
@@ -207,6 +202,8 @@ export async function waitForTurn(
     session.throwIfDead();
     let blocking: readonly Entry[];
     let revision: number;
+    let current: readonly Entry[];
+    let index: number;
     try {
       if (snapshot === undefined) {
         // A serializable read is enough here: keys ahead of ours can only disappear (any new key
@@ -219,8 +216,9 @@ export async function waitForTurn(
       }
       const { queue } = snapshot;
       revision = snapshot.revision;
+      current = queue;
       snapshot = undefined;
-      const index = queue.findIndex((e) => e.key === ticket.key);
+      index = queue.findIndex((e) => e.key === ticket.key);
       if (index < 0 || queue[index]!.createRevision !== ticket.createRevision) {
         session.throwIfDead();
         throw new TenureError('TENURE_LOCK_LOST', `queue key ${ticket.key} was deleted while it waited`, {
@@ -239,14 +237,19 @@ export async function waitForTurn(
       continue;
     }
     try {
-      await waitForChange(
-        store,
-        blocking.map((e) => e.key),
-        revision + 1,
-        scope.signal,
-      );
+      if (blocking.length === index) {
+        // Next in line: everything ahead is a blocker. Follow the queue's own ordered stream, so
+        // the release that lets it hold needs no read afterwards (one watch delivery).
+        snapshot = await followQueue(store, prefix, current, revision, ticket, blocker, scope.signal);
+      } else {
+        await waitForChange(
+          store,
+          blocking.map((e) => e.key),
+          revision + 1,
+          scope.signal,
+        );
+      }
       failures = 0;
-      await onWake?.(blocking);
     } catch (err) {
       scope.throwIfAborted();
       if (isTenureError(err, 'TENURE_COMPACTED')) continue; // fell behind: read again
@@ -254,6 +257,36 @@ export async function waitForTurn(
       await backoff(session, scope, ++failures);
     }
   }
+}
+
+/**
+ * Applies the prefix's events, in revision order, to the queue as last read, until `blocker`
+ * says the ticket holds or its own key is gone. The stream is ordered and complete, so the queue
+ * it yields at an event's revision is exactly what a read at that revision would return:
+ * holding on it is as safe as holding on a fresh read, and needs no read.
+ */
+async function followQueue(
+  store: Store,
+  prefix: string,
+  queue: readonly Entry[],
+  from: number,
+  ticket: Ticket,
+  blocker: Blocker,
+  signal: AbortSignal,
+): Promise<{ queue: readonly Entry[]; revision: number }> {
+  const entries = new Map(queue.map((e) => [e.key, e]));
+  let revision = from;
+  for await (const batch of store.watch(prefix, { prefix: true, fromRevision: from + 1, signal })) {
+    for (const e of batch.events) {
+      revision = e.kv.modRevision;
+      if (e.type === 'delete') entries.delete(e.kv.key);
+      else entries.set(e.kv.key, e.kv);
+    }
+    const current = [...entries.values()].sort(byCreateRevision);
+    const index = current.findIndex((e) => e.key === ticket.key);
+    if (index < 0 || blocker(current, index).length === 0) return { queue: current, revision };
+  }
+  throw new TenureError('TENURE_UNAVAILABLE', 'the queue watch ended before the wait did');
 }
 
 function isTransient(err: unknown): boolean {
@@ -300,7 +333,7 @@ export async function takeTurn<T>(
     try {
       return await onHeld(ticket, await waitForTurn(session, prefix, ticket, blocker, scope), scope);
     } catch (err) {
-      await removeKey(session, ticket.key, ticket.createRevision);
+      await removeKey(session, ticket.key);
       throw err;
     }
   } finally {

@@ -74,7 +74,7 @@ export class Semaphore {
     const ticket = await enqueue(this.session, this.prefix, this.#owner);
     const index = ticket.queue.findIndex((e) => e.key === ticket.key);
     if (index < 0 || index >= this.permits) {
-      await removeKey(this.session, ticket.key, ticket.createRevision);
+      await removeKey(this.session, ticket.key);
       return undefined;
     }
     return new Lock(this.session, ticket, ticket.createRevision, `permit of ${this.name}`);
