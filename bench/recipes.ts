@@ -251,7 +251,7 @@ export async function run(): Promise<void> {
     writeResults(
       'recipes',
       results,
-      `## Recipes\n\nMutex with an existing session; SQLite contention runs the waiters as sessions spread over up to 4 processes, and handoff is measured from the holder's unlock to the next holder's lock resolving (host clock). A "wakeup" is a waiter re-reading the queue.\n\n` +
+      `## Recipes\n\nMutex with an existing session; SQLite contention runs the waiters as sessions spread over up to 4 processes, and handoff is measured from the holder's unlock to the next holder's lock resolving (host clock). Re-reads count the queue reads waiters make per release: a release wakes at most one waiter, and the waiter next in line follows the queue's stream and holds without a read.\n\n` +
         table(
           ['measure', 'memory', 'SQLite', 'goal'],
           [
@@ -280,10 +280,10 @@ export async function run(): Promise<void> {
           [
             'waiters',
             'memory handoff p50 / p99',
-            'memory wakeups/release',
+            'memory re-reads/release',
             'SQLite cross-process handoff p50 / p99',
             'SQLite same-process p50',
-            'SQLite wakeups/release',
+            'SQLite re-reads/release',
           ],
           contended.map((x) => [
             x.waiters,
