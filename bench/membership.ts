@@ -259,7 +259,7 @@ export async function run(): Promise<void> {
   const md = [
     '## Membership, shards and heartbeat mesh',
     '',
-    `SQLite store, real processes on ${cpus().length} cores. Fleet: ${failover.members} members, ${failover.slots} slots, ttl ${failover.ttlMs} ms, settle 200 ms; one member SIGKILLed. Store writes are store revisions (committed writing transactions) between the kill and full reassignment: the lease expiry, the new table, and the batched claims. The mesh: ${detection.members} members, ${detection.intervalMs} ms UDP heartbeats on 127.0.0.1, phi accrual (threshold 8, acceptable pause 3 × interval, first estimate = interval); detection = SIGKILL of one member → each survivor's suspect event (${detection.trials} trials). False suspicions: no member killed; measured over the stated seconds and extrapolated linearly to a member-hour.`,
+    `SQLite store, real processes on ${cpus().length} cores. Fleet: ${failover.members} members, ${failover.slots} slots, ttl ${failover.ttlMs} ms, settle 200 ms; one member SIGKILLed. Store writes are store revisions (committed writing transactions) between the kill and full reassignment: the lease expiry, the new table, and the batched claims. The mesh: ${detection.members} members, ${detection.intervalMs} ms UDP heartbeats on 127.0.0.1, phi accrual (threshold 8, acceptable pause 3 × interval, min std deviation interval / 10, first estimate = interval); detection = SIGKILL of one member → each survivor's suspect event (${detection.trials} trials). False suspicions: no member killed; measured over the stated seconds and extrapolated linearly to a member-hour.`,
     '',
     table(
       ['measure', 'result'],
