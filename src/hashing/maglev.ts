@@ -5,8 +5,8 @@
  */
 import { badOption, checkCount, noNodes, normaliseMembers, type NodeWeightLike } from './errors.js';
 import { fastRange, murmur3 } from './hash.js';
-import { Members } from './members.js';
-import type { ConsistentHash, HashSnapshot } from './types.js';
+import { MemberPlacement } from './placement.js';
+import type { ConsistentHash } from './types.js';
 
 /** Options of {@link Maglev}. */
 export interface MaglevOptions {
@@ -49,11 +49,10 @@ export function isPrime(n: number): boolean {
  * maglev.lookup('user:42');
  * ```
  */
-export class Maglev implements ConsistentHash {
+export class Maglev extends MemberPlacement implements ConsistentHash {
   readonly algorithm = 'maglev';
   /** Table size M in effect. */
   readonly tableSize: number;
-  private readonly members = new Members();
   private order: string[] = [];
   private table: Uint32Array;
 
@@ -62,13 +61,17 @@ export class Maglev implements ConsistentHash {
    * that is not a prime in 3..2^31, or more members than the table size.
    */
   constructor(nodes?: Iterable<string | NodeWeightLike>, options: MaglevOptions = {}) {
+    super();
     const m = options.tableSize ?? MAGLEV_DEFAULTS.tableSize;
     if (!isPrime(m) || m < 3 || m > 2 ** 31) throw badOption('tableSize', 'a prime in 3..2^31', m);
     this.tableSize = m;
     this.table = new Uint32Array(m);
     for (const { node, weight } of normaliseMembers(nodes)) this.members.add(node, weight);
-    this.checkFits();
     this.rebuild();
+  }
+
+  protected options(): Record<string, number | string> {
+    return { tableSize: this.tableSize };
   }
 
   private checkFits(): void {
@@ -77,7 +80,8 @@ export class Maglev implements ConsistentHash {
     }
   }
 
-  private rebuild(): void {
+  protected override rebuild(): void {
+    this.checkFits();
     this.order = this.members.sorted();
     const n = this.order.length;
     const m = this.tableSize;
@@ -119,10 +123,6 @@ export class Maglev implements ConsistentHash {
     }
   }
 
-  get size(): number {
-    return this.members.size;
-  }
-
   lookup(key: string): string {
     if (this.order.length === 0) throw noNodes(this.algorithm);
     return this.order[this.table[fastRange(murmur3(key), this.tableSize)]!]!;
@@ -145,34 +145,6 @@ export class Maglev implements ConsistentHash {
     return out;
   }
 
-  add(node: string, weight = 1): void {
-    this.members.add(node, weight);
-    try {
-      this.checkFits();
-    } catch (err) {
-      this.members.remove(node);
-      throw err;
-    }
-    this.rebuild();
-  }
-
-  remove(node: string): void {
-    this.members.remove(node);
-    this.rebuild();
-  }
-
-  has(node: string): boolean {
-    return this.members.has(node);
-  }
-
-  nodes(): string[] {
-    return [...this.order];
-  }
-
-  weightOf(node: string): number | undefined {
-    return this.members.weightOf(node);
-  }
-
   /** Table entries owned by each member, by id: the exact balance of the placement. */
   entries(): Map<string, number> {
     const counts = new Map<string, number>(this.order.map((id) => [id, 0]));
@@ -186,14 +158,5 @@ export class Maglev implements ConsistentHash {
   /** Bytes of the lookup table. */
   memoryBytes(): number {
     return this.table.byteLength;
-  }
-
-  snapshot(): HashSnapshot {
-    return {
-      format: 'tenure.hashing/1',
-      algorithm: this.algorithm,
-      options: { tableSize: this.tableSize },
-      nodes: this.order.map((node) => ({ node, weight: this.members.weightOf(node)! })),
-    };
   }
 }

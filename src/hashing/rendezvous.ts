@@ -4,8 +4,8 @@
  */
 import { checkCount, noNodes, normaliseMembers, type NodeWeightLike } from './errors.js';
 import { fmix32, murmur3 } from './hash.js';
-import { Members } from './members.js';
-import type { ConsistentHash, HashSnapshot } from './types.js';
+import { MemberPlacement } from './placement.js';
+import type { ConsistentHash } from './types.js';
 
 /**
  * Weighted rendezvous (HRW) hashing. Member i scores a key `w_i / -ln(u)`, where `u ∈ (0, 1)` is
@@ -23,9 +23,8 @@ import type { ConsistentHash, HashSnapshot } from './types.js';
  * hrw.lookup('user:42');
  * ```
  */
-export class Rendezvous implements ConsistentHash {
+export class Rendezvous extends MemberPlacement implements ConsistentHash {
   readonly algorithm = 'rendezvous';
-  private readonly members = new Members();
   // Dense arrays in id order, rebuilt on change, so the scoring loop reads typed memory only.
   private order: string[] = [];
   private seeds = new Uint32Array(0);
@@ -38,11 +37,16 @@ export class Rendezvous implements ConsistentHash {
    * @throws TenureError `TENURE_INVALID_ARGUMENT` for a duplicate member or bad weight.
    */
   constructor(nodes?: Iterable<string | NodeWeightLike>) {
+    super();
     for (const { node, weight } of normaliseMembers(nodes)) this.members.add(node, weight);
     this.rebuild();
   }
 
-  private rebuild(): void {
+  protected options(): Record<string, number | string> {
+    return {};
+  }
+
+  protected override rebuild(): void {
     this.order = this.members.sorted();
     const n = this.order.length;
     this.seeds = new Uint32Array(n);
@@ -55,10 +59,6 @@ export class Rendezvous implements ConsistentHash {
       this.logWeights[i] = w;
       if (w !== first) this.uniform = false;
     });
-  }
-
-  get size(): number {
-    return this.members.size;
   }
 
   /** Score of member i for key hash h; larger wins. */
@@ -125,36 +125,5 @@ export class Rendezvous implements ConsistentHash {
     out.length = n;
     for (let k = 0; k < n; k++) out[k] = this.order[idx[k]!]!;
     return out;
-  }
-
-  add(node: string, weight = 1): void {
-    this.members.add(node, weight);
-    this.rebuild();
-  }
-
-  remove(node: string): void {
-    this.members.remove(node);
-    this.rebuild();
-  }
-
-  has(node: string): boolean {
-    return this.members.has(node);
-  }
-
-  nodes(): string[] {
-    return [...this.order];
-  }
-
-  weightOf(node: string): number | undefined {
-    return this.members.weightOf(node);
-  }
-
-  snapshot(): HashSnapshot {
-    return {
-      format: 'tenure.hashing/1',
-      algorithm: this.algorithm,
-      options: {},
-      nodes: this.order.map((node) => ({ node, weight: this.members.weightOf(node)! })),
-    };
   }
 }

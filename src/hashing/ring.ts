@@ -21,33 +21,24 @@ import {
 } from './errors.js';
 import { murmur3 } from './hash.js';
 import { md5Words } from './md5.js';
-import { Members } from './members.js';
+import { MemberPlacement } from './placement.js';
 import type { AlgorithmName, ConsistentHash, HashSnapshot } from './types.js';
 
 const RANK_LIMIT = 2097152; // 2^21 members: the rank must fit beside a 32-bit point in a double.
 
 /** The parts all rings share: members, the continuum, lookups that walk it. @internal */
-abstract class RingBase implements ConsistentHash {
-  abstract readonly algorithm: AlgorithmName;
-  protected readonly members = new Members();
+abstract class RingBase extends MemberPlacement implements ConsistentHash {
   protected readonly continuum = new Continuum();
-
-  get size(): number {
-    return this.members.size;
-  }
 
   /** Hash of a key onto the circle. */
   protected abstract hashKey(key: string): number;
   /** The points of one member (cached by subclasses). */
   protected abstract pointsOf(node: string, weight: number): Uint32Array;
-  /** Options for the snapshot. */
-  protected abstract options(): Record<string, number | string>;
-
   /** Sum of the members' weights, refreshed by every rebuild. */
   protected weightSum = 0;
 
   /** Rebuilds the continuum from every member's points. */
-  protected rebuild(): void {
+  protected override rebuild(): void {
     this.weightSum = this.members.totalWeight();
     const ids = this.members.sorted();
     if (ids.length >= RANK_LIMIT) throw badOption('nodes', `fewer than ${RANK_LIMIT} members`, ids.length);
@@ -87,33 +78,6 @@ abstract class RingBase implements ConsistentHash {
     return out;
   }
 
-  add(node: string, weight = 1): void {
-    this.members.add(node, weight);
-    try {
-      this.rebuild();
-    } catch (err) {
-      this.members.remove(node);
-      throw err;
-    }
-  }
-
-  remove(node: string): void {
-    this.members.remove(node);
-    this.rebuild();
-  }
-
-  has(node: string): boolean {
-    return this.members.has(node);
-  }
-
-  nodes(): string[] {
-    return this.members.sorted();
-  }
-
-  weightOf(node: string): number | undefined {
-    return this.members.weightOf(node);
-  }
-
   /** Number of points on the circle. */
   get pointCount(): number {
     return this.continuum.points.length;
@@ -143,15 +107,6 @@ abstract class RingBase implements ConsistentHash {
 
   /** Bytes of the per-member point arrays kept for rebuilds. */
   protected abstract cachedPointBytes(): number;
-
-  snapshot(): HashSnapshot {
-    return {
-      format: 'tenure.hashing/1',
-      algorithm: this.algorithm,
-      options: this.options(),
-      nodes: this.members.sorted().map((node) => ({ node, weight: this.members.weightOf(node)! })),
-    };
-  }
 }
 
 /** Options of {@link KetamaRing}. */

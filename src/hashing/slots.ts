@@ -3,16 +3,10 @@
  * minimal movement when the members change. The shard manager moves slots, not keys: a key's
  * slot never changes, only the slot's owner.
  */
-import {
-  badOption,
-  checkCount,
-  noNodes,
-  normaliseMembers,
-  unknownNode,
-  type NodeWeightLike,
-} from './errors.js';
+import { badOption, checkCount, noNodes, normaliseMembers, type NodeWeightLike } from './errors.js';
 import { murmur3 } from './hash.js';
-import { compareIds, Members } from './members.js';
+import { compareIds } from './members.js';
+import { MemberPlacement } from './placement.js';
 import type { ConsistentHash, HashSnapshot, Move } from './types.js';
 
 /** Slot count used when none is given: Redis Cluster's 16384 (2^14). */
@@ -165,27 +159,31 @@ export interface SlotTableOptions {
  * diffSlots(before, table.assignment); // the slots c took
  * ```
  */
-export class SlotTable implements ConsistentHash {
+export class SlotTable extends MemberPlacement implements ConsistentHash {
   readonly algorithm = 'slots';
   /** Number of slots. */
   readonly slotCount: number;
-  private readonly members = new Members();
   private current: SlotAssignment | undefined;
 
   /**
    * @throws TenureError `TENURE_INVALID_ARGUMENT` for duplicates, bad weights or a bad slot count.
    */
   constructor(nodes?: Iterable<string | NodeWeightLike>, options: SlotTableOptions = {}) {
+    super();
     const slotCount = options.slotCount ?? DEFAULT_SLOT_COUNT;
     if (!Number.isInteger(slotCount) || slotCount < 1 || slotCount > 2 ** 24) {
       throw badOption('slotCount', 'an integer in 1..2^24', slotCount);
     }
     this.slotCount = slotCount;
     for (const { node, weight } of normaliseMembers(nodes)) this.members.add(node, weight);
-    this.reassign();
+    this.rebuild();
   }
 
-  private reassign(): void {
+  protected options(): Record<string, number | string> {
+    return { slotCount: this.slotCount };
+  }
+
+  protected override rebuild(): void {
     const list = this.members.sorted().map((node) => ({ node, weight: this.members.weightOf(node)! }));
     this.current =
       list.length === 0
@@ -200,10 +198,6 @@ export class SlotTable implements ConsistentHash {
   get assignment(): SlotAssignment {
     if (this.current === undefined) throw noNodes(this.algorithm);
     return this.current;
-  }
-
-  get size(): number {
-    return this.members.size;
   }
 
   lookup(key: string): string {
@@ -230,43 +224,9 @@ export class SlotTable implements ConsistentHash {
     return out;
   }
 
-  add(node: string, weight = 1): void {
-    this.members.add(node, weight);
-    try {
-      this.reassign();
-    } catch (err) {
-      this.members.remove(node);
-      throw err;
-    }
-  }
-
-  remove(node: string): void {
-    if (!this.members.has(node)) throw unknownNode(node);
-    this.members.remove(node);
-    this.reassign();
-  }
-
-  has(node: string): boolean {
-    return this.members.has(node);
-  }
-
-  nodes(): string[] {
-    return this.members.sorted();
-  }
-
-  weightOf(node: string): number | undefined {
-    return this.members.weightOf(node);
-  }
-
-  snapshot(): HashSnapshot {
+  override snapshot(): HashSnapshot {
     const a = this.current;
-    return {
-      format: 'tenure.hashing/1',
-      algorithm: this.algorithm,
-      options: { slotCount: this.slotCount },
-      nodes: this.members.sorted().map((node) => ({ node, weight: this.members.weightOf(node)! })),
-      state: { owners: a === undefined ? [] : Array.from(a.owners) },
-    };
+    return { ...super.snapshot(), state: { owners: a === undefined ? [] : Array.from(a.owners) } };
   }
 
   /** Bytes of the slot owner table (4 per slot). */
