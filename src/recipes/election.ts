@@ -12,8 +12,15 @@
 import { TenureError, invalidArgument } from '../errors.js';
 import type { KeyValue } from '../store/types.js';
 import { Holding } from './holding.js';
-import { checkName, PREFIX } from './names.js';
-import { byCreateRevision, checkWaitOptions, takeTurn, type Ticket, type WaitOptions } from './queue.js';
+import { PREFIX } from './names.js';
+import {
+  byCreateRevision,
+  checkWaitOptions,
+  QueueRecipe,
+  takeTurn,
+  type Ticket,
+  type WaitOptions,
+} from './queue.js';
 import type { Session } from './session.js';
 
 /** Who leads an election. */
@@ -49,17 +56,9 @@ function checkValue(value: unknown): asserts value is string {
  * await leadership.resign();
  * ```
  */
-export class Election {
-  readonly session: Session;
-  readonly name: string;
-  /** The key prefix of this election's candidates. */
-  readonly prefix: string;
-
+export class Election extends QueueRecipe {
   constructor(session: Session, name: string) {
-    checkName(name);
-    this.session = session;
-    this.name = name;
-    this.prefix = `${PREFIX.election}${name}/`;
+    super(session, name, PREFIX.election);
   }
 
   /**
@@ -83,15 +82,13 @@ export class Election {
 
   /** The current leader, or undefined when there is no candidate. */
   async leader(): Promise<LeaderInfo | undefined> {
-    const { kvs } = await this.session.store.range(this.prefix);
-    const first = [...kvs].sort(byCreateRevision)[0];
+    const first = (await this.entries())[0];
     return first && toLeader(first);
   }
 
   /** All candidates in queue order (the leader first). */
   async candidates(): Promise<LeaderInfo[]> {
-    const { kvs } = await this.session.store.range(this.prefix);
-    return [...kvs].sort(byCreateRevision).map(toLeader);
+    return (await this.entries()).map(toLeader);
   }
 
   /**

@@ -11,10 +11,10 @@
  */
 import { TenureError, invalidArgument } from '../errors.js';
 import { Lock } from './lock.js';
-import { checkName, PREFIX } from './names.js';
+import { PREFIX } from './names.js';
 import { defaultOwner } from './owner.js';
 import {
-  byCreateRevision,
+  QueueRecipe,
   enqueue,
   removeKey,
   takeTurn,
@@ -53,16 +53,13 @@ const first = (_q: readonly Entry[], i: number): readonly Entry[] => (i === 0 ? 
  * });
  * ```
  */
-export class Mutex {
-  readonly session: Session;
-  readonly name: string;
-  readonly prefix: string;
+export class Mutex extends QueueRecipe {
   readonly lockDelayMs: number;
   readonly #owner: string;
   readonly #marker: string;
 
   constructor(session: Session, name: string, options: MutexOptions = {}) {
-    checkName(name);
+    super(session, name, PREFIX.mutex);
     if (options === null || typeof options !== 'object')
       throw invalidArgument('options', 'must be an object');
     const delay = options.lockDelayMs ?? MUTEX_DEFAULTS.lockDelayMs;
@@ -73,9 +70,6 @@ export class Mutex {
       );
     if (options.owner !== undefined && typeof options.owner !== 'string')
       throw invalidArgument('options.owner', 'must be a string');
-    this.session = session;
-    this.name = name;
-    this.prefix = `${PREFIX.mutex}${name}/`;
     this.#marker = `${PREFIX.mutexHolder}${name}`;
     this.lockDelayMs = delay;
     this.#owner = options.owner ?? defaultOwner();
@@ -137,8 +131,7 @@ export class Mutex {
 
   /** The holder (first) and the waiters, in queue order. */
   async queue(): Promise<Entry[]> {
-    const { kvs } = await this.session.store.range(this.prefix);
-    return [...kvs].sort(byCreateRevision);
+    return this.entries();
   }
 
   #lock(ticket: Ticket, revision: number): Lock {

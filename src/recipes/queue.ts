@@ -8,6 +8,7 @@ import { systemClock, type Clock, type Timer } from '../clock.js';
 import { TenureError, invalidArgument, isTenureError } from '../errors.js';
 import type { KeyValue, Store } from '../store/types.js';
 import { checkSignal } from '../store/validate.js';
+import { checkName } from './names.js';
 import type { Session } from './session.js';
 
 /** Options of every call that waits. */
@@ -338,5 +339,26 @@ export async function takeTurn<T>(
     }
   } finally {
     scope.dispose();
+  }
+}
+
+/** What every queue recipe is: a session, a checked name, and the key prefix of its queue. */
+export abstract class QueueRecipe {
+  readonly session: Session;
+  readonly name: string;
+  /** The key prefix of this recipe's queue. */
+  readonly prefix: string;
+
+  constructor(session: Session, name: string, kind: string) {
+    checkName(name);
+    this.session = session;
+    this.name = name;
+    this.prefix = `${kind}${name}/`;
+  }
+
+  /** The queue in order: holders (or the leader) first, then the waiters. */
+  protected async entries(): Promise<Entry[]> {
+    const { kvs } = await this.session.store.range(this.prefix);
+    return [...kvs].sort(byCreateRevision);
   }
 }

@@ -6,8 +6,8 @@
  * entry just ahead: a release wakes only those it unblocks.
  */
 import { Lock } from './lock.js';
-import { checkName, PREFIX } from './names.js';
-import { byCreateRevision, takeTurn, type Blocker, type Entry, type WaitOptions } from './queue.js';
+import { PREFIX } from './names.js';
+import { QueueRecipe, takeTurn, type Blocker, type Entry, type WaitOptions } from './queue.js';
 import type { Session } from './session.js';
 
 const READ = 'read';
@@ -30,16 +30,9 @@ const writerBlocker: Blocker = (queue, index) => (index === 0 ? [] : [queue[inde
  * await using r = await config.readLock();
  * ```
  */
-export class RWLock {
-  readonly session: Session;
-  readonly name: string;
-  readonly prefix: string;
-
+export class RWLock extends QueueRecipe {
   constructor(session: Session, name: string) {
-    checkName(name);
-    this.session = session;
-    this.name = name;
-    this.prefix = `${PREFIX.rwlock}${name}/`;
+    super(session, name, PREFIX.rwlock);
   }
 
   /** Waits for shared (read) access. */
@@ -54,8 +47,7 @@ export class RWLock {
 
   /** Holders and waiters in queue order, each with its mode. */
   async queue(): Promise<{ mode: 'read' | 'write'; entry: Entry }[]> {
-    const { kvs } = await this.session.store.range(this.prefix);
-    return [...kvs].sort(byCreateRevision).map((entry) => ({ mode: isWriter(entry) ? WRITE : READ, entry }));
+    return (await this.entries()).map((entry) => ({ mode: isWriter(entry) ? WRITE : READ, entry }));
   }
 
   async #acquire(mode: string, blocker: Blocker, options: WaitOptions | undefined): Promise<Lock> {

@@ -6,10 +6,10 @@
  */
 import { invalidArgument } from '../errors.js';
 import { Lock } from './lock.js';
-import { checkName, PREFIX } from './names.js';
+import { PREFIX } from './names.js';
 import { defaultOwner } from './owner.js';
 import {
-  byCreateRevision,
+  QueueRecipe,
   enqueue,
   removeKey,
   takeTurn,
@@ -29,21 +29,15 @@ import type { Session } from './session.js';
  * await using permit = await crawlers.acquire({ timeoutMs: 30_000 });
  * ```
  */
-export class Semaphore {
-  readonly session: Session;
-  readonly name: string;
+export class Semaphore extends QueueRecipe {
   readonly permits: number;
-  readonly prefix: string;
   readonly #owner: string;
 
   constructor(session: Session, name: string, permits: number, options: { owner?: string } = {}) {
-    checkName(name);
+    super(session, name, PREFIX.semaphore);
     if (!Number.isSafeInteger(permits) || permits < 1)
       throw invalidArgument('permits', `must be an integer ≥ 1, got ${String(permits)}`);
-    this.session = session;
-    this.name = name;
     this.permits = permits;
-    this.prefix = `${PREFIX.semaphore}${name}/`;
     this.#owner = options.owner ?? defaultOwner();
   }
 
@@ -82,8 +76,7 @@ export class Semaphore {
 
   /** Holders first, then waiters, in queue order. */
   async queue(): Promise<Entry[]> {
-    const { kvs } = await this.session.store.range(this.prefix);
-    return [...kvs].sort(byCreateRevision);
+    return this.entries();
   }
 
   /** Wakes the waiter behind this one, which watches this key, by rewriting it. */
