@@ -14,6 +14,7 @@ import { TenureError, invalidArgument, isTenureError } from '../errors.js';
 import type { KeyValue, Store, WatchBatch } from '../store/types.js';
 import { checkSignal } from '../store/validate.js';
 import { EventBuffers, type ObservedIterator } from './event-buffer.js';
+import { followPrefix } from './follow-prefix.js';
 import { Holding, type HoldingStatus } from './holding.js';
 import { PREFIX, checkName } from './names.js';
 import type { Session } from './session.js';
@@ -355,30 +356,12 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 
   async #watch(): Promise<void> {
-    const signal = this.#ac.signal;
-    let failures = 0;
-    while (!this.#closed) {
-      try {
-        for await (const batch of this.store.watch(this.prefix, {
-          prefix: true,
-          fromRevision: this.#revision + 1,
-          signal,
-        })) {
-          failures = 0;
-          this.#apply(batch);
-        }
-      } catch (err) {
-        if (this.#closed || isTenureError(err, 'TENURE_CLOSED')) break;
-        this.emit('watchError', err);
-        try {
-          if (isTenureError(err, 'TENURE_COMPACTED')) await this.#resync();
-          else await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** failures++)));
-        } catch (e) {
-          this.emit('watchError', e);
-          await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** failures++)));
-        }
-      }
-    }
+    await followPrefix(this.store, this.prefix, this.#ac.signal, {
+      revision: () => this.#revision,
+      apply: (batch) => this.#apply(batch),
+      resync: () => this.#resync(),
+      onError: (err) => this.emit('watchError', err),
+    });
     this.#buffers.endAll();
   }
 

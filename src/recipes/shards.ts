@@ -31,6 +31,7 @@ import { slotOf } from '../hashing/index.js';
 import type { KeyValue, Op, WatchBatch } from '../store/types.js';
 import { checkSignal } from '../store/validate.js';
 import { EventBuffers, type ObservedIterator } from './event-buffer.js';
+import { followPrefix } from './follow-prefix.js';
 import type { Member, Membership } from './membership.js';
 import { PREFIX } from './names.js';
 import {
@@ -428,35 +429,19 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
   }
 
   async #watch(): Promise<void> {
-    const signal = this.#ac.signal;
-    let failures = 0;
-    while (!signal.aborted) {
-      try {
-        for await (const batch of this.membership.store.watch(this.#prefix, {
-          prefix: true,
-          fromRevision: this.#revision + 1,
-          signal,
-        })) {
-          failures = 0;
-          this.#apply(batch);
-        }
-      } catch (err) {
-        if (signal.aborted || isTenureError(err, 'TENURE_CLOSED')) return;
-        this.emit('storeError', err);
-        if (isTenureError(err, 'TENURE_COMPACTED')) {
-          try {
-            const read = await this.membership.store.range(this.#prefix);
-            this.#holders.clear();
-            for (const kv of read.kvs) this.#see(kv);
-            this.#revision = read.revision;
-            this.#reconcile();
-          } catch (e) {
-            this.emit('storeError', e);
-          }
-        }
-        await sleep(Math.min(1000, 20 * 2 ** failures++));
-      }
-    }
+    const store = this.membership.store;
+    await followPrefix(store, this.#prefix, this.#ac.signal, {
+      revision: () => this.#revision,
+      apply: (batch) => this.#apply(batch),
+      resync: async () => {
+        const read = await store.range(this.#prefix);
+        this.#holders.clear();
+        for (const kv of read.kvs) this.#see(kv);
+        this.#revision = read.revision;
+        this.#reconcile();
+      },
+      onError: (err) => this.emit('storeError', err),
+    });
   }
 
   // ---- planning: writing the next table ----
