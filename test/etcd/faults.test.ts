@@ -143,7 +143,7 @@ describe('etcd member failures', () => {
       expect(end).toBeGreaterThanOrEqual(revisions.at(-1)!);
     } finally {
       await store.close();
-      await cluster.waitHealthy();
+      await cluster.heal();
     }
   });
 
@@ -175,9 +175,12 @@ describe('etcd member failures', () => {
         expect(await codeOf(call()), name).toBe('TENURE_UNAVAILABLE');
         expect(performance.now() - t0, name).toBeLessThan(1500 + 1000);
       }
-      // The session could not renew its lease: it gave up on its side, within its ttl of the loss.
+      // The session could not renew its lease: it gave up on its side, within its ttl of the loss
+      // (its last acknowledged keepalive was sent before the kill). The slack is for a late timer
+      // on a loaded machine; a session that waited for failed keepalives would be far later.
       expect(session.status).toBe('expired');
-      expect(sessionLostAt - killedAt).toBeLessThanOrEqual(3000 + 100);
+      expect(sessionLostAt).toBeGreaterThan(0);
+      expect(sessionLostAt - killedAt).toBeLessThanOrEqual(3000 + 500);
       for (const i of victims) await cluster.restart(i);
       let recovered = false;
       const t0 = performance.now();
@@ -191,7 +194,7 @@ describe('etcd member failures', () => {
       expect((await store.get('quorum/a'))?.version).toBe(1);
     } finally {
       await store.close();
-      await cluster.waitHealthy();
+      await cluster.heal();
     }
   });
 });
@@ -360,7 +363,7 @@ describe('recipes through member failures and partitions', () => {
     } finally {
       stop = true;
       for (const s of stores) await s.close();
-      await cluster.waitHealthy();
+      await cluster.heal();
     }
   });
 
@@ -387,7 +390,8 @@ describe('recipes through member failures and partitions', () => {
       const takenAt = performance.now();
       expect(lostAt).toBeGreaterThan(0);
       expect(lostAt).toBeLessThan(takenAt);
-      expect(lostAt - cutAt).toBeLessThanOrEqual(ttlMs + 50);
+      // Safety is the line above; this one says it gave up within its ttl (slack for a late timer).
+      expect(lostAt - cutAt).toBeLessThanOrEqual(ttlMs + 500);
       expect(takenAt - cutAt).toBeLessThan(ttlMs + other.capabilities.expiryBoundMs + 1000);
       expect(lockB.fencingToken).toBeGreaterThan(held.fencingToken);
       await lockB.unlock();

@@ -18,15 +18,41 @@ process.on('exit', () => {
   for (const p of live) p.kill('SIGKILL');
 });
 
-/** A free loopback TCP port (the OS picks it; it is released before return). */
+/**
+ * A free loopback TCP port outside the kernel's ephemeral range. A member keeps its ports across
+ * a restart; a port from the ephemeral range could meanwhile become the local end of some
+ * outgoing connection (a client reconnecting, a peer probing), and the member could not bind it
+ * again. Ports handed out are remembered so that one process never gets the same port twice.
+ */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
+  const [low, high] = ephemeralRange();
+  const [from, to] = low - 1024 >= 10_000 ? [10_000, low] : [high + 1, 65_536];
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const port = from + Math.floor(Math.random() * (to - from));
+    if (handedOut.has(port)) continue;
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!bound) continue;
+    server.close();
+    await once(server, 'close');
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free loopback port in [${from}, ${to})`);
+}
+
+const handedOut = new Set<number>();
+
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/);
+    return [Number(low), Number(high)];
+  } catch {
+    return [32_768, 60_999];
+  }
 }
 
 /** PEM files made for a TLS cluster. */
@@ -240,6 +266,23 @@ export class EtcdCluster {
   async restart(i: number): Promise<void> {
     if (this.#members[i]!.proc !== undefined) await this.kill(i);
     this.#spawn(i);
+    await this.waitHealthy();
+  }
+
+  /**
+   * Brings the cluster back to full strength whatever a test left behind: resumes stopped
+   * members, starts every member that is not running, and waits until all are healthy. Tests
+   * call it in `finally` so that one failure does not cascade into the next test.
+   */
+  async heal(): Promise<void> {
+    for (let i = 0; i < this.#members.length; i++) {
+      const proc = this.#members[i]!.proc;
+      if (proc !== undefined && proc.signalCode === null && proc.exitCode === null) proc.kill('SIGCONT');
+      else {
+        this.#members[i]!.proc = undefined;
+        this.#spawn(i);
+      }
+    }
     await this.waitHealthy();
   }
 
