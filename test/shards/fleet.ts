@@ -1,8 +1,12 @@
-/** A fleet of shard-member processes on one SQLite store, and reads of its state. */
+/**
+ * A fleet of shard-member processes on one store (a SQLite file by default, or any store URL),
+ * and reads of its state. The fenced resource is a SQLite file shared by the processes.
+ */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { decodeTable } from '../../src/recipes/shard-table.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
+import type { Store } from '../../src/store/types.js';
 import { startNode, type Child } from '../helpers/processes.js';
 
 export const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'shard-member.mjs');
@@ -17,20 +21,29 @@ export interface FleetState {
   tableOwners: (string | undefined)[];
 }
 
+/** Where the fleet keeps its state: a URL for the children and a store the test reads it with. */
+export interface FleetBackend {
+  url: string;
+  store: Store;
+}
+
 export class Fleet {
-  readonly store: SqliteStore;
+  readonly store: Store;
+  readonly url: string;
   readonly children = new Map<string, Child>();
   constructor(
     readonly dir: string,
     readonly slotCount: number,
     readonly ttlMs: number,
+    backend?: FleetBackend,
   ) {
-    this.store = new SqliteStore({ path: join(dir, 'store.db') });
+    this.url = backend?.url ?? join(dir, 'store.db');
+    this.store = backend?.store ?? new SqliteStore({ path: this.url });
   }
 
   start(id: string, mode: 'safe' | 'unsafe' = 'safe', weight = 1, settleMs = 200): Child {
     const c = startNode(FIXTURE, [
-      join(this.dir, 'store.db'),
+      this.url,
       join(this.dir, 'fence.db'),
       id,
       String(this.ttlMs),
