@@ -35,13 +35,22 @@ export function slotOf(key: string, slotCount = DEFAULT_SLOT_COUNT): number {
 /**
  * Slots each member should own: ⌊S·w/W⌋, plus one for the members with the largest remainders
  * (ties to the smaller id) until all S slots are owned. Deterministic in every process.
- * @param members - in the order the quotas are returned.
+ * @param members - ids or `{ node, weight }` (weight default 1), in the order the quotas are
+ *   returned.
+ * @throws TenureError `TENURE_INVALID_ARGUMENT` for no members, duplicates, bad weights, or a
+ * slot count that is not an integer in 0..2^24.
  * @example slotQuotas([{ node: 'a', weight: 1 }, { node: 'b', weight: 2 }], 10) // [3, 7]
  */
-export function slotQuotas(
-  members: readonly { node: string; weight: number }[],
-  slotCount: number,
-): number[] {
+export function slotQuotas(members: Iterable<string | NodeWeightLike>, slotCount: number): number[] {
+  const list = normaliseMembers(members);
+  if (!Number.isInteger(slotCount) || slotCount < 0 || slotCount > 2 ** 24)
+    throw badOption('slotCount', 'an integer in 0..2^24', slotCount);
+  if (list.length === 0) throw noNodes('the slot quotas');
+  return quotasOf(list, slotCount);
+}
+
+/** {@link slotQuotas} of members already checked (at least one, positive finite weights). */
+function quotasOf(members: readonly { node: string; weight: number }[], slotCount: number): number[] {
   const total = members.reduce((s, m) => s + m.weight, 0);
   const quotas = members.map((m) => Math.floor((slotCount * m.weight) / total));
   let left = slotCount - quotas.reduce((s, q) => s + q, 0);
@@ -91,7 +100,7 @@ export function assignSlots(
   if (list.length > slotCount)
     throw badOption('slotCount', `at least the member count (${list.length})`, slotCount);
 
-  const quotas = slotQuotas(list, slotCount);
+  const quotas = quotasOf(list, slotCount);
   const indexOf = new Map(list.map((m, i) => [m.node, i]));
   const owners = new Uint32Array(slotCount);
   const held = new Uint32Array(list.length);

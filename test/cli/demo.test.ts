@@ -2,7 +2,8 @@
  * `tenure demo` end to end (a short run with three real worker processes), and the negative
  * controls of its safety checks: each check must fail on a history that breaks it.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FencedCounter } from '../../src/cli/demo/fenced-counter.js';
@@ -116,6 +117,7 @@ describe('demo safety checks', () => {
     expect(idealMoves(before, ['a'])).toBe(8);
     expect(idealMoves(before, ['a', 'b'])).toBe(0);
     expect(idealMoves([...Array(16).fill('a')], ['a', 'b'])).toBe(8);
+    expect(idealMoves(before, [])).toBe(16); // nobody left: every slot loses its owner
   });
 });
 
@@ -169,5 +171,40 @@ describe('tenure demo', () => {
     expect(report.checks.find((c) => c.name === 'no slot ever double-owned')?.ok).toBe(true);
     expect(report.slots.takes).toBeGreaterThanOrEqual(report.slotCount);
     expect(report.slots.writes).toBeGreaterThan(report.slotCount);
+  });
+
+  it('negative control: a worker that dies without being told to fails the report, and the demo goes on', async () => {
+    const demo = spawn(
+      process.execPath,
+      [CLI, 'demo', '--workers', '3', '--duration', '9s', '--no-dashboard', '--json'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    demo.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    demo.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => demo.on('exit', (code) => resolve(code)));
+    // The demo's first worker, killed from outside before the demo's own faults begin.
+    const children = () =>
+      readdirSync(`/proc/${demo.pid}/task`).flatMap((t) =>
+        readFileSync(`/proc/${demo.pid}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+      );
+    const until = performance.now() + 10_000;
+    while (children().length < 3 && performance.now() < until) await new Promise((r) => setTimeout(r, 50));
+    const victim = Math.min(...children());
+    await new Promise((r) => setTimeout(r, 500));
+    process.kill(victim, 'SIGKILL');
+    expect(await exited).toBe(1);
+    const report = JSON.parse(stdout) as {
+      ok: boolean;
+      checks: { name: string; ok: boolean; detail: string }[];
+    };
+    expect(report.ok).toBe(false);
+    const crash = report.checks.find((c) => c.name === 'no worker crashed')!;
+    expect(crash.ok).toBe(false);
+    expect(crash.detail).toMatch(/^w\d+: exit code SIGKILL/);
+    expect(stderr).not.toMatch(/internal error/);
   });
 });

@@ -110,6 +110,12 @@ describe('assignSlots', () => {
       () => diffSlots(assignSlots(['a'], { slotCount: 8 }), assignSlots(['a'], { slotCount: 16 })),
       'bad-option',
     );
+    bad(() => slotQuotas([], 16), 'no-nodes');
+    bad(() => slotQuotas(['a', 'a'], 16), 'duplicate-node');
+    bad(() => slotQuotas([{ node: 'a', weight: -1 }], 16), 'bad-weight');
+    bad(() => slotQuotas(['a'], -1), 'bad-option');
+    expect(slotQuotas(['a', { node: 'b', weight: 3 }], 8)).toEqual([2, 6]);
+    expect(slotQuotas(['a', 'b'], 0)).toEqual([0, 0]);
   });
 });
 

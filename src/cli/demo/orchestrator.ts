@@ -133,6 +133,8 @@ class Worker {
   readonly exited: Promise<void>;
   stderr = '';
   alive = true;
+  /** Set once the orchestrator has told it to end (SIGTERM, SIGKILL): any other exit is a crash. */
+  told = false;
 
   constructor(id: string, script: string, config: WorkerConfig, bus: EventEmitter) {
     this.id = id;
@@ -148,15 +150,16 @@ class Worker {
       }
     });
     this.exited = new Promise((resolve) =>
-      this.proc.once('exit', () => {
+      this.proc.once('exit', (code, signal) => {
         this.alive = false;
-        bus.emit('exit', this.id);
+        bus.emit('exit', this.id, this.told ? undefined : `exit code ${code ?? signal}`);
         resolve();
       }),
     );
   }
 
   signal(s: NodeJS.Signals): void {
+    if (s === 'SIGTERM' || s === 'SIGKILL') this.told = true;
     if (this.alive) this.proc.kill(s);
   }
 }
@@ -248,7 +251,16 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         log(`${e.worker}: ${e.message}`);
       }
     });
-    bus.on('exit', (id: string) => leading.delete(id));
+    // A worker that ends without being told to is a crash: logged with its last words, and the
+    // report fails (the faults above are the only ones the demo means to inject).
+    const crashes: string[] = [];
+    bus.on('exit', (id: string, crash: string | undefined) => {
+      leading.delete(id);
+      if (crash === undefined) return;
+      const last = workers.get(id)?.stderr.trim().split('\n').at(-1) ?? '';
+      crashes.push(`${id}: ${crash}${last ? `: ${last}` : ''}`);
+      log(`${id} CRASHED (${crash})${last ? `: ${last}` : ''}`);
+    });
     const currentLeader = () => {
       let best: [string, number] | undefined;
       for (const [w, t] of leading) if (workers.get(w)?.alive && (!best || t > best[1])) best = [w, t];
@@ -543,6 +555,11 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       checkTermsIncrease(claims),
       checkCounterExact(audit),
       checkNoSlotDoubleOwned(slotAudit),
+      {
+        name: 'no worker crashed',
+        ok: crashes.length === 0,
+        detail: crashes.length === 0 ? 'every worker ran until told to stop' : crashes.join('; '),
+      },
     ];
     const report: DemoReport = {
       store: storeUrl,

@@ -62,6 +62,7 @@ export function settledOver(state: SlotState, members: readonly string[]): boole
  * that is the departed member's share; for a join, the newcomer's quota.
  */
 export function idealMoves(previous: readonly string[], members: readonly string[]): number {
+  if (members.length === 0) return previous.length;
   const sorted = [...members].sort();
   const quotas = slotQuotas(
     sorted.map((node) => ({ node, weight: 1 })),
