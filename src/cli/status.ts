@@ -1,5 +1,5 @@
 /** `tenure status` and `tenure watch`: what the fleet looks like, once or as it changes. */
-import { FleetView, type FleetSnapshot } from '../dashboard/fleet-view.js';
+import { FleetView, type EntryView, type FleetSnapshot } from '../dashboard/fleet-view.js';
 import { openCliStore } from './store-url.js';
 import { formatTable } from './table.js';
 
@@ -35,13 +35,21 @@ export function formatStatus(s: FleetSnapshot, storeUrl: string): string {
   );
   section(
     'LOCKS',
-    ['NAME', 'HOLDER', 'FENCING TOKEN', 'WAITERS'],
-    s.locks.map((l) => [
-      l.name,
-      l.holder?.value ?? '-',
-      l.holder ? String(l.holder.revision) : '-',
-      l.waiters.map((w) => w.value).join(', ') || '-',
-    ]),
+    ['KIND', 'NAME', 'HOLDERS', 'FENCING TOKENS', 'WAITERS'],
+    s.locks.map((l) => {
+      const who = (e: EntryView) => (e.mode === undefined ? e.value : `${e.mode} ${e.value}`);
+      const kind =
+        l.permits === undefined
+          ? l.kind
+          : `${l.kind} of ${l.permits}${l.permitsDeclared ? ` (DISAGREE: ${l.permitsDeclared.join(', ')})` : ''}`;
+      return [
+        kind,
+        l.name,
+        l.holders.map(who).join(', ') || '-',
+        l.holders.map((h) => h.revision).join(', ') || '-',
+        l.waiters.map(who).join(', ') || '-',
+      ];
+    }),
   );
   section(
     'MEMBERS',

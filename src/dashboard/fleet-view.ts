@@ -15,7 +15,15 @@ import { decodeTable } from '../recipes/shard-table.js';
 import type { KeyValue, Store } from '../store/types.js';
 import { SUSPICION_PREFIX, type PublishedSuspicion } from './suspicion.js';
 
-const PREFIXES = [PREFIX.election, PREFIX.mutex, PREFIX.members, PREFIX.shards, SUSPICION_PREFIX] as const;
+const PREFIXES = [
+  PREFIX.election,
+  PREFIX.mutex,
+  PREFIX.semaphore,
+  PREFIX.rwlock,
+  PREFIX.members,
+  PREFIX.shards,
+  SUSPICION_PREFIX,
+] as const;
 
 /** A session: a live lease that holds keys. */
 export interface SessionView {
@@ -30,6 +38,8 @@ export interface SessionView {
 export interface EntryView {
   /** What it wrote: a candidate's value, a lock waiter's owner (host:pid). */
   readonly value: string;
+  /** A read-write lock entry's mode. */
+  readonly mode?: 'read' | 'write';
   /** Its create revision: a leader's term, a lock holder's fencing token. */
   readonly revision: number;
   readonly lease: string | null;
@@ -60,11 +70,23 @@ export interface ElectionView {
   readonly history: readonly TermView[];
 }
 
-/** A mutex. */
+/** A mutex, a semaphore or a read-write lock. */
 export interface LockView {
   readonly name: string;
-  readonly holder: EntryView | undefined;
+  readonly kind: 'mutex' | 'semaphore' | 'rwlock';
+  /**
+   * Who holds it, in queue order (each entry's revision is its fencing token): one for a mutex
+   * or a write lock; the first `permits` entries of a semaphore; the readers ahead of the first
+   * writer of a read-write lock.
+   */
+  readonly holders: readonly EntryView[];
   readonly waiters: readonly EntryView[];
+  /**
+   * A semaphore's permits, as its entries declare them. Processes that disagree on the count
+   * break its bound: then this is the smallest count declared and `permitsDeclared` lists all.
+   */
+  readonly permits?: number;
+  readonly permitsDeclared?: readonly number[];
 }
 
 /** A member of a group. */
@@ -144,6 +166,45 @@ const byRevision = (a: KeyValue, b: KeyValue) => a.createRevision - b.createRevi
 
 function entry(kv: KeyValue): EntryView {
   return { value: decoder.decode(kv.value), revision: kv.createRevision, lease: kv.lease, key: kv.key };
+}
+
+/** An entry whose value is `<word> <owner>` (semaphores, read-write locks): the word and the entry. */
+function tagged(kv: KeyValue): [string, EntryView] {
+  const e = entry(kv);
+  const space = e.value.indexOf(' ');
+  return space < 0 ? ['', e] : [e.value.slice(0, space), { ...e, value: e.value.slice(space + 1) }];
+}
+
+/** The mutexes, semaphores and read-write locks, by name and kind. */
+function lockViews(kvs: Map<string, KeyValue[]>): LockView[] {
+  const locks: LockView[] = [];
+  for (const [name, list] of groupBy(kvs.get(PREFIX.mutex)!, PREFIX.mutex)) {
+    const q = list.map(entry);
+    locks.push({ name, kind: 'mutex', holders: q.slice(0, 1), waiters: q.slice(1) });
+  }
+  for (const [name, list] of groupBy(kvs.get(PREFIX.semaphore)!, PREFIX.semaphore)) {
+    const q = list.map(tagged);
+    const declared = [...new Set(q.map(([n]) => Number(n)).filter((n) => Number.isSafeInteger(n) && n > 0))];
+    const permits = declared.length === 0 ? 1 : Math.min(...declared);
+    const entries = q.map(([, e]) => e);
+    locks.push({
+      name,
+      kind: 'semaphore',
+      holders: entries.slice(0, permits),
+      waiters: entries.slice(permits),
+      permits,
+      ...(declared.length > 1 ? { permitsDeclared: declared.sort((a, b) => a - b) } : {}),
+    });
+  }
+  for (const [name, list] of groupBy(kvs.get(PREFIX.rwlock)!, PREFIX.rwlock)) {
+    const q = list
+      .map(tagged)
+      .map(([mode, e]): EntryView => ({ ...e, mode: mode === 'write' ? 'write' : 'read' }));
+    const firstWriter = q.findIndex((e) => e.mode === 'write');
+    const held = firstWriter === 0 ? 1 : firstWriter < 0 ? q.length : firstWriter;
+    locks.push({ name, kind: 'rwlock', holders: q.slice(0, held), waiters: q.slice(held) });
+  }
+  return locks;
 }
 
 function groupBy(kvs: readonly KeyValue[], prefix: string): Map<string, KeyValue[]> {
@@ -385,10 +446,7 @@ export class FleetView extends EventEmitter<{
       const candidates = list.map(entry);
       return { name, leader: candidates[0], candidates, history: this.#history.get(name) ?? [] };
     });
-    const locks = [...groupBy(kvs.get(PREFIX.mutex)!, PREFIX.mutex)].map(([name, list]) => {
-      const q = list.map(entry);
-      return { name, holder: q[0], waiters: q.slice(1) };
-    });
+    const locks = lockViews(kvs);
     const memberKeys = kvs.get(PREFIX.members)!;
     const mesh = meshSuspicion(
       kvs.get(SUSPICION_PREFIX)!,
@@ -501,21 +559,26 @@ export class FleetView extends EventEmitter<{
           text: `${name}: no leader (${e.leader.value} left term ${e.leader.revision}); no candidates`,
         });
 
-    const prevLocks = new Map(prev.locks.map((l) => [l.name, l]));
+    // A lock event per new holder; an unlock event when the last holder is gone.
+    const lockId = (l: LockView) => `${l.kind} ${l.name}`;
+    const prevLocks = new Map(prev.locks.map((l) => [lockId(l), l]));
     for (const l of next.locks) {
-      const before = prevLocks.get(l.name)?.holder;
-      prevLocks.delete(l.name);
-      if (l.holder && before?.revision !== l.holder.revision)
-        this.#emit({
-          kind: 'lock',
-          name: l.name,
-          term: l.holder.revision,
-          value: l.holder.value,
-          text: `${l.name}: locked by ${l.holder.value} (fencing token ${l.holder.revision}), ${l.waiters.length} waiting`,
-        });
+      const before = new Set(prevLocks.get(lockId(l))?.holders.map((h) => h.revision));
+      prevLocks.delete(lockId(l));
+      for (const h of l.holders)
+        if (!before.has(h.revision))
+          this.#emit({
+            kind: 'lock',
+            name: l.name,
+            term: h.revision,
+            value: h.value,
+            text: `${lockId(l)}: ${h.mode === undefined ? '' : `${h.mode} `}held by ${h.value} (fencing token ${h.revision}), ${l.waiters.length} waiting`,
+          });
+      if (l.holders.length === 0 && before.size > 0)
+        this.#emit({ kind: 'unlock', name: l.name, text: `${lockId(l)}: free` });
     }
-    for (const [name, l] of prevLocks)
-      if (l.holder) this.#emit({ kind: 'unlock', name, value: l.holder.value, text: `${name}: free` });
+    for (const [id, l] of prevLocks)
+      if (l.holders.length > 0) this.#emit({ kind: 'unlock', name: l.name, text: `${id}: free` });
 
     const key = (m: MemberView) => `${m.group}/${m.id}`;
     const prevMembers = new Set(prev.members.map(key));

@@ -81,12 +81,14 @@ function render(s) {
       el('td', { class: 'term', 'data-testid': 'term-' + e.name, text: e.leader ? e.leader.revision : '-' }),
       el('td', {}, ...e.candidates.slice(1).map((c) => chip(c.value))),
       el('td', { class: 'term' }, e.history.slice(-6).map((h) => h.term + ' ' + h.value + (h.failoverMs != null ? ' (' + h.failoverMs + ' ms)' : '')).join(' → '))))));
-  fill('locks', table(['lock', 'holder', 'fencing token', 'queue'], s.locks.map((l) =>
-    el('tr', { 'data-lock': l.name },
+  const who = (e) => e.mode ? el('span', {}, e.mode + ' ', chip(e.value)) : chip(e.value);
+  fill('locks', table(['lock', 'kind', 'holders', 'fencing tokens', 'queue'], s.locks.map((l) =>
+    el('tr', { 'data-lock': l.name, 'data-kind': l.kind },
       el('td', { text: l.name }),
-      el('td', {}, l.holder ? chip(l.holder.value) : 'free'),
-      el('td', { class: 'term', text: l.holder ? l.holder.revision : '-' }),
-      el('td', {}, ...l.waiters.map((w) => chip(w.value)))))));
+      el('td', { text: l.kind + (l.permits != null ? ' of ' + l.permits : '') + (l.permitsDeclared ? ' (processes disagree: ' + l.permitsDeclared.join(', ') + ')' : '') }),
+      el('td', {}, ...(l.holders.length ? l.holders.map(who) : ['free'])),
+      el('td', { class: 'term', text: l.holders.map((h) => h.revision).join(', ') || '-' }),
+      el('td', {}, ...l.waiters.map(who))))));
   // Suspicion: the heartbeat mesh's phi (the highest any peer publishes) where members publish
   // it, else the lease-based figure (how much of its ttl the session has used), labelled as such.
   fill('members', table(['group', 'member', 'suspicion', 'lease'], s.members.map((m) => {

@@ -12,7 +12,7 @@
 import { TenureError, invalidArgument } from '../errors.js';
 import { Lock } from './lock.js';
 import { PREFIX } from './names.js';
-import { defaultOwner } from './owner.js';
+import { ownerOption } from './owner.js';
 import {
   QueueRecipe,
   enqueue,
@@ -68,11 +68,9 @@ export class Mutex extends QueueRecipe {
         'options.lockDelayMs',
         `must be a finite number of milliseconds ≥ 0, got ${String(delay)}`,
       );
-    if (options.owner !== undefined && typeof options.owner !== 'string')
-      throw invalidArgument('options.owner', 'must be a string');
     this.#marker = `${PREFIX.mutexHolder}${name}`;
     this.lockDelayMs = delay;
-    this.#owner = options.owner ?? defaultOwner();
+    this.#owner = ownerOption(options.owner);
   }
 
   /**

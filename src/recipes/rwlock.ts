@@ -7,13 +7,15 @@
  */
 import { Lock } from './lock.js';
 import { PREFIX } from './names.js';
+import { ownerOption } from './owner.js';
 import { QueueRecipe, takeTurn, type Blocker, type Entry, type WaitOptions } from './queue.js';
 import type { Session } from './session.js';
 
 const READ = 'read';
 const WRITE = 'write';
-const decoder = new TextDecoder();
-const isWriter = (e: Entry) => decoder.decode(e.value) === WRITE;
+// An entry's value is its mode, a space and its owner: `write host:1234`.
+const W = WRITE.charCodeAt(0);
+const isWriter = (e: Entry) => e.value[0] === W;
 
 const readerBlocker: Blocker = (queue, index) => {
   for (let j = index - 1; j >= 0; j--) if (isWriter(queue[j]!)) return [queue[j]!];
@@ -31,8 +33,12 @@ const writerBlocker: Blocker = (queue, index) => (index === 0 ? [] : [queue[inde
  * ```
  */
 export class RWLock extends QueueRecipe {
-  constructor(session: Session, name: string) {
+  readonly #owner: string;
+
+  /** @param options.owner shown as the holder by `tenure status` and the dashboard. @default host:pid */
+  constructor(session: Session, name: string, options: { owner?: string } = {}) {
     super(session, name, PREFIX.rwlock);
+    this.#owner = ownerOption(options.owner);
   }
 
   /** Waits for shared (read) access. */
@@ -56,7 +62,7 @@ export class RWLock extends QueueRecipe {
       this.session,
       what,
       this.prefix,
-      mode,
+      `${mode} ${this.#owner}`,
       blocker,
       options,
       (ticket, turn) => new Lock(this.session, ticket, turn.revision, what),

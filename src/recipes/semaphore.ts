@@ -7,7 +7,7 @@
 import { invalidArgument } from '../errors.js';
 import { Lock } from './lock.js';
 import { PREFIX } from './names.js';
-import { defaultOwner } from './owner.js';
+import { ownerOption } from './owner.js';
 import {
   QueueRecipe,
   enqueue,
@@ -33,12 +33,15 @@ export class Semaphore extends QueueRecipe {
   readonly permits: number;
   readonly #owner: string;
 
+  /** @param options.owner shown as a holder by `tenure status` and the dashboard. @default host:pid */
   constructor(session: Session, name: string, permits: number, options: { owner?: string } = {}) {
     super(session, name, PREFIX.semaphore);
     if (!Number.isSafeInteger(permits) || permits < 1)
       throw invalidArgument('permits', `must be an integer ≥ 1, got ${String(permits)}`);
     this.permits = permits;
-    this.#owner = options.owner ?? defaultOwner();
+    // Each entry says how many permits its process counts, so that readers (`tenure status`,
+    // the dashboard) can tell holders from waiters and see processes that disagree.
+    this.#owner = `${permits} ${ownerOption(options.owner)}`;
   }
 
   #blocker = (queue: readonly Entry[], index: number): readonly Entry[] => {

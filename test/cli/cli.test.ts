@@ -113,7 +113,9 @@ describe('tenure lock', () => {
     expect(busy.code).toBe(3);
     expect(busy.stderr).toMatch(/held by another process/);
     const waiter = start(['lock', 'busy', '--timeout', '5s', '--', process.execPath, CMD, 'exit:0']);
-    let status: { locks: { name: string; holder?: { revision: number }; waiters: unknown[] }[] } | undefined;
+    let status:
+      | { locks: { name: string; kind: string; holders: { revision: number }[]; waiters: unknown[] }[] }
+      | undefined;
     await eventually(
       () => {
         const r = cli(['status', '--json']);
@@ -123,7 +125,9 @@ describe('tenure lock', () => {
       10_000,
       100,
     );
-    expect(status!.locks.find((l) => l.name === 'busy')!.holder!.revision).toBe(token);
+    const busyLock = status!.locks.find((l) => l.name === 'busy')!;
+    expect(busyLock.kind).toBe('mutex');
+    expect(busyLock.holders.map((h) => h.revision)).toEqual([token]);
     const timeout = cli(['lock', 'busy', '--timeout', '300ms', '--', 'true']);
     expect(timeout.code).toBe(3);
     holder.proc.kill('SIGINT');

@@ -10,6 +10,9 @@ import { FleetView, type FleetEvent } from '../../src/dashboard/fleet-view.js';
 import { publishSuspicion } from '../../src/dashboard/suspicion.js';
 import { HeartbeatMesh } from '../../src/recipes/heartbeat-mesh.js';
 import { Membership } from '../../src/recipes/membership.js';
+import { Mutex } from '../../src/recipes/mutex.js';
+import { RWLock } from '../../src/recipes/rwlock.js';
+import { Semaphore } from '../../src/recipes/semaphore.js';
 import { Session } from '../../src/recipes/session.js';
 import { ShardManager } from '../../src/recipes/shards.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
@@ -103,5 +106,74 @@ describe('FleetView over Membership, ShardManager and HeartbeatMesh', () => {
     expect(solo.phi).toBeUndefined();
     expect(solo.suspicion).toBeDefined();
     expect(formatStatus(snapshot, 'memory:')).toMatch(/plain\s+solo\s+lease \d\.\d\d/);
+  });
+
+  it('shows mutexes, semaphores and read-write locks with their holders and waiters', async () => {
+    const store = new MemoryStore();
+    closers.push(() => store.close());
+    const sessions = await Promise.all([1, 2, 3, 4].map(() => Session.create(store, { ttlMs: 2000 })));
+    for (const s of sessions) closers.push(() => s.close());
+    const [s1, s2, s3, s4] = sessions as [Session, Session, Session, Session];
+    const view = new FleetView(store, { refreshMs: 50 });
+    closers.push(() => view.close());
+    const events: FleetEvent[] = [];
+    view.on('event', (e) => events.push(e));
+    await view.start();
+
+    // A semaphore of 2: two holders, one waiter.
+    const p1 = await new Semaphore(s1, 'crawl', 2, { owner: 'c1' }).acquire();
+    await new Semaphore(s2, 'crawl', 2, { owner: 'c2' }).acquire();
+    const third = new Semaphore(s3, 'crawl', 2, { owner: 'c3' }).acquire();
+    // A read-write lock: two readers hold, a writer waits, a reader behind the writer waits.
+    await new RWLock(s1, 'config', { owner: 'r1' }).readLock();
+    await new RWLock(s2, 'config', { owner: 'r2' }).readLock();
+    const writer = new RWLock(s3, 'config', { owner: 'w3' }).writeLock();
+    await eventually(async () => (await store.range('rwlock/config/')).kvs.length === 3);
+    const lateReader = new RWLock(s4, 'config', { owner: 'r4' }).readLock();
+    // A mutex of the same name as the semaphore is a different lock.
+    await new Mutex(s4, 'crawl', { owner: 'm4' }).lock();
+
+    let snap = view.snapshot();
+    await eventually(async () => {
+      await view.refresh();
+      snap = view.snapshot();
+      return snap.locks.length === 3 && snap.locks.find((l) => l.kind === 'rwlock')?.waiters.length === 2;
+    });
+    const sem = snap.locks.find((l) => l.kind === 'semaphore')!;
+    expect(sem).toMatchObject({ name: 'crawl', permits: 2 });
+    expect(sem.permitsDeclared).toBeUndefined();
+    expect(sem.holders.map((h) => h.value)).toEqual(['c1', 'c2']);
+    expect(sem.waiters.map((h) => h.value)).toEqual(['c3']);
+    const rw = snap.locks.find((l) => l.kind === 'rwlock')!;
+    expect(rw.holders.map((h) => `${h.mode} ${h.value}`)).toEqual(['read r1', 'read r2']);
+    expect(rw.waiters.map((h) => `${h.mode} ${h.value}`)).toEqual(['write w3', 'read r4']);
+    const mutex = snap.locks.find((l) => l.kind === 'mutex')!;
+    expect(mutex).toMatchObject({ name: 'crawl', waiters: [] });
+    expect(mutex.holders.map((h) => h.value)).toEqual(['m4']);
+    const status = formatStatus(snap, 'memory:');
+    expect(status).toMatch(/semaphore of 2\s+crawl\s+c1, c2\s+\d+, \d+\s+c3/);
+    expect(status).toMatch(/rwlock\s+config\s+read r1, read r2\s+\d+, \d+\s+write w3, read r4/);
+
+    // A permit released: the waiter holds, one lock event for it.
+    events.length = 0;
+    await p1.release();
+    const got = await third;
+    await eventually(async () => {
+      await view.refresh();
+      return events.some((e) => e.kind === 'lock' && e.value === 'c3');
+    });
+    expect(events.filter((e) => e.kind === 'lock').map((e) => e.term)).toEqual([got.fencingToken]);
+
+    // A process that counts 3 permits is flagged.
+    void new Semaphore(s4, 'crawl', 3, { owner: 'c4' }).acquire().catch(() => undefined);
+    await eventually(async () => {
+      await view.refresh();
+      return view.snapshot().locks.find((l) => l.kind === 'semaphore')?.permitsDeclared !== undefined;
+    });
+    const mixed = view.snapshot().locks.find((l) => l.kind === 'semaphore')!;
+    expect(mixed).toMatchObject({ permits: 2, permitsDeclared: [2, 3] });
+    expect(formatStatus(view.snapshot(), 'memory:')).toMatch(/semaphore of 2 \(DISAGREE: 2, 3\)/);
+    void writer.catch(() => undefined);
+    void lateReader.catch(() => undefined);
   });
 });
