@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { Session } from '../../src/recipes/session.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
-import { sleep } from '../helpers/async.js';
+import { codeOf, sleep } from '../helpers/async.js';
 import { startNode } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -64,5 +65,85 @@ describe('SQLite across processes', () => {
       await store.close();
     }
     t.cleanup();
+  });
+
+  describe('a process stopped (SIGSTOP) inside a write transaction holds the file lock', () => {
+    /** The longest the event loop went without running a 5 ms interval while `during` ran. */
+    async function longestStall(during: () => Promise<unknown>): Promise<number> {
+      let last = performance.now();
+      let longest = 0;
+      const timer = setInterval(() => {
+        const now = performance.now();
+        longest = Math.max(longest, now - last);
+        last = now;
+      }, 5);
+      try {
+        await during();
+        await sleep(20);
+      } finally {
+        clearInterval(timer);
+      }
+      return longest;
+    }
+
+    it('other processes keep their event loops running: sessions abort on time, writes wait, then succeed', async () => {
+      const t = tempDir();
+      const path = join(t.dir, 'stopped.db');
+      const store = new SqliteStore({ path });
+      const short = new SqliteStore({ path, busyTimeoutMs: 300 });
+      const frozen = startNode(fixture('sqlite-stop-in-txn.mjs'), [path]);
+      try {
+        const session = await Session.create(store, { ttlMs: 1000 });
+        let lostAt = 0;
+        session.signal.addEventListener('abort', () => (lostAt = performance.now()));
+        await frozen.waitFor((l) => l === 'locked');
+        const lockedAt = performance.now();
+        let put: Promise<number> | undefined;
+        const stall = await longestStall(async () => {
+          put = store.put('after', '1');
+          put.catch(() => undefined);
+          // A store with a short busy timeout fails in bounded time with a retryable error.
+          const t0 = performance.now();
+          expect(await codeOf(short.put('short', '1'))).toBe('TENURE_UNAVAILABLE');
+          expect(performance.now() - t0).toBeLessThan(300 + 200);
+          await sleep(1500);
+        });
+        // The session could not renew its lease; its abort fired on time, not when the lock freed.
+        expect(session.status).toBe('expired');
+        expect(lostAt - lockedAt).toBeLessThan(1000 + 200);
+        expect(stall).toBeLessThan(250);
+        frozen.proc.kill('SIGCONT');
+        expect(await frozen.exited).toBe(0);
+        expect(await put).toBeGreaterThan(0);
+        expect((await store.get('after'))?.version).toBe(1);
+      } finally {
+        frozen.proc.kill('SIGCONT');
+        frozen.proc.kill('SIGKILL');
+        await short.close();
+        await store.close();
+        t.cleanup();
+      }
+    });
+
+    it('negative control: a plain better-sqlite3 write waiting on the same lock stalls its event loop', async () => {
+      const t = tempDir();
+      const path = join(t.dir, 'stopped-raw.db');
+      new Database(path).pragma('journal_mode = WAL');
+      const frozen = startNode(fixture('sqlite-stop-in-txn.mjs'), [path]);
+      try {
+        await frozen.waitFor((l) => l === 'locked');
+        const raw = new Database(path, { timeout: 1000 });
+        const stall = await longestStall(async () => {
+          await sleep(20);
+          expect(() => raw.prepare('BEGIN IMMEDIATE').run()).toThrow(/locked/);
+        });
+        raw.close();
+        expect(stall).toBeGreaterThan(900);
+      } finally {
+        frozen.proc.kill('SIGCONT');
+        frozen.proc.kill('SIGKILL');
+        t.cleanup();
+      }
+    });
   });
 });

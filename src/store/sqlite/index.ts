@@ -63,7 +63,9 @@ export interface SqliteStoreOptions {
   reapIntervalMs?: number;
   /**
    * How long a write waits for another process's write lock before failing with
-   * TENURE_UNAVAILABLE. Writes hold the lock for well under a millisecond.
+   * TENURE_UNAVAILABLE. Writes hold the lock for well under a millisecond, but a process stopped
+   * inside a write (SIGSTOP, a debugger) holds it until it resumes: the wait is made in 5 ms
+   * steps with the event loop running in between, so timers (a session's expiry) stay on time.
    * @default 5000
    */
   busyTimeoutMs?: number;
@@ -187,10 +189,24 @@ function keyBytes(key: string): Buffer {
   return Buffer.from(key, 'utf8');
 }
 
+/** Whether SQLite failed because another connection holds a lock it needs. */
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+/**
+ * How long one attempt at a write waits inside SQLite for another process's write lock. SQLite
+ * waits on the main thread, so a write retries in steps of this size with the event loop running
+ * in between: a process stopped inside a transaction (SIGSTOP, a debugger) holds the lock until it
+ * resumes, and must not freeze the timers of every other process (their sessions must still
+ * abort on time).
+ */
+const BUSY_STEP_MS = 5;
+
 /** Maps SQLite's lock errors to a retryable TENURE_UNAVAILABLE; other errors pass through. */
 function mapSqliteError(err: unknown): unknown {
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')))
+  if (isBusy(err))
     return new TenureError(
       'TENURE_UNAVAILABLE',
       'the SQLite file stayed locked by another process past busyTimeoutMs',
@@ -227,6 +243,7 @@ export class SqliteStore extends ChangeLogStore {
   readonly #reapIntervalMs: number;
   #lastReapAt = 0;
   #dataVersion = 0;
+  #busyTimeoutMs = 0;
   /** Set by a revision writer that committed, so #write knows to wake this process's watchers. */
   #wrote = false;
   readonly #stmt: ReturnType<SqliteStore['prepare']>;
@@ -300,7 +317,10 @@ export class SqliteStore extends ChangeLogStore {
         `${o.path} has schema version ${state.schema_version}; this tenure reads ${SCHEMA_VERSION}`,
       );
     }
-    this.#write(() => this.#checkBoot());
+    this.#writeOnce(() => this.#checkBoot());
+    // From here on SQLite waits one step at a time (see BUSY_STEP_MS); #write retries.
+    this.#db.pragma(`busy_timeout = ${Math.min(o.busyTimeoutMs, BUSY_STEP_MS)}`);
+    this.#busyTimeoutMs = o.busyTimeoutMs;
     this.#dataVersion = this.#stmt.dataVersion.get() as number;
     this.#reapIntervalMs = o.reapIntervalMs;
     this.#schedule();
@@ -351,8 +371,24 @@ export class SqliteStore extends ChangeLogStore {
     };
   }
 
-  /** Runs `fn` in an IMMEDIATE transaction, then wakes this process's watchers if it wrote. */
-  #write<T>(fn: () => T): T {
+  /**
+   * Runs `fn` in an IMMEDIATE transaction, retrying while another process holds the write lock
+   * (the event loop runs between attempts) until busyTimeoutMs, then TENURE_UNAVAILABLE.
+   */
+  async #write<T>(fn: () => T): Promise<T> {
+    const deadline = performance.now() + this.#busyTimeoutMs;
+    for (let pause = 1; ; pause = Math.min(pause * 2, 16)) {
+      try {
+        return this.#writeOnce(fn);
+      } catch (err) {
+        if (!isBusy((err as { cause?: unknown }).cause) || performance.now() + pause >= deadline) throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+
+  /** Runs `fn` in an IMMEDIATE transaction once, then wakes this process's watchers if it wrote. */
+  #writeOnce<T>(fn: () => T): T {
     this.assertOpen();
     this.#wrote = false;
     let result: T;
@@ -441,7 +477,7 @@ export class SqliteStore extends ChangeLogStore {
   #reapIfDue(): void {
     if (this.closed) return;
     try {
-      if (this.#stmt.anyExpired.get(hostNow()) !== undefined) this.#write(() => this.#reap());
+      if (this.#stmt.anyExpired.get(hostNow()) !== undefined) this.#writeOnce(() => this.#reap());
     } catch {
       // A busy file: the next tick, or the next process to touch the store, reaps.
     }
@@ -450,7 +486,7 @@ export class SqliteStore extends ChangeLogStore {
   protected async doTxn(request: TxnRequest): Promise<TxnResponse> {
     await this.yieldToEventLoop();
     const writes = [...(request.success ?? []), ...(request.failure ?? [])].some((op) => op.type !== 'get');
-    if (writes) return this.#write(() => this.#txn(request, true));
+    if (writes) return await this.#write(() => this.#txn(request, true));
     this.#reapIfDue();
     return this.#read(() => this.#txn(request, false));
   }
@@ -518,7 +554,7 @@ export class SqliteStore extends ChangeLogStore {
   }
 
   protected async doGrant(ttlMs: number): Promise<Lease> {
-    const id = this.#write(() => {
+    const id = await this.#write(() => {
       this.#reap();
       return this.#stmt.grant.run(ttlMs, hostNow() + ttlMs).lastInsertRowid;
     });
@@ -526,7 +562,7 @@ export class SqliteStore extends ChangeLogStore {
   }
 
   protected async doKeepAlive(id: LeaseId): Promise<number> {
-    return this.#write(() => {
+    return await this.#write(() => {
       // Reap first: a lease past its expiry must not be brought back to life.
       this.#reap();
       const row = this.#stmt.getLease.get(Number(id)) as { ttl_ms: number } | undefined;
@@ -537,7 +573,7 @@ export class SqliteStore extends ChangeLogStore {
   }
 
   protected async doRevoke(id: LeaseId): Promise<void> {
-    this.#write(() => {
+    await this.#write(() => {
       this.#reap();
       if (this.#stmt.getLease.get(Number(id)) === undefined) return;
       const w = this.#revisionWriter();
@@ -559,7 +595,7 @@ export class SqliteStore extends ChangeLogStore {
   }
 
   protected async doCompact(revision: number): Promise<void> {
-    this.#write(() => {
+    await this.#write(() => {
       const current = this.#currentRevisionUnsafe();
       if (revision > current)
         throw invalidArgument('revision', `must be at most the current revision ${current}`);
