@@ -36,11 +36,11 @@ export class FencedCounter {
   /** False only for the negative control: accesses are then never refused. */
   readonly fenced: boolean;
 
-  constructor(path: string, options: { fenced?: boolean } = {}) {
+  /** @param options.busyTimeoutMs how long an access waits for another process's write. @default 5000 */
+  constructor(path: string, options: { fenced?: boolean; busyTimeoutMs?: number } = {}) {
     this.fenced = options.fenced ?? true;
-    this.#db = new Database(path);
+    this.#db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
     this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('busy_timeout = 5000');
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 0), value INTEGER NOT NULL, highest_token INTEGER NOT NULL);
       INSERT OR IGNORE INTO counter VALUES (0, 0, 0);

@@ -52,11 +52,11 @@ export class FencedSlots {
   readonly #highest: Database.Statement;
   readonly #log: Database.Statement;
 
-  constructor(path: string, options: { fenced?: boolean } = {}) {
+  /** @param options.busyTimeoutMs how long an access waits for another process's write. @default 5000 */
+  constructor(path: string, options: { fenced?: boolean; busyTimeoutMs?: number } = {}) {
     this.fenced = options.fenced ?? true;
-    this.#db = new Database(path);
+    this.#db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
     this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('busy_timeout = 5000');
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS slot (slot INTEGER PRIMARY KEY, token INTEGER NOT NULL, owner TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS slot_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, slot INTEGER NOT NULL,

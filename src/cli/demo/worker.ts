@@ -28,6 +28,7 @@ import { Mutex } from '../../recipes/mutex.js';
 import { Session } from '../../recipes/session.js';
 import { ShardManager } from '../../recipes/shards.js';
 import { openStore } from '../../store/open.js';
+import { unlessBusy, WORKER_BUSY_TIMEOUT_MS } from './busy.js';
 import { FencedCounter } from './fenced-counter.js';
 import { FencedSlots, type SlotWrite } from './fenced-slots.js';
 import { DEMO_ELECTION, DEMO_GROUP, DEMO_LOCK } from './names.js';
@@ -54,8 +55,13 @@ const report = (event: Record<string, unknown>) =>
   process.stdout.write(`${JSON.stringify({ worker: config.id, t: performance.now(), ...event })}\n`);
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
   });
 
 const stopping = new AbortController();
@@ -69,8 +75,8 @@ process.once('SIGTERM', () => {
   })();
 });
 
-const counter = new FencedCounter(config.counterPath);
-const slots = new FencedSlots(config.slotsPath);
+const counter = new FencedCounter(config.counterPath, { busyTimeoutMs: WORKER_BUSY_TIMEOUT_MS });
+const slots = new FencedSlots(config.slotsPath, { busyTimeoutMs: WORKER_BUSY_TIMEOUT_MS });
 const store = await openStore(config.store);
 const membership = await Membership.open(store, DEMO_GROUP);
 membership.on('watchError', () => undefined);
@@ -91,12 +97,25 @@ async function lockLoop(session: Session): Promise<void> {
     const lock = await mutex.lock({ signal: session.signal });
     const token = lock.fencingToken;
     report({ ev: 'lock', token });
-    const read = counter.read(token);
-    report({ ev: 'read', token, value: read.value, accepted: read.accepted });
-    if (read.accepted) {
+    const read = unlessBusy(() => counter.read(token));
+    if (read !== undefined) report({ ev: 'read', token, value: read.value, accepted: read.accepted });
+    if (read?.accepted) {
       await sleep(config.holdMs);
-      const write = counter.write(token, read.value + 1, config.id);
-      report({ ev: 'write', token, value: read.value + 1, accepted: write.accepted, highest: write.highest });
+      // Retried while the counter is busy, whatever became of the lock meanwhile: fencing
+      // alone decides whether a late write counts.
+      let write = unlessBusy(() => counter.write(token, read.value + 1, config.id));
+      for (let i = 0; write === undefined && i < 100; i++) {
+        await sleep(20);
+        write = unlessBusy(() => counter.write(token, read.value + 1, config.id));
+      }
+      if (write !== undefined)
+        report({
+          ev: 'write',
+          token,
+          value: read.value + 1,
+          accepted: write.accepted,
+          highest: write.highest,
+        });
     }
     await lock.unlock();
     await sleep(10 + Math.random() * 40, session.signal);
@@ -137,13 +156,22 @@ async function join(session: Session): Promise<Member> {
 /** Owns slots under `member` until its session ends: fenced takes, then periodic fenced writes. */
 async function startShards(member: Member): Promise<ShardManager> {
   const session = member.session;
-  const owned = new Map<number, { token: number; signal: AbortSignal }>();
+  // taken: the resource has recorded this owner's take (retried on each tick while it is busy);
+  // a slot is written only after its take.
+  const owned = new Map<number, { token: number; signal: AbortSignal; taken: boolean }>();
+  const take = (slot: number, o: { token: number; taken: boolean }): boolean => {
+    const result = unlessBusy(() => slots.take(slot, o.token, config.id));
+    if (result === undefined) return false;
+    if (!result.accepted) report({ ev: 'slot-take-refused', slot, token: o.token, highest: result.highest });
+    o.taken = true;
+    return true;
+  };
   const shards = await ShardManager.start(membership, member, {
     slotCount: DEMO_SLOT_COUNT,
     acquired: (slot, token, signal) => {
-      const take = slots.take(slot, token, config.id);
-      if (!take.accepted) report({ ev: 'slot-take-refused', slot, token, highest: take.highest });
-      owned.set(slot, { token, signal });
+      const o = { token, signal, taken: false };
+      owned.set(slot, o);
+      take(slot, o);
     },
     released: (slot) => {
       owned.delete(slot);
@@ -159,11 +187,14 @@ async function startShards(member: Member): Promise<ShardManager> {
     // Check, then write, with no await in between: a release aborts the slot's signal
     // synchronously, and session.alive reads the lease deadline on the monotonic clock.
     const batch: SlotWrite[] = [];
-    for (const [slot, o] of owned)
-      if (!o.signal.aborted && session.alive) batch.push({ slot, token: o.token });
+    for (const [slot, o] of owned) {
+      if (o.signal.aborted || !session.alive) continue;
+      if (!o.taken && !take(slot, o)) return; // the resource is busy: try again next tick
+      batch.push({ slot, token: o.token });
+    }
     if (batch.length === 0) return;
-    const results = slots.write(batch, config.id, stillOwner);
-    results.forEach((r, i) => {
+    const results = unlessBusy(() => slots.write(batch, config.id, stillOwner));
+    results?.forEach((r, i) => {
       if (!r.accepted)
         report({
           ev: 'slot-write',
