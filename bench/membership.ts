@@ -1,7 +1,8 @@
 /**
- * Membership, shards and the heartbeat mesh on SQLite with real processes:
- * - a 20-member fleet with 1024 slots, one member SIGKILLed: time to full reassignment, slots
- *   moved against the ideal (the victim's share), store writes (revisions) per moved slot;
+ * Membership, shards and the heartbeat mesh with real processes:
+ * - a 20-member fleet with 1024 slots, one member SIGKILLed, on SQLite and on a 3-member etcd
+ *   cluster: time to full reassignment, slots moved against the ideal (the victim's share), store
+ *   writes (revisions) per moved slot;
  * - heartbeat-mesh detection time p50/p99 at 100 ms heartbeats (SIGKILL of a peer → each
  *   survivor's `suspect` event, phi ≥ 8);
  * - false suspicions per member-hour with no load and under `stress-ng --cpu` load, measured over
@@ -14,7 +15,11 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { decodeTable } from '../src/recipes/shard-table.js';
+import { EtcdStore } from '../src/store/etcd/index.js';
+import { withNamespace } from '../src/store/namespace.js';
 import { SqliteStore } from '../src/store/sqlite/index.js';
+import type { Store } from '../src/store/types.js';
+import { EtcdCluster } from '../test/helpers/etcd-cluster.js';
 import { benchDir, percentile, table, writeResults } from './report.js';
 
 const fixtures = join(benchDir, '..', 'test', 'fixtures');
@@ -54,7 +59,7 @@ async function stopAll(ps: Proc[]): Promise<void> {
   );
 }
 
-async function fleetState(store: SqliteStore, slots: number) {
+async function fleetState(store: Store, slots: number) {
   const read = await store.range('shards/fleet/');
   const holders: (string | undefined)[] = new Array<string | undefined>(slots).fill(undefined);
   let owners: (string | undefined)[] = [];
@@ -72,7 +77,7 @@ async function fleetState(store: SqliteStore, slots: number) {
   return { holders, owners, tableMembers, members, revision: read.revision };
 }
 
-async function untilConverged(store: SqliteStore, slots: number, ids: string[], timeoutMs: number) {
+async function untilConverged(store: Store, slots: number, ids: string[], timeoutMs: number) {
   const want = [...ids].sort().join();
   const deadline = performance.now() + timeoutMs;
   for (;;) {
@@ -88,10 +93,17 @@ async function untilConverged(store: SqliteStore, slots: number, ids: string[], 
   }
 }
 
-async function shardFailover(members: number, slots: number, ttlMs: number) {
+/** Where the fleet keeps its state: a URL (or SQLite path) for the members, a store to read it. */
+interface Backend {
+  name: string;
+  url: string;
+  store: Store;
+}
+
+async function shardFailover(members: number, slots: number, ttlMs: number, backend?: Backend) {
   const dir = mkdtempSync(join(tmpdir(), 'tenure-bench-shards-'));
-  const storePath = join(dir, 'store.db');
-  const store = new SqliteStore({ path: storePath });
+  const storePath = backend?.url ?? join(dir, 'store.db');
+  const store = backend?.store ?? new SqliteStore({ path: storePath });
   const ids = Array.from({ length: members }, (_, i) => `m${String(i).padStart(2, '0')}`);
   const ps = new Map<string, Proc>();
   try {
@@ -122,6 +134,7 @@ async function shardFailover(members: number, slots: number, ttlMs: number) {
     const share = before.holders.filter((h) => h === victim).length;
     const rev0 = await store.revision();
     const killedAt = performance.now();
+    const killedAtWall = wallNow();
     ps.get(victim)!.proc.kill('SIGKILL');
     const survivors = ids.filter((i) => i !== victim);
     const { state: after, at } = await untilConverged(store, slots, survivors, ttlMs + 30_000);
@@ -129,8 +142,11 @@ async function shardFailover(members: number, slots: number, ttlMs: number) {
     const moved = after.holders.filter((h, i) => h !== before.holders[i]).length;
     await sleep(300);
     const stale = [...ps.values()].reduce((s, p) => s + events(p, 'stale-write').length, 0);
-    const expired = [...ps.values()].reduce((s, p) => s + events(p, 'expired').length, 0);
+    // Sessions that members lost (and rejoined with) before the kill, and after it.
+    const lost = [...ps.values()].flatMap((p) => events(p, 'expired').map((e) => e.at as number));
+    const lostAfterKill = lost.filter((at) => at >= killedAtWall).length;
     return {
+      store: backend?.name ?? 'sqlite',
       members,
       slots,
       ttlMs,
@@ -141,7 +157,8 @@ async function shardFailover(members: number, slots: number, ttlMs: number) {
       storeWrites: rev1 - rev0,
       writesPerMovedSlot: Number(((rev1 - rev0) / Math.max(1, moved)).toFixed(3)),
       staleWrites: stale,
-      sessionsExpiredUnderLoad: expired,
+      sessionsLostBeforeKill: lost.length - lostAfterKill,
+      sessionsLostAfterKill: lostAfterKill,
     };
   } finally {
     await stopAll([...ps.values()]);
@@ -249,32 +266,61 @@ export async function run(): Promise<void> {
   const hasStress = spawnSync('stress-ng', ['--version'], { stdio: 'ignore' }).status === 0;
   const failover = await shardFailover(20, 1024, 2000);
   console.log('shard failover', failover);
+  const cluster = await EtcdCluster.start();
+  let etcdFailover: Awaited<ReturnType<typeof shardFailover>>;
+  try {
+    const etcd = new EtcdStore({ endpoints: cluster.endpoints });
+    etcdFailover = await shardFailover(20, 1024, 2000, {
+      name: 'etcd',
+      url: `etcd://${cluster.endpoints.join(',')}?namespace=bench/`,
+      store: withNamespace(etcd, 'bench/'),
+    });
+  } finally {
+    await cluster.stop();
+  }
+  console.log('shard failover on etcd', etcdFailover);
   const detection = await meshDetection(8, 5, 100);
   console.log('mesh detection', detection);
   const idle = await falseSuspicions(5, 100, 45, false);
   console.log('false suspicions idle', idle);
   const loaded = hasStress ? await falseSuspicions(5, 100, 90, true) : undefined;
   console.log('false suspicions under load', loaded);
-  const results = { failover, detection, idle, loaded };
+  const results = { failover, etcdFailover, detection, idle, loaded };
   const md = [
     '## Membership, shards and heartbeat mesh',
     '',
-    `SQLite store, real processes on ${cpus().length} cores. Fleet: ${failover.members} members, ${failover.slots} slots, ttl ${failover.ttlMs} ms, settle 200 ms; one member SIGKILLed. Store writes are store revisions (committed writing transactions) between the kill and full reassignment: the lease expiry, the new table, and the batched claims. The mesh: ${detection.members} members, ${detection.intervalMs} ms UDP heartbeats on 127.0.0.1, phi accrual (threshold 8, acceptable pause 3 × interval, min std deviation interval / 10, first estimate = interval); detection = SIGKILL of one member → each survivor's suspect event (${detection.trials} trials). False suspicions: no member killed; measured over the stated seconds and extrapolated linearly to a member-hour.`,
+    `Real processes on ${cpus().length} cores. Fleet: ${failover.members} members, ${failover.slots} slots, ttl ${failover.ttlMs} ms, settle 200 ms; one member SIGKILLed, on one SQLite file and on a 3-member etcd cluster on loopback (the same run). Store writes are store revisions (committed writing transactions) between the kill and full reassignment: the lease expiry, the new table, and the batched claims. The mesh: ${detection.members} members, ${detection.intervalMs} ms UDP heartbeats on 127.0.0.1, phi accrual (threshold 8, acceptable pause 3 × interval, min std deviation interval / 10, first estimate = interval); detection = SIGKILL of one member → each survivor's suspect event (${detection.trials} trials). False suspicions: no member killed; measured over the stated seconds and extrapolated linearly to a member-hour.`,
     '',
     table(
-      ['measure', 'result'],
+      ['fleet measure', 'SQLite', 'etcd'],
       [
-        ['initial convergence (20 members start, 1024 slots claimed)', `${failover.initialConvergenceMs} ms`],
+        [
+          'initial convergence (20 members start, 1024 slots claimed)',
+          ...[failover, etcdFailover].map((f) => `${f.initialConvergenceMs} ms`),
+        ],
         [
           'time to full reassignment after SIGKILL',
-          `${failover.reassignmentMs} ms (ttl ${failover.ttlMs} ms)`,
+          ...[failover, etcdFailover].map((f) => `${f.reassignmentMs} ms (ttl ${f.ttlMs} ms)`),
         ],
-        ['slots moved vs ideal (victim share)', `${failover.movedSlots} vs ${failover.idealMovedSlots}`],
+        [
+          'slots moved vs ideal (victim share)',
+          ...[failover, etcdFailover].map((f) => `${f.movedSlots} vs ${f.idealMovedSlots}`),
+        ],
         [
           'store writes (revisions) per moved slot',
-          `${failover.writesPerMovedSlot} (${failover.storeWrites} writes)`,
+          ...[failover, etcdFailover].map((f) => `${f.writesPerMovedSlot} (${f.storeWrites} writes)`),
         ],
-        ['stale (double-owner) fenced writes', String(failover.staleWrites)],
+        ['stale (double-owner) fenced writes', ...[failover, etcdFailover].map((f) => String(f.staleWrites))],
+        [
+          'sessions lost by live members (start-up / after the kill)',
+          ...[failover, etcdFailover].map((f) => `${f.sessionsLostBeforeKill} / ${f.sessionsLostAfterKill}`),
+        ],
+      ],
+    ),
+    '',
+    table(
+      ['mesh measure', 'result'],
+      [
         [
           `mesh detection p50 / p99 at ${detection.intervalMs} ms heartbeats`,
           `${detection.p50} / ${detection.p99} ms (max ${detection.max}, ${detection.samples} samples)`,
