@@ -35,6 +35,7 @@ export {
   type ShardStats,
   type ShardManagerStatus,
 } from './shards.js';
+export { ShardRouter, type ShardRouterOptions, type ShardRouterEvents } from './shard-router.js';
 export {
   HeartbeatMesh,
   HEARTBEAT_MESH_DEFAULTS,

@@ -33,15 +33,8 @@ import { checkSignal } from '../store/validate.js';
 import { EventBuffers, type ObservedIterator } from './event-buffer.js';
 import { followPrefix } from './follow-prefix.js';
 import type { Member, Membership } from './membership.js';
-import { PREFIX } from './names.js';
-import {
-  decodeTable,
-  encodeTable,
-  nextTable,
-  sameMembers,
-  type Participant,
-  type ShardTable,
-} from './shard-table.js';
+import { encodeTable, nextTable, sameMembers, type Participant } from './shard-table.js';
+import { checkSlotCount, SlotMap } from './slot-map.js';
 
 /** Options of {@link ShardManager.start}. */
 export interface ShardManagerOptions {
@@ -132,7 +125,6 @@ export interface ShardStats {
 export type ShardManagerStatus = 'running' | 'closing' | 'closed' | 'lost';
 
 const MAX_BATCH = 128;
-const decoder = new TextDecoder();
 
 type ResolvedOptions = Required<Omit<ShardManagerOptions, 'acquired' | 'released'>> &
   Pick<ShardManagerOptions, 'acquired' | 'released'>;
@@ -173,16 +165,10 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
     slotsReleased: 0,
   };
   readonly #o: ResolvedOptions;
-  readonly #prefix: string;
-  readonly #tableKey: string;
-  readonly #slotPrefix: string;
-  readonly #width: number;
+  readonly #map: SlotMap;
   readonly #ac = new AbortController();
   readonly #buffers = new EventBuffers<ShardEvent>();
-  /** Slot → the current holder's key, as last seen in the store. */
-  readonly #holders = new Map<number, KeyValue>();
   readonly #owned = new Map<number, Owned>();
-  #table: ShardTable | undefined;
   #revision: number;
   #status: ShardManagerStatus = 'running';
   #reconciling = false;
@@ -197,6 +183,7 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
   private constructor(
     membership: Membership,
     member: Member,
+    map: SlotMap,
     o: ResolvedOptions,
     kvs: readonly KeyValue[],
     revision: number,
@@ -206,10 +193,7 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
     this.member = member;
     this.#o = o;
     this.slotCount = o.slotCount;
-    this.#prefix = `${PREFIX.shards}${membership.group}/`;
-    this.#tableKey = `${this.#prefix}table`;
-    this.#slotPrefix = `${this.#prefix}slot/`;
-    this.#width = String(o.slotCount - 1).length;
+    this.#map = map;
     this.#revision = revision;
     for (const kv of kvs) this.#see(kv);
     membership.on('change', this.#onMembers);
@@ -237,9 +221,7 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
       throw invalidArgument('member', 'must belong to the membership’s store');
     if (member.status !== 'held')
       throw invalidArgument('member', `must be a live member (status ${member.status})`);
-    const slotCount = options.slotCount ?? SHARD_DEFAULTS.slotCount;
-    if (!Number.isSafeInteger(slotCount) || slotCount < 1 || slotCount > 65_536)
-      throw invalidArgument('options.slotCount', `must be an integer in 1..65536, got ${String(slotCount)}`);
+    const slotCount = checkSlotCount(options.slotCount ?? SHARD_DEFAULTS.slotCount);
     const ms = (name: keyof ShardManagerOptions, def: number, min: number) => {
       const v = (options[name] as number | undefined) ?? def;
       if (typeof v !== 'number' || !Number.isFinite(v) || v < min)
@@ -260,12 +242,12 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
     for (const name of ['acquired', 'released'] as const)
       if (options[name] !== undefined && typeof options[name] !== 'function')
         throw invalidArgument(`options.${name}`, 'must be a function');
-    const store = membership.store;
-    const prefix = `${PREFIX.shards}${membership.group}/`;
-    const read = await store.range(prefix);
+    const map = new SlotMap(membership.group, slotCount);
+    const read = await membership.store.range(map.prefix);
     return new ShardManager(
       membership,
       member,
+      map,
       {
         slotCount,
         settleMs,
@@ -301,21 +283,17 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
    * owner must still check its own signal (and the resource the fencing token).
    */
   ownerOf(key: string): string | undefined {
-    const kv = this.#holders.get(this.slotOf(key));
-    return kv === undefined ? undefined : decoder.decode(kv.value);
+    return this.#map.ownerOf(key);
   }
 
   /** The member the current table assigns `key`'s slot to (where it is, or is moving to). */
   plannedOwnerOf(key: string): string | undefined {
-    const t = this.#table;
-    return t === undefined ? undefined : t.nodes[t.owners[this.slotOf(key)]!];
+    return this.#map.plannedOwnerOf(key);
   }
 
   /** The holder of every slot, as last seen (undefined for a slot between owners). */
   holders(): (string | undefined)[] {
-    const out: (string | undefined)[] = new Array<string | undefined>(this.slotCount).fill(undefined);
-    for (const [slot, kv] of this.#holders) out[slot] = decoder.decode(kv.value);
-    return out;
+    return this.#map.holderList();
   }
 
   /** The slots this member owns now, with their fencing tokens. */
@@ -330,17 +308,17 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
 
   /** The committed table's mod revision (0 before any). */
   get tableRevision(): number {
-    return this.#table?.modRevision ?? 0;
+    return this.#map.table?.modRevision ?? 0;
   }
 
   /** The members the committed table assigns slots to, sorted by id (empty before any table). */
   get tableMembers(): readonly string[] {
-    return this.#table?.nodes ?? [];
+    return this.#map.table?.nodes ?? [];
   }
 
   /** True when this member holds every slot the table gives it and none other. */
   get settled(): boolean {
-    const t = this.#table;
+    const t = this.#map.table;
     if (t === undefined) return false;
     const me = t.nodes.indexOf(this.member.id);
     for (let s = 0; s < this.slotCount; s++) if (this.#owned.has(s) !== (t.owners[s] === me)) return false;
@@ -372,33 +350,14 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
     );
   }
 
-  #slotKey(slot: number): string {
-    return this.#slotPrefix + String(slot).padStart(this.#width, '0');
-  }
-
-  #slotOfKey(key: string): number | undefined {
-    if (!key.startsWith(this.#slotPrefix)) return undefined;
-    const n = Number(key.slice(this.#slotPrefix.length));
-    return Number.isSafeInteger(n) && n >= 0 && n < this.slotCount ? n : undefined;
-  }
-
   /** Records a key seen in the store (from the initial read, a watch, or a failed txn's reads). */
   #see(kv: KeyValue): void {
-    if (kv.key === this.#tableKey) {
-      if (this.#table === undefined || kv.modRevision > this.#table.modRevision) {
-        try {
-          this.#table = decodeTable(kv.value, this.slotCount, kv.modRevision);
-          this.emit('table', kv.modRevision);
-        } catch (err) {
-          this.emit('storeError', err);
-        }
-      }
-      return;
+    try {
+      const change = this.#map.see(kv);
+      if (change !== undefined && 'table' in change) this.emit('table', change.table);
+    } catch (err) {
+      this.emit('storeError', err);
     }
-    const slot = this.#slotOfKey(kv.key);
-    if (slot === undefined) return;
-    const had = this.#holders.get(slot);
-    if (had === undefined || kv.createRevision >= had.createRevision) this.#holders.set(slot, kv);
   }
 
   #apply(batch: WatchBatch): void {
@@ -407,10 +366,8 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
         this.#see(e.kv);
         continue;
       }
-      const slot = this.#slotOfKey(e.kv.key);
+      const slot = this.#map.forget(e.kv);
       if (slot === undefined) continue;
-      const had = this.#holders.get(slot);
-      if (had !== undefined && had.createRevision < e.kv.modRevision) this.#holders.delete(slot);
       const mine = this.#owned.get(slot);
       if (mine !== undefined && mine.token < e.kv.modRevision) {
         // Our key vanished without our release: the lease ended (the session's signal normally
@@ -430,12 +387,12 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
 
   async #watch(): Promise<void> {
     const store = this.membership.store;
-    await followPrefix(store, this.#prefix, this.#ac.signal, {
+    await followPrefix(store, this.#map.prefix, this.#ac.signal, {
       revision: () => this.#revision,
       apply: (batch) => this.#apply(batch),
       resync: async () => {
-        const read = await store.range(this.#prefix);
-        this.#holders.clear();
+        const read = await store.range(this.#map.prefix);
+        this.#map.holders.clear();
         for (const kv of read.kvs) this.#see(kv);
         this.#revision = read.revision;
         this.#reconcile();
@@ -461,7 +418,7 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
     this.#firstChangeAt = undefined;
     if (this.#status !== 'running') return;
     const live: Participant[] = this.membership.members().map((m) => ({ id: m.id, weight: m.weight }));
-    const table = this.#table;
+    const table = this.#map.table;
     if (live.length === 0 || sameMembers(table, live)) return;
     if (table !== undefined && table.membersRevision > this.membership.revision) return; // our view is older
     if (!backup && live[0]!.id !== this.member.id) {
@@ -475,14 +432,14 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
     try {
       const next = nextTable(table, live, this.slotCount);
       const res = await this.membership.store.txn({
-        compare: [{ key: this.#tableKey, target: 'modRevision', op: '=', value: table?.modRevision ?? 0 }],
-        success: [{ type: 'put', key: this.#tableKey, value: encodeTable(next, this.membership.revision) }],
-        failure: [{ type: 'get', key: this.#tableKey }],
+        compare: [{ key: this.#map.tableKey, target: 'modRevision', op: '=', value: table?.modRevision ?? 0 }],
+        success: [{ type: 'put', key: this.#map.tableKey, value: encodeTable(next, this.membership.revision) }],
+        failure: [{ type: 'get', key: this.#map.tableKey }],
       });
       if (res.succeeded) {
         this.stats.tableWrites++;
         this.#see({
-          key: this.#tableKey,
+          key: this.#map.tableKey,
           value: new TextEncoder().encode(encodeTable(next, this.membership.revision)),
           createRevision: table?.modRevision ? 0 : res.revision,
           modRevision: res.revision,
@@ -526,7 +483,7 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
 
   async #reconcileOnce(): Promise<void> {
     if (this.#status !== 'running') return;
-    const t = this.#table;
+    const t = this.#map.table;
     if (t === undefined) return;
     const me = t.nodes.indexOf(this.member.id);
     const release: number[] = [];
@@ -539,7 +496,7 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
     if (me < 0 || this.#status !== 'running') return;
     const claim: number[] = [];
     for (let s = 0; s < this.slotCount; s++)
-      if (t.owners[s] === me && !this.#owned.has(s) && !this.#holders.has(s)) claim.push(s);
+      if (t.owners[s] === me && !this.#owned.has(s) && !this.#map.holders.has(s)) claim.push(s);
     for (let i = 0; i < claim.length && this.#status === 'running'; i += MAX_BATCH)
       await this.#claim(claim.slice(i, i + MAX_BATCH));
   }
@@ -548,7 +505,7 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
     const session = this.member.session;
     if (!session.alive) return;
     const store = this.membership.store;
-    const keys = slots.map((s) => this.#slotKey(s));
+    const keys = slots.map((s) => this.#map.slotKey(s));
     const res = await store.txn({
       compare: keys.map((key) => ({ key, target: 'createRevision', op: '=', value: 0 }) as const),
       success: keys.map((key): Op => ({ type: 'put', key, value: this.member.id, lease: session.lease })),
@@ -631,7 +588,7 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
     const store = this.membership.store;
     for (let i = 0; i < slots.length; i += MAX_BATCH) {
       const batch = slots.slice(i, i + MAX_BATCH);
-      const keys = batch.map((s) => this.#slotKey(s));
+      const keys = batch.map((s) => this.#map.slotKey(s));
       for (let attempt = 0; ; attempt++) {
         try {
           const res = await store.txn({
