@@ -102,6 +102,16 @@ function parseMember(kv: KeyValue, prefix: string): MemberInfo | undefined {
   }
 }
 
+/** The stored value of a member key. */
+function encodeMetadata(meta: MemberMetadata): string {
+  return JSON.stringify({
+    address: meta.address,
+    weight: meta.weight ?? 1,
+    zone: meta.zone,
+    data: meta.data,
+  });
+}
+
 function checkMetadata(meta: MemberMetadata): void {
   if (meta === null || typeof meta !== 'object') throw invalidArgument('metadata', 'must be an object');
   checkName(meta.id, 'metadata.id');
@@ -213,12 +223,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       throw invalidArgument('session', 'must live in the same store as the membership');
     session.throwIfDead();
     const key = this.prefix + metadata.id;
-    const value = JSON.stringify({
-      address: metadata.address,
-      weight: metadata.weight ?? 1,
-      zone: metadata.zone,
-      data: metadata.data,
-    });
+    const value = encodeMetadata(metadata);
     let res;
     try {
       res = await this.store.txn({
@@ -260,6 +265,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     )!;
     return new Member(
       session,
+      key,
       info,
       new Holding(
         session,
@@ -303,6 +309,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
         if (!m) continue;
         const had = this.#members.get(id);
         this.#members.set(id, m);
+        this.#sorted = undefined;
         changed = true;
         if (had && had.joinRevision === m.joinRevision) continue; // a metadata update
         if (had) this.#emitChange('leave', had, rev);
@@ -388,15 +395,50 @@ export type MemberStatus = HoldingStatus;
 export class Member {
   /** The session the membership lives under. */
   readonly session: Session;
-  /** How the others see this member. */
-  readonly info: MemberInfo;
+  readonly #key: string;
+  #info: MemberInfo;
   readonly #hold: Holding;
 
   /** @internal */
-  constructor(session: Session, info: MemberInfo, hold: Holding) {
+  constructor(session: Session, key: string, info: MemberInfo, hold: Holding) {
     this.session = session;
-    this.info = info;
+    this.#key = key;
+    this.#info = info;
     this.#hold = hold;
+  }
+
+  /** How the others see this member (as of its join or its last {@link Member.update}). */
+  get info(): MemberInfo {
+    return this.#info;
+  }
+
+  /**
+   * Changes what this member says about itself, without leaving: a new address, a lower weight to
+   * shed slots before a shutdown, a zone. Fields left out keep their values; the others see the
+   * change as a `change` event (not a leave and a join), and ShardManagers replan on a new weight.
+   * @throws TENURE_INVALID_ARGUMENT for bad metadata (named).
+   * @throws TENURE_LOCK_LOST if the membership has ended (its key is gone or belongs to a later
+   * join); TENURE_SESSION_EXPIRED / TENURE_CLOSED if the session is gone.
+   */
+  async update(changes: Omit<MemberMetadata, 'id'>): Promise<MemberInfo> {
+    if (changes === null || typeof changes !== 'object')
+      throw invalidArgument('changes', 'must be an object');
+    const { id, address, weight, zone, data } = this.#info;
+    const next: MemberMetadata = { address, weight, zone, data, ...changes, id };
+    checkMetadata(next);
+    this.session.throwIfDead();
+    if (this.status !== 'held')
+      throw new TenureError('TENURE_LOCK_LOST', `member ${id} has left (status ${this.status})`);
+    const res = await this.session.store.txn({
+      compare: [{ key: this.#key, target: 'createRevision', op: '=', value: this.#info.joinRevision }],
+      success: [{ type: 'put', key: this.#key, value: encodeMetadata(next), lease: this.session.lease }],
+    });
+    if (!res.succeeded) {
+      this.session.throwIfDead();
+      throw new TenureError('TENURE_LOCK_LOST', `member ${id} was lost: its key was deleted`);
+    }
+    this.#info = Object.freeze({ ...this.#info, ...next, weight: next.weight ?? 1 });
+    return this.#info;
   }
 
   /** The member id. */

@@ -67,6 +67,34 @@ export function membershipSuite(
       await b.close();
     });
 
+    it('a member updates its metadata in place: a change, not a leave and a join; a member that left cannot', async () => {
+      const g = group();
+      const watcher = await view(g);
+      const events: string[] = [];
+      watcher.on('join', (m) => events.push(`join ${m.id}`));
+      watcher.on('leave', (m) => events.push(`leave ${m.id}`));
+      const a = await (
+        await view(g)
+      ).join(await session(), { id: 'a', address: '127.0.0.1:9001', zone: 'z1' });
+      await eventually(() => watcher.get('a') !== undefined, 2000);
+      const info = await a.update({ weight: 3, zone: 'z2' });
+      expect(info).toMatchObject({ id: 'a', address: '127.0.0.1:9001', weight: 3, zone: 'z2' });
+      expect(a.info).toBe(info);
+      await eventually(() => watcher.get('a')?.weight === 3, 2000);
+      expect(watcher.members().map((m) => m.weight)).toEqual([3]);
+      expect(watcher.get('a')).toMatchObject({
+        address: '127.0.0.1:9001',
+        zone: 'z2',
+        joinRevision: info.joinRevision,
+      });
+      expect(events).toEqual(['join a']);
+      expect(await codeOf(a.update({ weight: -1 }))).toBe('TENURE_INVALID_ARGUMENT');
+      await expect(a.update({ address: 'nowhere' })).rejects.toThrow(/metadata\.address/);
+      expect(watcher.get('a')?.weight).toBe(3); // refused updates changed nothing
+      await a.close();
+      expect(await codeOf(a.update({ weight: 1 }))).toBe('TENURE_LOCK_LOST');
+    });
+
     it('refuses a duplicate live id with TENURE_LOCK_BUSY (member-exists), and accepts it after the leave', async () => {
       const g = group();
       const v = await view(g);

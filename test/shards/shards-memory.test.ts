@@ -147,6 +147,22 @@ describe('ShardManager on memory', () => {
     expect(ledger.violations).toEqual([]);
   });
 
+  it('a member that raises its weight in place gets its new quota; only the difference moves', async () => {
+    const store = new MemoryStore();
+    const ledger = new Ledger();
+    const f = await fleet(store, ledger, 'reweigh');
+    const a = await f.add('a');
+    await f.add('b');
+    await eventually(f.converged, 5000);
+    const before = a.holders();
+    expect(counts(a).get('a')).toBe(SLOTS / 2);
+    await a.member.update({ weight: 3 });
+    await eventually(() => f.converged() && counts(a).get('a') === (SLOTS * 3) / 4, 5000);
+    const after = a.holders();
+    expect(after.filter((h, i) => h !== before[i]).length).toBe(SLOTS / 4);
+    expect(ledger.violations).toEqual([]);
+  });
+
   it('the ledger catches a double owner and a non-increasing token (negative control)', () => {
     const ledger = new Ledger();
     const live = new AbortController().signal;
