@@ -432,8 +432,12 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
     try {
       const next = nextTable(table, live, this.slotCount);
       const res = await this.membership.store.txn({
-        compare: [{ key: this.#map.tableKey, target: 'modRevision', op: '=', value: table?.modRevision ?? 0 }],
-        success: [{ type: 'put', key: this.#map.tableKey, value: encodeTable(next, this.membership.revision) }],
+        compare: [
+          { key: this.#map.tableKey, target: 'modRevision', op: '=', value: table?.modRevision ?? 0 },
+        ],
+        success: [
+          { type: 'put', key: this.#map.tableKey, value: encodeTable(next, this.membership.revision) },
+        ],
         failure: [{ type: 'get', key: this.#map.tableKey }],
       });
       if (res.succeeded) {
