@@ -297,15 +297,15 @@ function isTransient(err: unknown): boolean {
 async function backoff(session: Session, scope: WaitScope, failures: number): Promise<void> {
   const ms = Math.min(1000, 10 * 2 ** Math.min(failures, 7));
   await new Promise<void>((resolve) => {
-    const timer = session.clock.setTimeout(resolve, ms);
-    scope.signal.addEventListener(
-      'abort',
-      () => {
-        session.clock.clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
+    // Whichever comes first removes the other: a wait through a long outage backs off many
+    // times on one signal, which must not collect a listener per attempt.
+    const done = () => {
+      session.clock.clearTimeout(timer);
+      scope.signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = session.clock.setTimeout(done, ms);
+    scope.signal.addEventListener('abort', done, { once: true });
   });
 }
 

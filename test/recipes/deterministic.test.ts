@@ -169,6 +169,45 @@ describe('Locks and leadership under a failing store (driven clock)', () => {
     expect(await new Election(s, 'e').leader()).toBeUndefined();
   });
 
+  it('a waiter that backs off through a long store outage does not collect abort listeners', async () => {
+    const { clock, store } = setup();
+    const holder = await Session.create(store, { ttlMs: 3000, clock });
+    const waiterSession = await Session.create(store, { ttlMs: 3000, clock });
+    const lock = await new Mutex(holder, 'outage').lock();
+    // Every watch fails transiently: the waiter re-reads and backs off, again and again.
+    const watch = store.watch.bind(store);
+    let failing = true;
+    store.watch = (key, options) =>
+      failing
+        ? (async function* () {
+            yield* [];
+            throw unavailable();
+          })()
+        : watch(key, options);
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      let attempts = 0;
+      const range = store.range.bind(store);
+      store.range = (key, options) => (attempts++, range(key, options));
+      const waiter = new Mutex(waiterSession, 'outage').lock();
+      for (let i = 0; i < 300; i++) await clock.advance(100); // 30 s: ~35 backoffs, most of 1 s
+      expect(attempts).toBeGreaterThan(20);
+      failing = false;
+      await lock.unlock();
+      let got = false;
+      void waiter.then(() => (got = true));
+      for (let i = 0; i < 30 && !got; i++) await clock.advance(100); // past the last backoff
+      const l2 = await waiter;
+      expect(l2.fencingToken).toBeGreaterThan(lock.fencingToken);
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('a waiter notices its own session expired while it waits (etcd 19597) and leaves no key', async () => {
     const { clock, store } = setup();
     const holder = await new Mutex(await Session.create(store, { ttlMs: 3000, clock }), 'm').lock();
