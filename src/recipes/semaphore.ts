@@ -19,6 +19,8 @@ import {
 } from './queue.js';
 import type { Session } from './session.js';
 
+const decoder = new TextDecoder();
+
 /**
  * A semaphore with a fixed number of permits. Every process using one name must agree on the
  * number of permits.
@@ -39,18 +41,41 @@ export class Semaphore extends QueueRecipe {
     if (!Number.isSafeInteger(permits) || permits < 1)
       throw invalidArgument('permits', `must be an integer ≥ 1, got ${String(permits)}`);
     this.permits = permits;
-    // Each entry says how many permits its process counts, so that readers (`tenure status`,
-    // the dashboard) can tell holders from waiters and see processes that disagree.
+    // Each entry says how many permits its process counts: a process that counts differently
+    // refuses to join the queue (see #checkPermits), and readers (`tenure status`, the
+    // dashboard) can tell holders from waiters.
     this.#owner = `${permits} ${ownerOption(options.owner)}`;
   }
 
+  /**
+   * Refuses to count among processes that count differently: with 2 permits here and 3 there,
+   * the bound would be whichever process looks. The entries ahead (the first process's count
+   * wins until the queue drains) must declare this process's count.
+   */
+  #checkPermits(queue: readonly Entry[], index: number): void {
+    for (let j = 0; j < index; j++) {
+      const text = decoder.decode(queue[j]!.value);
+      const declared = Number(text.slice(0, text.indexOf(' ')));
+      if (declared !== this.permits)
+        throw invalidArgument(
+          'permits',
+          `semaphore ${this.name} is in use with ${text.indexOf(' ') < 0 ? 'an unknown number of' : declared} permits, and this process counts ${this.permits}: every process must use the same count`,
+        );
+    }
+  }
+
   #blocker = (queue: readonly Entry[], index: number): readonly Entry[] => {
+    this.#checkPermits(queue, index);
     if (index < this.permits) return [];
     if (index === this.permits) return queue.slice(0, this.permits);
     return [queue[index - 1]!];
   };
 
-  /** Waits for a permit. */
+  /**
+   * Waits for a permit.
+   * @throws TENURE_INVALID_ARGUMENT (naming `permits`) if the semaphore is in use by processes
+   * that count another number of permits; the wait leaves no key.
+   */
   async acquire(options?: WaitOptions): Promise<Lock> {
     return takeTurn(
       this.session,
@@ -66,10 +91,19 @@ export class Semaphore extends QueueRecipe {
     );
   }
 
-  /** Takes a permit if one is free now; resolves undefined (leaving no key) if none is. */
+  /**
+   * Takes a permit if one is free now; resolves undefined (leaving no key) if none is.
+   * @throws TENURE_INVALID_ARGUMENT as {@link Semaphore.acquire} does.
+   */
   async tryAcquire(): Promise<Lock | undefined> {
     const ticket = await enqueue(this.session, this.prefix, this.#owner);
     const index = ticket.queue.findIndex((e) => e.key === ticket.key);
+    try {
+      this.#checkPermits(ticket.queue, index);
+    } catch (err) {
+      await removeKey(this.session, ticket.key);
+      throw err;
+    }
     if (index < 0 || index >= this.permits) {
       await removeKey(this.session, ticket.key);
       return undefined;

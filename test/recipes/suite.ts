@@ -315,6 +315,25 @@ export function recipeSuite(name: string, harness: RecipeHarness): void {
       it('rejects a bad permit count', async () => {
         expect(() => new Semaphore(sessions[0]!, 'x', 0)).toThrow(/permits/);
       });
+
+      it('refuses to count among processes that count differently, and leaves no key', async () => {
+        const name = fresh('sem-count');
+        const s1 = await session();
+        const held = await new Semaphore(s1, name, 2).acquire();
+        const other = new Semaphore(await session(), name, 3);
+        const err = await other.acquire({ timeoutMs: 5000 }).catch((e: unknown) => e);
+        expect(err).toMatchObject({ code: 'TENURE_INVALID_ARGUMENT' });
+        expect((err as Error).message).toMatch(/in use with 2 permits, and this process counts 3/);
+        expect(await codeOf(other.tryAcquire())).toBe('TENURE_INVALID_ARGUMENT');
+        // Negative control: the same process with the agreed count gets the second permit.
+        const agreed = await new Semaphore(await session(), name, 2).acquire({ timeoutMs: 5000 });
+        expect((await new Semaphore(s1, name, 2).queue()).length).toBe(2); // the refused left no key
+        await agreed.unlock();
+        await held.unlock();
+        // Once the queue has drained, a new count is accepted.
+        const later = await other.acquire({ timeoutMs: 5000 });
+        await later.unlock();
+      });
     });
 
     describe('RWLock', () => {
