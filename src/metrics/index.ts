@@ -19,6 +19,7 @@
  * ```
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { invalidArgument } from '../errors.js';
 import type { Election, Leadership } from '../recipes/election.js';
 import type { Lock } from '../recipes/lock.js';
 import type { Mutex } from '../recipes/mutex.js';
@@ -69,6 +70,11 @@ export interface Instrumentation {
   leadership(leadership: Leadership): Leadership;
   /** Takes the lock, recording wait and (when it ends) hold time. */
   lock(mutex: Mutex, options?: WaitOptions): Promise<Lock>;
+  /**
+   * Times any acquisition under the label `lock`: a semaphore's permit, a read or write lock.
+   * @example metrics.acquire('crawl', () => crawlers.acquire({ timeoutMs: 5000 }))
+   */
+  acquire(lock: string, take: () => Promise<Lock>): Promise<Lock>;
   /** Records a leader seen by an observer (the dashboard's FleetView feeds this). */
   leaderSeen(election: string, term: number | undefined): void;
   /** Records slot moves. */
@@ -142,6 +148,19 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
   });
 
   const lastTerm = new Map<string, number | undefined>();
+  const acquire = async (name: string, take: () => Promise<Lock>): Promise<Lock> => {
+    if (typeof name !== 'string') throw invalidArgument('lock', 'must be a string');
+    if (typeof take !== 'function') throw invalidArgument('take', 'must be a function');
+    const asked = performance.now();
+    const lock = await take();
+    const held = performance.now();
+    lockWait.observe({ lock: name }, (held - asked) / 1000);
+    const signal = lock.signal;
+    const done = () => lockHold.observe({ lock: name }, (performance.now() - held) / 1000);
+    if (signal.aborted) done();
+    else signal.addEventListener('abort', done, { once: true });
+    return lock;
+  };
   const leaderSeen = (election: string, t: number | undefined) => {
     const before = lastTerm.get(election);
     if (before !== undefined && t !== undefined && t !== before) failovers.inc({ election });
@@ -190,17 +209,10 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       }
       return leadership;
     },
-    async lock(mutex, waitOptions) {
-      const asked = performance.now();
-      const lock = await mutex.lock(waitOptions);
-      const held = performance.now();
-      lockWait.observe({ lock: mutex.name }, (held - asked) / 1000);
-      const signal = lock.signal;
-      const done = () => lockHold.observe({ lock: mutex.name }, (performance.now() - held) / 1000);
-      if (signal.aborted) done();
-      else signal.addEventListener('abort', done, { once: true });
-      return lock;
+    lock(mutex, waitOptions) {
+      return acquire(mutex.name, () => mutex.lock(waitOptions));
     },
+    acquire,
     leaderSeen,
     slotsMoved(map, count) {
       if (count > 0) slotMoves.inc({ map }, count);

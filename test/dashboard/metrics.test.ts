@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { instrument } from '../../src/metrics/index.js';
 import { Election } from '../../src/recipes/election.js';
 import { Mutex } from '../../src/recipes/mutex.js';
+import { RWLock } from '../../src/recipes/rwlock.js';
+import { Semaphore } from '../../src/recipes/semaphore.js';
 import { Session } from '../../src/recipes/session.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import { eventually } from '../helpers/async.js';
@@ -20,6 +22,9 @@ describe('instrument()', () => {
     const first = metrics.leadership(await new Election(a, 'cron').campaign('a'));
     const lock = await metrics.lock(new Mutex(a, 'invoices'));
     await lock.unlock();
+    const permit = await metrics.acquire('crawl', () => new Semaphore(a, 'crawl', 2).acquire());
+    await permit.release();
+    const read = await metrics.acquire('config', () => new RWLock(a, 'config').readLock());
     const next = new Election(b, 'cron').campaign('b');
     await first.resign();
     const second = metrics.leadership(await next);
@@ -36,6 +41,12 @@ describe('instrument()', () => {
     expect(text).toMatch(/^tenure_election_failovers_total\{election="cron"\} 1$/m);
     expect(text).toMatch(/^tenure_lock_wait_seconds_count\{lock="invoices"\} 1$/m);
     expect(text).toMatch(/^tenure_lock_hold_seconds_count\{lock="invoices"\} 1$/m);
+    expect(text).toMatch(/^tenure_lock_wait_seconds_count\{lock="crawl"\} 1$/m);
+    expect(text).toMatch(/^tenure_lock_hold_seconds_count\{lock="crawl"\} 1$/m);
+    // A lock still held has waited, and has no hold time yet.
+    expect(text).toMatch(/^tenure_lock_wait_seconds_count\{lock="config"\} 1$/m);
+    expect(text).not.toMatch(/^tenure_lock_hold_seconds_count\{lock="config"\}/m);
+    await read.unlock();
     expect(text).toMatch(/^tenure_session_keepalive_seconds_count [1-9]\d*$/m);
     expect(text).toMatch(
       /^tenure_store_operation_seconds_count\{op="txn",backend="memory",outcome="ok"\} [1-9]\d*$/m,
