@@ -4,14 +4,12 @@
  * keys and table, then follows them with a watch. It holds no session and writes nothing, so any
  * number of routers can follow a group without changing it.
  */
-import { EventEmitter } from 'node:events';
 import { invalidArgument } from '../errors.js';
-import { slotOf } from '../hashing/index.js';
 import type { KeyValue, Store, WatchBatch } from '../store/types.js';
 import { followPrefix } from './follow-prefix.js';
 import { checkName } from './names.js';
 import { SHARD_DEFAULTS } from './shards.js';
-import { checkSlotCount, SlotMap } from './slot-map.js';
+import { checkSlotCount, SlotMap, SlotView } from './slot-map.js';
 
 /** Options of {@link ShardRouter.open}. */
 export interface ShardRouterOptions {
@@ -38,21 +36,17 @@ export interface ShardRouterEvents {
  * const owner = router.ownerOf('order:42'); // a member id, or undefined while the slot moves
  * ```
  */
-export class ShardRouter extends EventEmitter<ShardRouterEvents> {
+export class ShardRouter extends SlotView<ShardRouterEvents> {
   readonly store: Store;
   readonly group: string;
-  readonly slotCount: number;
-  readonly #map: SlotMap;
   readonly #ac = new AbortController();
   #revision: number;
   readonly #following: Promise<void>;
 
   private constructor(store: Store, group: string, map: SlotMap, kvs: readonly KeyValue[], revision: number) {
-    super();
+    super(map);
     this.store = store;
     this.group = group;
-    this.slotCount = map.slotCount;
-    this.#map = map;
     this.#revision = revision;
     for (const kv of kvs) this.#see(kv);
     this.#following = followPrefix(store, map.prefix, this.#ac.signal, {
@@ -90,51 +84,17 @@ export class ShardRouter extends EventEmitter<ShardRouterEvents> {
     return this.#revision;
   }
 
-  /** The slot of a key (the same as every member's for the same slot count). */
-  slotOf(key: string): number {
-    return slotOf(key, this.slotCount);
-  }
-
-  /**
-   * The member that holds `key`'s slot now, as this router last saw the store; undefined while
-   * the slot is between owners. The answer may be one watch delivery stale: the owner checks its
-   * own signal, and the resource the fencing token.
-   */
-  ownerOf(key: string): string | undefined {
-    return this.#map.ownerOf(key);
-  }
-
-  /** The member the current table assigns `key`'s slot to (where it is, or is moving to). */
-  plannedOwnerOf(key: string): string | undefined {
-    return this.#map.plannedOwnerOf(key);
-  }
-
-  /** The holder of every slot, as last seen (undefined for a slot between owners). */
-  holders(): (string | undefined)[] {
-    return this.#map.holderList();
-  }
-
   /** The fencing token of `slot`'s current holder (its key's create revision), or undefined. */
   tokenOf(slot: number): number | undefined {
-    return this.#map.holders.get(slot)?.createRevision;
-  }
-
-  /** The committed table's mod revision (0 before any). */
-  get tableRevision(): number {
-    return this.#map.table?.modRevision ?? 0;
-  }
-
-  /** The members the committed table assigns slots to, sorted by id (empty before any table). */
-  get tableMembers(): readonly string[] {
-    return this.#map.table?.nodes ?? [];
+    return this.slotMap.holders.get(slot)?.createRevision;
   }
 
   #see(kv: KeyValue, emit = true): void {
     try {
-      const change = this.#map.see(kv);
+      const change = this.slotMap.see(kv);
       if (change === undefined || !emit) return;
       if ('table' in change) this.emit('table', change.table);
-      else this.emit('holder', change.slot, this.#map.holderOf(change.slot));
+      else this.emit('holder', change.slot, this.slotMap.holderOf(change.slot));
     } catch (err) {
       this.emit('storeError', err);
     }
@@ -144,8 +104,8 @@ export class ShardRouter extends EventEmitter<ShardRouterEvents> {
     for (const e of batch.events) {
       if (e.type === 'put') this.#see(e.kv);
       else {
-        const slot = this.#map.forget(e.kv);
-        if (slot !== undefined && !this.#map.holders.has(slot)) this.emit('holder', slot, undefined);
+        const slot = this.slotMap.forget(e.kv);
+        if (slot !== undefined && !this.slotMap.holders.has(slot)) this.emit('holder', slot, undefined);
       }
     }
     this.#revision = Math.max(this.#revision, batch.revision);

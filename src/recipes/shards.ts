@@ -24,17 +24,15 @@
  * Heartbeat suspicion (HeartbeatMesh) is deliberately not an input: a suspected peer may still
  * hold its lease and write, so moving its slots on suspicion would break exclusivity.
  */
-import { EventEmitter } from 'node:events';
 import type { Timer } from '../clock.js';
 import { TenureError, invalidArgument, isTenureError } from '../errors.js';
-import { slotOf } from '../hashing/index.js';
 import type { KeyValue, Op, WatchBatch } from '../store/types.js';
 import { checkSignal } from '../store/validate.js';
 import { EventBuffers, type ObservedIterator } from './event-buffer.js';
 import { followPrefix } from './follow-prefix.js';
 import type { Member, Membership } from './membership.js';
 import { encodeTable, nextTable, sameMembers, type Participant } from './shard-table.js';
-import { checkSlotCount, SlotMap } from './slot-map.js';
+import { checkSlotCount, SlotMap, SlotView } from './slot-map.js';
 
 /** Options of {@link ShardManager.start}. */
 export interface ShardManagerOptions {
@@ -148,9 +146,7 @@ interface Owned {
  * shards.ownerOf('order:42'); // 'w1', another member's id, or undefined while it moves
  * ```
  */
-export class ShardManager extends EventEmitter<ShardManagerEvents> {
-  /** Number of slots. */
-  readonly slotCount: number;
+export class ShardManager extends SlotView<ShardManagerEvents> {
   /** The member this manager acts for. */
   readonly member: Member;
   /** The group's membership view. */
@@ -165,7 +161,6 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
     slotsReleased: 0,
   };
   readonly #o: ResolvedOptions;
-  readonly #map: SlotMap;
   readonly #ac = new AbortController();
   readonly #buffers = new EventBuffers<ShardEvent>();
   readonly #owned = new Map<number, Owned>();
@@ -188,12 +183,10 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
     kvs: readonly KeyValue[],
     revision: number,
   ) {
-    super();
+    super(map);
     this.membership = membership;
     this.member = member;
     this.#o = o;
-    this.slotCount = o.slotCount;
-    this.#map = map;
     this.#revision = revision;
     for (const kv of kvs) this.#see(kv);
     membership.on('change', this.#onMembers);
@@ -272,30 +265,6 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
     return this.#ac.signal;
   }
 
-  /** The slot of a key (the same in every process for the same slot count). */
-  slotOf(key: string): number {
-    return slotOf(key, this.slotCount);
-  }
-
-  /**
-   * The member that holds `key`'s slot now, as this process last saw the store; undefined while
-   * the slot is between owners. For routing: the answer may be one watch delivery stale, so the
-   * owner must still check its own signal (and the resource the fencing token).
-   */
-  ownerOf(key: string): string | undefined {
-    return this.#map.ownerOf(key);
-  }
-
-  /** The member the current table assigns `key`'s slot to (where it is, or is moving to). */
-  plannedOwnerOf(key: string): string | undefined {
-    return this.#map.plannedOwnerOf(key);
-  }
-
-  /** The holder of every slot, as last seen (undefined for a slot between owners). */
-  holders(): (string | undefined)[] {
-    return this.#map.holderList();
-  }
-
   /** The slots this member owns now, with their fencing tokens. */
   owned(): ReadonlyMap<number, number> {
     return new Map([...this.#owned].map(([slot, o]) => [slot, o.token]));
@@ -306,19 +275,9 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
     return this.#owned.get(slot)?.ac.signal;
   }
 
-  /** The committed table's mod revision (0 before any). */
-  get tableRevision(): number {
-    return this.#map.table?.modRevision ?? 0;
-  }
-
-  /** The members the committed table assigns slots to, sorted by id (empty before any table). */
-  get tableMembers(): readonly string[] {
-    return this.#map.table?.nodes ?? [];
-  }
-
   /** True when this member holds every slot the table gives it and none other. */
   get settled(): boolean {
-    const t = this.#map.table;
+    const t = this.slotMap.table;
     if (t === undefined) return false;
     const me = t.nodes.indexOf(this.member.id);
     for (let s = 0; s < this.slotCount; s++) if (this.#owned.has(s) !== (t.owners[s] === me)) return false;
@@ -353,7 +312,7 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
   /** Records a key seen in the store (from the initial read, a watch, or a failed txn's reads). */
   #see(kv: KeyValue): void {
     try {
-      const change = this.#map.see(kv);
+      const change = this.slotMap.see(kv);
       if (change !== undefined && 'table' in change) this.emit('table', change.table);
     } catch (err) {
       this.emit('storeError', err);
@@ -366,7 +325,7 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
         this.#see(e.kv);
         continue;
       }
-      const slot = this.#map.forget(e.kv);
+      const slot = this.slotMap.forget(e.kv);
       if (slot === undefined) continue;
       const mine = this.#owned.get(slot);
       if (mine !== undefined && mine.token < e.kv.modRevision) {
@@ -387,12 +346,12 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
 
   async #watch(): Promise<void> {
     const store = this.membership.store;
-    await followPrefix(store, this.#map.prefix, this.#ac.signal, {
+    await followPrefix(store, this.slotMap.prefix, this.#ac.signal, {
       revision: () => this.#revision,
       apply: (batch) => this.#apply(batch),
       resync: async () => {
-        const read = await store.range(this.#map.prefix);
-        this.#map.holders.clear();
+        const read = await store.range(this.slotMap.prefix);
+        this.slotMap.holders.clear();
         for (const kv of read.kvs) this.#see(kv);
         this.#revision = read.revision;
         this.#reconcile();
@@ -418,7 +377,7 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
     this.#firstChangeAt = undefined;
     if (this.#status !== 'running') return;
     const live: Participant[] = this.membership.members().map((m) => ({ id: m.id, weight: m.weight }));
-    const table = this.#map.table;
+    const table = this.slotMap.table;
     if (live.length === 0 || sameMembers(table, live)) return;
     if (table !== undefined && table.membersRevision > this.membership.revision) return; // our view is older
     if (!backup && live[0]!.id !== this.member.id) {
@@ -433,17 +392,17 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
       const next = nextTable(table, live, this.slotCount);
       const res = await this.membership.store.txn({
         compare: [
-          { key: this.#map.tableKey, target: 'modRevision', op: '=', value: table?.modRevision ?? 0 },
+          { key: this.slotMap.tableKey, target: 'modRevision', op: '=', value: table?.modRevision ?? 0 },
         ],
         success: [
-          { type: 'put', key: this.#map.tableKey, value: encodeTable(next, this.membership.revision) },
+          { type: 'put', key: this.slotMap.tableKey, value: encodeTable(next, this.membership.revision) },
         ],
-        failure: [{ type: 'get', key: this.#map.tableKey }],
+        failure: [{ type: 'get', key: this.slotMap.tableKey }],
       });
       if (res.succeeded) {
         this.stats.tableWrites++;
         this.#see({
-          key: this.#map.tableKey,
+          key: this.slotMap.tableKey,
           value: new TextEncoder().encode(encodeTable(next, this.membership.revision)),
           createRevision: table?.modRevision ? 0 : res.revision,
           modRevision: res.revision,
@@ -487,7 +446,7 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
 
   async #reconcileOnce(): Promise<void> {
     if (this.#status !== 'running') return;
-    const t = this.#map.table;
+    const t = this.slotMap.table;
     if (t === undefined) return;
     const me = t.nodes.indexOf(this.member.id);
     const release: number[] = [];
@@ -500,7 +459,7 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
     if (me < 0 || this.#status !== 'running') return;
     const claim: number[] = [];
     for (let s = 0; s < this.slotCount; s++)
-      if (t.owners[s] === me && !this.#owned.has(s) && !this.#map.holders.has(s)) claim.push(s);
+      if (t.owners[s] === me && !this.#owned.has(s) && !this.slotMap.holders.has(s)) claim.push(s);
     for (let i = 0; i < claim.length && this.#status === 'running'; i += MAX_BATCH)
       await this.#claim(claim.slice(i, i + MAX_BATCH));
   }
@@ -509,7 +468,7 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
     const session = this.member.session;
     if (!session.alive) return;
     const store = this.membership.store;
-    const keys = slots.map((s) => this.#map.slotKey(s));
+    const keys = slots.map((s) => this.slotMap.slotKey(s));
     const res = await store.txn({
       compare: keys.map((key) => ({ key, target: 'createRevision', op: '=', value: 0 }) as const),
       success: keys.map((key): Op => ({ type: 'put', key, value: this.member.id, lease: session.lease })),
@@ -592,7 +551,7 @@ export class ShardManager extends EventEmitter<ShardManagerEvents> {
     const store = this.membership.store;
     for (let i = 0; i < slots.length; i += MAX_BATCH) {
       const batch = slots.slice(i, i + MAX_BATCH);
-      const keys = batch.map((s) => this.#map.slotKey(s));
+      const keys = batch.map((s) => this.slotMap.slotKey(s));
       for (let attempt = 0; ; attempt++) {
         try {
           const res = await store.txn({

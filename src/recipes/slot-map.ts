@@ -4,6 +4,7 @@
  * ShardManager and a ShardRouter, which owns nothing, keep one up to date from the prefix's
  * watch.
  */
+import { EventEmitter } from 'node:events';
 import { invalidArgument } from '../errors.js';
 import { slotOf } from '../hashing/index.js';
 import type { KeyValue } from '../store/types.js';
@@ -106,5 +107,56 @@ export class SlotMap {
     const out: (string | undefined)[] = new Array<string | undefined>(this.slotCount).fill(undefined);
     for (const [slot, kv] of this.holders) out[slot] = decoder.decode(kv.value);
     return out;
+  }
+}
+
+/**
+ * What every view of a group's slots answers, from its {@link SlotMap}: ShardManager (a member)
+ * and ShardRouter (a router that owns nothing) route keys the same way.
+ */
+export abstract class SlotView<T extends Record<keyof T, unknown[]>> extends EventEmitter<T> {
+  /** Number of slots. */
+  readonly slotCount: number;
+  /** @internal The slot keys and table as last seen. */
+  protected readonly slotMap: SlotMap;
+
+  protected constructor(slotMap: SlotMap) {
+    super();
+    this.slotMap = slotMap;
+    this.slotCount = slotMap.slotCount;
+  }
+
+  /** The slot of a key (the same in every process for the same slot count). */
+  slotOf(key: string): number {
+    return slotOf(key, this.slotCount);
+  }
+
+  /**
+   * The member that holds `key`'s slot now, as this process last saw the store; undefined while
+   * the slot is between owners. For routing: the answer may be one watch delivery stale, so the
+   * owner must still check its own signal (and the resource the fencing token).
+   */
+  ownerOf(key: string): string | undefined {
+    return this.slotMap.ownerOf(key);
+  }
+
+  /** The member the current table assigns `key`'s slot to (where it is, or is moving to). */
+  plannedOwnerOf(key: string): string | undefined {
+    return this.slotMap.plannedOwnerOf(key);
+  }
+
+  /** The holder of every slot, as last seen (undefined for a slot between owners). */
+  holders(): (string | undefined)[] {
+    return this.slotMap.holderList();
+  }
+
+  /** The committed table's mod revision (0 before any). */
+  get tableRevision(): number {
+    return this.slotMap.table?.modRevision ?? 0;
+  }
+
+  /** The members the committed table assigns slots to, sorted by id (empty before any table). */
+  get tableMembers(): readonly string[] {
+    return this.slotMap.table?.nodes ?? [];
   }
 }
