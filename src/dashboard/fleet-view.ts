@@ -11,6 +11,7 @@
 import { EventEmitter } from 'node:events';
 import { isTenureError } from '../errors.js';
 import { PREFIX } from '../recipes/names.js';
+import { splitTagged } from '../recipes/owner.js';
 import { decodeTable } from '../recipes/shard-table.js';
 import type { KeyValue, Store } from '../store/types.js';
 import { SUSPICION_PREFIX, type PublishedSuspicion } from './suspicion.js';
@@ -171,8 +172,8 @@ function entry(kv: KeyValue): EntryView {
 /** An entry whose value is `<word> <owner>` (semaphores, read-write locks): the word and the entry. */
 function tagged(kv: KeyValue): [string, EntryView] {
   const e = entry(kv);
-  const space = e.value.indexOf(' ');
-  return space < 0 ? ['', e] : [e.value.slice(0, space), { ...e, value: e.value.slice(space + 1) }];
+  const [tag, owner] = splitTagged(e.value);
+  return [tag, { ...e, value: owner }];
 }
 
 /** The mutexes, semaphores and read-write locks, by name and kind. */

@@ -7,7 +7,7 @@
  */
 import { Lock } from './lock.js';
 import { PREFIX } from './names.js';
-import { ownerOption } from './owner.js';
+import { ownerOption, taggedOwner } from './owner.js';
 import { QueueRecipe, takeTurn, type Blocker, type Entry, type WaitOptions } from './queue.js';
 import type { Session } from './session.js';
 
@@ -62,7 +62,7 @@ export class RWLock extends QueueRecipe {
       this.session,
       what,
       this.prefix,
-      `${mode} ${this.#owner}`,
+      taggedOwner(mode, this.#owner),
       blocker,
       options,
       (ticket, turn) => new Lock(this.session, ticket, turn.revision, what),

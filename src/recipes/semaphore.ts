@@ -7,7 +7,7 @@
 import { invalidArgument } from '../errors.js';
 import { Lock } from './lock.js';
 import { PREFIX } from './names.js';
-import { ownerOption } from './owner.js';
+import { ownerOption, splitTagged, taggedOwner } from './owner.js';
 import {
   QueueRecipe,
   enqueue,
@@ -44,7 +44,7 @@ export class Semaphore extends QueueRecipe {
     // Each entry says how many permits its process counts: a process that counts differently
     // refuses to join the queue (see #checkPermits), and readers (`tenure status`, the
     // dashboard) can tell holders from waiters.
-    this.#owner = `${permits} ${ownerOption(options.owner)}`;
+    this.#owner = taggedOwner(permits, ownerOption(options.owner));
   }
 
   /**
@@ -54,12 +54,11 @@ export class Semaphore extends QueueRecipe {
    */
   #checkPermits(queue: readonly Entry[], index: number): void {
     for (let j = 0; j < index; j++) {
-      const text = decoder.decode(queue[j]!.value);
-      const declared = Number(text.slice(0, text.indexOf(' ')));
-      if (declared !== this.permits)
+      const [tag] = splitTagged(decoder.decode(queue[j]!.value));
+      if (Number(tag) !== this.permits)
         throw invalidArgument(
           'permits',
-          `semaphore ${this.name} is in use with ${text.indexOf(' ') < 0 ? 'an unknown number of' : declared} permits, and this process counts ${this.permits}: every process must use the same count`,
+          `semaphore ${this.name} is in use with ${tag === '' ? 'an unknown number of' : tag} permits, and this process counts ${this.permits}: every process must use the same count`,
         );
     }
   }
