@@ -6,15 +6,17 @@
  * a still-locked resource as busy for now.
  */
 
+import { isBusy } from '../../store/sqlite/busy.js';
+
 /** How long a worker waits for a resource's write lock before calling it busy. */
 export const WORKER_BUSY_TIMEOUT_MS = 50;
 
-/** Runs `access`; undefined when the resource stayed locked by another process (SQLITE_BUSY). */
+/** Runs `access`; undefined when the resource stayed locked by another process (see isBusy). */
 export function unlessBusy<T>(access: () => T): T | undefined {
   try {
     return access();
   } catch (err) {
-    if ((err as { code?: unknown } | null)?.code === 'SQLITE_BUSY') return undefined;
+    if (isBusy(err)) return undefined;
     throw err;
   }
 }

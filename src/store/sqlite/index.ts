@@ -16,6 +16,7 @@
  * The file must be on a local disk: SQLite's locking is not reliable on network file systems.
  */
 import Database from 'better-sqlite3';
+import { isBusy } from './busy.js';
 import { existsSync, mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { TenureError, invalidArgument } from '../../errors.js';
@@ -189,12 +190,6 @@ function keyBytes(key: string): Buffer {
   return Buffer.from(key, 'utf8');
 }
 
-/** Whether SQLite failed because another connection holds a lock it needs. */
-function isBusy(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
-}
-
 /**
  * How long one attempt at a write waits inside SQLite for another process's write lock. SQLite
  * waits on the main thread, so a write retries in steps of this size with the event loop running
@@ -243,7 +238,7 @@ export class SqliteStore extends ChangeLogStore {
   readonly #reapIntervalMs: number;
   #lastReapAt = 0;
   #dataVersion = 0;
-  #busyTimeoutMs = 0;
+  readonly #busyTimeoutMs: number;
   /** Set by a revision writer that committed, so #write knows to wake this process's watchers. */
   #wrote = false;
   readonly #stmt: ReturnType<SqliteStore['prepare']>;
