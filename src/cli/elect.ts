@@ -17,6 +17,7 @@ import type { Store } from '../store/types.js';
 import { Command } from './command.js';
 import { openCliStore } from './store-url.js';
 import { UsageError, oneLine } from './usage-error.js';
+import { sleep } from '../sleep.js';
 
 /** Options of {@link runElect}. */
 export interface ElectCommandOptions {
@@ -70,7 +71,7 @@ export async function runElect(
       } catch (err) {
         if (stopping.signal.aborted) break;
         log(`campaign for ${name} failed: ${oneLine(err)}; retrying`);
-        await sleep(500, stopping.signal);
+        await sleep(500, { signal: stopping.signal });
         continue;
       }
       log(`leading ${name} in term ${leadership.term}`);
@@ -103,7 +104,7 @@ async function newSession(
       if (signal.aborted) return undefined;
       if (isTenureError(err, 'TENURE_INVALID_ARGUMENT')) throw new UsageError(err.message);
       log(`cannot start a session: ${oneLine(err)}; retrying`);
-      await sleep(1000, signal);
+      await sleep(1000, { signal });
     }
   }
 }
@@ -132,20 +133,7 @@ async function lead(
     if (ended.aborted) return;
     if (performance.now() - startedAt > HEALTHY_RUN_MS) backoff = o.backoffMs;
     log(`CMD exited with code ${exit.code} while leading; restarting in ${backoff} ms`);
-    await sleep(backoff, ended);
+    await sleep(backoff, { signal: ended });
     backoff = Math.min(o.maxBackoffMs, backoff * 2);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -10,6 +10,7 @@ import type { KeyValue, Store } from '../store/types.js';
 import { checkSignal } from '../store/validate.js';
 import { checkName } from './names.js';
 import type { Session } from './session.js';
+import { sleep } from '../sleep.js';
 
 /** Options of every call that waits. */
 export interface WaitOptions {
@@ -94,13 +95,9 @@ export async function removeKey(session: Session, key: string): Promise<boolean>
       if (isTenureError(err, 'TENURE_CLOSED') || isTenureError(err, 'TENURE_INVALID_ARGUMENT')) return false;
       if (session.status !== 'alive' && !isTenureError(err, 'TENURE_UNAVAILABLE')) return false;
       if (!session.alive) return false;
-      await sleepOn(session.clock, Math.min(1000, 25 * 2 ** attempt));
+      await sleep(Math.min(1000, 25 * 2 ** attempt), { clock: session.clock });
     }
   }
-}
-
-function sleepOn(clock: Clock, ms: number): Promise<void> {
-  return new Promise((resolve) => clock.setTimeout(resolve, ms));
 }
 
 /**
@@ -296,17 +293,7 @@ function isTransient(err: unknown): boolean {
 
 async function backoff(session: Session, scope: WaitScope, failures: number): Promise<void> {
   const ms = Math.min(1000, 10 * 2 ** Math.min(failures, 7));
-  await new Promise<void>((resolve) => {
-    // Whichever comes first removes the other: a wait through a long outage backs off many
-    // times on one signal, which must not collect a listener per attempt.
-    const done = () => {
-      session.clock.clearTimeout(timer);
-      scope.signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = session.clock.setTimeout(done, ms);
-    scope.signal.addEventListener('abort', done, { once: true });
-  });
+  await sleep(ms, { signal: scope.signal, clock: session.clock });
 }
 
 /**

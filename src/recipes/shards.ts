@@ -33,6 +33,7 @@ import { followPrefix } from './follow-prefix.js';
 import type { Member, Membership } from './membership.js';
 import { encodeTable, nextTable, sameMembers, type Participant } from './shard-table.js';
 import { checkSlotCount, SlotMap, SlotView } from './slot-map.js';
+import { sleep } from '../sleep.js';
 
 /** Options of {@link ShardManager.start}. */
 export interface ShardManagerOptions {
@@ -628,8 +629,4 @@ export class ShardManager extends SlotView<ShardManagerEvents> {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -45,6 +45,7 @@ import {
 import { DEMO_ELECTION } from './names.js';
 import { DEMO_SLOT_COUNT, idealMoves, moduloMoves, readSlots, settledOver, type SlotState } from './slots.js';
 import type { WorkerConfig } from './worker.js';
+import { sleep } from '../../sleep.js';
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
@@ -163,8 +164,6 @@ class Worker {
     if (this.alive) this.proc.kill(s);
   }
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
 
 /** Runs the demo; resolves with the exit code (0 when every safety check passed). */
 export async function runDemo(o: DemoOptions): Promise<number> {

@@ -33,6 +33,7 @@ import { FencedCounter } from './fenced-counter.js';
 import { FencedSlots, type SlotWrite } from './fenced-slots.js';
 import { DEMO_ELECTION, DEMO_GROUP, DEMO_LOCK } from './names.js';
 import { DEMO_SLOT_COUNT } from './slots.js';
+import { sleep } from '../../sleep.js';
 
 /** The worker's configuration, passed as JSON in argv[2]. */
 export interface WorkerConfig {
@@ -53,16 +54,6 @@ const SLOT_WRITE_MS = 100;
 const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
 const report = (event: Record<string, unknown>) =>
   process.stdout.write(`${JSON.stringify({ worker: config.id, t: performance.now(), ...event })}\n`);
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 const stopping = new AbortController();
 let current: { session: Session; shards?: ShardManager } | undefined;
@@ -118,7 +109,7 @@ async function lockLoop(session: Session): Promise<void> {
         });
     }
     await lock.unlock();
-    await sleep(10 + Math.random() * 40, session.signal);
+    await sleep(10 + Math.random() * 40, { signal: session.signal });
   }
 }
 
@@ -148,7 +139,7 @@ async function join(session: Session): Promise<Member> {
       });
     } catch (err) {
       if (!isTenureError(err, 'TENURE_LOCK_BUSY') || session.signal.aborted) throw err;
-      await sleep(100, session.signal);
+      await sleep(100, { signal: session.signal });
     }
   }
 }

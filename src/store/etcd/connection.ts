@@ -17,6 +17,7 @@ import { TenureError } from '../../errors.js';
 import { closedError } from '../errors.js';
 import type { ResolvedEtcdOptions } from './options.js';
 import { ETCD_PROTO } from './proto.js';
+import { sleep } from '../../sleep.js';
 
 const definition = protoLoader.fromJSON(ETCD_PROTO, {
   keepCase: true,
@@ -96,8 +97,6 @@ function tidy(details: string): string {
     .replace(/\s+/g, ' ')
     .trim();
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** One member: its address and channel. */
 export class EtcdMember {
