@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { decodeTable } from '../src/recipes/shard-table.js';
+import { describe, groupPrefix } from '../src/recipes/shard-layout.js';
 import { EtcdStore } from '../src/store/etcd/index.js';
 import { withNamespace } from '../src/store/namespace.js';
 import { SqliteStore } from '../src/store/sqlite/index.js';
@@ -60,17 +60,11 @@ async function stopAll(ps: Proc[]): Promise<void> {
 }
 
 async function fleetState(store: Store, slots: number) {
-  const read = await store.range('shards/fleet/');
-  const holders: (string | undefined)[] = new Array<string | undefined>(slots).fill(undefined);
-  let owners: (string | undefined)[] = [];
-  let tableMembers: readonly string[] = [];
-  for (const kv of read.kvs) {
-    if (kv.key === 'shards/fleet/table') {
-      const t = decodeTable(kv.value, slots, kv.modRevision);
-      tableMembers = t.nodes;
-      owners = Array.from(t.owners, (i) => t.nodes[i]);
-    } else holders[Number(kv.key.slice('shards/fleet/slot/'.length))] = Buffer.from(kv.value).toString();
-  }
+  const read = await store.range(groupPrefix('fleet'));
+  const d = describe(read.kvs, { group: 'fleet', slotCount: slots });
+  const holders = d.slots.map((s) => s.holder);
+  const owners = d.table === undefined ? [] : d.slots.map((s) => s.planned);
+  const tableMembers: readonly string[] = d.table?.nodes ?? [];
   const members = (await store.range('members/fleet/')).kvs
     .map((kv) => kv.key.slice('members/fleet/'.length))
     .sort();

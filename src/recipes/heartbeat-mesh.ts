@@ -23,7 +23,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { systemClock, type Clock, type Timer } from '../clock.js';
+import type { Clock, Timer } from '../clock.js';
 import { PhiAccrualDetector } from '../detect/phi-accrual.js';
 import type { FailureDetector, FailureDetectorFactory } from '../detect/types.js';
 import { invalidArgument } from '../errors.js';
@@ -52,7 +52,10 @@ export interface HeartbeatMeshOptions {
   checkIntervalMs?: number;
   /** Events an `observe()` iterator buffers before dropping the oldest. @default 1000 */
   bufferSize?: number;
-  /** Clock for the timers. Detectors made by the default factory use it too. @default systemClock */
+  /**
+   * Clock for the timers. Detectors made by the default factory use it too.
+   * @default the member's session clock — one injected clock drives the whole member.
+   */
   clock?: Clock;
 }
 
@@ -193,7 +196,7 @@ export class HeartbeatMesh extends EventEmitter<HeartbeatMeshEvents> {
       throw invalidArgument('options.bufferSize', `must be an integer ≥ 1, got ${String(bufferSize)}`);
     if (options.detector !== undefined && typeof options.detector !== 'function')
       throw invalidArgument('options.detector', 'must be a function returning a FailureDetector');
-    const clock = options.clock ?? systemClock;
+    const clock = options.clock ?? member.session.clock;
     const detector =
       options.detector ??
       (() =>

@@ -48,15 +48,14 @@ export class ShardRouter extends SlotView<ShardRouterEvents> {
     this.store = store;
     this.group = group;
     this.#revision = revision;
-    for (const kv of kvs) this.#see(kv);
+    this.#load(kvs, false);
     this.#following = followPrefix(store, map.prefix, this.#ac.signal, {
       revision: () => this.#revision,
       apply: (batch) => this.#apply(batch),
       resync: async () => {
         const read = await store.range(map.prefix);
         const before = map.holderList();
-        map.holders.clear();
-        for (const kv of read.kvs) this.#see(kv, false);
+        this.#load(read.kvs, true);
         this.#revision = read.revision;
         map.holderList().forEach((h, slot) => h !== before[slot] && this.emit('holder', slot, h));
       },
@@ -86,13 +85,20 @@ export class ShardRouter extends SlotView<ShardRouterEvents> {
 
   /** The fencing token of `slot`'s current holder (its key's create revision), or undefined. */
   tokenOf(slot: number): number | undefined {
-    return this.slotMap.holders.get(slot)?.createRevision;
+    return this.slotMap.tokenOf(slot);
   }
 
-  #see(kv: KeyValue, emit = true): void {
+  /** Adopts a read of the whole group; `emitTable`: report a newer table (not at open: no listener yet). */
+  #load(kvs: readonly KeyValue[], emitTable: boolean): void {
+    const { table, errors } = this.slotMap.load(kvs);
+    for (const err of errors) this.emit('storeError', err);
+    if (table !== undefined && emitTable) this.emit('table', table);
+  }
+
+  #see(kv: KeyValue): void {
     try {
       const change = this.slotMap.see(kv);
-      if (change === undefined || !emit) return;
+      if (change === undefined) return;
       if ('table' in change) this.emit('table', change.table);
       else this.emit('holder', change.slot, this.slotMap.holderOf(change.slot));
     } catch (err) {
@@ -105,7 +111,7 @@ export class ShardRouter extends SlotView<ShardRouterEvents> {
       if (e.type === 'put') this.#see(e.kv);
       else {
         const slot = this.slotMap.forget(e.kv);
-        if (slot !== undefined && !this.slotMap.holders.has(slot)) this.emit('holder', slot, undefined);
+        if (slot !== undefined && !this.slotMap.isHeld(slot)) this.emit('holder', slot, undefined);
       }
     }
     this.#revision = Math.max(this.#revision, batch.revision);

@@ -23,17 +23,21 @@
  *
  * Heartbeat suspicion (HeartbeatMesh) is deliberately not an input: a suspected peer may still
  * hold its lease and write, so moving its slots on suspicion would break exclusivity.
+ *
+ * The pieces: shard-layout.ts (keys and values), slot-map.ts (the group as last seen),
+ * shard-planner.ts (when and which table to write), shard-reconciler.ts (claims, releases,
+ * callbacks and drains); this file holds the options, the watch, the events and the lifecycle.
+ * Every timer and wait runs on the member's session clock.
  */
-import type { Timer } from '../clock.js';
-import { TenureError, invalidArgument, isTenureError } from '../errors.js';
-import type { KeyValue, Op, WatchBatch } from '../store/types.js';
+import { TenureError, invalidArgument } from '../errors.js';
+import type { KeyValue, WatchBatch } from '../store/types.js';
 import { checkSignal } from '../store/validate.js';
 import { EventBuffers, type ObservedIterator } from './event-buffer.js';
 import { followPrefix } from './follow-prefix.js';
 import type { Member, Membership } from './membership.js';
-import { encodeTable, nextTable, sameMembers, type Participant } from './shard-table.js';
+import { ShardPlanner } from './shard-planner.js';
+import { ShardReconciler } from './shard-reconciler.js';
 import { checkSlotCount, SlotMap, SlotView } from './slot-map.js';
-import { sleep } from '../sleep.js';
 
 /** Options of {@link ShardManager.start}. */
 export interface ShardManagerOptions {
@@ -123,15 +127,8 @@ export interface ShardStats {
 /** The manager's life. */
 export type ShardManagerStatus = 'running' | 'closing' | 'closed' | 'lost';
 
-const MAX_BATCH = 128;
-
 type ResolvedOptions = Required<Omit<ShardManagerOptions, 'acquired' | 'released'>> &
   Pick<ShardManagerOptions, 'acquired' | 'released'>;
-
-interface Owned {
-  readonly token: number;
-  readonly ac: AbortController;
-}
 
 /**
  * Takes part in a group's slot ownership as the given member.
@@ -162,18 +159,17 @@ export class ShardManager extends SlotView<ShardManagerEvents> {
     slotsReleased: 0,
   };
   readonly #o: ResolvedOptions;
+  /** Aborts when the manager stops: the public signal, and the watch's. */
   readonly #ac = new AbortController();
+  /** Aborts when the manager closes or stops: cuts the reconciler's backoffs short. */
+  readonly #work = new AbortController();
   readonly #buffers = new EventBuffers<ShardEvent>();
-  readonly #owned = new Map<number, Owned>();
+  readonly #planner: ShardPlanner;
+  readonly #reconciler: ShardReconciler;
   #revision: number;
   #status: ShardManagerStatus = 'running';
-  #reconciling = false;
-  #again = false;
-  #idle: Promise<void> = Promise.resolve();
-  #planTimer: Timer | undefined;
-  #firstChangeAt: number | undefined;
   #closing: Promise<void> | undefined;
-  readonly #onMembers = () => this.#schedulePlan();
+  readonly #onMembers = () => this.#planner.schedule();
   readonly #onSessionEnd = () => this.#loseAll(this.member.session.signal.reason);
 
   private constructor(
@@ -189,14 +185,49 @@ export class ShardManager extends SlotView<ShardManagerEvents> {
     this.member = member;
     this.#o = o;
     this.#revision = revision;
-    for (const kv of kvs) this.#see(kv);
+    this.#planner = new ShardPlanner({
+      membership,
+      member,
+      map,
+      stats: this.stats,
+      settleMs: o.settleMs,
+      maxSettleMs: o.maxSettleMs,
+      onTable: (rev) => {
+        this.emit('table', rev);
+        this.#reconciler.reconcile();
+      },
+      onStoreError: (err) => this.emit('storeError', err),
+    });
+    this.#reconciler = new ShardReconciler({
+      member,
+      map,
+      stats: this.stats,
+      drainTimeoutMs: o.drainTimeoutMs,
+      acquired: o.acquired,
+      released: o.released,
+      signal: this.#work.signal,
+      running: () => this.#status === 'running',
+      notify: {
+        acquired: (slot, token, signal) => {
+          this.#buffers.push({ type: 'acquired', slot, token, signal, skipped: 0 });
+          this.emit('acquired', slot, token, signal);
+        },
+        released: (slot, reason) => {
+          this.#buffers.push({ type: 'released', slot, reason, skipped: 0 });
+          this.emit('released', slot, reason);
+        },
+        storeError: (err) => this.emit('storeError', err),
+        callbackError: (err, slot) => this.emit('callbackError', err, slot),
+      },
+    });
+    this.#load(kvs);
     membership.on('change', this.#onMembers);
     const session = member.session;
     if (session.signal.aborted) queueMicrotask(this.#onSessionEnd);
     else session.signal.addEventListener('abort', this.#onSessionEnd, { once: true });
     void this.#watch();
-    this.#schedulePlan();
-    this.#reconcile();
+    this.#planner.schedule();
+    this.#reconciler.reconcile();
   }
 
   /**
@@ -268,21 +299,17 @@ export class ShardManager extends SlotView<ShardManagerEvents> {
 
   /** The slots this member owns now, with their fencing tokens. */
   owned(): ReadonlyMap<number, number> {
-    return new Map([...this.#owned].map(([slot, o]) => [slot, o.token]));
+    return new Map([...this.#reconciler.owned].map(([slot, o]) => [slot, o.token]));
   }
 
   /** The slot's signal if this member owns it (aborts when it stops owning it). */
   signalOf(slot: number): AbortSignal | undefined {
-    return this.#owned.get(slot)?.ac.signal;
+    return this.#reconciler.owned.get(slot)?.ac.signal;
   }
 
   /** True when this member holds every slot the table gives it and none other. */
   get settled(): boolean {
-    const t = this.slotMap.table;
-    if (t === undefined) return false;
-    const me = t.nodes.indexOf(this.member.id);
-    for (let s = 0; s < this.slotCount; s++) if (this.#owned.has(s) !== (t.owners[s] === me)) return false;
-    return true;
+    return this.#reconciler.settled;
   }
 
   /**
@@ -294,7 +321,7 @@ export class ShardManager extends SlotView<ShardManagerEvents> {
   observe(options: { signal?: AbortSignal; initial?: boolean } = {}): ObservedIterator<ShardEvent> {
     checkSignal(options.signal, 'options.signal');
     const initial: ShardEvent[] = options.initial
-      ? [...this.#owned].map(([slot, o]) => ({
+      ? [...this.#reconciler.owned].map(([slot, o]) => ({
           type: 'acquired',
           slot,
           token: o.token,
@@ -310,39 +337,29 @@ export class ShardManager extends SlotView<ShardManagerEvents> {
     );
   }
 
-  /** Records a key seen in the store (from the initial read, a watch, or a failed txn's reads). */
-  #see(kv: KeyValue): void {
-    try {
-      const change = this.slotMap.see(kv);
-      if (change !== undefined && 'table' in change) this.emit('table', change.table);
-    } catch (err) {
-      this.emit('storeError', err);
-    }
+  /** Adopts a read of the whole group (the first read, or a resync). */
+  #load(kvs: readonly KeyValue[]): void {
+    const { table, errors } = this.slotMap.load(kvs);
+    for (const err of errors) this.emit('storeError', err);
+    if (table !== undefined) this.emit('table', table);
   }
 
   #apply(batch: WatchBatch): void {
     for (const e of batch.events) {
       if (e.type === 'put') {
-        this.#see(e.kv);
+        try {
+          const change = this.slotMap.see(e.kv);
+          if (change !== undefined && 'table' in change) this.emit('table', change.table);
+        } catch (err) {
+          this.emit('storeError', err);
+        }
         continue;
       }
       const slot = this.slotMap.forget(e.kv);
-      if (slot === undefined) continue;
-      const mine = this.#owned.get(slot);
-      if (mine !== undefined && mine.token < e.kv.modRevision) {
-        // Our key vanished without our release: the lease ended (the session's signal normally
-        // fires first) or someone deleted it by hand. Stop at once.
-        this.#drop(
-          slot,
-          new TenureError(
-            'TENURE_LOCK_LOST',
-            `slot ${slot} of ${this.membership.group} was lost: its key was deleted`,
-          ),
-        );
-      }
+      if (slot !== undefined) this.#reconciler.keyDeleted(slot, e.kv.modRevision);
     }
     this.#revision = Math.max(this.#revision, batch.revision);
-    this.#reconcile();
+    this.#reconciler.reconcile();
   }
 
   async #watch(): Promise<void> {
@@ -352,252 +369,26 @@ export class ShardManager extends SlotView<ShardManagerEvents> {
       apply: (batch) => this.#apply(batch),
       resync: async () => {
         const read = await store.range(this.slotMap.prefix);
-        this.slotMap.holders.clear();
-        for (const kv of read.kvs) this.#see(kv);
+        this.#load(read.kvs);
         this.#revision = read.revision;
-        this.#reconcile();
+        this.#reconciler.reconcile();
       },
       onError: (err) => this.emit('storeError', err),
     });
   }
 
-  // ---- planning: writing the next table ----
-
-  #schedulePlan(): void {
-    if (this.#status !== 'running') return;
-    const clock = this.member.session.clock;
-    const now = clock.now();
-    this.#firstChangeAt ??= now;
-    const wait = Math.max(0, Math.min(this.#o.settleMs, this.#firstChangeAt + this.#o.maxSettleMs - now));
-    if (this.#planTimer !== undefined) clock.clearTimeout(this.#planTimer);
-    this.#planTimer = clock.setTimeout(() => void this.#plan(false), wait);
-  }
-
-  async #plan(backup: boolean): Promise<void> {
-    this.#planTimer = undefined;
-    this.#firstChangeAt = undefined;
-    if (this.#status !== 'running') return;
-    const live: Participant[] = this.membership.members().map((m) => ({ id: m.id, weight: m.weight }));
-    const table = this.slotMap.table;
-    if (live.length === 0 || sameMembers(table, live)) return;
-    if (table !== undefined && table.membersRevision > this.membership.revision) return; // our view is older
-    if (!backup && live[0]!.id !== this.member.id) {
-      // The member with the smallest id plans; the others check back later in case it cannot.
-      this.#planTimer = this.member.session.clock.setTimeout(
-        () => void this.#plan(true),
-        2 * this.#o.settleMs + 50,
-      );
-      return;
-    }
-    try {
-      const next = nextTable(table, live, this.slotCount);
-      const res = await this.membership.store.txn({
-        compare: [
-          { key: this.slotMap.tableKey, target: 'modRevision', op: '=', value: table?.modRevision ?? 0 },
-        ],
-        success: [
-          { type: 'put', key: this.slotMap.tableKey, value: encodeTable(next, this.membership.revision) },
-        ],
-        failure: [{ type: 'get', key: this.slotMap.tableKey }],
-      });
-      if (res.succeeded) {
-        this.stats.tableWrites++;
-        this.#see({
-          key: this.slotMap.tableKey,
-          value: new TextEncoder().encode(encodeTable(next, this.membership.revision)),
-          createRevision: table?.modRevision ? 0 : res.revision,
-          modRevision: res.revision,
-          version: 0,
-          lease: null,
-        });
-        this.#reconcile();
-      } else {
-        const got = res.results[0];
-        if (got?.type === 'get') for (const kv of got.kvs) this.#see(kv);
-        this.#schedulePlan(); // someone else planned first: check theirs against our view
-      }
-    } catch (err) {
-      this.emit('storeError', err);
-      this.#schedulePlan();
-    }
-  }
-
-  // ---- reconciling: releasing and claiming slots to match the table ----
-
-  #reconcile(): void {
-    if (this.#reconciling) {
-      this.#again = true;
-      return;
-    }
-    this.#reconciling = true;
-    this.#idle = (async () => {
-      try {
-        do {
-          this.#again = false;
-          await this.#reconcileOnce();
-        } while (this.#again && this.#status === 'running');
-      } catch (err) {
-        this.emit('storeError', err);
-        if (this.#status === 'running') setTimeout(() => this.#reconcile(), 100);
-      } finally {
-        this.#reconciling = false;
-      }
-    })();
-  }
-
-  async #reconcileOnce(): Promise<void> {
-    if (this.#status !== 'running') return;
-    const t = this.slotMap.table;
-    if (t === undefined) return;
-    const me = t.nodes.indexOf(this.member.id);
-    const release: number[] = [];
-    for (const slot of this.#owned.keys()) if (t.owners[slot] !== me) release.push(slot);
-    if (release.length > 0)
-      await this.#release(
-        release,
-        new TenureError('TENURE_CLOSED', `slots handed over to their new owners (table ${t.modRevision})`),
-      );
-    if (me < 0 || this.#status !== 'running') return;
-    const claim: number[] = [];
-    for (let s = 0; s < this.slotCount; s++)
-      if (t.owners[s] === me && !this.#owned.has(s) && !this.slotMap.holders.has(s)) claim.push(s);
-    for (let i = 0; i < claim.length && this.#status === 'running'; i += MAX_BATCH)
-      await this.#claim(claim.slice(i, i + MAX_BATCH));
-  }
-
-  async #claim(slots: number[]): Promise<void> {
-    const session = this.member.session;
-    if (!session.alive) return;
-    const store = this.membership.store;
-    const keys = slots.map((s) => this.slotMap.slotKey(s));
-    const res = await store.txn({
-      compare: keys.map((key) => ({ key, target: 'createRevision', op: '=', value: 0 }) as const),
-      success: keys.map((key): Op => ({ type: 'put', key, value: this.member.id, lease: session.lease })),
-      failure: keys.map((key): Op => ({ type: 'get', key })),
-    });
-    if (!res.succeeded) {
-      // Our view was stale: learn who holds what, and let the next round claim what is free.
-      this.stats.failedClaimTxns++;
-      for (const r of res.results) if (r.type === 'get') for (const kv of r.kvs) this.#see(kv);
-      this.#again = true;
-      return;
-    }
-    this.stats.claimTxns++;
-    this.stats.slotsClaimed += slots.length;
-    const token = res.revision;
-    const enc = new TextEncoder().encode(this.member.id);
-    for (let i = 0; i < slots.length; i++) {
-      const slot = slots[i]!;
-      this.#see({
-        key: keys[i]!,
-        value: enc,
-        createRevision: token,
-        modRevision: token,
-        version: 1,
-        lease: session.lease,
-      });
-      const ac = new AbortController();
-      this.#owned.set(slot, { token, ac });
-      // The session may have expired while the transaction was in flight.
-      if (!session.alive) session.checkDeadline();
-      if (session.signal.aborted) {
-        this.#drop(slot, session.signal.reason);
-        continue;
-      }
-      this.#buffers.push({ type: 'acquired', slot, token, signal: ac.signal, skipped: 0 });
-      this.emit('acquired', slot, token, ac.signal);
-      if (this.#o.acquired) {
-        try {
-          const p = this.#o.acquired(slot, token, ac.signal);
-          if (p instanceof Promise) p.catch((err: unknown) => this.emit('callbackError', err, slot));
-        } catch (err) {
-          this.emit('callbackError', err, slot);
-        }
-      }
-    }
-  }
-
-  /** Stops owning `slot` locally: aborts its signal and runs the callbacks. Returns the drain promise. */
-  #drop(slot: number, reason: unknown): Promise<unknown> {
-    const o = this.#owned.get(slot);
-    if (o === undefined) return Promise.resolve();
-    this.#owned.delete(slot);
-    o.ac.abort(reason);
-    this.stats.slotsReleased++;
-    this.#buffers.push({ type: 'released', slot, reason, skipped: 0 });
-    this.emit('released', slot, reason);
-    if (!this.#o.released) return Promise.resolve();
-    try {
-      return Promise.resolve(this.#o.released(slot, reason)).catch((err: unknown) =>
-        this.emit('callbackError', err, slot),
-      );
-    } catch (err) {
-      this.emit('callbackError', err, slot);
-      return Promise.resolve();
-    }
-  }
-
-  /** Hands slots over: signals abort first, callbacks drain (bounded), then the keys go in batches. */
-  async #release(slots: number[], reason: unknown): Promise<void> {
-    const tokens = new Map(slots.map((s) => [s, this.#owned.get(s)!.token]));
-    const drains = slots.map((s) => this.#drop(s, reason));
-    if (drains.length > 0) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        Promise.all(drains),
-        new Promise((r) => (timer = setTimeout(r, this.#o.drainTimeoutMs))),
-      ]);
-      clearTimeout(timer);
-    }
-    const store = this.membership.store;
-    for (let i = 0; i < slots.length; i += MAX_BATCH) {
-      const batch = slots.slice(i, i + MAX_BATCH);
-      const keys = batch.map((s) => this.slotMap.slotKey(s));
-      for (let attempt = 0; ; attempt++) {
-        try {
-          const res = await store.txn({
-            compare: batch.map(
-              (s, j) =>
-                ({ key: keys[j]!, target: 'createRevision', op: '=', value: tokens.get(s)! }) as const,
-            ),
-            success: keys.map((key): Op => ({ type: 'delete', key })),
-          });
-          if (res.succeeded) this.stats.releaseTxns++;
-          else {
-            // Some of these keys are already gone (lease expired): delete the rest one by one,
-            // each only if it is still ours.
-            for (let j = 0; j < batch.length; j++) {
-              const r = await store.txn({
-                compare: [
-                  { key: keys[j]!, target: 'createRevision', op: '=', value: tokens.get(batch[j]!)! },
-                ],
-                success: [{ type: 'delete', key: keys[j]! }],
-              });
-              if (r.succeeded) this.stats.releaseTxns++;
-            }
-          }
-          break;
-        } catch (err) {
-          this.emit('storeError', err);
-          // Once the session is gone its lease's expiry removes the keys.
-          if (!this.member.session.alive || isTenureError(err, 'TENURE_CLOSED') || attempt > 20) break;
-          await sleep(Math.min(1000, 25 * 2 ** attempt));
-        }
-      }
-    }
-  }
-
   #loseAll(reason: unknown): void {
     if (this.#status === 'closed' || this.#status === 'lost') return;
     this.#status = 'lost';
-    for (const slot of [...this.#owned.keys()]) void this.#drop(slot, reason);
+    this.#reconciler.loseAll(reason);
     this.#stop(reason);
   }
 
   #stop(reason: unknown): void {
-    if (this.#planTimer !== undefined) this.member.session.clock.clearTimeout(this.#planTimer);
+    this.#planner.stop();
     this.membership.off('change', this.#onMembers);
     this.member.session.signal.removeEventListener('abort', this.#onSessionEnd);
+    this.#work.abort(reason);
     this.#ac.abort(reason);
     this.#buffers.endAll();
   }
@@ -605,21 +396,21 @@ export class ShardManager extends SlotView<ShardManagerEvents> {
   /**
    * Leaves gracefully: aborts every slot's signal, waits for the `released` callbacks (up to
    * `drainTimeoutMs`), deletes the slot keys in batched transactions, then leaves the membership,
-   * so the others take the slots over within a plan (`settleMs`) instead of a lease ttl.
-   * Idempotent.
+   * so the others take the slots over within a plan (`settleMs`) instead of a lease ttl. A
+   * release that is backing off after a store error is cut short: each batch of keys gets one
+   * more attempt, and the lease's expiry removes whatever the store did not delete. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       if (this.#status === 'running') {
         this.#status = 'closing';
-        if (this.#planTimer !== undefined) this.member.session.clock.clearTimeout(this.#planTimer);
-        await this.#idle.catch(() => undefined);
-        await this.#release(
-          [...this.#owned.keys()],
-          new TenureError('TENURE_CLOSED', 'the shard manager was closed'),
-        );
+        this.#planner.stop();
+        const reason = new TenureError('TENURE_CLOSED', 'the shard manager was closed');
+        this.#work.abort(reason);
+        await this.#reconciler.idle.catch(() => undefined);
+        await this.#reconciler.releaseAll(reason);
         this.#status = 'closed';
-        this.#stop(new TenureError('TENURE_CLOSED', 'the shard manager was closed'));
+        this.#stop(reason);
       }
       await this.member.close();
     })();

@@ -1,94 +1,156 @@
 /**
- * A group's slots as the store shows them: the holder key of each slot
- * (`shards/<group>/slot/<s>`) and the committed table (`shards/<group>/table`). Both a member's
- * ShardManager and a ShardRouter, which owns nothing, keep one up to date from the prefix's
- * watch.
+ * A group's slots as the store shows them: the holder key of each slot and the committed table
+ * (keys and values: shard-layout.ts). Both a member's ShardManager and a ShardRouter, which owns
+ * nothing, keep one up to date from the prefix's watch; a ShardManager also records the writes it
+ * committed itself ({@link SlotMap.recordTable}, {@link SlotMap.recordClaim}) so that it acts on
+ * them before its watch delivers them.
  */
 import { EventEmitter } from 'node:events';
-import { invalidArgument } from '../errors.js';
-import { slotOf } from '../hashing/index.js';
+import { TenureError, invalidArgument } from '../errors.js';
+import { slotOf, type SlotAssignment } from '../hashing/index.js';
 import type { KeyValue } from '../store/types.js';
-import { PREFIX } from './names.js';
-import { decodeTable, type ShardTable } from './shard-table.js';
-
-const decoder = new TextDecoder();
+import {
+  MAX_SLOT_COUNT,
+  decodeSlotValue,
+  decodeTable,
+  describe,
+  groupPrefix,
+  parseKey,
+  slotKey,
+  tableKey,
+  type ShardTable,
+} from './shard-layout.js';
 
 /**
  * @internal A slot count checked: an integer in 1..65536.
  * @throws TENURE_INVALID_ARGUMENT naming options.slotCount.
  */
 export function checkSlotCount(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > 65_536)
-    throw invalidArgument('options.slotCount', `must be an integer in 1..65536, got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_SLOT_COUNT)
+    throw invalidArgument(
+      'options.slotCount',
+      `must be an integer in 1..${MAX_SLOT_COUNT}, got ${String(value)}`,
+    );
   return value;
 }
 
 /** What {@link SlotMap.see} found new. */
 export type SlotMapChange = { readonly table: number } | { readonly slot: number } | undefined;
 
+/** A slot's holder as last seen. */
+interface SlotHolder {
+  readonly holder: string;
+  /** The holder key's create revision: the fencing token. */
+  readonly token: number;
+}
+
 /** @internal The slot keys and table of one group, as last seen. */
 export class SlotMap {
+  readonly group: string;
   readonly slotCount: number;
   /** `shards/<group>/`: every key of the group. */
   readonly prefix: string;
   readonly tableKey: string;
-  readonly #slotPrefix: string;
-  readonly #width: number;
-  /** Slot → the current holder's key, as last seen. */
-  readonly holders = new Map<number, KeyValue>();
-  /** The newest table seen. */
-  table: ShardTable | undefined;
+  /** Slot → its holder, as last seen. */
+  readonly #holders = new Map<number, SlotHolder>();
+  #table: ShardTable | undefined;
 
   constructor(group: string, slotCount: number) {
+    this.group = group;
     this.slotCount = slotCount;
-    this.prefix = `${PREFIX.shards}${group}/`;
-    this.tableKey = `${this.prefix}table`;
-    this.#slotPrefix = `${this.prefix}slot/`;
-    this.#width = String(slotCount - 1).length;
+    this.prefix = groupPrefix(group);
+    this.tableKey = tableKey(group);
+  }
+
+  /** The newest table seen. */
+  get table(): ShardTable | undefined {
+    return this.#table;
   }
 
   slotKey(slot: number): string {
-    return this.#slotPrefix + String(slot).padStart(this.#width, '0');
-  }
-
-  slotOfKey(key: string): number | undefined {
-    if (!key.startsWith(this.#slotPrefix)) return undefined;
-    const n = Number(key.slice(this.#slotPrefix.length));
-    return Number.isSafeInteger(n) && n >= 0 && n < this.slotCount ? n : undefined;
+    return slotKey(this.group, slot, this.slotCount);
   }
 
   /**
-   * Records a key seen in the store (a read, a watch's put, a failed txn's reads): a newer table,
-   * or a slot's newer holder.
+   * Records a key read from the store (a watch's put, a failed txn's reads): a newer table, or a
+   * slot's newer holder.
    * @throws TenureError `TENURE_CORRUPT` for a table this version cannot read (nothing changes).
    */
   see(kv: KeyValue): SlotMapChange {
     if (kv.key === this.tableKey) {
-      if (this.table !== undefined && kv.modRevision <= this.table.modRevision) return undefined;
-      this.table = decodeTable(kv.value, this.slotCount, kv.modRevision);
+      if (this.#table !== undefined && kv.modRevision <= this.#table.modRevision) return undefined;
+      this.#table = decodeTable(kv.value, this.slotCount, kv.modRevision);
       return { table: kv.modRevision };
     }
-    const slot = this.slotOfKey(kv.key);
-    if (slot === undefined) return undefined;
-    const had = this.holders.get(slot);
-    if (had !== undefined && kv.createRevision < had.createRevision) return undefined;
-    this.holders.set(slot, kv);
+    const parsed = parseKey(this.group, kv.key, this.slotCount);
+    if (parsed.kind !== 'slot') return undefined;
+    return this.#hold(parsed.slot, decodeSlotValue(kv.value), kv.createRevision);
+  }
+
+  #hold(slot: number, holder: string, token: number): SlotMapChange {
+    const had = this.#holders.get(slot);
+    if (had !== undefined && token < had.token) return undefined;
+    this.#holders.set(slot, { holder, token });
     return { slot };
+  }
+
+  /**
+   * Replaces the view with a read of the whole group (the first read, or a resync after the watch
+   * fell behind compaction): every holder as read, and the table if it is newer.
+   * @returns the table's revision if it changed, and the errors of a table it could not read.
+   */
+  load(kvs: readonly KeyValue[]): { table: number | undefined; errors: TenureError[] } {
+    const d = describe(kvs, { group: this.group, slotCount: this.slotCount });
+    this.#holders.clear();
+    for (const s of d.slots)
+      if (s.holder !== undefined) this.#holders.set(s.slot, { holder: s.holder, token: s.token! });
+    let table: number | undefined;
+    if (
+      d.table !== undefined &&
+      (this.#table === undefined || d.table.modRevision > this.#table.modRevision)
+    ) {
+      this.#table = d.table;
+      table = d.table.modRevision;
+    }
+    const errors = d.undecoded
+      .filter((u) => u.key === this.tableKey)
+      .map((u) => new TenureError('TENURE_CORRUPT', u.reason));
+    return { table, errors };
+  }
+
+  /** Records the table this process has just committed at `modRevision`. */
+  recordTable(assignment: SlotAssignment, membersRevision: number, modRevision: number): void {
+    if (this.#table !== undefined && modRevision <= this.#table.modRevision) return;
+    this.#table = { ...assignment, membersRevision, modRevision };
+  }
+
+  /** Records a slot key this process has just created for `holder`, with fencing token `token`. */
+  recordClaim(slot: number, holder: string, token: number): void {
+    this.#hold(slot, holder, token);
   }
 
   /** Records a watch's delete event; returns the slot whose key it was, if any. */
   forget(kv: KeyValue): number | undefined {
-    const slot = this.slotOfKey(kv.key);
-    if (slot === undefined) return undefined;
-    const had = this.holders.get(slot);
-    if (had !== undefined && had.createRevision < kv.modRevision) this.holders.delete(slot);
-    return slot;
+    const parsed = parseKey(this.group, kv.key, this.slotCount);
+    if (parsed.kind !== 'slot') return undefined;
+    const had = this.#holders.get(parsed.slot);
+    if (had !== undefined && had.token < kv.modRevision) this.#holders.delete(parsed.slot);
+    return parsed.slot;
+  }
+
+  /** Whether someone holds `slot`'s key, as last seen. */
+  isHeld(slot: number): boolean {
+    return this.#holders.has(slot);
   }
 
   /** The holder of `slot`, or undefined while it is between owners. */
   holderOf(slot: number): string | undefined {
-    const kv = this.holders.get(slot);
-    return kv === undefined ? undefined : decoder.decode(kv.value);
+    return this.#holders.get(slot)?.holder;
+  }
+
+  /** The fencing token of `slot`'s holder, or undefined while it is between owners. */
+  tokenOf(slot: number): number | undefined {
+    return this.#holders.get(slot)?.token;
   }
 
   /** The holder of `key`'s slot (see ShardManager.ownerOf). */
@@ -98,14 +160,14 @@ export class SlotMap {
 
   /** The member the table assigns `key`'s slot to. */
   plannedOwnerOf(key: string): string | undefined {
-    const t = this.table;
+    const t = this.#table;
     return t === undefined ? undefined : t.nodes[t.owners[slotOf(key, this.slotCount)]!];
   }
 
   /** The holder of every slot (undefined for a slot between owners). */
   holderList(): (string | undefined)[] {
     const out: (string | undefined)[] = new Array<string | undefined>(this.slotCount).fill(undefined);
-    for (const [slot, kv] of this.holders) out[slot] = decoder.decode(kv.value);
+    for (const [slot, h] of this.#holders) out[slot] = h.holder;
     return out;
   }
 }

@@ -1,5 +1,6 @@
 import { createSocket } from 'node:dgram';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/clock.js';
 import { FixedTimeoutDetector } from '../../src/detect/fixed-timeout.js';
 import { HeartbeatMesh } from '../../src/recipes/heartbeat-mesh.js';
 import { Membership } from '../../src/recipes/membership.js';
@@ -91,11 +92,28 @@ describe('HeartbeatMesh', () => {
     await expect(HeartbeatMesh.start(membership, m, { intervalMs: 0 })).rejects.toThrow(
       /options\.intervalMs/,
     );
+    // The mesh must time its peers with the detectors the factory makes, not its default ones:
+    // a fixed-timeout detector on a driven clock reports elapsed/timeout exactly (phi would not).
+    const detectorClock = new ManualClock();
+    const made: FixedTimeoutDetector[] = [];
     const mesh = await HeartbeatMesh.start(membership, m, {
       intervalMs: 20,
-      detector: () => new FixedTimeoutDetector({ timeoutMs: 100 }),
+      detector: () => {
+        const d = new FixedTimeoutDetector({ timeoutMs: 100, clock: detectorClock });
+        made.push(d);
+        return d;
+      },
     });
     closers.push(mesh);
     expect(mesh.peers()).toEqual([]);
+    const peerSession = await Session.create(store, { ttlMs: 5000 });
+    closers.push(peerSession);
+    await membership.join(peerSession, { id: 'p', address: `127.0.0.1:${await freeUdpPort()}` });
+    await eventually(() => mesh.peers().length === 1, 2000);
+    expect(made).toHaveLength(1);
+    made[0]!.heartbeat(); // as if p's datagram had arrived at t=0
+    await detectorClock.advance(150);
+    expect(mesh.suspicion('p')).toBe(1.5);
+    expect(mesh.peers()[0]).toMatchObject({ id: 'p', suspicion: 1.5, available: false, lastHeartbeatAt: 0 });
   });
 });

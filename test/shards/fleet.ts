@@ -4,7 +4,7 @@
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { decodeTable } from '../../src/recipes/shard-table.js';
+import { describe, groupPrefix } from '../../src/recipes/shard-layout.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/types.js';
 import { startNode, type Child } from '../helpers/processes.js';
@@ -57,22 +57,14 @@ export class Fleet {
   }
 
   async state(): Promise<FleetState> {
-    const read = await this.store.range('shards/fleet/');
-    const holders: (string | undefined)[] = new Array<string | undefined>(this.slotCount).fill(undefined);
-    const tokens = new Array<number>(this.slotCount).fill(0);
-    let tableMembers: string[] = [];
-    let tableOwners: (string | undefined)[] = [];
-    for (const kv of read.kvs) {
-      if (kv.key === 'shards/fleet/table') {
-        const t = decodeTable(kv.value, this.slotCount, kv.modRevision);
-        tableMembers = [...t.nodes];
-        tableOwners = Array.from(t.owners, (i) => t.nodes[i]);
-      } else {
-        const slot = Number(kv.key.slice('shards/fleet/slot/'.length));
-        holders[slot] = Buffer.from(kv.value).toString();
-        tokens[slot] = kv.createRevision;
-      }
-    }
+    const read = await this.store.range(groupPrefix('fleet'));
+    const d = describe(read.kvs, { group: 'fleet', slotCount: this.slotCount });
+    if (d.undecodedCount > 0)
+      throw new Error(`the fleet's store has keys the layout cannot decode: ${JSON.stringify(d.undecoded)}`);
+    const holders = d.slots.map((s) => s.holder);
+    const tokens = d.slots.map((s) => s.token ?? 0);
+    const tableMembers = [...(d.table?.nodes ?? [])];
+    const tableOwners = d.table === undefined ? [] : d.slots.map((s) => s.planned);
     const members = (await this.store.range('members/fleet/')).kvs.map((kv) =>
       kv.key.slice('members/fleet/'.length),
     );
