@@ -136,7 +136,7 @@ export class Leadership extends Holding {
 
   /** @internal */
   constructor(election: Election, ticket: Ticket, readRevision: number, value: string) {
-    super(election.session, ticket, readRevision, `leadership of ${election.name}`);
+    super(election.session, ticket, readRevision, `leadership of ${election.name}`, 'TENURE_NOT_LEADER');
     this.election = election;
     this.#value = value;
   }

@@ -36,11 +36,6 @@ export class Lock extends Holding {
     return this.token;
   }
 
-  /** Throws unless the lock is still held (checks the session deadline synchronously). */
-  throwIfLost(): void {
-    this.throwIfNotHeld();
-  }
-
   /** Releases the lock; the next waiter takes it within one watch delivery. Idempotent. */
   override release(): Promise<void> {
     if (this.#released) return this.#released;

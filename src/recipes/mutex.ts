@@ -113,6 +113,16 @@ export class Mutex extends QueueRecipe {
   /**
    * Runs `fn` while holding the lock, handing it a signal that aborts if the lock is lost; unlocks
    * when `fn` settles.
+   *
+   * It checks the lock ({@link Lock.throwIfLost}: the session's deadline on the monotonic clock)
+   * right before calling `fn`, and again when `fn` resolves: a result computed while the lock
+   * was lost is not reported as done under the lock. Inside `fn`, call `lock.throwIfLost()`
+   * before each external effect and pass `lock.fencingToken` to the resource: the signal can lag
+   * after a pause, fencing cannot.
+   *
+   * @throws what {@link Mutex.lock} throws; TENURE_LOCK_LOST when the lock was lost before `fn`
+   * was called (then `fn` is not called) or before it resolved (its result is discarded);
+   * TENURE_INVALID_ARGUMENT when `fn` is not a function; whatever `fn` throws, as it is.
    */
   async withLock<T>(
     fn: (signal: AbortSignal, lock: Lock) => Promise<T> | T,
@@ -121,7 +131,10 @@ export class Mutex extends QueueRecipe {
     if (typeof fn !== 'function') throw invalidArgument('fn', 'must be a function');
     const lock = await this.lock(options);
     try {
-      return await fn(lock.signal, lock);
+      lock.throwIfLost();
+      const result = await fn(lock.signal, lock);
+      lock.throwIfLost();
+      return result;
     } finally {
       await lock.unlock();
     }
