@@ -170,7 +170,7 @@ export class Holding {
    * Gives the hold up: the signal aborts at once (stop using the resource), then the key is
    * deleted, retrying transient store errors while the session lives. Resolves once the store
    * confirmed (status `released`), or once the session ended (the lease's expiry removes the key).
-   * Idempotent.
+   * Idempotent. Never rejects.
    */
   release(): Promise<void> {
     if (this.#releasing) return this.#releasing;

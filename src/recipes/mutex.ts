@@ -58,6 +58,7 @@ export class Mutex extends QueueRecipe {
   readonly #owner: string;
   readonly #marker: string;
 
+  /** @throws TENURE_INVALID_ARGUMENT for a bad name or option (named in the message). */
   constructor(session: Session, name: string, options: MutexOptions = {}) {
     super(session, name, PREFIX.mutex);
     if (options === null || typeof options !== 'object')
@@ -74,8 +75,16 @@ export class Mutex extends QueueRecipe {
   }
 
   /**
-   * Waits for the lock. FIFO among waiters.
-   * @throws TENURE_TIMEOUT, TENURE_ABORTED (after removing the waiter's key), TENURE_SESSION_EXPIRED
+   * Waits for the lock. FIFO among waiters. A lost reply to the write that queues the waiter is
+   * retried within the caller's time (see enqueue).
+   * @throws TENURE_TIMEOUT after `options.timeoutMs`, TENURE_ABORTED when `options.signal`
+   * aborts (cause: its reason); TENURE_SESSION_EXPIRED or TENURE_CLOSED when the session ends
+   * first (also when its deadline passed while the last step ran); TENURE_LOCK_LOST if its queue
+   * key was deleted by someone else while it waited; TENURE_UNAVAILABLE only for a store error
+   * that retrying cannot fix (transient ones, a lost reply included, are retried while time is
+   * left); TENURE_CLOSED if the store was closed; TENURE_INVALID_ARGUMENT for bad options.
+   * Whatever it throws, it has removed its queue key (or, with the store unreachable, removes it
+   * in the background until the lease ends).
    */
   async lock(options?: WaitOptions): Promise<Lock> {
     return takeTurn(
@@ -92,7 +101,15 @@ export class Mutex extends QueueRecipe {
     );
   }
 
-  /** Takes the lock if it is free now; resolves undefined (leaving no key) if it is not. */
+  /**
+   * Takes the lock if it is free now; resolves undefined (leaving no key) if it is not. It does
+   * not wait, so it does not retry either.
+   * @throws TENURE_UNAVAILABLE (retryable) when the store did not answer, a lost reply included:
+   * it leaves no key, and calling again is safe; TENURE_LOCK_BUSY when, with lock-delay, a
+   * previous holder's unclean end was noticed between its checks; TENURE_LOCK_LOST if its key was
+   * deleted during lock-delay; TENURE_SESSION_EXPIRED / TENURE_CLOSED when the session is gone;
+   * TENURE_CLOSED when the store was closed.
+   */
   async tryLock(): Promise<Lock | undefined> {
     const ticket = await enqueue(this.session, this.prefix, this.#owner);
     const free =
@@ -140,7 +157,11 @@ export class Mutex extends QueueRecipe {
     }
   }
 
-  /** The holder (first) and the waiters, in queue order. */
+  /**
+   * The holder (first) and the waiters, in queue order.
+   * @throws TENURE_UNAVAILABLE when the store cannot answer (retryable), TENURE_CLOSED when the
+   * store was closed.
+   */
   async queue(): Promise<Entry[]> {
     return this.entries();
   }
