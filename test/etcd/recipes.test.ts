@@ -1,5 +1,7 @@
 /** The recipe suite (sessions, elections, locks, ...) on a real 3-member etcd cluster. */
 import { describe, expect, it } from 'vitest';
+import { TenureError } from '../../src/errors.js';
+import { Election } from '../../src/recipes/election.js';
 import { Mutex } from '../../src/recipes/mutex.js';
 import { Session } from '../../src/recipes/session.js';
 import { EtcdStore } from '../../src/store/etcd/index.js';
@@ -43,6 +45,43 @@ describe('etcd stores opened by URL', () => {
     expect(await lockKeys('etcd://HOSTS?namespace=', 'ns-root')).toEqual([
       expect.stringMatching(/^mutex\/ns-root\//),
     ]);
+  });
+});
+
+describe('a lost reply on etcd', () => {
+  it('Mutex.lock and Election.campaign adopt the key their lost write created (etcd applies the retry as a read)', async () => {
+    const { endpoints } = await started;
+    const store = new EtcdStore({ endpoints });
+    // The txn reaches etcd and is applied; its reply is lost (as in a leader change).
+    const txn = store.txn.bind(store);
+    let lose = 0;
+    store.txn = async (req) => {
+      const res = await txn(req);
+      if (req.success?.[0]?.type === 'put' && req.success[1]?.type === 'get' && lose > 0) {
+        lose--;
+        throw new TenureError('TENURE_UNAVAILABLE', 'etcd KV.Txn failed: context deadline exceeded');
+      }
+      return res;
+    };
+    try {
+      const session = await Session.create(store, { ttlMs: 2000 });
+      lose = 2;
+      const lock = await new Mutex(session, 'lost-reply').lock({ timeoutMs: 10_000 });
+      const keys = (await store.range('mutex/lost-reply/')).kvs;
+      expect(keys.map((kv) => kv.key)).toEqual([lock.key]);
+      expect(lock.fencingToken).toBe(keys[0]!.createRevision);
+      await lock.unlock();
+      lose = 1;
+      const leadership = await new Election(session, 'lost-reply').campaign('me', { timeoutMs: 10_000 });
+      const candidates = (await store.range('election/lost-reply/')).kvs;
+      expect(candidates.map((kv) => [kv.key, kv.createRevision])).toEqual([
+        [leadership.key, leadership.term],
+      ]);
+      await leadership.resign();
+      await session.close();
+    } finally {
+      await store.close();
+    }
   });
 });
 
