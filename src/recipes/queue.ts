@@ -116,6 +116,15 @@ export async function enqueue(
       // Not awaited: while the store is unreachable that would hold the caller past its timeout;
       // removeKey keeps trying while the session lives, and the lease's end removes it after.
       void removeKey(session, key);
+      // A write whose reply was lost may also be applied after this delete (a proposal that etcd
+      // commits after the client's deadline), leaving an entry nobody waits for at the head of
+      // the queue: delete once more a ttl later. The name is never reused, so this is safe.
+      if (isTransient(err))
+        session.clock
+          .setTimeout(() => {
+            if (session.alive) void removeKey(session, key);
+          }, session.ttlMs)
+          .unref();
       if (isTenureError(err, 'TENURE_LEASE_NOT_FOUND')) session.throwIfDead();
       if (scope !== undefined && isTransient(err)) {
         // Out of time or out of session: say which, rather than the last transient error.

@@ -225,3 +225,33 @@ describe('an enqueue whose reply is lost (driven clock)', () => {
     expect(await keys()).toEqual([]);
   });
 });
+
+describe('a lost write applied after the caller gave up (driven clock)', () => {
+  it('is swept a ttl later, so it does not block the queue for the rest of the session', async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore({ clock });
+    const session = await Session.create(store, { ttlMs: TTL, clock });
+    const prefix = `${PREFIX.mutex}late/`;
+    const txn = store.txn.bind(store);
+    // Every enqueue write fails at once, but each is applied 2 s later: a proposal still in the
+    // raft log, committed by the next leader (etcd's election takes about a second).
+    store.txn = async (req) => {
+      if (!isEnqueue(req, prefix)) return txn(req);
+      clock.setTimeout(() => void txn(req).catch(() => undefined), 2000);
+      throw lostReply();
+    };
+    const locking = new Mutex(session, 'late').lock({ timeoutMs: 1000 });
+    locking.catch(() => undefined);
+    await clock.advance(1100);
+    expect(await codeOf(locking)).toBe('TENURE_TIMEOUT');
+    store.txn = txn;
+    await clock.advance(2000); // the late writes land: an orphan entry heads the queue
+    expect((await store.range(prefix)).kvs).toHaveLength(1);
+    await clock.advance(TTL);
+    expect((await store.range(prefix)).kvs).toEqual([]);
+    const other = await Session.create(store, { ttlMs: TTL, clock });
+    const lock = await new Mutex(other, 'late').tryLock();
+    expect(lock).toBeDefined();
+    expect(session.status).toBe('alive');
+  });
+});
