@@ -116,9 +116,10 @@ export async function enqueue(
       // Not awaited: while the store is unreachable that would hold the caller past its timeout;
       // removeKey keeps trying while the session lives, and the lease's end removes it after.
       void removeKey(session, key);
-      // A write whose reply was lost may also be applied after this delete (a proposal that etcd
-      // commits after the client's deadline), leaving an entry nobody waits for at the head of
-      // the queue: delete once more a ttl later. The name is never reused, so this is safe.
+      // Raft applies a lost write before our delete if it is ahead of it in the log; but one still
+      // in transit to the leader (a follower forwarding it during a leader change) could land
+      // after it, leaving an entry nobody waits for at the head of the queue until the session
+      // ends. Delete once more a ttl later: the name is never reused, so this is always safe.
       if (isTransient(err))
         session.clock
           .setTimeout(() => {
