@@ -90,6 +90,9 @@ export async function enqueue(
           { type: 'put', key, value, lease: session.lease },
           { type: 'get', key: prefix, prefix: true },
         ],
+        // The adopting read must see every entry ahead of ours. Entries may have been created
+        // behind ours since the lost attempt, so a read of only the newest entries could miss
+        // those ahead and let us hold too early (blip.test.ts, "newer entries behind it").
         failure: [
           { type: 'get', key },
           { type: 'get', key: prefix, prefix: true },

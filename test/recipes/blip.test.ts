@@ -138,6 +138,36 @@ describe('an enqueue whose reply is lost (driven clock)', () => {
     await lock.unlock();
   });
 
+  it('an adopted entry with newer entries behind it still waits for the holder ahead (its retry reads the whole queue, not the newest entries)', async () => {
+    const { store, session, clock, keys, drive } = await setup(`${PREFIX.mutex}m/`, []);
+    const holder = await new Mutex(await Session.create(store, { ttlMs: TTL, clock }), 'm').lock();
+    const txn = store.txn.bind(store);
+    let lose = 1;
+    store.txn = async (req) => {
+      const res = await txn(req);
+      if (isEnqueue(req, `${PREFIX.mutex}m/`) && lose-- > 0) throw lostReply();
+      return res;
+    };
+    const waiting = new Mutex(session, 'm').lock({ timeoutMs: 20_000 });
+    let got = false;
+    void waiting.then(() => (got = true)).catch(() => undefined);
+    await clock.advance(0); // its write is applied, the reply lost: it backs off
+    // Three more waiters queue behind it before its retry.
+    const later = await Promise.all([1, 2, 3].map(() => Session.create(store, { ttlMs: TTL, clock })));
+    const laterLocks = later.map((s) => new Mutex(s, 'm').lock({ timeoutMs: 20_000 }));
+    for (const l of laterLocks) l.catch(() => undefined);
+    await clock.advance(0);
+    expect((await keys()).length).toBe(5);
+    await clock.advance(2000); // it retried and adopted its entry
+    expect(got).toBe(false); // the holder is still ahead of it
+    expect((await keys()).length).toBe(5);
+    await holder.unlock();
+    const lock = await drive(waiting);
+    expect(lock.fencingToken).toBe((await keys())[0]!.createRevision); // first in line: FIFO kept
+    await lock.unlock();
+    for (const l of laterLocks) await (await drive(l)).unlock();
+  });
+
   it('Semaphore.acquire adopts its key after a lost reply', async () => {
     const { session, keys, drive } = await setup(`${PREFIX.semaphore}s/`, ['applied', 'not-applied']);
     const permit = await drive(new Semaphore(session, 's', 2).acquire({ timeoutMs: 10_000 }));
