@@ -57,15 +57,25 @@ function checkValue(value: unknown): asserts value is string {
  * ```
  */
 export class Election extends QueueRecipe {
+  /** @throws TENURE_INVALID_ARGUMENT for a bad name (see checkName). */
   constructor(session: Session, name: string) {
     super(session, name, PREFIX.election);
   }
 
   /**
    * Becomes a candidate and resolves once elected. If the wait is aborted, times out or fails,
-   * the candidate key is removed before the promise rejects.
+   * the candidate key is removed before the promise rejects. A lost reply to the write that
+   * queues the candidate is retried within the caller's time (see enqueue).
    *
-   * @throws TENURE_ABORTED, TENURE_TIMEOUT, TENURE_SESSION_EXPIRED, TENURE_UNAVAILABLE
+   * @throws TENURE_INVALID_ARGUMENT when `value` is not a string.
+   * @throws TENURE_TIMEOUT after `options.timeoutMs`, TENURE_ABORTED when `options.signal`
+   * aborts (cause: its reason); TENURE_SESSION_EXPIRED or TENURE_CLOSED when the session ends
+   * first (also when its deadline passed while the last step ran); TENURE_LOCK_LOST if its queue
+   * key was deleted by someone else while it waited; TENURE_UNAVAILABLE only for a store error
+   * that retrying cannot fix (transient ones, a lost reply included, are retried while time is
+   * left); TENURE_CLOSED if the store was closed; TENURE_INVALID_ARGUMENT for bad options.
+   * Whatever it throws, it has removed its queue key (or, with the store unreachable, removes it
+   * in the background until the lease ends).
    */
   async campaign(value: string, options?: WaitOptions): Promise<Leadership> {
     checkValue(value);
@@ -80,13 +90,21 @@ export class Election extends QueueRecipe {
     );
   }
 
-  /** The current leader, or undefined when there is no candidate. */
+  /**
+   * The current leader, or undefined when there is no candidate.
+   * @throws TENURE_UNAVAILABLE when the store cannot answer (retryable), TENURE_CLOSED when the
+   * store was closed.
+   */
   async leader(): Promise<LeaderInfo | undefined> {
     const first = (await this.entries())[0];
     return first && toLeader(first);
   }
 
-  /** All candidates in queue order (the leader first). */
+  /**
+   * All candidates in queue order (the leader first).
+   * @throws TENURE_UNAVAILABLE when the store cannot answer (retryable), TENURE_CLOSED when the
+   * store was closed.
+   */
   async candidates(): Promise<LeaderInfo[]> {
     return (await this.entries()).map(toLeader);
   }
@@ -96,7 +114,9 @@ export class Election extends QueueRecipe {
    *
    * It yields the latest state when the consumer asks for the next one: leaders that came and
    * went while the consumer was busy are skipped (their terms show the gap). It never blocks the
-   * store or other consumers.
+   * store or other consumers. It ends when `options.signal` aborts.
+   * @throws TENURE_UNAVAILABLE when the store cannot answer (retryable), TENURE_CLOSED when the
+   * store was closed.
    */
   async *observe(
     options: { signal?: AbortSignal } = {},
@@ -136,7 +156,7 @@ export class Leadership extends Holding {
 
   /** @internal */
   constructor(election: Election, ticket: Ticket, readRevision: number, value: string) {
-    super(election.session, ticket, readRevision, `leadership of ${election.name}`);
+    super(election.session, ticket, readRevision, `leadership of ${election.name}`, 'TENURE_NOT_LEADER');
     this.election = election;
     this.#value = value;
   }
@@ -153,7 +173,9 @@ export class Leadership extends Holding {
 
   /**
    * Changes the leader's value without giving up leadership.
-   * @throws TENURE_NOT_LEADER when leadership was lost or resigned.
+   * @throws TENURE_INVALID_ARGUMENT when `value` is not a string; TENURE_NOT_LEADER when
+   * leadership was lost or resigned; TENURE_UNAVAILABLE when the store cannot answer (the value
+   * may or may not have changed: proclaim again), TENURE_CLOSED when the store was closed.
    */
   async proclaim(value: string): Promise<void> {
     checkValue(value);
@@ -170,6 +192,7 @@ export class Leadership extends Holding {
   /**
    * Gives leadership up: the signal aborts at once, then the key is deleted so the next
    * candidate takes over within one watch delivery. Idempotent. (Same as `release()`.)
+   * Never rejects: it retries while the session lives, and the lease's end removes the key after.
    */
   resign(): Promise<void> {
     return this.release();

@@ -15,6 +15,9 @@ import type { Session } from './session.js';
  */
 export type HoldingStatus = 'held' | 'releasing' | 'released' | 'lost';
 
+/** The code {@link Holding.throwIfLost} throws: what "not held" means for this kind of hold. */
+export type LostCode = 'TENURE_LOCK_LOST' | 'TENURE_NOT_LEADER';
+
 /** A queue key this process holds. */
 export class Holding {
   /** The store key that represents this hold. */
@@ -25,13 +28,27 @@ export class Holding {
   readonly #what: string;
   readonly #ac = new AbortController();
   readonly #fromRevision: number;
+  readonly #lostCode: LostCode;
   #status: HoldingStatus = 'held';
   #watching = false;
   #releasing: Promise<void> | undefined;
   readonly #onSessionEnd = () => this.#lose(this.#session.signal.reason);
 
-  constructor(session: Session, ticket: Ticket, readRevision: number, what: string) {
+  /**
+   * @throws the session's reason (TENURE_SESSION_EXPIRED, TENURE_CLOSED) if its deadline has
+   * passed: a hold is never handed out after its session's deadline, even when the process was
+   * frozen between the last check of the wait and this moment and the loss timer has not run.
+   */
+  constructor(
+    session: Session,
+    ticket: Ticket,
+    readRevision: number,
+    what: string,
+    lostCode: LostCode = 'TENURE_LOCK_LOST',
+  ) {
+    session.throwIfDead();
     this.#session = session;
+    this.#lostCode = lostCode;
     this.key = ticket.key;
     this.token = ticket.createRevision;
     this.#what = what;
@@ -45,7 +62,11 @@ export class Holding {
     return this.#session;
   }
 
-  /** Where this hold is in its life. */
+  /**
+   * Where this hold is in its life. Past the session's deadline it is `lost` even if the timer
+   * that ends the session has not fired yet (it then ends the session, aborting the signals, so
+   * that status and signals agree).
+   */
   get status(): HoldingStatus {
     if (this.#status === 'held' && !this.#session.alive) this.#session.checkDeadline();
     return this.#status;
@@ -53,9 +74,16 @@ export class Holding {
 
   /**
    * Aborts when the hold is lost (session expired: TENURE_SESSION_EXPIRED; key deleted:
-   * TENURE_LOCK_LOST) or released (TENURE_CLOSED). Reading it starts a watch on the key.
+   * TENURE_LOCK_LOST) or released (TENURE_CLOSED). Reading it starts a watch on the key, and
+   * checks the session's deadline like {@link Holding.status} does, so a signal read after a
+   * freeze is already aborted.
+   *
+   * A signal read earlier can lag: after a pause (SIGSTOP, a VM pause, a long GC) the process can
+   * run code before the timer that aborts it fires. Before an external effect call
+   * {@link Holding.throwIfLost}, and pass the fencing token: fencing is the guard that holds.
    */
   get signal(): AbortSignal {
+    if (this.#status === 'held' && !this.#session.alive) this.#session.checkDeadline();
     this.#watchKey();
     return this.#ac.signal;
   }
@@ -110,17 +138,39 @@ export class Holding {
     })();
   }
 
-  /** Throws the loss reason unless still held (checks the session deadline synchronously). */
-  throwIfNotHeld(): void {
-    if (this.status !== 'held')
-      throw this.#ac.signal.reason ?? new TenureError('TENURE_LOCK_LOST', `${this.#what} is not held`);
+  /**
+   * The one check to make right before an external effect (a write, a call, a command): throws
+   * unless this is still held. Synchronous, and it compares the session's deadline with the
+   * monotonic clock itself, so it is right at once after a freeze, before the timer that aborts
+   * the signal has run; when it finds the deadline passed it ends the session there, aborting
+   * the signals, so that the signals agree with it from then on.
+   *
+   * @throws TENURE_LOCK_LOST (a lock or permit) or TENURE_NOT_LEADER (a leadership) when it is
+   * not held; `cause` says why: TENURE_SESSION_EXPIRED, TENURE_LOCK_LOST (the key was deleted),
+   * TENURE_CLOSED (released by this process).
+   * @example
+   * ```ts
+   * lock.throwIfLost();
+   * await resource.write(data, { fencingToken: lock.fencingToken });
+   * ```
+   */
+  throwIfLost(): void {
+    if (this.status === 'held') return;
+    const reason: unknown = this.#ac.signal.reason;
+    const why = reason instanceof Error ? reason.message : 'it is not held';
+    const next = this.#lostCode === 'TENURE_NOT_LEADER' ? 'campaign again' : 'lock again';
+    throw new TenureError(
+      this.#lostCode,
+      `${this.#what} is no longer held (${why}): stop acting on it; ${next}`,
+      { cause: reason, details: { key: this.key, token: this.token } },
+    );
   }
 
   /**
    * Gives the hold up: the signal aborts at once (stop using the resource), then the key is
    * deleted, retrying transient store errors while the session lives. Resolves once the store
    * confirmed (status `released`), or once the session ended (the lease's expiry removes the key).
-   * Idempotent.
+   * Idempotent. Never rejects.
    */
   release(): Promise<void> {
     if (this.#releasing) return this.#releasing;

@@ -31,17 +31,18 @@ export class Lock extends Holding {
     this.#afterRelease = afterRelease;
   }
 
-  /** Strictly increasing across successive holders: the protected resource must refuse lower ones. */
+  /**
+   * Strictly increasing across successive holders: the protected resource must refuse lower ones.
+   * The real guard against a holder that was paused: pass it with every write.
+   */
   get fencingToken(): number {
     return this.token;
   }
 
-  /** Throws unless the lock is still held (checks the session deadline synchronously). */
-  throwIfLost(): void {
-    this.throwIfNotHeld();
-  }
-
-  /** Releases the lock; the next waiter takes it within one watch delivery. Idempotent. */
+  /**
+   * Releases the lock; the next waiter takes it within one watch delivery. Idempotent. Never
+   * rejects: it retries while the session lives, and the lease's end removes the key after.
+   */
   override release(): Promise<void> {
     if (this.#released) return this.#released;
     const wasHeld = this.status === 'held';

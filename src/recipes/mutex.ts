@@ -58,6 +58,7 @@ export class Mutex extends QueueRecipe {
   readonly #owner: string;
   readonly #marker: string;
 
+  /** @throws TENURE_INVALID_ARGUMENT for a bad name or option (named in the message). */
   constructor(session: Session, name: string, options: MutexOptions = {}) {
     super(session, name, PREFIX.mutex);
     if (options === null || typeof options !== 'object')
@@ -74,8 +75,16 @@ export class Mutex extends QueueRecipe {
   }
 
   /**
-   * Waits for the lock. FIFO among waiters.
-   * @throws TENURE_TIMEOUT, TENURE_ABORTED (after removing the waiter's key), TENURE_SESSION_EXPIRED
+   * Waits for the lock. FIFO among waiters. A lost reply to the write that queues the waiter is
+   * retried within the caller's time (see enqueue).
+   * @throws TENURE_TIMEOUT after `options.timeoutMs`, TENURE_ABORTED when `options.signal`
+   * aborts (cause: its reason); TENURE_SESSION_EXPIRED or TENURE_CLOSED when the session ends
+   * first (also when its deadline passed while the last step ran); TENURE_LOCK_LOST if its queue
+   * key was deleted by someone else while it waited; TENURE_UNAVAILABLE only for a store error
+   * that retrying cannot fix (transient ones, a lost reply included, are retried while time is
+   * left); TENURE_CLOSED if the store was closed; TENURE_INVALID_ARGUMENT for bad options.
+   * Whatever it throws, it has removed its queue key (or, with the store unreachable, removes it
+   * in the background until the lease ends).
    */
   async lock(options?: WaitOptions): Promise<Lock> {
     return takeTurn(
@@ -92,7 +101,15 @@ export class Mutex extends QueueRecipe {
     );
   }
 
-  /** Takes the lock if it is free now; resolves undefined (leaving no key) if it is not. */
+  /**
+   * Takes the lock if it is free now; resolves undefined (leaving no key) if it is not. It does
+   * not wait, so it does not retry either.
+   * @throws TENURE_UNAVAILABLE (retryable) when the store did not answer, a lost reply included:
+   * it leaves no key, and calling again is safe; TENURE_LOCK_BUSY when, with lock-delay, a
+   * previous holder's unclean end was noticed between its checks; TENURE_LOCK_LOST if its key was
+   * deleted during lock-delay; TENURE_SESSION_EXPIRED / TENURE_CLOSED when the session is gone;
+   * TENURE_CLOSED when the store was closed.
+   */
   async tryLock(): Promise<Lock | undefined> {
     const ticket = await enqueue(this.session, this.prefix, this.#owner);
     const free =
@@ -113,6 +130,16 @@ export class Mutex extends QueueRecipe {
   /**
    * Runs `fn` while holding the lock, handing it a signal that aborts if the lock is lost; unlocks
    * when `fn` settles.
+   *
+   * It checks the lock ({@link Lock.throwIfLost}: the session's deadline on the monotonic clock)
+   * right before calling `fn`, and again when `fn` resolves: a result computed while the lock
+   * was lost is not reported as done under the lock. Inside `fn`, call `lock.throwIfLost()`
+   * before each external effect and pass `lock.fencingToken` to the resource: the signal can lag
+   * after a pause, fencing cannot.
+   *
+   * @throws what {@link Mutex.lock} throws; TENURE_LOCK_LOST when the lock was lost before `fn`
+   * was called (then `fn` is not called) or before it resolved (its result is discarded);
+   * TENURE_INVALID_ARGUMENT when `fn` is not a function; whatever `fn` throws, as it is.
    */
   async withLock<T>(
     fn: (signal: AbortSignal, lock: Lock) => Promise<T> | T,
@@ -121,13 +148,20 @@ export class Mutex extends QueueRecipe {
     if (typeof fn !== 'function') throw invalidArgument('fn', 'must be a function');
     const lock = await this.lock(options);
     try {
-      return await fn(lock.signal, lock);
+      lock.throwIfLost();
+      const result = await fn(lock.signal, lock);
+      lock.throwIfLost();
+      return result;
     } finally {
       await lock.unlock();
     }
   }
 
-  /** The holder (first) and the waiters, in queue order. */
+  /**
+   * The holder (first) and the waiters, in queue order.
+   * @throws TENURE_UNAVAILABLE when the store cannot answer (retryable), TENURE_CLOSED when the
+   * store was closed.
+   */
   async queue(): Promise<Entry[]> {
     return this.entries();
   }

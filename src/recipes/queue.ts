@@ -58,25 +58,85 @@ export interface Ticket {
 /**
  * Puts a new queue entry for the session under `prefix` and reads the queue in the same
  * transaction, so that an uncontended lock costs one write to take it.
+ *
+ * A write whose reply is lost (etcd's "deadline exceeded" during a leader change) may or may not
+ * have been applied. The key is unique to this session, so the write is made idempotent the way
+ * etcd's concurrency package makes it (mutex.go, election.go): put only if the key does not exist
+ * (create revision 0), otherwise read it back. A retry therefore adopts the entry an earlier
+ * attempt created, with its create revision (its place in the queue and its fencing token), or
+ * creates it if no attempt was applied; never two entries.
+ *
+ * With a `scope` it retries transient failures with a bounded backoff on the session's clock
+ * until the scope ends (timeout, abort, session loss); without one (tryLock, tryAcquire) it makes
+ * one attempt. On failure it deletes the key if an attempt may have created it.
+ *
+ * @throws the scope's reason (TENURE_TIMEOUT, TENURE_ABORTED, TENURE_SESSION_EXPIRED,
+ * TENURE_CLOSED); TENURE_SESSION_EXPIRED when the store no longer has the lease; the store's
+ * error when it is not retryable or there is no scope (TENURE_UNAVAILABLE, ...).
  */
-export async function enqueue(session: Session, prefix: string, value: string): Promise<Ticket> {
+export async function enqueue(
+  session: Session,
+  prefix: string,
+  value: string,
+  scope?: WaitScope,
+): Promise<Ticket> {
   session.throwIfDead();
   const key = session.uniqueKey(prefix);
-  try {
-    const res = await session.store.txn({
-      success: [
-        { type: 'put', key, value, lease: session.lease },
-        { type: 'get', key: prefix, prefix: true },
-      ],
-    });
-    const read = res.results[1];
-    const queue = read?.type === 'get' ? [...read.kvs].sort(byCreateRevision) : [];
-    return { key, createRevision: res.revision, queue };
-  } catch (err) {
-    // The put may have committed before the error reached us (etcd issue 21128): remove it.
-    void removeKey(session, key);
-    if (isTenureError(err, 'TENURE_LEASE_NOT_FOUND')) session.throwIfDead();
-    throw err;
+  for (let failures = 0; ;) {
+    try {
+      const res = await session.store.txn({
+        compare: [{ key, target: 'createRevision', op: '=', value: 0 }],
+        success: [
+          { type: 'put', key, value, lease: session.lease },
+          { type: 'get', key: prefix, prefix: true },
+        ],
+        // The adopting read must see every entry ahead of ours. Entries may have been created
+        // behind ours since the lost attempt, so a read of only the newest entries could miss
+        // those ahead and let us hold too early (blip.test.ts, "newer entries behind it").
+        failure: [
+          { type: 'get', key },
+          { type: 'get', key: prefix, prefix: true },
+        ],
+      });
+      const read = res.results[1];
+      const queue = read?.type === 'get' ? [...read.kvs].sort(byCreateRevision) : [];
+      if (res.succeeded) return { key, createRevision: res.revision, queue };
+      // An earlier attempt was applied and its reply lost: this is our entry (the key name holds
+      // our lease, and nobody else writes it). Adopt it.
+      const own = res.results[0]?.type === 'get' ? res.results[0].kvs[0] : undefined;
+      if (own === undefined || own.lease !== session.lease)
+        throw new TenureError('TENURE_CORRUPT', `queue key ${key} exists without this session's lease`, {
+          details: { key, lease: own?.lease ?? null },
+        });
+      return { key, createRevision: own.createRevision, queue };
+    } catch (err) {
+      const retry = scope !== undefined && isTransient(err) && !scope.signal.aborted && session.alive;
+      if (retry) {
+        await backoff(session, scope, ++failures);
+        if (!scope.signal.aborted && session.alive) continue;
+      }
+      // The put may have committed before the error reached us (etcd issue 21128): remove it.
+      // Not awaited: while the store is unreachable that would hold the caller past its timeout;
+      // removeKey keeps trying while the session lives, and the lease's end removes it after.
+      void removeKey(session, key);
+      // Raft applies a lost write before our delete if it is ahead of it in the log; but one still
+      // in transit to the leader (a follower forwarding it during a leader change) could land
+      // after it, leaving an entry nobody waits for at the head of the queue until the session
+      // ends. Delete once more a ttl later: the name is never reused, so this is always safe.
+      if (isTransient(err))
+        session.clock
+          .setTimeout(() => {
+            if (session.alive) void removeKey(session, key);
+          }, session.ttlMs)
+          .unref();
+      if (isTenureError(err, 'TENURE_LEASE_NOT_FOUND')) session.throwIfDead();
+      if (scope !== undefined && isTransient(err)) {
+        // Out of time or out of session: say which, rather than the last transient error.
+        session.throwIfDead();
+        scope.throwIfAborted();
+      }
+      throw err;
+    }
   }
 }
 
@@ -317,7 +377,7 @@ export async function takeTurn<T>(
   const scope = new WaitScope(session, what, checkWaitOptions(options));
   try {
     scope.throwIfAborted();
-    const ticket = await enqueue(session, prefix, value);
+    const ticket = await enqueue(session, prefix, value, scope);
     try {
       return await onHeld(ticket, await waitForTurn(session, prefix, ticket, blocker, scope), scope);
     } catch (err) {

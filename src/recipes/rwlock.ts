@@ -35,23 +35,52 @@ const writerBlocker: Blocker = (queue, index) => (index === 0 ? [] : [queue[inde
 export class RWLock extends QueueRecipe {
   readonly #owner: string;
 
-  /** @param options.owner shown as the holder by `tenure status` and the dashboard. @default host:pid */
+  /**
+   * @param options.owner shown as the holder by `tenure status` and the dashboard. @default host:pid
+   * @throws TENURE_INVALID_ARGUMENT for a bad name or owner (named in the message).
+   */
   constructor(session: Session, name: string, options: { owner?: string } = {}) {
     super(session, name, PREFIX.rwlock);
     this.#owner = ownerOption(options.owner);
   }
 
-  /** Waits for shared (read) access. */
+  /**
+   * Waits for shared (read) access. A lost reply to the write that queues the waiter is retried
+   * within the caller's time (see enqueue).
+   * @throws TENURE_TIMEOUT after `options.timeoutMs`, TENURE_ABORTED when `options.signal`
+   * aborts (cause: its reason); TENURE_SESSION_EXPIRED or TENURE_CLOSED when the session ends
+   * first (also when its deadline passed while the last step ran); TENURE_LOCK_LOST if its queue
+   * key was deleted by someone else while it waited; TENURE_UNAVAILABLE only for a store error
+   * that retrying cannot fix (transient ones, a lost reply included, are retried while time is
+   * left); TENURE_CLOSED if the store was closed; TENURE_INVALID_ARGUMENT for bad options.
+   * Whatever it throws, it has removed its queue key (or, with the store unreachable, removes it
+   * in the background until the lease ends).
+   */
   readLock(options?: WaitOptions): Promise<Lock> {
     return this.#acquire(READ, readerBlocker, options);
   }
 
-  /** Waits for exclusive (write) access. */
+  /**
+   * Waits for exclusive (write) access. A lost reply to the write that queues the waiter is
+   * retried within the caller's time (see enqueue).
+   * @throws TENURE_TIMEOUT after `options.timeoutMs`, TENURE_ABORTED when `options.signal`
+   * aborts (cause: its reason); TENURE_SESSION_EXPIRED or TENURE_CLOSED when the session ends
+   * first (also when its deadline passed while the last step ran); TENURE_LOCK_LOST if its queue
+   * key was deleted by someone else while it waited; TENURE_UNAVAILABLE only for a store error
+   * that retrying cannot fix (transient ones, a lost reply included, are retried while time is
+   * left); TENURE_CLOSED if the store was closed; TENURE_INVALID_ARGUMENT for bad options.
+   * Whatever it throws, it has removed its queue key (or, with the store unreachable, removes it
+   * in the background until the lease ends).
+   */
   writeLock(options?: WaitOptions): Promise<Lock> {
     return this.#acquire(WRITE, writerBlocker, options);
   }
 
-  /** Holders and waiters in queue order, each with its mode. */
+  /**
+   * Holders and waiters in queue order, each with its mode.
+   * @throws TENURE_UNAVAILABLE when the store cannot answer (retryable), TENURE_CLOSED when the
+   * store was closed.
+   */
   async queue(): Promise<{ mode: 'read' | 'write'; entry: Entry }[]> {
     return (await this.entries()).map((entry) => ({ mode: isWriter(entry) ? WRITE : READ, entry }));
   }

@@ -35,7 +35,10 @@ export class Semaphore extends QueueRecipe {
   readonly permits: number;
   readonly #owner: string;
 
-  /** @param options.owner shown as a holder by `tenure status` and the dashboard. @default host:pid */
+  /**
+   * @param options.owner shown as a holder by `tenure status` and the dashboard. @default host:pid
+   * @throws TENURE_INVALID_ARGUMENT for a bad name, `permits` or owner (named in the message).
+   */
   constructor(session: Session, name: string, permits: number, options: { owner?: string } = {}) {
     super(session, name, PREFIX.semaphore);
     if (!Number.isSafeInteger(permits) || permits < 1)
@@ -71,9 +74,18 @@ export class Semaphore extends QueueRecipe {
   };
 
   /**
-   * Waits for a permit.
+   * Waits for a permit. A lost reply to the write that queues the waiter is retried within the
+   * caller's time (see enqueue).
    * @throws TENURE_INVALID_ARGUMENT (naming `permits`) if the semaphore is in use by processes
    * that count another number of permits; the wait leaves no key.
+   * @throws TENURE_TIMEOUT after `options.timeoutMs`, TENURE_ABORTED when `options.signal`
+   * aborts (cause: its reason); TENURE_SESSION_EXPIRED or TENURE_CLOSED when the session ends
+   * first (also when its deadline passed while the last step ran); TENURE_LOCK_LOST if its queue
+   * key was deleted by someone else while it waited; TENURE_UNAVAILABLE only for a store error
+   * that retrying cannot fix (transient ones, a lost reply included, are retried while time is
+   * left); TENURE_CLOSED if the store was closed; TENURE_INVALID_ARGUMENT for bad options.
+   * Whatever it throws, it has removed its queue key (or, with the store unreachable, removes it
+   * in the background until the lease ends).
    */
   async acquire(options?: WaitOptions): Promise<Lock> {
     return takeTurn(
@@ -91,8 +103,12 @@ export class Semaphore extends QueueRecipe {
   }
 
   /**
-   * Takes a permit if one is free now; resolves undefined (leaving no key) if none is.
-   * @throws TENURE_INVALID_ARGUMENT as {@link Semaphore.acquire} does.
+   * Takes a permit if one is free now; resolves undefined (leaving no key) if none is. It does
+   * not wait, so it does not retry either.
+   * @throws TENURE_INVALID_ARGUMENT as {@link Semaphore.acquire} does; TENURE_UNAVAILABLE
+   * (retryable) when the store did not answer, a lost reply included: it leaves no key, and
+   * calling again is safe; TENURE_SESSION_EXPIRED / TENURE_CLOSED when the session is gone;
+   * TENURE_CLOSED when the store was closed.
    */
   async tryAcquire(): Promise<Lock | undefined> {
     const ticket = await enqueue(this.session, this.prefix, this.#owner);
@@ -110,7 +126,11 @@ export class Semaphore extends QueueRecipe {
     return new Lock(this.session, ticket, ticket.createRevision, `permit of ${this.name}`);
   }
 
-  /** Holders first, then waiters, in queue order. */
+  /**
+   * Holders first, then waiters, in queue order.
+   * @throws TENURE_UNAVAILABLE when the store cannot answer (retryable), TENURE_CLOSED when the
+   * store was closed.
+   */
   async queue(): Promise<Entry[]> {
     return this.entries();
   }

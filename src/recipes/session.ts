@@ -119,7 +119,9 @@ export class Session extends EventEmitter<SessionEvents> {
 
   /**
    * Grants a lease and starts heartbeats.
-   * @throws TENURE_INVALID_ARGUMENT for a bad option (named in the message).
+   * @throws TENURE_INVALID_ARGUMENT for a bad option (named in the message); TENURE_ABORTED when
+   * `options.signal` aborts; TENURE_UNAVAILABLE when the store cannot grant the lease (retryable
+   * unless the store refused it); TENURE_CLOSED when the store was closed.
    */
   static async create(store: Store, options: SessionOptions = {}): Promise<Session> {
     if (store === null || typeof store !== 'object' || typeof store.grant !== 'function')
@@ -151,7 +153,10 @@ export class Session extends EventEmitter<SessionEvents> {
     return new Session(store, lease.id, ttl, intervalMs, clock, sentAt + countedTtl(ttl));
   }
 
-  /** Where the session is in its life (past its deadline it is `expired`, even before its timer fires). */
+  /**
+   * Where the session is in its life (past its deadline it is `expired`, even before its timer
+   * fires: reading it then ends the session, aborting its signal, so that both agree). Never throws.
+   */
   get status(): SessionStatus {
     this.checkDeadline();
     return this.#status;
@@ -162,22 +167,33 @@ export class Session extends EventEmitter<SessionEvents> {
     return this.#deadline;
   }
 
-  /** Milliseconds until the session is considered lost (0 once it is). */
+  /** Milliseconds until the session is considered lost (0 once it is). Never throws. */
   remainingMs(): number {
     return this.#status === 'alive' ? Math.max(0, this.#deadline - this.clock.now()) : 0;
   }
 
-  /** True while the session is alive and its deadline has not passed. */
+  /**
+   * True while the session is alive and its deadline (send time of the last acknowledged
+   * heartbeat + ttl) has not passed on {@link Session.clock}. It reads the clock itself, so it is
+   * right at once after a freeze, before the timer that aborts {@link Session.signal} has run.
+   * No side effects: to also abort the signal, call {@link Session.throwIfDead}.
+   */
   get alive(): boolean {
     return this.remainingMs() > 0;
   }
 
-  /** A key name unique to this session, for recipes' queue entries. */
+  /** A key name unique to this session, for recipes' queue entries. Never throws. */
   uniqueKey(prefix: string): string {
     return `${prefix}${this.lease}-${this.#localId}-${++this.#seq}`;
   }
 
-  /** Throws the reason the session is unusable, if it is. */
+  /**
+   * The session's form of the check before an external effect (locks and leaderships have
+   * `throwIfLost()`): synchronous, it compares the deadline with the monotonic clock, and when it
+   * has passed it ends the session there (aborting its signal) before throwing.
+   * @throws TENURE_SESSION_EXPIRED when the session expired (its deadline passed, or the store
+   * lost its lease); TENURE_CLOSED when it was closed.
+   */
   throwIfDead(): void {
     this.checkDeadline();
     if (this.#status !== 'alive') throw this.signal.reason;
@@ -185,7 +201,7 @@ export class Session extends EventEmitter<SessionEvents> {
 
   /**
    * Expires the session now if its deadline passed but its loss timer has not fired yet (a
-   * blocked event loop delays timers; the deadline is what counts).
+   * blocked event loop delays timers; the deadline is what counts). Never throws.
    */
   checkDeadline(): void {
     if (this.#status === 'alive' && this.clock.now() >= this.#deadline)
@@ -255,6 +271,7 @@ export class Session extends EventEmitter<SessionEvents> {
    * Ends the session: stops heartbeats, aborts its signal, and revokes the lease, which deletes
    * every key held under it (locks, candidacies, membership) in one revision, so that others take
    * over at once. Idempotent. If the store cannot be reached, the lease expires by its ttl.
+   * Never rejects.
    */
   close(): Promise<void> {
     if (this.#closing) return this.#closing;

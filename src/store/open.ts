@@ -16,9 +16,22 @@ export const STORE_URL_FORMS = Object.freeze([
   'etcds://host:port,host:port?ca=/ca.pem&cert=/client.pem&key=/client-key.pem',
 ]);
 
+/**
+ * The namespace of stores opened by an `etcd://` or `etcds://` URL that names none: an etcd
+ * cluster is often shared, and tenure's keys (`mutex/...`, `election/...`) should not land at its
+ * root among other applications' keys. `?namespace=` (empty) opts out: keys at the root.
+ * The embedded stores (sqlite:, memory:) belong to one application and take no default.
+ */
+export const DEFAULT_ETCD_NAMESPACE = 'tenure/';
+
 /** Options of {@link openStore}; each may also be given as a URL query parameter. */
 export interface OpenStoreOptions {
-  /** Key prefix for every key of this store (see withNamespace). @default none */
+  /**
+   * Key prefix for every key of this store (see withNamespace); it replaces the default, and an
+   * empty string means none (keys at the root of the store).
+   * @default {@link DEFAULT_ETCD_NAMESPACE} (`tenure/`) for etcd URLs — a shared cluster keeps
+   * tenure's keys apart; none for sqlite: and memory:
+   */
   namespace?: string;
   /** Clock for the memory backend's leases. @default systemClock */
   clock?: Clock;
@@ -51,7 +64,8 @@ const INTEGER_PARAMS = [
  *   certificates, and a client certificate and its key for `--client-cert-auth` clusters; etcds
  *   without `ca` trusts Node's root CAs), `username` and `password` (etcd auth), and
  *   `requestTimeoutMs`, `connectTimeoutMs`, `watchProbeIntervalMs` (see EtcdStoreOptions).
- * - Any form takes `?namespace=prefix/`.
+ * - Any form takes `?namespace=prefix/`. etcd URLs default to `tenure/` (see
+ *   {@link DEFAULT_ETCD_NAMESPACE}); `?namespace=` (empty) keeps keys at the root.
  *
  * @throws TENURE_INVALID_URL for a malformed URL, an unknown scheme or a bad parameter; the
  * message lists the accepted forms.
@@ -72,7 +86,10 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     throw invalidUrl(url, 'it is not a URL');
   }
   const params = Object.fromEntries(parsed.searchParams);
-  const namespace = options.namespace ?? params.namespace;
+  const namespace =
+    options.namespace ??
+    params.namespace ??
+    (/^etcds?:$/i.test(parsed.protocol) ? DEFAULT_ETCD_NAMESPACE : undefined);
   delete params.namespace;
   let store: Store;
   switch (parsed.protocol) {

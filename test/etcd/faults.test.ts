@@ -404,3 +404,75 @@ describe('recipes through member failures and partitions', () => {
     }
   });
 });
+
+describe('locks through a leader change (lost replies)', () => {
+  it('SIGKILL the leader the clients talk to while they take locks: the writes in flight lose their replies, and no lock() rejects while time is left', async () => {
+    const leader = await cluster.leader();
+    const stores = [0, 1, 2, 3].map(
+      () => new EtcdStore({ endpoints: startingAt(leader), requestTimeoutMs: 2000 }),
+    );
+    let stop = false;
+    let lostReplies = 0;
+    let inFlight = 0;
+    const failures: unknown[] = [];
+    try {
+      const loops = stores.map(async (store, i) => {
+        // Counts the enqueue writes in flight and those that failed (the recipes' only txn calls
+        // in this loop).
+        const txn = store.txn.bind(store);
+        store.txn = async (req) => {
+          inFlight++;
+          try {
+            return await txn(req);
+          } catch (err) {
+            if (isTenureError(err, 'TENURE_UNAVAILABLE')) lostReplies++;
+            throw err;
+          } finally {
+            inFlight--;
+          }
+        };
+        const session = await Session.create(store, { ttlMs: 6000 });
+        const mutex = new Mutex(session, `faults-blip-${i}`);
+        let last = 0;
+        while (!stop) {
+          try {
+            const lock = await mutex.lock({ timeoutMs: 15_000 });
+            expect(lock.fencingToken).toBeGreaterThan(last);
+            last = lock.fencingToken;
+            await lock.unlock();
+          } catch (err) {
+            failures.push(err);
+            await sleep(50);
+          }
+        }
+        const left = await store.range(`mutex/faults-blip-${i}/`);
+        await session.close();
+        return left.kvs.length;
+      });
+      const all = Promise.all(loops);
+      all.catch(() => undefined);
+      await sleep(800);
+      // Kill the member the clients use while enqueue writes are in flight, so that their replies
+      // are lost: first the leader, then (if no write was in flight after all) the member they
+      // failed over to, the next in their list.
+      for (let round = 0; round < 3 && lostReplies === 0; round++) {
+        for (const t0 = performance.now(); inFlight < 2 && performance.now() - t0 < 2000;)
+          await new Promise((r) => setImmediate(r));
+        const victim = (leader + round) % cluster.size;
+        await cluster.kill(victim, 'SIGKILL');
+        await sleep(3000);
+        await cluster.restart(victim);
+        await sleep(500);
+      }
+      stop = true;
+      expect(await all).toEqual([0, 0, 0, 0]); // no key left behind by a retried enqueue
+      expect(failures.map((e) => (isTenureError(e) ? e.code : String(e)))).toEqual([]);
+      // The fault did hit enqueue writes in flight (otherwise this test would prove nothing).
+      expect(lostReplies).toBeGreaterThan(0);
+    } finally {
+      stop = true;
+      for (const s of stores) await s.close();
+      await cluster.heal();
+    }
+  });
+});
