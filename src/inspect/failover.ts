@@ -55,5 +55,11 @@ export function failoverMs(faultAt: number, actingAt: number): number {
   return Math.max(0, Math.round(actingAt - faultAt));
 }
 
+/** What a store observer's estimate counts from, by departure, for its event text. */
+export const FAULT_ESTIMATE: Readonly<Record<DepartedLeader['departure'], string>> = Object.freeze({
+  expired: 'from its last heartbeat seen; the crash came up to one heartbeat interval later',
+  'let-go': 'from when it let go',
+});
+
 /** The definition in one line, for reports and help texts. */
 export const FAILOVER_DEFINITION = 'from the fault to the new leader acting (its campaign resolved)';
