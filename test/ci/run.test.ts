@@ -3,7 +3,7 @@
  * checked, and a missing one is named with the Debian package that provides it.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/tmp.js';
@@ -58,5 +58,77 @@ describe('.ci/run check_tools', () => {
       ['openssl', 'openssl'],
     ])
       expect(r.stderr).toContain(`${tool} (Debian package ${pkg})`);
+  });
+});
+
+/**
+ * Runs .ci/run as CI would (CI=true, stdin a pipe nobody writes to) on a machine where etcdctl
+ * is missing, with stubs for apt-get (which "installs" a package by adding its stub program) and
+ * npm; resolves with what each was asked.
+ */
+function runAsCi(o: { lists: boolean; failFirstInstall: boolean }) {
+  const bin = binDir(['etcd', 'chromium', 'openssl', 'stress-ng']);
+  const log = join(bin, 'calls.log');
+  const lists = join(bin, 'lists');
+  mkdirSync(lists);
+  if (o.lists)
+    writeFileSync(join(lists, 'deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages'), '');
+  const stub = (name: string, body: string) => {
+    writeFileSync(join(bin, name), `#!/bin/bash\n${body}\n`);
+    chmodSync(join(bin, name), 0o755);
+  };
+  stub(
+    'fake-apt-get',
+    `echo "apt-get $* stdin=$(readlink /proc/self/fd/0) frontend=$DEBIAN_FRONTEND" >> "${log}"
+if [[ " $* " == *" install "* ]]; then
+  if [ -n "${o.failFirstInstall ? 'yes' : ''}" ] && [ ! -e "${bin}/failed-once" ]; then touch "${bin}/failed-once"; exit 100; fi
+  for p in "$@"; do [ "$p" = etcd-client ] && printf '#!/bin/sh\\n' > "${bin}/etcdctl" && chmod +x "${bin}/etcdctl"; done
+fi
+exit 0`,
+  );
+  stub('npm', `echo "npm $* stdin=$(readlink /proc/self/fd/0)" >> "${log}"`);
+  const r = spawnSync('/bin/bash', [RUN], {
+    encoding: 'utf8',
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: {
+      PATH: `${bin}:/usr/bin:/bin`,
+      CI: 'true',
+      ETCD_BIN: join(bin, 'etcd'),
+      CHROMIUM_BIN: join(bin, 'chromium'),
+      APT_GET: join(bin, 'fake-apt-get'),
+      APT_LISTS: lists,
+    },
+  });
+  const calls = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [];
+  return { ...r, calls };
+}
+
+describe.skipIf(process.getuid?.() !== 0)('.ci/run as CI runs it (as root, apt-get stubbed)', () => {
+  it('installs etcd-client without refreshing package lists it has, unattended, then runs npm', () => {
+    const r = runAsCi({ lists: true, failFirstInstall: false });
+    expect(r.status).toBe(0);
+    expect(r.calls.filter((c) => c.startsWith('apt-get'))).toEqual([
+      expect.stringMatching(
+        /^apt-get -y -qq .*install --no-install-recommends etcd-client stdin=\/dev\/null frontend=noninteractive$/,
+      ),
+    ]);
+    expect(r.calls.filter((c) => c.startsWith('npm'))).toEqual([
+      'npm ci --no-audit --no-fund stdin=/dev/null',
+      'npm run lint stdin=/dev/null',
+      'npm test stdin=/dev/null',
+    ]);
+  });
+
+  it('refreshes the package lists only when there are none, or when an install fails on stale ones', () => {
+    const fresh = runAsCi({ lists: false, failFirstInstall: false });
+    expect(fresh.status).toBe(0);
+    expect(
+      fresh.calls.filter((c) => c.startsWith('apt-get')).map((c) => / (update|install) /.exec(c)?.[1]),
+    ).toEqual(['update', 'install']);
+    const stale = runAsCi({ lists: true, failFirstInstall: true });
+    expect(stale.status).toBe(0);
+    expect(
+      stale.calls.filter((c) => c.startsWith('apt-get')).map((c) => / (update|install) /.exec(c)?.[1]),
+    ).toEqual(['install', 'update', 'install']);
   });
 });
