@@ -337,6 +337,26 @@ describe('tenure demo', () => {
     expect(report.slots.writes).toBeGreaterThan(report.slotCount);
   });
 
+  it('speaks to a newcomer: one line per term, and a refused late write explained, not shouted', () => {
+    const r = spawnSync(
+      process.execPath,
+      [CLI, 'demo', '--workers', '3', '--duration', '9s', '--no-dashboard'],
+      {
+        encoding: 'utf8',
+        timeout: 40_000,
+      },
+    );
+    expect(r.status).toBe(0);
+    const head = r.stdout.slice(0, r.stdout.indexOf('['));
+    for (const term of ['fencing token', 'term', 'failover', 'phi', 'ideal moves'])
+      expect(head).toMatch(new RegExp(`^  ${term}: .+`, 'm'));
+    expect(head).toMatch(/session ttl 1000 ms: the default/);
+    // The paused holder's late write is refused by fencing: expected, and said so.
+    expect(r.stdout).toMatch(/late write with fencing token \d+ refused by the counter.*\(expected: /);
+    expect(r.stdout).not.toMatch(/REJECTED/);
+    expect(r.stdout).toMatch(/^Verdict: PASS/m);
+  });
+
   it('negative control: a worker that dies without being told to fails the report, and the demo goes on', async () => {
     const demo = spawn(
       process.execPath,
