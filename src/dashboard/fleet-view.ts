@@ -433,12 +433,19 @@ export class FleetView extends EventEmitter<{
         remaining.set(lease, await this.store.timeToLive(lease).catch(() => undefined));
       }),
     );
+    const granularityMs = this.store.capabilities.ttlGranularityMs;
     for (const [lease, ms] of remaining) {
       if (ms === undefined) continue;
       const t = this.#leases.get(lease);
       if (!t) this.#leases.set(lease, { maxRemaining: ms, lastRemaining: ms, renewedAt: now, seenAt: now });
       else {
+        // More time left than at the last read: renewed since. A store that reports whole
+        // seconds (etcd) can show the same nonzero time left with or without a renewal, but not
+        // for longer than its granularity without one: a renewal at most that long ago. (Zero
+        // can last longer: the store revokes an expired lease a little late.)
         if (ms > t.lastRemaining) t.renewedAt = now;
+        else if (ms === t.lastRemaining && ms > 0 && granularityMs > 1)
+          t.renewedAt = Math.max(t.renewedAt, now - granularityMs);
         t.seenAt = now;
         t.lastRemaining = ms;
         t.maxRemaining = Math.max(t.maxRemaining, ms);
