@@ -284,11 +284,15 @@ describe('tenure demo on a 3-member etcd cluster', () => {
     }
   });
 
-  it('refuses a --ttl below what etcd accepts, naming the option', async () => {
+  it('refuses a --ttl below what etcd accepts, or a --duration too short for its ttl, naming the option', async () => {
     const r = await runDemo(['--store', `etcd://${cluster!.endpoints[0]}`, '--ttl', '1s']);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--ttl .*2s/);
     expect(r.stdout).toBe('');
+    // What used to run 55 s for 12 s: too short for the faults at etcd's 2 s ttl, said at once.
+    const short = await runDemo(['--store', `etcd://${cluster!.endpoints[0]}`, '--duration', '12s']);
+    expect(short.status).toBe(2);
+    expect(short.stderr).toMatch(/--duration must be at least 16s with a 2s ttl/);
   });
 });
 
