@@ -196,6 +196,11 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
     .option('--no-dashboard', 'do not serve the dashboard')
     .option('--port <n>', 'dashboard port (0: any free port)', parsePort, 4646)
     .option('--json', 'print the report as JSON')
+    .option(
+      '--ttl <duration>',
+      "workers' session ttl (default 1s, raised to the store's minimum: 2s on etcd)",
+      parseDuration,
+    )
     .action(
       async (o: {
         workers: number;
@@ -204,6 +209,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
         dashboard: boolean;
         port: number;
         json?: boolean;
+        ttl?: number;
       }) => {
         const { runDemo } = await import('./demo/orchestrator.js');
         run(
@@ -214,6 +220,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
             dashboard: o.dashboard,
             port: o.port,
             json: o.json === true,
+            ttlMs: o.ttl,
           }),
         );
       },

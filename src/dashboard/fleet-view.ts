@@ -10,6 +10,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { isTenureError } from '../errors.js';
+import { estimateFaultAt, FAULT_ESTIMATE, failoverMs as measureFailover } from '../inspect/failover.js';
 import { PREFIX } from '../recipes/names.js';
 import { splitTagged } from '../recipes/owner.js';
 import { decodeTable } from '../recipes/shard-table.js';
@@ -54,9 +55,10 @@ export interface TermView {
   /** Wall-clock time (ms since epoch) it was first seen leading, for display. */
   readonly since: number;
   /**
-   * When the previous leader's session died without resigning: milliseconds from that leader's
-   * last observed heartbeat to this leader, an estimate of how long the election had no live
-   * leader (accurate to the view's refresh interval and the heartbeat interval).
+   * Failover time, from the fault to this leader acting (inspect/failover.ts, the definition the
+   * demo uses too), the fault dated by estimateFaultAt: the previous leader's last renewal seen
+   * when its lease expired, the last read that saw it leading when it let go (resigned, or closed
+   * its session). Undefined for the first leader this view saw.
    */
   readonly failoverMs?: number;
 }
@@ -316,6 +318,8 @@ interface LeaseTrack {
   lastRemaining: number;
   /** performance.now() of the last read that found the lease renewed. */
   renewedAt: number;
+  /** performance.now() of the last read that found the lease alive (`lastRemaining` then). */
+  seenAt: number;
 }
 
 /**
@@ -346,6 +350,8 @@ export class FleetView extends EventEmitter<{
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
   #again = false;
+  /** performance.now() of the latest read. */
+  #readAt = 0;
 
   constructor(store: Store, options: FleetViewOptions = {}) {
     super();
@@ -427,12 +433,20 @@ export class FleetView extends EventEmitter<{
         remaining.set(lease, await this.store.timeToLive(lease).catch(() => undefined));
       }),
     );
+    const granularityMs = this.store.capabilities.ttlGranularityMs;
     for (const [lease, ms] of remaining) {
       if (ms === undefined) continue;
       const t = this.#leases.get(lease);
-      if (!t) this.#leases.set(lease, { maxRemaining: ms, lastRemaining: ms, renewedAt: now });
+      if (!t) this.#leases.set(lease, { maxRemaining: ms, lastRemaining: ms, renewedAt: now, seenAt: now });
       else {
+        // More time left than at the last read: renewed since. A store that reports whole
+        // seconds (etcd) can show the same nonzero time left with or without a renewal, but not
+        // for longer than its granularity without one: a renewal at most that long ago. (Zero
+        // can last longer: the store revokes an expired lease a little late.)
         if (ms > t.lastRemaining) t.renewedAt = now;
+        else if (ms === t.lastRemaining && ms > 0 && granularityMs > 1)
+          t.renewedAt = Math.max(t.renewedAt, now - granularityMs);
+        t.seenAt = now;
         t.lastRemaining = ms;
         t.maxRemaining = Math.max(t.maxRemaining, ms);
       }
@@ -485,11 +499,12 @@ export class FleetView extends EventEmitter<{
       slots,
       events: this.#events,
     };
-    if (previous) this.#diff(previous, next, now);
+    if (previous) this.#diff(previous, next, now, this.#readAt);
     else {
       for (const e of elections) if (e.leader) this.#recordTerm(e.name, e.leader, undefined);
       for (const m of slots) this.#lastHolders.set(m.name, [...m.owners]);
     }
+    this.#readAt = now;
     for (const lease of [...this.#leases.keys()])
       if (!leaseKeys.has(lease) && !remaining.has(lease)) this.#leases.delete(lease);
     this.#snapshot = {
@@ -515,18 +530,28 @@ export class FleetView extends EventEmitter<{
     this.emit('event', event);
   }
 
-  #diff(prev: FleetSnapshot, next: FleetSnapshot, now: number): void {
+  #diff(prev: FleetSnapshot, next: FleetSnapshot, now: number, prevAt: number): void {
     const prevElections = new Map(prev.elections.map((e) => [e.name, e]));
     for (const e of next.elections) {
       const before = prevElections.get(e.name)?.leader;
       prevElections.delete(e.name);
       if (e.leader && before?.revision !== e.leader.revision) {
-        // A leader whose lease is gone died without resigning: estimate the leaderless time
-        // from its last observed heartbeat.
+        // A lease gone after the time it had left when last seen ran out expired (its holder
+        // died or froze); one still alive, or gone before that, let go.
         let failoverMs: number | undefined;
-        if (before?.lease && !next.sessions.some((s) => s.lease === before.lease)) {
-          const t = this.#leases.get(before.lease);
-          if (t) failoverMs = Math.round(now - t.renewedAt);
+        let basis = '';
+        if (before) {
+          const t = before.lease === null ? undefined : this.#leases.get(before.lease);
+          const gone = !next.sessions.some((s) => s.lease === before.lease);
+          const departure =
+            gone && t !== undefined && now >= t.seenAt + t.lastRemaining ? 'expired' : 'let-go';
+          const faultAt = estimateFaultAt({
+            lastRenewedAt: t?.renewedAt,
+            lastSeenLeadingAt: prevAt,
+            departure,
+          });
+          failoverMs = measureFailover(faultAt, now);
+          basis = FAULT_ESTIMATE[departure];
         }
         this.#recordTerm(e.name, e.leader, failoverMs);
         this.#emit({
@@ -538,7 +563,7 @@ export class FleetView extends EventEmitter<{
           text:
             `${e.name}: ${e.leader.value} leads in term ${e.leader.revision}` +
             (before ? ` after ${before.value} (term ${before.revision})` : '') +
-            (failoverMs !== undefined ? `, ≈${failoverMs} ms after its last heartbeat` : ''),
+            (failoverMs !== undefined ? `, failover ≈${failoverMs} ms (${basis})` : ''),
         });
       } else if (!e.leader && before) {
         this.#emit({

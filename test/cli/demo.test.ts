@@ -5,7 +5,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { Etcd3 } from 'etcd3';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FencedCounter } from '../../src/cli/demo/fenced-counter.js';
 import { FencedSlots } from '../../src/cli/demo/fenced-slots.js';
 import { idealMoves } from '../../src/cli/demo/slots.js';
@@ -15,6 +16,15 @@ import {
   checkOneLeaderPerTerm,
   checkTermsIncrease,
 } from '../../src/cli/demo/verdict.js';
+import {
+  checkEndedOnTime,
+  checkNewLeaderAfterEveryFault,
+  checkProgressInEveryPhase,
+  checkSlotsReassigned,
+  checkWorkersStarted,
+  demoBounds,
+} from '../../src/cli/demo/liveness.js';
+import { EtcdCluster } from '../helpers/etcd-cluster.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
@@ -121,6 +131,171 @@ describe('demo safety checks', () => {
   });
 });
 
+describe('demo liveness checks', () => {
+  const bounds = demoBounds({ ttlMs: 1000, expiryBoundMs: 150, durationMs: 10_000 });
+  it('bounds follow the ttl and the store’s expiry bound, and are stated', () => {
+    expect(bounds.failoverMs).toBe(1000 + 150 + bounds.slackMs);
+    expect(bounds.slotsMs).toBeGreaterThanOrEqual(bounds.failoverMs);
+    expect(bounds.runMs).toBe(10_000 + bounds.marginMs);
+    const etcd = demoBounds({ ttlMs: 2000, expiryBoundMs: 1000, durationMs: 20_000 });
+    expect(etcd.failoverMs).toBe(2000 + 1000 + etcd.slackMs);
+  });
+  it('a new leader after every fault, in time', () => {
+    const ok = [
+      { cause: 'SIGKILL of leader w1', ms: 1100 },
+      { cause: 'graceful stop of leader w2', ms: 20 },
+    ];
+    expect(checkNewLeaderAfterEveryFault(ok, 2, bounds.failoverMs).ok).toBe(true);
+  });
+  it('negative control: no new leader, a slow one, or a leader fault never injected fail the check', () => {
+    const none = checkNewLeaderAfterEveryFault([{ cause: 'SIGKILL of leader w1', ms: undefined }], 1, 2000);
+    expect(none.ok).toBe(false);
+    expect(none.detail).toMatch(/SIGKILL of leader w1: no new leader within 2000 ms/);
+    expect(checkNewLeaderAfterEveryFault([{ cause: 'SIGKILL of leader w1', ms: 2500 }], 1, 2000).ok).toBe(
+      false,
+    );
+    const missing = checkNewLeaderAfterEveryFault([], 2, 2000);
+    expect(missing.ok).toBe(false);
+    expect(missing.detail).toMatch(/0 of 2/);
+  });
+  it('negative control: a phase without lock cycles or fenced slot writes fails the progress check', () => {
+    const phases = [
+      { name: 'before the faults', lockCycles: 4, slotWrites: 30 },
+      { name: 'after SIGKILL', lockCycles: 3, slotWrites: 20 },
+    ];
+    expect(checkProgressInEveryPhase(phases).ok).toBe(true);
+    const stalled = checkProgressInEveryPhase([
+      ...phases,
+      { name: 'after SIGTERM', lockCycles: 0, slotWrites: 9 },
+    ]);
+    expect(stalled.ok).toBe(false);
+    expect(stalled.detail).toMatch(/after SIGTERM: 0 lock cycles/);
+    expect(checkProgressInEveryPhase([]).ok).toBe(false); // nothing happened: no phase at all
+  });
+  it('negative control: a slot change never settled, or settled late, fails the slot check', () => {
+    expect(checkSlotsReassigned([{ cause: 'w4 joined', ms: 300 }], 1, 2000).ok).toBe(true);
+    expect(checkSlotsReassigned([{ cause: 'w4 joined', ms: undefined }], 1, 2000).ok).toBe(false);
+    expect(checkSlotsReassigned([{ cause: 'w4 joined', ms: 2100 }], 1, 2000).ok).toBe(false);
+    expect(checkSlotsReassigned([], 1, 2000).ok).toBe(false);
+  });
+  it('negative control: a worker that never joined, or a run that overran, fail their checks', () => {
+    expect(checkWorkersStarted([{ worker: 'w1', joined: true }]).ok).toBe(true);
+    const refused = checkWorkersStarted([
+      { worker: 'w1', joined: true },
+      { worker: 'w2', joined: false, lastError: 'TenureError: ttlMs must be at least 2000 ms' },
+    ]);
+    expect(refused.ok).toBe(false);
+    expect(refused.detail).toContain('w2: TenureError: ttlMs must be at least 2000 ms');
+    expect(checkEndedOnTime(10_500, 10_000, bounds.marginMs).ok).toBe(true);
+    expect(checkEndedOnTime(10_000 + bounds.marginMs + 1, 10_000, bounds.marginMs).ok).toBe(false);
+  });
+});
+
+/** The demo's JSON report, as far as these tests read it. */
+interface Report {
+  ok: boolean;
+  ttlMs: number;
+  ttlNote: string;
+  elapsedMs: number;
+  bounds: { runMs: number; failoverMs: number };
+  failovers: { cause: string; ms?: number; toTerm?: number; fromTerm: number }[];
+  leaderships: number;
+  staleWritesRejected: number;
+  lockCycles: number;
+  counter: { value: number };
+  checks: { name: string; ok: boolean; detail: string; kind: 'safety' | 'liveness' }[];
+  slotCount: number;
+  slotChanges: { cause: string; moved: number; ideal: number; ms?: number }[];
+  slots: { takes: number; writes: number; staleAccepted: number; liveDoubleOwners: number };
+}
+
+/** Runs the demo to its end; resolves with its exit code and output. */
+function runDemo(
+  args: string[],
+): Promise<{ status: number | null; stdout: string; stderr: string; ms: number }> {
+  const started = performance.now();
+  const demo = spawn(process.execPath, [CLI, 'demo', '--no-dashboard', '--json', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  demo.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  demo.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) =>
+    demo.on('exit', (status) => resolve({ status, stdout, stderr, ms: performance.now() - started })),
+  );
+}
+
+describe('tenure demo on a 3-member etcd cluster', () => {
+  let cluster: EtcdCluster | undefined;
+  beforeAll(async () => {
+    cluster = await EtcdCluster.start();
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('picks a ttl etcd accepts, says so, and passes with leaders and lock cycles in every phase', async () => {
+    const r = await runDemo([
+      '--store',
+      `etcd://${cluster!.endpoints.join(',')}`,
+      '--workers',
+      '3',
+      '--duration',
+      '16s',
+    ]);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(r.status).toBe(0);
+    expect(report.ttlMs).toBe(2000);
+    expect(report.ttlNote).toMatch(/etcd.*minimum/);
+    expect(report.leaderships).toBeGreaterThanOrEqual(3);
+    expect(report.lockCycles).toBeGreaterThan(0);
+    expect(report.failovers.filter((f) => f.ms !== undefined).length).toBeGreaterThanOrEqual(2);
+    for (const name of ['every worker started', 'a new leader after every fault', 'the run ended on time'])
+      expect(report.checks.find((c) => c.name === name)?.ok).toBe(true);
+    expect(report.elapsedMs).toBeLessThanOrEqual(report.bounds.runMs);
+  });
+
+  it('negative control: a store that refuses every session ends in FAIL, naming the liveness checks, on time', async () => {
+    // etcd with its NOSPACE alarm raised (what a full database does): reads still work, so the
+    // demo starts, but every lease grant is refused and no worker can create a session. Nothing
+    // happens; the verdict must say so.
+    const peer = new Etcd3({ hosts: cluster!.endpoints.map((e) => `http://${e}`) });
+    const { header } = await peer.maintenance.status();
+    await peer.maintenance.alarm({ action: 'Activate', memberID: header.member_id, alarm: 'Nospace' });
+    try {
+      const r = await runDemo(['--store', `etcd://${cluster!.endpoints.join(',')}`, '--workers', '3']);
+      expect(r.stdout).not.toBe('');
+      const report = JSON.parse(r.stdout) as Report;
+      expect(r.status).toBe(1);
+      expect(report.ok).toBe(false);
+      const failed = report.checks.filter((c) => !c.ok).map((c) => c.name);
+      expect(failed).toContain('every worker started');
+      expect(failed).toContain('a new leader after every fault');
+      expect(failed).toContain('lock cycles and fenced writes in every phase');
+      expect(report.checks.find((c) => c.name === 'every worker started')!.detail).toMatch(/w1: .*space/);
+      expect(report.leaderships).toBe(0);
+      expect(report.elapsedMs).toBeLessThanOrEqual(report.bounds.runMs);
+      expect(r.stderr).not.toMatch(/internal error/);
+    } finally {
+      await peer.maintenance.alarm({ action: 'Deactivate', memberID: header.member_id, alarm: 'Nospace' });
+      peer.close();
+    }
+  });
+
+  it('refuses a --ttl below what etcd accepts, or a --duration too short for its ttl, naming the option', async () => {
+    const r = await runDemo(['--store', `etcd://${cluster!.endpoints[0]}`, '--ttl', '1s']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--ttl .*2s/);
+    expect(r.stdout).toBe('');
+    // What used to run 55 s for 12 s: too short for the faults at etcd's 2 s ttl, said at once.
+    const short = await runDemo(['--store', `etcd://${cluster!.endpoints[0]}`, '--duration', '12s']);
+    expect(short.status).toBe(2);
+    expect(short.stderr).toMatch(/--duration must be at least 16s with a 2s ttl/);
+  });
+});
+
 describe('tenure demo', () => {
   it('runs a fleet through the four faults and every safety check holds', () => {
     const r = spawnSync(
@@ -130,19 +305,12 @@ describe('tenure demo', () => {
     );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const report = JSON.parse(r.stdout) as {
-      ok: boolean;
-      failovers: { cause: string; ms?: number; toTerm?: number; fromTerm: number }[];
-      staleWritesRejected: number;
-      lockCycles: number;
-      counter: { value: number };
-      checks: { name: string; ok: boolean }[];
-      slotCount: number;
-      slotChanges: { cause: string; moved: number; ideal: number; ms?: number }[];
-      slots: { takes: number; writes: number; staleAccepted: number; liveDoubleOwners: number };
-    };
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.checks.filter((c) => !c.ok)).toEqual([]);
     expect(report.ok).toBe(true);
-    expect(report.checks.every((c) => c.ok)).toBe(true);
+    // Safety and liveness both: something happened in every phase, and on time.
+    expect(report.checks.filter((c) => c.kind === 'liveness').length).toBeGreaterThanOrEqual(5);
+    expect(report.elapsedMs).toBeLessThanOrEqual(report.bounds.runMs);
     const kill = report.failovers.find((f) => f.cause.startsWith('SIGKILL'));
     const graceful = report.failovers.find((f) => f.cause.startsWith('graceful'));
     expect(kill?.ms).toBeDefined();
@@ -171,6 +339,26 @@ describe('tenure demo', () => {
     expect(report.checks.find((c) => c.name === 'no slot ever double-owned')?.ok).toBe(true);
     expect(report.slots.takes).toBeGreaterThanOrEqual(report.slotCount);
     expect(report.slots.writes).toBeGreaterThan(report.slotCount);
+  });
+
+  it('speaks to a newcomer: one line per term, and a refused late write explained, not shouted', () => {
+    const r = spawnSync(
+      process.execPath,
+      [CLI, 'demo', '--workers', '3', '--duration', '9s', '--no-dashboard'],
+      {
+        encoding: 'utf8',
+        timeout: 40_000,
+      },
+    );
+    expect(r.status).toBe(0);
+    const head = r.stdout.slice(0, r.stdout.indexOf('['));
+    for (const term of ['fencing token', 'term', 'failover', 'phi', 'ideal moves'])
+      expect(head).toMatch(new RegExp(`^  ${term}: .+`, 'm'));
+    expect(head).toMatch(/session ttl 1000 ms: the default/);
+    // The paused holder's late write is refused by fencing: expected, and said so.
+    expect(r.stdout).toMatch(/late write with fencing token \d+ refused by the counter.*\(expected: /);
+    expect(r.stdout).not.toMatch(/REJECTED/);
+    expect(r.stdout).toMatch(/^Verdict: PASS/m);
   });
 
   it('negative control: a worker that dies without being told to fails the report, and the demo goes on', async () => {

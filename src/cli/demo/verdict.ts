@@ -1,5 +1,5 @@
 /**
- * The demo's safety checks, kept apart from the orchestrator so that each has a negative
+ * The demo's safety checks (its liveness checks are in liveness.ts), kept apart from the orchestrator so that each has a negative
  * control in the tests (a run that must fail if the check works).
  */
 import type { CounterAudit } from './fenced-counter.js';
@@ -11,11 +11,13 @@ export interface LeaderClaim {
   readonly term: number;
 }
 
-/** One safety check's outcome. */
+/** One check's outcome. */
 export interface Check {
   readonly name: string;
   readonly ok: boolean;
   readonly detail: string;
+  /** Safety: nothing bad happened (these hold on a run where nothing happens). Liveness: good things did happen, in time (liveness.ts). */
+  readonly kind: 'safety' | 'liveness';
 }
 
 /** Never two leaders in one term. */
@@ -29,6 +31,7 @@ export function checkOneLeaderPerTerm(claims: readonly LeaderClaim[]): Check {
   const bad = [...byTerm].filter(([, ws]) => ws.size > 1);
   return {
     name: 'never two leaders in one term',
+    kind: 'safety',
     ok: bad.length === 0,
     detail:
       bad.length === 0
@@ -47,6 +50,7 @@ export function checkTermsIncrease(claims: readonly LeaderClaim[]): Check {
   }
   return {
     name: 'terms strictly increase',
+    kind: 'safety',
     ok: bad.length === 0,
     detail: bad.length === 0 ? `highest term ${highest}` : bad.join('; '),
   };
@@ -57,6 +61,7 @@ export function checkCounterExact(audit: CounterAudit): Check {
   const ok = audit.value === audit.accepted && audit.lostUpdates === 0;
   return {
     name: 'counter exact',
+    kind: 'safety',
     ok,
     detail: ok
       ? `${audit.value} = ${audit.accepted} accepted increments, no lost update`
@@ -77,6 +82,7 @@ export function checkNoSlotDoubleOwned(audit: SlotAudit): Check {
     `accepted ${audit.staleAccepted}`;
   return {
     name: 'no slot ever double-owned',
+    kind: 'safety',
     ok,
     detail: ok
       ? `${counts}, none by a writer that still owned its slot`

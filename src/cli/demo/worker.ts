@@ -185,6 +185,8 @@ async function startShards(member: Member): Promise<ShardManager> {
     }
     if (batch.length === 0) return;
     const results = unlessBusy(() => slots.write(batch, config.id, stillOwner));
+    const accepted = results?.filter((r) => r.accepted).length ?? 0;
+    if (accepted > 0) report({ ev: 'slot-writes', count: accepted });
     results?.forEach((r, i) => {
       if (!r.accepted)
         report({
