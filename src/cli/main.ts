@@ -9,6 +9,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { parseCount, parseDuration, parsePort } from './duration.js';
+import { exitAfterOutput } from './exit.js';
 import { DEFAULT_STORE_URL, resolveStoreUrl } from './store-url.js';
 import { EXIT_USAGE, UsageError, exitWith, isUserError } from './usage-error.js';
 
@@ -245,7 +246,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitAfterOutput(code),
   (err: unknown) => {
     process.stderr.write(
       `tenure: internal error (please report it): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
