@@ -181,7 +181,9 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
     .option('--port <n>', 'TCP port (0: any free port)', parsePort, 4646)
     .option('--host <address>', 'address to bind; anything but loopback needs --token', '127.0.0.1')
     .addOption(
-      new Option('--token <secret>', 'access token required by every request').env('TENURE_DASHBOARD_TOKEN'),
+      new Option('--token <secret>', 'access token required by every request (at least 16 characters)').env(
+        'TENURE_DASHBOARD_TOKEN',
+      ),
     )
     .action(async (o: { store?: string; port: number; host: string; token?: string }) => {
       const { runDashboard } = await import('./dashboard.js');

@@ -534,7 +534,6 @@ export class FleetView extends EventEmitter<{
         do {
           this.#again = false;
           await this.#read();
-          this.#failure = undefined;
         } while (this.#again && !this.#ac.signal.aborted);
       } catch (err) {
         if (!this.#ac.signal.aborted && !isTenureError(err, 'TENURE_CLOSED')) {
@@ -647,6 +646,7 @@ export class FleetView extends EventEmitter<{
       elections: elections.map((e) => ({ ...e, history: this.#history.get(e.name) ?? [] })),
       events: this.#events,
     };
+    this.#failure = undefined;
     this.emit('change', this.#snapshot);
   }
 
