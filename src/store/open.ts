@@ -137,22 +137,35 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     case 'etcd:':
     case 'etcds:': {
       const scheme = parsed.protocol.slice(0, -1);
-      const endpoints = (etcdHosts ?? '').split(',').filter((h) => h !== '');
-      if (endpoints.length === 0)
-        throw invalidUrl(url, `${scheme}: needs at least one member, as ${scheme}://host:port,host:port`);
-      const bad = endpoints.find((h) => !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/.test(h));
-      if (bad !== undefined) throw invalidUrl(url, `member ${JSON.stringify(bad)} is not host:port`);
-      if (parsed.pathname !== '' && parsed.pathname !== '/')
-        throw invalidUrl(url, `${scheme}: takes no path`);
       const ETCD_INTEGER_PARAMS = ['requestTimeoutMs', 'connectTimeoutMs', 'watchProbeIntervalMs'] as const;
       const ETCD_TLS_PARAMS = ['ca', 'cert', 'key'] as const;
-      rejectUnknown(url, params, [
-        ...ETCD_TLS_PARAMS,
-        'username',
-        'password',
-        'passwordFile',
-        ...ETCD_INTEGER_PARAMS,
-      ]);
+      try {
+        const endpoints = (etcdHosts ?? '').split(',').filter((h) => h !== '');
+        if (endpoints.length === 0)
+          throw invalidUrl(url, `${scheme}: needs at least one member, as ${scheme}://host:port,host:port`);
+        const bad = endpoints.find((h) => !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/.test(h));
+        if (bad !== undefined) throw invalidUrl(url, `member ${JSON.stringify(bad)} is not host:port`);
+        if (parsed.pathname !== '' && parsed.pathname !== '/')
+          throw invalidUrl(url, `${scheme}: takes no path`);
+        rejectUnknown(url, params, [
+          ...ETCD_TLS_PARAMS,
+          'username',
+          'password',
+          'passwordFile',
+          ...ETCD_INTEGER_PARAMS,
+        ]);
+      } catch (err) {
+        // A password with an unencoded `/`, `?` or `#` ends the authority early, and the rest of
+        // it reads as a host, a path or a parameter: an error quoting those would show part of
+        // it. When an `@` follows the authority, say what is likely wrong and quote nothing.
+        if (etcdUserInfo === undefined && /^etcds?:\/\/[^\s@]*@/i.test(url))
+          throw invalidUrl(
+            url,
+            "it has an '@' after the host list; if it is user:password@, percent-encode the user name and password ('/' as %2F, '?' as %3F, '#' as %23, '@' as %40)",
+          );
+        throw err;
+      }
+      const endpoints = (etcdHosts ?? '').split(',').filter((h) => h !== '');
       const { username, password } = await etcdCredentials(url, etcdUserInfo, params, options.password);
       const tlsFiles = ETCD_TLS_PARAMS.filter((name) => params[name] !== undefined);
       if (scheme === 'etcd' && tlsFiles.length > 0)
