@@ -7,6 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Membership } from '../../src/recipes/membership.js';
+import { Session } from '../../src/recipes/session.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { startNode } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -186,5 +188,110 @@ describe('malformed keys', () => {
       'suspicion/web/x',
     ])
       expect(keys).toContain(key);
+  });
+});
+
+describe('status --json and watch --json', () => {
+  it('status --json names the term, rounds its numbers, and shows member address and zone', async () => {
+    const path = join(tmp.dir, 'numbers.db');
+    const store = new SqliteStore({ path });
+    const session = await Session.create(store, { ttlMs: 3000 });
+    try {
+      await store.put('election/billing/k', 'node-a', { lease: session.lease });
+      const membership = await Membership.open(store, 'web');
+      await membership.join(session, { id: 'w1', address: '10.0.0.7:7946', zone: 'eu-1' });
+      await new Promise((r) => setTimeout(r, 120));
+      const r = cli(['status', '--json'], `sqlite://${path}`);
+      expect(r.code).toBe(0);
+      const s = JSON.parse(r.stdout) as {
+        sessions: { remainingMs: number }[];
+        elections: { term: number; leader: { revision: number } }[];
+        members: { address: string; zone: string; suspicion: number }[];
+      };
+      expect(s.elections[0]!.term).toBe(s.elections[0]!.leader.revision);
+      for (const x of s.sessions) expect(Number.isInteger(x.remainingMs)).toBe(true);
+      expect(s.members[0]).toMatchObject({ address: '10.0.0.7:7946', zone: 'eu-1' });
+      expect(Math.round(s.members[0]!.suspicion * 100)).toBeCloseTo(s.members[0]!.suspicion * 100, 9);
+      // No number with more than two decimals anywhere in the document.
+      expect(r.stdout).not.toMatch(/\d\.\d{3,}/);
+      const text = cli(['status'], `sqlite://${path}`);
+      expect(text.stdout).toMatch(/billing\s+node-a\s+term \d+/);
+      expect(text.stdout).toMatch(/GROUP\s+ID\s+ADDRESS\s+ZONE\s+SUSPICION/);
+      expect(text.stdout).toMatch(/web\s+w1\s+10\.0\.0\.7:7946\s+eu-1\s+lease \d\.\d\d/);
+      await membership.close();
+    } finally {
+      await session.close();
+      await store.close();
+    }
+  });
+
+  it('watch --json prints one object per change with named fields', async () => {
+    const path = join(tmp.dir, 'watch-json.db');
+    const store = new SqliteStore({ path });
+    try {
+      const watch = startNode(CLI, ['watch', '--json', '--store', `sqlite://${path}`]);
+      try {
+        await new Promise((r) => setTimeout(r, 700));
+        const a = await store.put('election/billing/a', 'node-a');
+        await store.put('election/billing/b', 'node-b');
+        const lock = await store.put('mutex/invoices/x', 'host:1');
+        await watch.waitFor((l) => l.includes('"lock"'));
+        await store.delete('election/billing/a');
+        await watch.waitFor((l) => l.includes('"from":"node-a"'));
+        await new Promise((r) => setTimeout(r, 500));
+        const events = watch.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+        const leaders = events.filter((e) => e.type === 'leader');
+        expect(leaders).toHaveLength(2);
+        expect(leaders[0]).toMatchObject({
+          election: 'billing',
+          to: 'node-a',
+          term: a,
+          from: null,
+          fromTerm: null,
+        });
+        expect(leaders[1]).toMatchObject({ election: 'billing', to: 'node-b', from: 'node-a', fromTerm: a });
+        expect(events.filter((e) => e.type === 'lock')).toEqual([
+          expect.objectContaining({
+            lock: 'invoices',
+            lockKind: 'mutex',
+            to: 'host:1',
+            fencingToken: lock,
+            waiting: 0,
+          }),
+        ]);
+        for (const e of events) {
+          expect(e.at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+          expect(new Date(e.at as string).getTime()).toBe(e.atMs);
+          expect(e).not.toHaveProperty('kind');
+        }
+      } finally {
+        watch.proc.kill('SIGTERM');
+        await watch.exited;
+      }
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('tenure dashboard --token', () => {
+  it('refuses a token shorter than 16 characters, naming the flag', () => {
+    const r = spawnSync(
+      process.execPath,
+      [CLI, 'dashboard', '--port', '0', '--store', 'memory:', '--token', 'short'],
+      {
+        encoding: 'utf8',
+        timeout: 10_000,
+      },
+    );
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^tenure: --token .*at least 16 characters, got 5/);
+    const env = spawnSync(process.execPath, [CLI, 'dashboard', '--port', '0', '--store', 'memory:'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+      env: { ...process.env, TENURE_DASHBOARD_TOKEN: 'short' },
+    });
+    expect(env.status).toBe(2);
+    expect(env.stderr).toMatch(/TENURE_DASHBOARD_TOKEN/);
   });
 });
