@@ -172,6 +172,66 @@ describe('dashboard server', () => {
     await eventually(() => reader.frames.length === 1);
   });
 
+  it('a client that pauses, then reads again, is skipped meanwhile and then gets the latest state', async () => {
+    const store = new MemoryStore();
+    closers.push(() => store.close());
+    for (let i = 0; i < 2000; i += 100)
+      await store.txn({
+        success: Array.from({ length: 100 }, (_, j) => ({
+          type: 'put' as const,
+          key: `mutex/job-${i + j}/k`,
+          value: `host-${i + j}.example:${1000 + j}`,
+        })),
+      });
+    const dashboard = await serve(store, { stallTimeoutMs: 5000 });
+    // Reads nothing for 1.5 s (a 4 KiB receive buffer), then everything until 1.5 s of quiet;
+    // prints the revision of each frame it got.
+    const slow: ChildProcess = spawn(
+      'python3',
+      [
+        '-c',
+        [
+          'import json, socket, time',
+          's = socket.socket()',
+          's.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)',
+          `s.connect(("127.0.0.1", ${dashboard.port}))`,
+          `s.sendall(b"GET /events HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n\\r\\n")`,
+          'print("sent", flush=True)',
+          'time.sleep(1.5)',
+          's.settimeout(1.5)',
+          'data = b""',
+          'try:',
+          '    while True:',
+          '        chunk = s.recv(65536)',
+          '        if not chunk: break',
+          '        data += chunk',
+          'except socket.timeout:',
+          '    pass',
+          'revs = [json.loads(l[6:])["revision"] for l in data.decode().split("\\n") if l.startswith("data: {")]',
+          'print(json.dumps(revs), flush=True)',
+        ].join('\n'),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    closers.push(() => slow.kill('SIGKILL'));
+    const lines: string[] = [];
+    slow.stdout!.setEncoding('utf8');
+    slow.stdout!.on('data', (d: string) => lines.push(...d.trim().split('\n')));
+    await eventually(() => lines.length === 1);
+    let last = 0;
+    for (let i = 0; i < 20; i++) {
+      last = await store.put(`mutex/job-${i}/k`, `changed-${i}`);
+      await sleep(50);
+    }
+    await eventually(() => lines.length === 2, 10_000);
+    const revisions = JSON.parse(lines[1]!) as number[];
+    expect(revisions.at(-1)).toBe(last);
+    expect(revisions.length).toBeLessThan(21);
+    const stats = dashboard.stats();
+    expect(stats.framesSkipped).toBeGreaterThan(0);
+    expect(stats.clientsDropped).toBe(0);
+  });
+
   it('reports its own failure to read the store: 503 from /api/snapshot, the error in /events', async () => {
     const store = new MemoryStore();
     closers.push(() => store.close());
