@@ -162,6 +162,7 @@ export interface FleetEvent {
 export interface SkippedKey {
   /** The key (its first 200 characters). */
   readonly key: string;
+  /** Why (its first 200 characters). */
   readonly reason: string;
 }
 
@@ -203,6 +204,8 @@ const decoder = new TextDecoder();
 const byRevision = (a: KeyValue, b: KeyValue) => a.createRevision - b.createRevision;
 const byName = <T>([a]: [string, T], [b]: [string, T]) => (a < b ? -1 : a > b ? 1 : 0);
 
+const clip = (text: string) => (text.length > 200 ? `${text.slice(0, 200)}…` : text);
+
 /** Collects the keys a read could not decode: the first few listed, all counted. */
 class Skipped {
   readonly list: SkippedKey[] = [];
@@ -210,7 +213,8 @@ class Skipped {
   add(key: string, reason: string): void {
     this.count++;
     if (this.list.length < SKIPPED_LIST_LIMIT)
-      this.list.push({ key: key.length > 200 ? `${key.slice(0, 200)}…` : key, reason });
+      // Both may quote the store (a key, a table's version): keep them short.
+      this.list.push({ key: clip(key), reason: clip(reason) });
   }
 }
 
