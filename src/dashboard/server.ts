@@ -18,7 +18,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { TenureError, invalidArgument } from '../errors.js';
 import { instrument, type Instrumentation } from '../metrics/index.js';
 import { redactUrl } from '../store/redact-url.js';
@@ -339,21 +339,41 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
   });
   const port = (server.address() as AddressInfo).port;
   const shown = host.includes(':') ? `[${host}]` : host;
+  const stats = (): DashboardStats => {
+    let bufferedBytes = 0;
+    for (const c of clients) bufferedBytes += c.res.writableLength;
+    return { clients: clients.size, ...counts, bufferedBytes };
+  };
+  // The same counters at /metrics, unless the registry already has them (a second dashboard).
+  const ownsGauge = metrics.registry.getSingleMetric('tenure_dashboard_events') === undefined;
+  if (ownsGauge)
+    new Gauge({
+      name: 'tenure_dashboard_events',
+      help: 'The dashboard /events stream: clients now, frames sent and skipped, clients dropped (too slow) and refused (too many), bytes held unsent',
+      labelNames: ['what'],
+      registers: [metrics.registry],
+      collect() {
+        const s = stats();
+        this.set({ what: 'clients' }, s.clients);
+        this.set({ what: 'frames_sent' }, s.framesSent);
+        this.set({ what: 'frames_skipped' }, s.framesSkipped);
+        this.set({ what: 'clients_dropped' }, s.clientsDropped);
+        this.set({ what: 'clients_refused' }, s.clientsRefused);
+        this.set({ what: 'buffered_bytes' }, s.bufferedBytes);
+      },
+    });
   let closing: Promise<void> | undefined;
   return {
     url: `http://${shown}:${port}/${token === undefined ? '' : `?token=${encodeURIComponent(token)}`}`,
     port,
     view,
     metrics,
-    stats() {
-      let bufferedBytes = 0;
-      for (const c of clients) bufferedBytes += c.res.writableLength;
-      return { clients: clients.size, ...counts, bufferedBytes };
-    },
+    stats,
     close() {
       closing ??= new Promise<void>((resolve) => {
         view.close();
         clearInterval(sweeper);
+        if (ownsGauge) metrics.registry.removeSingleMetric('tenure_dashboard_events');
         for (const c of clients) c.res.end();
         clients.clear();
         server.close(() => resolve());

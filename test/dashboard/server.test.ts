@@ -108,6 +108,8 @@ describe('dashboard server', () => {
     const c = await events(dashboard.port);
     expect([a.status, b.status, c.status]).toEqual([200, 200, 503]);
     expect(dashboard.stats()).toMatchObject({ clients: 2, clientsRefused: 1 });
+    const metrics = await (await fetch(`http://127.0.0.1:${dashboard.port}/metrics`)).text();
+    expect(metrics).toMatch(/^tenure_dashboard_events\{what="clients_refused"\} 1$/m);
     a.close();
     await eventually(() => dashboard.stats().clients === 1);
     const d = await events(dashboard.port);
@@ -216,7 +218,11 @@ describe('dashboard server', () => {
     closers.push(() => slow.kill('SIGKILL'));
     const lines: string[] = [];
     slow.stdout!.setEncoding('utf8');
-    slow.stdout!.on('data', (d: string) => lines.push(...d.trim().split('\n')));
+    let out = '';
+    slow.stdout!.on('data', (d: string) => {
+      out += d;
+      lines.splice(0, lines.length, ...out.split('\n').slice(0, -1));
+    });
     await eventually(() => lines.length === 1);
     let last = 0;
     for (let i = 0; i < 20; i++) {
