@@ -9,6 +9,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { parseCount, parseDuration, parsePort } from './duration.js';
+import { exitAfterOutput } from './exit.js';
 import { DEFAULT_STORE_URL, resolveStoreUrl } from './store-url.js';
 import { EXIT_USAGE, UsageError, exitWith, isUserError } from './usage-error.js';
 
@@ -180,7 +181,9 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
     .option('--port <n>', 'TCP port (0: any free port)', parsePort, 4646)
     .option('--host <address>', 'address to bind; anything but loopback needs --token', '127.0.0.1')
     .addOption(
-      new Option('--token <secret>', 'access token required by every request').env('TENURE_DASHBOARD_TOKEN'),
+      new Option('--token <secret>', 'access token required by every request (at least 16 characters)').env(
+        'TENURE_DASHBOARD_TOKEN',
+      ),
     )
     .action(async (o: { store?: string; port: number; host: string; token?: string }) => {
       const { runDashboard } = await import('./dashboard.js');
@@ -252,7 +255,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitAfterOutput(code),
   (err: unknown) => {
     process.stderr.write(
       `tenure: internal error (please report it): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,

@@ -1,11 +1,23 @@
 /** `tenure status` and `tenure watch`: what the fleet looks like, once or as it changes. */
-import { FleetView, type EntryView, type FleetSnapshot } from '../dashboard/fleet-view.js';
+import { FleetView, type EntryView, type FleetEvent, type FleetSnapshot } from '../dashboard/fleet-view.js';
+import { redactUrl } from '../store/redact-url.js';
 import { openCliStore } from './store-url.js';
 import { formatTable } from './table.js';
+import { escapeControlCharacters } from './terminal-text.js';
+import { UsageError, oneLine } from './usage-error.js';
 
-/** Human-readable status. */
+/**
+ * Human-readable status. Every store-derived string is escaped (see formatTable) and the URL's
+ * credentials are redacted.
+ *
+ * There is no age column: the store keeps revisions, not times, so one read cannot tell how long
+ * a leader has led or a holder has held (`watch` and the dashboard time what they see change).
+ */
 export function formatStatus(s: FleetSnapshot, storeUrl: string): string {
-  const out: string[] = [`store ${storeUrl} at revision ${s.revision}`, ''];
+  const out: string[] = [
+    `store ${escapeControlCharacters(redactUrl(storeUrl))} at revision ${s.revision}`,
+    '',
+  ];
   const section = (title: string, header: string[], rows: string[][]) => {
     out.push(`${title} (${rows.length})`);
     if (rows.length > 0) out.push(formatTable(header, rows));
@@ -26,7 +38,8 @@ export function formatStatus(s: FleetSnapshot, storeUrl: string): string {
     s.elections.map((e) => [
       e.name,
       e.leader?.value ?? '-',
-      e.leader ? String(e.leader.revision) : '-',
+      // The leader's term: its fencing token, as TENURE_TERM gives it to the leader's command.
+      e.leader ? `term ${e.leader.revision}` : '-',
       e.candidates
         .slice(1)
         .map((c) => c.value)
@@ -53,10 +66,12 @@ export function formatStatus(s: FleetSnapshot, storeUrl: string): string {
   );
   section(
     'MEMBERS',
-    ['GROUP', 'ID', 'SUSPICION', 'LEASE'],
+    ['GROUP', 'ID', 'ADDRESS', 'ZONE', 'SUSPICION', 'LEASE'],
     s.members.map((m) => [
       m.group,
       m.id,
+      m.address ?? '-',
+      m.zone ?? '-',
       // The heartbeat mesh's phi where members publish it; else the lease-based figure.
       m.phi !== undefined
         ? `phi ${m.phi.toFixed(1)} (${m.phiObservers} peer${m.phiObservers === 1 ? '' : 's'})`
@@ -85,18 +100,42 @@ export function formatStatus(s: FleetSnapshot, storeUrl: string): string {
       ];
     }),
   );
+  if (s.skippedCount > 0) {
+    out.push(`SKIPPED: ${s.skippedCount} key${s.skippedCount === 1 ? '' : 's'} this version cannot read`);
+    out.push(
+      formatTable(
+        ['KEY', 'REASON'],
+        s.skipped.map((k) => [k.key, k.reason]),
+      ),
+    );
+    if (s.skippedCount > s.skipped.length) out.push(`… and ${s.skippedCount - s.skipped.length} more`);
+  }
   return out.join('\n').trimEnd();
+}
+
+/**
+ * Resolves when the reader of stdout goes away (`tenure status | head`): output ends there,
+ * without an EPIPE stack trace. Other write errors stay errors.
+ */
+function readerGone(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      resolve();
+    });
+  });
 }
 
 /** Prints the fleet once. */
 export async function runStatus(storeUrl: string, json: boolean): Promise<number> {
+  void readerGone();
   const store = await openCliStore(storeUrl);
   try {
     const snapshot = await FleetView.read(store);
     const { events: _events, ...data } = snapshot;
     process.stdout.write(
       json
-        ? `${JSON.stringify({ store: storeUrl, ...data }, null, 2)}\n`
+        ? `${JSON.stringify({ store: redactUrl(storeUrl), ...data }, null, 2)}\n`
         : `${formatStatus(snapshot, storeUrl)}\n`,
     );
     return 0;
@@ -105,24 +144,98 @@ export async function runStatus(storeUrl: string, json: boolean): Promise<number
   }
 }
 
+/**
+ * One `watch --json` line: one change, with fields named for what they are. `at` is the
+ * wall-clock time the watcher saw it (ISO 8601), `atMs` the same in ms since the epoch. Leader
+ * and lock events say who had it (`from`) and who has it (`to`); a leader's `term` and a lock's
+ * `fencingToken` are the new holder's.
+ */
+export function watchEvent(e: FleetEvent): Record<string, unknown> {
+  const at = { at: new Date(e.at).toISOString(), atMs: e.at };
+  switch (e.kind) {
+    case 'leader':
+      return {
+        type: 'leader',
+        election: e.name,
+        to: e.value,
+        term: e.term,
+        from: e.previous ?? null,
+        fromTerm: e.previousTerm ?? null,
+        failoverMs: e.failoverMs ?? null,
+        ...at,
+      };
+    case 'leader-lost':
+      return {
+        type: 'leader-lost',
+        election: e.name,
+        to: null,
+        from: e.previous,
+        fromTerm: e.previousTerm,
+        ...at,
+      };
+    case 'lock':
+      return {
+        type: 'lock',
+        lock: e.name,
+        lockKind: e.lockKind,
+        mode: e.mode ?? null,
+        to: e.value,
+        fencingToken: e.term,
+        waiting: e.waiting,
+        ...at,
+      };
+    case 'unlock':
+      return { type: 'unlock', lock: e.name, lockKind: e.lockKind, to: null, ...at };
+    case 'member-join':
+    case 'member-leave':
+      return { type: e.kind, group: e.name, member: e.value, ...at };
+    case 'slots':
+      return {
+        type: 'slots',
+        group: e.name,
+        moved: e.moved,
+        slotCount: e.slotCount,
+        tableRevision: e.term ?? null,
+        ...at,
+      };
+  }
+}
+
 /** Prints fleet events as they happen, until SIGINT/SIGTERM. */
 export async function runWatch(storeUrl: string, json: boolean): Promise<number> {
+  const gone = readerGone();
   const store = await openCliStore(storeUrl);
   const view = new FleetView(store);
   view.on('event', (e) => {
-    process.stdout.write(json ? `${JSON.stringify(e)}\n` : `${new Date(e.at).toISOString()}  ${e.text}\n`);
+    process.stdout.write(
+      json
+        ? `${JSON.stringify(watchEvent(e))}\n`
+        : `${new Date(e.at).toISOString()}  ${escapeControlCharacters(e.text)}\n`,
+    );
   });
-  view.on('error', (err) => process.stderr.write(`tenure: watch: ${String(err)}\n`));
+  view.on('error', (err) =>
+    process.stderr.write(`tenure: watch: ${escapeControlCharacters(redactUrl(String(err)))}\n`),
+  );
   await view.start();
+  if (!view.ready) {
+    view.close();
+    await store.close();
+    throw new UsageError(
+      `cannot read the fleet from ${redactUrl(storeUrl)}: ${redactUrl(oneLine(view.failure?.error))}`,
+    );
+  }
   const s = view.snapshot();
   if (!json)
     process.stdout.write(
-      `watching ${storeUrl} from revision ${s.revision}: ${s.elections.length} elections, ${s.locks.length} locks, ${s.members.length} members (Ctrl-C to stop)\n`,
+      `watching ${escapeControlCharacters(redactUrl(storeUrl))} from revision ${s.revision}: ${s.elections.length} elections, ${s.locks.length} locks, ${s.members.length} members (Ctrl-C to stop)\n`,
     );
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await Promise.race([
+    gone,
+    new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    }),
+  ]);
   view.close();
   await store.close();
   return 0;

@@ -4,7 +4,9 @@
  */
 import { TenureError } from '../errors.js';
 import { openStore } from '../store/open.js';
+import { redactUrl } from '../store/redact-url.js';
 import type { Store } from '../store/types.js';
+import { storePasswordFromEnv } from './store-password.js';
 import { UsageError, oneLine } from './usage-error.js';
 
 /** The embedded SQLite file used when neither `--store` nor TENURE_STORE is given. */
@@ -30,16 +32,16 @@ export async function openCliStore(url: string, timeoutMs = 5000): Promise<Store
   try {
     let store: Store;
     try {
-      store = await Promise.race([openStore(url), deadline]);
+      store = await Promise.race([openStore(url, { password: storePasswordFromEnv() }), deadline]);
     } catch (err) {
       if (err instanceof TenureError && err.code === 'TENURE_INVALID_URL') throw new UsageError(err.message);
-      throw new UsageError(`cannot open store ${url}: ${oneLine(err)}`);
+      throw new UsageError(redactUrl(`cannot open store ${url}: ${oneLine(err)}`));
     }
     try {
       await Promise.race([store.revision(), deadline]);
     } catch (err) {
       await store.close().catch(() => undefined);
-      throw new UsageError(`store ${url} is unreachable: ${oneLine(err)}`);
+      throw new UsageError(redactUrl(`store ${url} is unreachable: ${oneLine(err)}`));
     }
     return store;
   } finally {

@@ -14,6 +14,7 @@ import { estimateFaultAt, FAULT_ESTIMATE, failoverMs as measureFailover } from '
 import { PREFIX } from '../recipes/names.js';
 import { splitTagged } from '../recipes/owner.js';
 import { decodeTable } from '../recipes/shard-table.js';
+import { checkSlotCount } from '../recipes/slot-map.js';
 import type { KeyValue, Store } from '../store/types.js';
 import { SUSPICION_PREFIX, type PublishedSuspicion } from './suspicion.js';
 
@@ -67,6 +68,8 @@ export interface TermView {
 export interface ElectionView {
   readonly name: string;
   readonly leader: EntryView | undefined;
+  /** The leader's term (its key's create revision, the fencing token it acts with); undefined without a leader. */
+  readonly term: number | undefined;
   /** Every candidate, in queue order (the leader first). */
   readonly candidates: readonly EntryView[];
   /** Leaders seen by this view, oldest first (at most 20). */
@@ -97,16 +100,20 @@ export interface MemberView {
   readonly group: string;
   readonly id: string;
   readonly value: unknown;
+  /** The address the member published (Membership's `address`, `host:port`), if any. */
+  readonly address: string | undefined;
+  /** The failure domain the member published (Membership's `zone`), if any. */
+  readonly zone: string | undefined;
   readonly lease: string | null;
   /**
    * Lease-based suspicion: how far past its normal keepalive rhythm the member's session is, 0
    * just after a keepalive, 1 when its lease is about to expire (1 − remaining ttl ÷ the largest
-   * remaining ttl seen). Undefined without a lease.
+   * remaining ttl seen), to two decimals. Undefined without a lease.
    */
   readonly suspicion: number | undefined;
   /**
    * The heartbeat mesh's phi for this member: the highest that any live peer of its group
-   * publishes (see publishSuspicion). Undefined when no peer publishes one.
+   * publishes (see publishSuspicion), to two decimals. Undefined when no peer publishes one.
    */
   readonly phi: number | undefined;
   /** How many peers published a phi for this member. */
@@ -135,11 +142,34 @@ export interface FleetEvent {
   /** Wall-clock time (ms since epoch), for display. */
   readonly at: number;
   readonly text: string;
+  /** A leader's term, a lock holder's fencing token, a slot table's revision. */
   readonly term?: number;
+  /** The new leader, the new lock holder, the member that joined or left. */
   readonly value?: string;
+  /** The leader before (a `leader` or `leader-lost` event), and its term. */
+  readonly previous?: string;
+  readonly previousTerm?: number;
+  /** A lock event's kind of lock, and a read-write lock entry's mode. */
+  readonly lockKind?: LockView['kind'];
+  readonly mode?: 'read' | 'write';
+  /** Waiters queued behind a lock when it was taken. */
+  readonly waiting?: number;
   readonly failoverMs?: number;
+  /** Slots moved to a new holder, of `slotCount`. */
   readonly moved?: number;
+  readonly slotCount?: number;
 }
+
+/** A key under a tenure prefix that the view could not decode, and why; it is left out of the snapshot. */
+export interface SkippedKey {
+  /** The key (its first 200 characters). */
+  readonly key: string;
+  /** Why (its first 200 characters). */
+  readonly reason: string;
+}
+
+/** At most this many skipped keys are listed in a snapshot (all are counted). */
+export const SKIPPED_LIST_LIMIT = 50;
 
 /** Everything the view knows. */
 export interface FleetSnapshot {
@@ -149,6 +179,14 @@ export interface FleetSnapshot {
   readonly locks: readonly LockView[];
   readonly members: readonly MemberView[];
   readonly slots: readonly SlotMapView[];
+  /**
+   * Keys the view could not decode (a slot number past the table, a key without a name, a value
+   * that is not what its recipe writes): the first {@link SKIPPED_LIST_LIMIT}, in the order read.
+   * They are reported, never trusted: one malformed key must not hide or break the rest.
+   */
+  readonly skipped: readonly SkippedKey[];
+  /** How many keys were skipped in all. */
+  readonly skippedCount: number;
   /** The latest events, oldest first. */
   readonly events: readonly FleetEvent[];
 }
@@ -166,6 +204,24 @@ export interface FleetViewOptions {
 
 const decoder = new TextDecoder();
 const byRevision = (a: KeyValue, b: KeyValue) => a.createRevision - b.createRevision;
+const byName = <T>([a]: [string, T], [b]: [string, T]) => (a < b ? -1 : a > b ? 1 : 0);
+
+const clip = (text: string) => (text.length > 200 ? `${text.slice(0, 200)}…` : text);
+
+/** Collects the keys a read could not decode: the first few listed, all counted. */
+class Skipped {
+  readonly list: SkippedKey[] = [];
+  count = 0;
+  add(key: string, reason: string): void {
+    this.count++;
+    if (this.list.length < SKIPPED_LIST_LIMIT)
+      // Both may quote the store (a key, a table's version): keep them short.
+      this.list.push({ key: clip(key), reason: clip(reason) });
+  }
+}
+
+/** Numbers shown to people and in JSON: two decimals are plenty for a ratio or a phi. */
+const round2 = (x: number) => Math.round(x * 100) / 100;
 
 function entry(kv: KeyValue): EntryView {
   return { value: decoder.decode(kv.value), revision: kv.createRevision, lease: kv.lease, key: kv.key };
@@ -179,16 +235,24 @@ function tagged(kv: KeyValue): [string, EntryView] {
 }
 
 /** The mutexes, semaphores and read-write locks, by name and kind. */
-function lockViews(kvs: Map<string, KeyValue[]>): LockView[] {
+function lockViews(kvs: Map<string, KeyValue[]>, skipped: Skipped): LockView[] {
   const locks: LockView[] = [];
-  for (const [name, list] of groupBy(kvs.get(PREFIX.mutex)!, PREFIX.mutex)) {
+  for (const [name, list] of groupBy(kvs.get(PREFIX.mutex)!, PREFIX.mutex, skipped)) {
     const q = list.map(entry);
     locks.push({ name, kind: 'mutex', holders: q.slice(0, 1), waiters: q.slice(1) });
   }
-  for (const [name, list] of groupBy(kvs.get(PREFIX.semaphore)!, PREFIX.semaphore)) {
-    const q = list.map(tagged);
-    const declared = [...new Set(q.map(([n]) => Number(n)).filter((n) => Number.isSafeInteger(n) && n > 0))];
-    const permits = declared.length === 0 ? 1 : Math.min(...declared);
+  for (const [name, list] of groupBy(kvs.get(PREFIX.semaphore)!, PREFIX.semaphore, skipped)) {
+    const q: [number, EntryView][] = [];
+    for (const kv of list) {
+      const [count, e] = tagged(kv);
+      const n = /^[1-9][0-9]{0,8}$/.test(count) ? Number(count) : undefined;
+      if (n === undefined)
+        skipped.add(kv.key, 'a semaphore entry without its permit count (<permits> <owner>)');
+      else q.push([n, e]);
+    }
+    if (q.length === 0) continue;
+    const declared = [...new Set(q.map(([n]) => n))];
+    const permits = declared.reduce((a, b) => Math.min(a, b));
     const entries = q.map(([, e]) => e);
     locks.push({
       name,
@@ -199,10 +263,14 @@ function lockViews(kvs: Map<string, KeyValue[]>): LockView[] {
       ...(declared.length > 1 ? { permitsDeclared: declared.sort((a, b) => a - b) } : {}),
     });
   }
-  for (const [name, list] of groupBy(kvs.get(PREFIX.rwlock)!, PREFIX.rwlock)) {
-    const q = list
-      .map(tagged)
-      .map(([mode, e]): EntryView => ({ ...e, mode: mode === 'write' ? 'write' : 'read' }));
+  for (const [name, list] of groupBy(kvs.get(PREFIX.rwlock)!, PREFIX.rwlock, skipped)) {
+    const q: EntryView[] = [];
+    for (const kv of list) {
+      const [mode, e] = tagged(kv);
+      if (mode === 'read' || mode === 'write') q.push({ ...e, mode });
+      else skipped.add(kv.key, 'a read-write lock entry that is neither read nor write');
+    }
+    if (q.length === 0) continue;
     const firstWriter = q.findIndex((e) => e.mode === 'write');
     const held = firstWriter === 0 ? 1 : firstWriter < 0 ? q.length : firstWriter;
     locks.push({ name, kind: 'rwlock', holders: q.slice(0, held), waiters: q.slice(held) });
@@ -210,18 +278,26 @@ function lockViews(kvs: Map<string, KeyValue[]>): LockView[] {
   return locks;
 }
 
-function groupBy(kvs: readonly KeyValue[], prefix: string): Map<string, KeyValue[]> {
+/**
+ * The keys `<prefix><name>/<rest>` by name, each list in create-revision order, the names in
+ * order. A key without a name or without anything after it is skipped.
+ */
+function groupBy(kvs: readonly KeyValue[], prefix: string, skipped: Skipped): Map<string, KeyValue[]> {
   const groups = new Map<string, KeyValue[]>();
   for (const kv of kvs) {
     const rest = kv.key.slice(prefix.length);
     const slash = rest.indexOf('/');
-    const name = slash < 0 ? rest : rest.slice(0, slash);
+    if (slash <= 0 || slash === rest.length - 1) {
+      skipped.add(kv.key, `not ${prefix}<name>/<key>`);
+      continue;
+    }
+    const name = rest.slice(0, slash);
     let list = groups.get(name);
     if (!list) groups.set(name, (list = []));
     list.push(kv);
   }
   for (const list of groups.values()) list.sort(byRevision);
-  return new Map([...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return new Map([...groups].sort(byName));
 }
 
 function parseJson(text: string): unknown {
@@ -232,36 +308,68 @@ function parseJson(text: string): unknown {
   }
 }
 
+/** A slot number as the ShardManager writes it (decimal, zero-padded), or undefined. */
+function slotNumber(text: string): number | undefined {
+  return /^[0-9]{1,5}$/.test(text) ? Number(text) : undefined;
+}
+
+/** True for a slot count a ShardManager can have (its own bound, 1..65536). */
+function isSlotCount(n: number): boolean {
+  try {
+    checkSlotCount(n);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The slot maps of the ShardManager's groups: each group's table (its slot count is the sum of
  * the table's run lengths, since a reader that is not a member is not told the count) and the
- * holders of its slot keys.
+ * holders of its slot keys. Memory is bounded by the ShardManager's own largest slot count: a
+ * slot number is never used as a size unless it is within the table (or, without a table,
+ * within that bound).
  */
-function slotMaps(kvs: readonly KeyValue[]): SlotMapView[] {
+function slotMaps(kvs: readonly KeyValue[], skipped: Skipped): SlotMapView[] {
   const maps: SlotMapView[] = [];
-  for (const [group, list] of groupBy(kvs, PREFIX.shards)) {
+  for (const [group, list] of groupBy(kvs, PREFIX.shards, skipped)) {
     const prefix = `${PREFIX.shards}${group}/`;
     let planned: (string | null)[] | undefined;
     let epoch: number | undefined;
-    const held = new Map<number, string>();
+    const slotKeys: [number, KeyValue][] = [];
     for (const kv of list) {
       const rest = kv.key.slice(prefix.length);
       if (rest === 'table') {
+        let problem: string | undefined;
         try {
-          const { runs } = JSON.parse(decoder.decode(kv.value)) as { runs: number[] };
-          const slotCount = runs.reduce((sum, n, i) => (i % 2 === 1 ? sum + n : sum), 0);
-          const t = decodeTable(kv.value, slotCount, kv.modRevision);
-          planned = Array.from(t.owners, (i) => t.nodes[i] ?? null);
-          epoch = kv.modRevision;
-        } catch {
-          // not a table this version understands: shown from its slot keys alone
+          const { runs } = JSON.parse(decoder.decode(kv.value)) as { runs: unknown };
+          const slotCount = Array.isArray(runs)
+            ? runs.reduce((sum: number, n: unknown, i) => (i % 2 === 1 ? sum + Number(n) : sum), 0)
+            : NaN;
+          if (!isSlotCount(slotCount)) problem = `a table of ${String(slotCount)} slots (at most 65536)`;
+          else {
+            const t = decodeTable(kv.value, slotCount, kv.modRevision);
+            planned = Array.from(t.owners, (i) => t.nodes[i] ?? null);
+            epoch = kv.modRevision;
+          }
+        } catch (err) {
+          problem = `not a shard table this version reads (${err instanceof Error ? err.message : String(err)})`;
         }
+        if (problem !== undefined) skipped.add(kv.key, problem);
       } else if (rest.startsWith('slot/')) {
-        const slot = Number(rest.slice('slot/'.length));
-        if (Number.isSafeInteger(slot) && slot >= 0) held.set(slot, decoder.decode(kv.value));
-      }
+        const slot = slotNumber(rest.slice('slot/'.length));
+        if (slot === undefined || !isSlotCount(slot + 1)) skipped.add(kv.key, 'not a slot number (0..65535)');
+        else slotKeys.push([slot, kv]);
+      } else skipped.add(kv.key, `not ${prefix}table or ${prefix}slot/<n>`);
     }
-    const count = planned?.length ?? (held.size === 0 ? 0 : Math.max(...held.keys()) + 1);
+    const held = new Map<number, string>();
+    for (const [slot, kv] of slotKeys) {
+      if (planned !== undefined && slot >= planned.length)
+        skipped.add(kv.key, `slot ${slot} is past the table's ${planned.length} slots`);
+      else held.set(slot, decoder.decode(kv.value));
+    }
+    let count = planned?.length ?? 0;
+    if (planned === undefined) for (const slot of held.keys()) count = Math.max(count, slot + 1);
     if (count === 0) continue;
     const owners = Array.from({ length: count }, (_, s) => held.get(s) ?? null);
     maps.push({ name: group, owners, planned: planned ?? owners.map(() => null), epoch });
@@ -273,17 +381,24 @@ function slotMaps(kvs: readonly KeyValue[]): SlotMapView[] {
 function meshSuspicion(
   kvs: readonly KeyValue[],
   live: ReadonlySet<string>,
+  skipped: Skipped,
 ): Map<string, { phi: number; observers: number; threshold: number }> {
   const out = new Map<string, { phi: number; observers: number; threshold: number }>();
   for (const kv of kvs) {
     const rest = kv.key.slice(SUSPICION_PREFIX.length);
     const slash = rest.indexOf('/');
-    if (slash < 0) continue;
+    if (slash <= 0 || slash === rest.length - 1) {
+      skipped.add(kv.key, `not ${SUSPICION_PREFIX}<group>/<member>`);
+      continue;
+    }
     const group = rest.slice(0, slash);
-    // Only live members' opinions count: the key goes with the lease, but be sure.
-    if (!live.has(`${group}/${rest.slice(slash + 1)}`)) continue;
     const v = parseJson(decoder.decode(kv.value)) as Partial<PublishedSuspicion> | null;
-    if (v === null || typeof v !== 'object' || v.phi === null || typeof v.phi !== 'object') continue;
+    if (v === null || typeof v !== 'object' || v.phi === null || typeof v.phi !== 'object') {
+      skipped.add(kv.key, 'not a published suspicion ({"phi": {...}})');
+      continue;
+    }
+    // Only live members' opinions count: the key goes with the lease, but be sure.
+    if (!live.has(rest)) continue;
     for (const [peer, phi] of Object.entries(v.phi)) {
       if (typeof phi !== 'number' || !Number.isFinite(phi)) continue;
       const key = `${group}/${peer}`;
@@ -352,6 +467,7 @@ export class FleetView extends EventEmitter<{
   #again = false;
   /** performance.now() of the latest read. */
   #readAt = 0;
+  #failure: { error: unknown; at: number } | undefined;
 
   constructor(store: Store, options: FleetViewOptions = {}) {
     super();
@@ -360,11 +476,29 @@ export class FleetView extends EventEmitter<{
     this.eventLimit = options.eventLimit ?? 200;
   }
 
-  /** One read of the fleet, without watching (what `tenure status` prints). */
+  /**
+   * One read of the fleet, without watching (what `tenure status` prints).
+   * @throws what the store's read threw.
+   */
   static async read(store: Store): Promise<FleetSnapshot> {
     const view = new FleetView(store);
+    view.on('error', () => undefined);
     await view.refresh();
+    if (view.#failure !== undefined) throw view.#failure.error;
     return view.snapshot();
+  }
+
+  /**
+   * Why the latest read failed (the store unreachable, a read refused), with the wall-clock time
+   * of the failure; undefined once a read succeeds again. The snapshot then stays the last good one.
+   */
+  get failure(): { readonly error: unknown; readonly at: number } | undefined {
+    return this.#failure;
+  }
+
+  /** True once a read has succeeded, so that {@link snapshot} returns. */
+  get ready(): boolean {
+    return this.#snapshot !== undefined;
   }
 
   /** The latest snapshot. @throws if neither start() nor refresh() has completed. */
@@ -412,7 +546,10 @@ export class FleetView extends EventEmitter<{
           await this.#read();
         } while (this.#again && !this.#ac.signal.aborted);
       } catch (err) {
-        if (!this.#ac.signal.aborted && !isTenureError(err, 'TENURE_CLOSED')) this.emit('error', err);
+        if (!this.#ac.signal.aborted && !isTenureError(err, 'TENURE_CLOSED')) {
+          this.#failure = { error: err, at: Date.now() };
+          this.emit('error', err);
+        }
       } finally {
         this.#refreshing = undefined;
       }
@@ -451,43 +588,57 @@ export class FleetView extends EventEmitter<{
         t.maxRemaining = Math.max(t.maxRemaining, ms);
       }
     }
-    const sessions: SessionView[] = [...leaseKeys].map(([lease, keys]) => ({
-      lease,
-      keys,
-      remainingMs: remaining.get(lease),
-    }));
+    const sessions: SessionView[] = [...leaseKeys].map(([lease, keys]) => {
+      const ms = remaining.get(lease);
+      return { lease, keys, remainingMs: ms === undefined ? undefined : Math.round(ms) };
+    });
 
-    const elections = [...groupBy(kvs.get(PREFIX.election)!, PREFIX.election)].map(([name, list]) => {
-      const candidates = list.map(entry);
-      return { name, leader: candidates[0], candidates, history: this.#history.get(name) ?? [] };
-    });
-    const locks = lockViews(kvs);
-    const memberKeys = kvs.get(PREFIX.members)!;
-    const mesh = meshSuspicion(
-      kvs.get(SUSPICION_PREFIX)!,
-      new Set(memberKeys.map((kv) => kv.key.slice(PREFIX.members.length))),
+    const skipped = new Skipped();
+    const elections = [...groupBy(kvs.get(PREFIX.election)!, PREFIX.election, skipped)].map(
+      ([name, list]): ElectionView => {
+        const candidates = list.map(entry);
+        const leader = candidates[0];
+        return { name, leader, term: leader?.revision, candidates, history: this.#history.get(name) ?? [] };
+      },
     );
-    const members: MemberView[] = memberKeys.map((kv) => {
-      const rest = kv.key.slice(PREFIX.members.length);
-      const slash = rest.indexOf('/');
-      const t = kv.lease === null ? undefined : this.#leases.get(kv.lease);
-      const left = kv.lease === null ? undefined : remaining.get(kv.lease);
-      const phi = mesh.get(rest);
-      return {
-        group: slash < 0 ? '' : rest.slice(0, slash),
-        id: slash < 0 ? rest : rest.slice(slash + 1),
-        value: parseJson(decoder.decode(kv.value)),
-        lease: kv.lease,
-        suspicion:
-          t === undefined || left === undefined || t.maxRemaining <= 0
-            ? undefined
-            : Math.min(1, Math.max(0, 1 - left / t.maxRemaining)),
-        phi: phi?.phi,
-        phiObservers: phi?.observers ?? 0,
-        phiThreshold: phi?.threshold,
-      };
-    });
-    const slots = slotMaps(kvs.get(PREFIX.shards)!);
+    const locks = lockViews(kvs, skipped);
+    const memberKeys = groupBy(kvs.get(PREFIX.members)!, PREFIX.members, skipped);
+    const live = new Set<string>();
+    for (const list of memberKeys.values())
+      for (const kv of list) live.add(kv.key.slice(PREFIX.members.length));
+    const mesh = meshSuspicion(kvs.get(SUSPICION_PREFIX)!, live, skipped);
+    const members: MemberView[] = [];
+    for (const [group, list] of memberKeys)
+      for (const kv of [...list].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
+        const rest = kv.key.slice(PREFIX.members.length);
+        const t = kv.lease === null ? undefined : this.#leases.get(kv.lease);
+        const left = kv.lease === null ? undefined : remaining.get(kv.lease);
+        const phi = mesh.get(rest);
+        const value = parseJson(decoder.decode(kv.value));
+        const field = (name: string) => {
+          const v =
+            value !== null && typeof value === 'object'
+              ? (value as Record<string, unknown>)[name]
+              : undefined;
+          return typeof v === 'string' ? v : undefined;
+        };
+        members.push({
+          group,
+          id: rest.slice(group.length + 1),
+          value,
+          address: field('address'),
+          zone: field('zone'),
+          lease: kv.lease,
+          suspicion:
+            t === undefined || left === undefined || t.maxRemaining <= 0
+              ? undefined
+              : round2(Math.min(1, Math.max(0, 1 - left / t.maxRemaining))),
+          phi: phi === undefined ? undefined : round2(phi.phi),
+          phiObservers: phi?.observers ?? 0,
+          phiThreshold: phi?.threshold,
+        });
+      }
+    const slots = slotMaps(kvs.get(PREFIX.shards)!, skipped);
 
     const previous = this.#snapshot;
     const next: FleetSnapshot = {
@@ -497,6 +648,8 @@ export class FleetView extends EventEmitter<{
       locks,
       members,
       slots,
+      skipped: skipped.list,
+      skippedCount: skipped.count,
       events: this.#events,
     };
     if (previous) this.#diff(previous, next, now, this.#readAt);
@@ -512,6 +665,7 @@ export class FleetView extends EventEmitter<{
       elections: elections.map((e) => ({ ...e, history: this.#history.get(e.name) ?? [] })),
       events: this.#events,
     };
+    this.#failure = undefined;
     this.emit('change', this.#snapshot);
   }
 
@@ -559,6 +713,7 @@ export class FleetView extends EventEmitter<{
           name: e.name,
           term: e.leader.revision,
           value: e.leader.value,
+          ...(before ? { previous: before.value, previousTerm: before.revision } : {}),
           failoverMs,
           text:
             `${e.name}: ${e.leader.value} leads in term ${e.leader.revision}` +
@@ -569,8 +724,8 @@ export class FleetView extends EventEmitter<{
         this.#emit({
           kind: 'leader-lost',
           name: e.name,
-          term: before.revision,
-          value: before.value,
+          previous: before.value,
+          previousTerm: before.revision,
           text: `${e.name}: no leader (${before.value} left term ${before.revision})`,
         });
       }
@@ -580,8 +735,8 @@ export class FleetView extends EventEmitter<{
         this.#emit({
           kind: 'leader-lost',
           name,
-          term: e.leader.revision,
-          value: e.leader.value,
+          previous: e.leader.value,
+          previousTerm: e.leader.revision,
           text: `${name}: no leader (${e.leader.value} left term ${e.leader.revision}); no candidates`,
         });
 
@@ -596,15 +751,19 @@ export class FleetView extends EventEmitter<{
           this.#emit({
             kind: 'lock',
             name: l.name,
+            lockKind: l.kind,
+            ...(h.mode === undefined ? {} : { mode: h.mode }),
             term: h.revision,
             value: h.value,
+            waiting: l.waiters.length,
             text: `${lockId(l)}: ${h.mode === undefined ? '' : `${h.mode} `}held by ${h.value} (fencing token ${h.revision}), ${l.waiters.length} waiting`,
           });
       if (l.holders.length === 0 && before.size > 0)
-        this.#emit({ kind: 'unlock', name: l.name, text: `${lockId(l)}: free` });
+        this.#emit({ kind: 'unlock', name: l.name, lockKind: l.kind, text: `${lockId(l)}: free` });
     }
     for (const [id, l] of prevLocks)
-      if (l.holders.length > 0) this.#emit({ kind: 'unlock', name: l.name, text: `${id}: free` });
+      if (l.holders.length > 0)
+        this.#emit({ kind: 'unlock', name: l.name, lockKind: l.kind, text: `${id}: free` });
 
     const key = (m: MemberView) => `${m.group}/${m.id}`;
     const prevMembers = new Set(prev.members.map(key));
@@ -636,6 +795,7 @@ export class FleetView extends EventEmitter<{
           kind: 'slots',
           name: s.name,
           moved,
+          slotCount: s.owners.length,
           term: s.epoch,
           text: `${s.name}: ${moved} of ${s.owners.length} slots moved to new holders (table ${s.epoch ?? '-'})`,
         });

@@ -1,21 +1,22 @@
 /**
  * The dashboard page: one HTML document with its style and script inline, so the server needs no
  * static files. It subscribes to `/events` (Server-Sent Events) and redraws from each snapshot.
- * Store data is put on the page with textContent only, never as HTML.
+ * Store data is put on the page with textContent only, never as HTML. The server's
+ * Content-Security-Policy allows exactly this script and this style, by their SHA-256 hashes
+ * (inline `style` attributes are set through the CSSOM, which the policy does not restrict).
  */
-export const PAGE = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>tenure dashboard</title>
-<style>
+import { createHash } from 'node:crypto';
+
+const cspHash = (text: string) => `sha256-${createHash('sha256').update(text).digest('base64')}`;
+
+/** The page's style sheet. */
+const STYLE = `
   :root { font-family: system-ui, sans-serif; color: #1d2329; background: #f5f6f8; }
   body { margin: 0; padding: 16px 24px; }
   h1 { font-size: 20px; margin: 0 0 4px; }
   h2 { font-size: 14px; text-transform: uppercase; letter-spacing: .05em; color: #56606b; margin: 0 0 8px; }
   #meta { color: #56606b; font-size: 13px; margin-bottom: 16px; }
-  #status.down { color: #b3261e; }
+  #status.down, #skipped { color: #b3261e; }
   .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(360px, 1fr)); gap: 16px; }
   section { background: #fff; border-radius: 8px; padding: 12px 16px; box-shadow: 0 1px 2px #0002; }
   table { border-collapse: collapse; width: 100%; font-size: 13px; }
@@ -33,20 +34,10 @@ export const PAGE = `<!doctype html>
   .failover { font-weight: 600; color: #7a4b00; }
   .term { font-variant-numeric: tabular-nums; }
   #demo table td:first-child { color: #56606b; }
-</style>
-</head>
-<body>
-<h1 id="title">tenure</h1>
-<div id="meta"><span id="status">connecting…</span> · revision <span id="revision">-</span></div>
-<div class="grid">
-  <section><h2>Elections</h2><div id="elections"></div></section>
-  <section><h2>Locks</h2><div id="locks"></div></section>
-  <section><h2>Members</h2><div id="members"></div></section>
-  <section><h2>Slots</h2><div id="slots"></div></section>
-  <section><h2>Timeline</h2><div id="events"></div></section>
-  <section id="demo" hidden><h2>Demo</h2><div id="demo-body"></div></section>
-</div>
-<script>
+`;
+
+/** The page's script. */
+const SCRIPT = String.raw`
 'use strict';
 const PALETTE = ['#1f77b4','#d62728','#2ca02c','#9467bd','#ff7f0e','#17becf','#8c564b','#e377c2','#7f7f7f','#bcbd22'];
 const colours = new Map();
@@ -71,9 +62,18 @@ function chip(owner) { return el('span', { class: 'chip', style: 'background:' +
 function fill(id, node) { const box = document.getElementById(id); box.replaceChildren(node); }
 function time(ms) { return new Date(ms).toLocaleTimeString(); }
 
+function showStatus(text, down) { status.textContent = text; status.className = down ? 'down' : ''; }
+
 function render(s) {
   document.getElementById('title').textContent = s.title;
+  document.title = s.title + ' · tenure dashboard';
+  // The server's own trouble (it cannot read the store) is shown, not hidden behind old data.
+  if (s.error) showStatus('store error: ' + s.error, true); else showStatus('live', false);
+  if (s.revision == null) return;
   document.getElementById('revision').textContent = s.revision;
+  const skipped = document.getElementById('skipped');
+  skipped.hidden = !s.skippedCount;
+  skipped.textContent = s.skippedCount ? ' · ' + s.skippedCount + ' unreadable key' + (s.skippedCount === 1 ? '' : 's') + ' skipped (see /api/snapshot): ' + s.skipped.slice(0, 3).map((k) => k.key + ' (' + k.reason + ')').join(', ') : '';
   fill('elections', table(['election', 'leader', 'term', 'candidates', 'history'], s.elections.map((e) =>
     el('tr', { 'data-election': e.name },
       el('td', { text: e.name }),
@@ -121,13 +121,41 @@ function render(s) {
   }
 }
 
+const status = document.getElementById('status');
 const token = new URLSearchParams(location.search).get('token');
 const source = new EventSource('/events' + (token ? '?token=' + encodeURIComponent(token) : ''));
-const status = document.getElementById('status');
-source.onopen = () => { status.textContent = 'live'; status.className = ''; };
-source.onerror = () => { status.textContent = 'disconnected, retrying…'; status.className = 'down'; };
-source.onmessage = (m) => render(JSON.parse(m.data));
-</script>
+source.onopen = () => showStatus('connected, waiting for data…', false);
+source.onerror = () => showStatus('disconnected, retrying…', true);
+source.onmessage = (m) => {
+  try { render(JSON.parse(m.data)); } catch (err) { showStatus('page error: ' + err.message, true); }
+};
+`;
+
+/** The CSP source of the page's script (`'sha256-…'` without the quotes). */
+export const PAGE_SCRIPT_HASH = cspHash(SCRIPT);
+/** The CSP source of the page's style sheet. */
+export const PAGE_STYLE_HASH = cspHash(STYLE);
+
+export const PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tenure dashboard</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<h1 id="title">tenure</h1>
+<div id="meta"><span id="status">connecting…</span> · revision <span id="revision">-</span><span id="skipped" class="down" hidden></span></div>
+<div class="grid">
+  <section><h2>Elections</h2><div id="elections"></div></section>
+  <section><h2>Locks</h2><div id="locks"></div></section>
+  <section><h2>Members</h2><div id="members"></div></section>
+  <section><h2>Slots</h2><div id="slots"></div></section>
+  <section><h2>Timeline</h2><div id="events"></div></section>
+  <section id="demo" hidden><h2>Demo</h2><div id="demo-body"></div></section>
+</div>
+<script>${SCRIPT}</script>
 </body>
 </html>
 `;

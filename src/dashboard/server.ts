@@ -5,17 +5,26 @@
  * It binds 127.0.0.1 by default and refuses any other address unless an access token is set;
  * with a token every request must carry it (`Authorization: Bearer …` or `?token=…`). Without a
  * token it also refuses requests whose Host header is not a loopback name, so that a web page the
- * user visits cannot reach it through DNS rebinding.
+ * user visits cannot reach it through DNS rebinding. Every response forbids framing, sniffing
+ * and referrers, and the page runs under a Content-Security-Policy that allows only its own
+ * script and style (by hash) and connections to this server.
+ *
+ * `/events` sends a snapshot when a client connects and then only when the snapshot changed.
+ * A client that does not keep up is skipped (frames are not queued for it: it gets the latest
+ * snapshot once it has taken the previous one) and disconnected when it has not taken a frame
+ * for `stallTimeoutMs` or holds more than `maxBufferedBytes` unsent; at most `maxClients` are
+ * served at once (503 beyond). {@link Dashboard.stats} counts all of it.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { TenureError, invalidArgument } from '../errors.js';
 import { instrument, type Instrumentation } from '../metrics/index.js';
+import { redactUrl } from '../store/redact-url.js';
 import type { Store } from '../store/types.js';
 import { FleetView, type FleetSnapshot } from './fleet-view.js';
-import { PAGE } from './page.js';
+import { PAGE, PAGE_SCRIPT_HASH, PAGE_STYLE_HASH } from './page.js';
 
 /** Options of {@link startDashboard}. */
 export interface DashboardOptions {
@@ -23,10 +32,29 @@ export interface DashboardOptions {
   host?: string;
   /** Port; 0 picks a free one. @default 4646 */
   port?: number;
-  /** Access token every request must present. @default none (loopback only) */
+  /**
+   * Access token every request must present: at least {@link MIN_TOKEN_LENGTH} characters.
+   * @default none (loopback only)
+   */
   token?: string;
-  /** Title shown on the page. @default 'tenure' */
+  /** Title shown on the page (credentials in a URL in it are redacted). @default 'tenure' */
   title?: string;
+  /**
+   * Most `/events` clients served at once; one more is answered 503.
+   * @default 64 — a team's browsers and a few scrapers; each client costs a socket and its frames.
+   */
+  maxClients?: number;
+  /**
+   * Unsent bytes one `/events` client may hold before it is disconnected.
+   * @default 4 MiB — a few full snapshots of a large fleet.
+   */
+  maxBufferedBytes?: number;
+  /**
+   * How long an `/events` client may leave a frame untaken (its socket not drained) before it
+   * is disconnected. It is skipped meanwhile, so it costs at most one frame of memory.
+   * @default 10000 — a browser tab that is merely busy drains well within it.
+   */
+  stallTimeoutMs?: number;
   /** Metrics to serve at /metrics. @default instrument() on a new registry, fed by the view */
   metrics?: Instrumentation;
   /** Extra facts merged into each snapshot sent to the page (the demo adds its own). */
@@ -40,8 +68,62 @@ export interface Dashboard {
   readonly port: number;
   readonly view: FleetView;
   readonly metrics: Instrumentation;
+  /** What `/events` did so far. */
+  stats(): DashboardStats;
   /** Stops serving and watching (the store stays open). Idempotent. */
   close(): Promise<void>;
+}
+
+/** Counters of the dashboard's `/events` stream. */
+export interface DashboardStats {
+  /** Clients connected now. */
+  readonly clients: number;
+  /** Frames written to clients. */
+  readonly framesSent: number;
+  /** Frames not written to a client because it had not taken the previous one. */
+  readonly framesSkipped: number;
+  /** Clients disconnected for being too slow (stalled, or too much unsent). */
+  readonly clientsDropped: number;
+  /** Connections answered 503 because `maxClients` were connected. */
+  readonly clientsRefused: number;
+  /** Unsent bytes held for all clients now. */
+  readonly bufferedBytes: number;
+}
+
+/** Shortest access token accepted: 16 characters (e.g. `openssl rand -hex 16` gives 32). */
+export const MIN_TOKEN_LENGTH = 16;
+
+/** Defaults of the `/events` bounds in {@link DashboardOptions}. */
+export const DASHBOARD_DEFAULTS = Object.freeze({
+  maxClients: 64,
+  maxBufferedBytes: 4 * 1024 * 1024,
+  stallTimeoutMs: 10_000,
+});
+
+/** Headers on every response: no framing, no sniffing, no referrer, only the page's own code. */
+const SECURITY_HEADERS = Object.freeze({
+  'content-security-policy': [
+    "default-src 'none'",
+    `script-src '${PAGE_SCRIPT_HASH}'`,
+    `style-src '${PAGE_STYLE_HASH}'`,
+    "connect-src 'self'",
+    "img-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; '),
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+});
+
+/** An `/events` client. */
+interface EventClient {
+  readonly res: ServerResponse;
+  /** performance.now() since which a write has been waiting for 'drain'; undefined when drained. */
+  blockedSince: number | undefined;
+  /** The frame last written to it: a client is sent a frame only if it differs. */
+  sent: string;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -69,6 +151,21 @@ function sameSecret(a: string, b: string): boolean {
 export async function startDashboard(store: Store, options: DashboardOptions = {}): Promise<Dashboard> {
   const host = options.host ?? '127.0.0.1';
   const token = options.token === '' ? undefined : options.token;
+  if (token !== undefined && (typeof token !== 'string' || token.length < MIN_TOKEN_LENGTH))
+    throw invalidArgument(
+      'token',
+      `must be at least ${MIN_TOKEN_LENGTH} characters (got ${typeof token === 'string' ? token.length : typeof token}): a short token can be guessed; make one with \`openssl rand -hex 16\``,
+    );
+  const maxClients = options.maxClients ?? DASHBOARD_DEFAULTS.maxClients;
+  const maxBufferedBytes = options.maxBufferedBytes ?? DASHBOARD_DEFAULTS.maxBufferedBytes;
+  const stallTimeoutMs = options.stallTimeoutMs ?? DASHBOARD_DEFAULTS.stallTimeoutMs;
+  for (const [name, value] of [
+    ['maxClients', maxClients],
+    ['maxBufferedBytes', maxBufferedBytes],
+    ['stallTimeoutMs', stallTimeoutMs],
+  ] as const)
+    if (!Number.isSafeInteger(value) || value < 1)
+      throw invalidArgument(`options.${name}`, `must be a positive integer, got ${String(value)}`);
   if (!isLoopback(host) && token === undefined)
     throw invalidArgument(
       'host',
@@ -76,19 +173,85 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
     );
   const metrics = options.metrics ?? instrument({ registry: new Registry() });
   const view = new FleetView(metrics.store(store));
-  const clients = new Set<ServerResponse>();
-  const payload = (s: FleetSnapshot) =>
-    JSON.stringify({ title: options.title ?? 'tenure', ...s, ...(options.extra?.() ?? {}) });
+  const title = redactUrl(options.title ?? 'tenure');
+  /** Why the view cannot read the store, as shown to people: one line, credentials redacted. */
+  const failure = () => {
+    const f = view.failure;
+    if (f === undefined) return null;
+    const message = f.error instanceof Error ? f.error.message : String(f.error);
+    return redactUrl(message.replace(/\s*\n\s*/g, ' '));
+  };
+  /** The whole state, as /api/snapshot serves it. */
+  const payload = () =>
+    JSON.stringify({
+      title,
+      error: failure(),
+      ...(view.ready ? view.snapshot() : {}),
+      ...(options.extra?.() ?? {}),
+    });
+  /**
+   * What the page is sent: the snapshot without the sessions' remaining ttls (the page does not
+   * show them, and they change on every read), so that an unchanged fleet sends nothing.
+   */
+  const frame = () => {
+    const { sessions: _sessions, ...shown } = view.ready ? view.snapshot() : ({} as Partial<FleetSnapshot>);
+    return `data: ${JSON.stringify({ title, error: failure(), ...shown, ...(options.extra?.() ?? {}) })}\n\n`;
+  };
+  const clients = new Set<EventClient>();
+  const counts = { framesSent: 0, framesSkipped: 0, clientsDropped: 0, clientsRefused: 0 };
+  let latest = '';
+  const drop = (c: EventClient) => {
+    if (!clients.delete(c)) return;
+    counts.clientsDropped++;
+    c.res.destroy();
+  };
+  /** Writes `data` to `c` unless it has it already, or is still taking an earlier frame. */
+  const send = (c: EventClient, data: string) => {
+    if (c.res.writableEnded || c.res.destroyed || c.sent === data) return;
+    if (c.blockedSince !== undefined) {
+      counts.framesSkipped++;
+      return;
+    }
+    counts.framesSent++;
+    c.sent = data;
+    if (c.res.write(data)) return;
+    if (c.res.writableLength > maxBufferedBytes) return drop(c);
+    c.blockedSince = performance.now();
+    c.res.once('drain', () => {
+      c.blockedSince = undefined;
+      // What it missed meanwhile: the latest frame (each frame is the whole state).
+      send(c, latest);
+    });
+  };
+  const broadcast = () => {
+    latest = frame();
+    for (const c of clients) send(c, latest);
+  };
+  // Disconnects clients that have not taken a frame for stallTimeoutMs.
+  const sweeper = setInterval(
+    () => {
+      const now = performance.now();
+      for (const c of clients)
+        if (c.blockedSince !== undefined && now - c.blockedSince > stallTimeoutMs) drop(c);
+    },
+    Math.max(10, Math.min(1000, Math.floor(stallTimeoutMs / 4))),
+  );
+  sweeper.unref();
   view.on('event', (e) => {
     if (e.kind === 'slots' && e.moved !== undefined) metrics.slotsMoved(e.name, e.moved);
   });
+  let failed = false;
   view.on('change', (s) => {
     for (const e of s.elections) metrics.leaderSeen(e.name, e.leader?.revision);
-    if (clients.size === 0) return;
-    const data = `data: ${payload(s)}\n\n`;
-    for (const res of clients) if (!res.writableEnded) res.write(data);
+    failed = false;
+    if (clients.size > 0) broadcast();
   });
-  view.on('error', () => undefined);
+  view.on('error', () => {
+    // Tell the page once per failure; the next good read clears it.
+    if (failed) return;
+    failed = true;
+    if (clients.size > 0) broadcast();
+  });
   await view.start();
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -115,18 +278,35 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
           .end(PAGE);
         return;
       case '/api/snapshot':
-        res.writeHead(200, { 'content-type': 'application/json' }).end(payload(view.snapshot()));
+        // A store that cannot be read is the server's failure, not a snapshot: 503, with why.
+        res
+          .writeHead(view.ready && view.failure === undefined ? 200 : 503, {
+            'content-type': 'application/json',
+            'cache-control': 'no-store',
+          })
+          .end(payload());
         return;
-      case '/events':
+      case '/events': {
+        if (clients.size >= maxClients) {
+          counts.clientsRefused++;
+          res
+            .writeHead(503, { 'content-type': 'text/plain', 'retry-after': '10' })
+            .end(`too many event streams (${maxClients}); try again later\n`);
+          return;
+        }
         res.writeHead(200, {
           'content-type': 'text/event-stream',
           'cache-control': 'no-store',
           connection: 'keep-alive',
         });
-        res.write(`retry: 1000\ndata: ${payload(view.snapshot())}\n\n`);
-        clients.add(res);
-        req.on('close', () => clients.delete(res));
+        res.write('retry: 1000\n\n');
+        const client: EventClient = { res, blockedSince: undefined, sent: '' };
+        clients.add(client);
+        req.on('close', () => clients.delete(client));
+        latest = frame();
+        send(client, latest);
         return;
+      }
       case '/metrics':
         res
           .writeHead(200, { 'content-type': metrics.registry.contentType })
@@ -137,14 +317,16 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
     }
   };
   const server: Server = createServer((req, res) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
     handle(req, res).catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end(`${String(err)}\n`);
+      res.end(`${redactUrl(String(err))}\n`);
     });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       view.close();
+      clearInterval(sweeper);
       reject(
         new TenureError(
           'TENURE_UNAVAILABLE',
@@ -157,16 +339,42 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
   });
   const port = (server.address() as AddressInfo).port;
   const shown = host.includes(':') ? `[${host}]` : host;
+  const stats = (): DashboardStats => {
+    let bufferedBytes = 0;
+    for (const c of clients) bufferedBytes += c.res.writableLength;
+    return { clients: clients.size, ...counts, bufferedBytes };
+  };
+  // The same counters at /metrics, unless the registry already has them (a second dashboard).
+  const ownsGauge = metrics.registry.getSingleMetric('tenure_dashboard_events') === undefined;
+  if (ownsGauge)
+    new Gauge({
+      name: 'tenure_dashboard_events',
+      help: 'The dashboard /events stream: clients now, frames sent and skipped, clients dropped (too slow) and refused (too many), bytes held unsent',
+      labelNames: ['what'],
+      registers: [metrics.registry],
+      collect() {
+        const s = stats();
+        this.set({ what: 'clients' }, s.clients);
+        this.set({ what: 'frames_sent' }, s.framesSent);
+        this.set({ what: 'frames_skipped' }, s.framesSkipped);
+        this.set({ what: 'clients_dropped' }, s.clientsDropped);
+        this.set({ what: 'clients_refused' }, s.clientsRefused);
+        this.set({ what: 'buffered_bytes' }, s.bufferedBytes);
+      },
+    });
   let closing: Promise<void> | undefined;
   return {
     url: `http://${shown}:${port}/${token === undefined ? '' : `?token=${encodeURIComponent(token)}`}`,
     port,
     view,
     metrics,
+    stats,
     close() {
       closing ??= new Promise<void>((resolve) => {
         view.close();
-        for (const res of clients) res.end();
+        clearInterval(sweeper);
+        if (ownsGauge) metrics.registry.removeSingleMetric('tenure_dashboard_events');
+        for (const c of clients) c.res.end();
         clients.clear();
         server.close(() => resolve());
         server.closeAllConnections();

@@ -5,6 +5,7 @@
 import type { Clock } from '../clock.js';
 import { TenureError } from '../errors.js';
 import { withNamespace } from './namespace.js';
+import { redactUrl } from './redact-url.js';
 import type { Store } from './types.js';
 
 /** The URL forms {@link openStore} accepts, as shown in its errors. */
@@ -13,6 +14,7 @@ export const STORE_URL_FORMS = Object.freeze([
   'sqlite:relative/path.db',
   'sqlite:///absolute/path.db',
   'etcd://host:port,host:port',
+  'etcd://user@host:port (password from options.password, ?passwordFile= or user:password@)',
   'etcds://host:port,host:port?ca=/ca.pem&cert=/client.pem&key=/client-key.pem',
 ]);
 
@@ -35,14 +37,33 @@ export interface OpenStoreOptions {
   namespace?: string;
   /** Clock for the memory backend's leases. @default systemClock */
   clock?: Clock;
+  /**
+   * The etcd password, kept out of the URL (the CLI reads it from `TENURE_STORE_PASSWORD` or
+   * the file named by `TENURE_STORE_PASSWORD_FILE`). The user name still comes from the URL
+   * (`etcd://user@host:2379` or `?username=`). Ignored by the other backends, which have no
+   * password. Giving a password in two places is an error.
+   * @default none
+   */
+  password?: string;
 }
 
+/** A TENURE_INVALID_URL error; the URL it shows (and keeps in `details`) has its credentials redacted. */
 function invalidUrl(url: string, problem: string): TenureError {
+  const shown = redactUrl(url);
   return new TenureError(
     'TENURE_INVALID_URL',
-    `invalid store URL ${JSON.stringify(url)}: ${problem}; accepted forms: ${STORE_URL_FORMS.join(', ')}`,
-    { details: { url } },
+    `invalid store URL ${JSON.stringify(shown)}: ${problem}; accepted forms: ${STORE_URL_FORMS.join(', ')}`,
+    { details: { url: shown } },
   );
+}
+
+/** `decodeURIComponent`, or undefined for a malformed escape. */
+function decodeComponent(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
 }
 
 const INTEGER_PARAMS = [
@@ -62,7 +83,9 @@ const INTEGER_PARAMS = [
  * - `etcd://host:port,host:port,...`: an etcd v3 cluster (list every member). `etcds://` for TLS.
  *   Query parameters: `ca`, `cert`, `key` (paths of PEM files: the CA that signed the members'
  *   certificates, and a client certificate and its key for `--client-cert-auth` clusters; etcds
- *   without `ca` trusts Node's root CAs), `username` and `password` (etcd auth), and
+ *   without `ca` trusts Node's root CAs), etcd auth as `etcd://user:password@host:port` or
+ *   `?username=&password=`, the password also as `?passwordFile=/path` (the file's content) or
+ *   `options.password` (each once; shown as `***` in every message), and
  *   `requestTimeoutMs`, `connectTimeoutMs`, `watchProbeIntervalMs` (see EtcdStoreOptions).
  * - Any form takes `?namespace=prefix/`. etcd URLs default to `tenure/` (see
  *   {@link DEFAULT_ETCD_NAMESPACE}); `?namespace=` (empty) keeps keys at the root.
@@ -78,10 +101,13 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   if (typeof url !== 'string' || url.length === 0)
     throw invalidUrl(String(url), 'a non-empty string is required');
   let parsed: URL;
-  // An etcd URL lists several hosts, which WHATWG URL cannot parse: its case reads them from here.
-  const etcdHosts = /^etcds?:\/\/([^/?#]*)/i.exec(url)?.[1];
+  // An etcd URL lists several hosts, which WHATWG URL cannot parse: its case reads them (and the
+  // user information before them, up to the authority's last `@`) from here.
+  const etcdAuthority = /^(etcds?:\/\/)(?:([^/?#]*)@)?([^/?#]*)/i.exec(url);
+  const etcdUserInfo = etcdAuthority?.[2];
+  const etcdHosts = etcdAuthority?.[3];
   try {
-    parsed = new URL(etcdHosts ? url.replace(etcdHosts, 'hosts') : url);
+    parsed = new URL(etcdAuthority ? `${etcdAuthority[1]}hosts${url.slice(etcdAuthority[0].length)}` : url);
   } catch {
     throw invalidUrl(url, 'it is not a URL');
   }
@@ -128,16 +154,36 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     case 'etcd:':
     case 'etcds:': {
       const scheme = parsed.protocol.slice(0, -1);
-      const endpoints = (etcdHosts ?? '').split(',').filter((h) => h !== '');
-      if (endpoints.length === 0)
-        throw invalidUrl(url, `${scheme}: needs at least one member, as ${scheme}://host:port,host:port`);
-      const bad = endpoints.find((h) => !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/.test(h));
-      if (bad !== undefined) throw invalidUrl(url, `member ${JSON.stringify(bad)} is not host:port`);
-      if (parsed.pathname !== '' && parsed.pathname !== '/')
-        throw invalidUrl(url, `${scheme}: takes no path`);
       const ETCD_INTEGER_PARAMS = ['requestTimeoutMs', 'connectTimeoutMs', 'watchProbeIntervalMs'] as const;
       const ETCD_TLS_PARAMS = ['ca', 'cert', 'key'] as const;
-      rejectUnknown(url, params, [...ETCD_TLS_PARAMS, 'username', 'password', ...ETCD_INTEGER_PARAMS]);
+      try {
+        const endpoints = (etcdHosts ?? '').split(',').filter((h) => h !== '');
+        if (endpoints.length === 0)
+          throw invalidUrl(url, `${scheme}: needs at least one member, as ${scheme}://host:port,host:port`);
+        const bad = endpoints.find((h) => !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/.test(h));
+        if (bad !== undefined) throw invalidUrl(url, `member ${JSON.stringify(bad)} is not host:port`);
+        if (parsed.pathname !== '' && parsed.pathname !== '/')
+          throw invalidUrl(url, `${scheme}: takes no path`);
+        rejectUnknown(url, params, [
+          ...ETCD_TLS_PARAMS,
+          'username',
+          'password',
+          'passwordFile',
+          ...ETCD_INTEGER_PARAMS,
+        ]);
+      } catch (err) {
+        // A password with an unencoded `/`, `?` or `#` ends the authority early, and the rest of
+        // it reads as a host, a path or a parameter: an error quoting those would show part of
+        // it. When an `@` follows the authority, say what is likely wrong and quote nothing.
+        if (etcdUserInfo === undefined && /^etcds?:\/\/[^\s@]*@/i.test(url))
+          throw invalidUrl(
+            url,
+            "it has an '@' after the host list; if it is user:password@, percent-encode the user name and password ('/' as %2F, '?' as %3F, '#' as %23, '@' as %40)",
+          );
+        throw err;
+      }
+      const endpoints = (etcdHosts ?? '').split(',').filter((h) => h !== '');
+      const { username, password } = await etcdCredentials(url, etcdUserInfo, params, options.password);
       const tlsFiles = ETCD_TLS_PARAMS.filter((name) => params[name] !== undefined);
       if (scheme === 'etcd' && tlsFiles.length > 0)
         throw invalidUrl(url, `${tlsFiles.join(', ')} need TLS: use etcds://`);
@@ -161,8 +207,8 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
       store = new EtcdStore({
         endpoints,
         tls: scheme === 'etcds' ? tls : false,
-        username: params.username,
-        password: params.password,
+        username,
+        password,
         ...numeric,
       });
       break;
@@ -179,6 +225,64 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
       throw invalidUrl(url, `unknown scheme ${JSON.stringify(parsed.protocol)}`);
   }
   return namespace === undefined || namespace === '' ? store : withNamespace(store, namespace);
+}
+
+/**
+ * The etcd user name and password, from wherever the caller put them: the URL's user
+ * information (`etcd://user:password@host`), `?username=` and `?password=`, `?passwordFile=`
+ * (a file whose content, without its trailing newline, is the password) or `options.password`.
+ * Each may be given once; a user name needs a password and a password needs a user name.
+ */
+async function etcdCredentials(
+  url: string,
+  userInfo: string | undefined,
+  params: Record<string, string>,
+  optionPassword: string | undefined,
+): Promise<{ username: string | undefined; password: string | undefined }> {
+  const users: string[] = [];
+  const passwords: [source: string, value: string][] = [];
+  if (userInfo !== undefined) {
+    const colon = userInfo.indexOf(':');
+    const user = decodeComponent(colon < 0 ? userInfo : userInfo.slice(0, colon));
+    const pass = colon < 0 ? undefined : decodeComponent(userInfo.slice(colon + 1));
+    if (user === undefined || (colon >= 0 && pass === undefined))
+      throw invalidUrl(url, 'the user information has a malformed %-escape');
+    if (user !== '') users.push(user);
+    if (pass !== undefined) passwords.push(['user:password@', pass]);
+  }
+  if (params.username !== undefined) users.push(params.username);
+  if (params.password !== undefined) passwords.push(['password=', params.password]);
+  if (params.passwordFile !== undefined) {
+    const { readFile } = await import('node:fs/promises');
+    try {
+      const text = await readFile(params.passwordFile, 'utf8');
+      passwords.push(['passwordFile=', text.replace(/\r?\n$/, '')]);
+    } catch (err) {
+      throw invalidUrl(
+        url,
+        `cannot read the passwordFile ${params.passwordFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
+    }
+  }
+  if (optionPassword !== undefined)
+    passwords.push(['options.password (the CLI: TENURE_STORE_PASSWORD[_FILE])', optionPassword]);
+  if (users.length > 1)
+    throw invalidUrl(url, 'the user name is given twice (user@ and username=): give it once');
+  if (passwords.length > 1)
+    throw invalidUrl(
+      url,
+      `the password is given ${passwords.length} times (${passwords.map(([where]) => where).join(', ')}): give it once`,
+    );
+  const username = users[0];
+  const password = passwords[0]?.[1];
+  if (username === undefined && password !== undefined)
+    throw invalidUrl(url, `a password (${passwords[0]![0]}) needs a user name: etcd://user@host:port`);
+  if (username !== undefined && password === undefined)
+    throw invalidUrl(
+      url,
+      `user ${JSON.stringify(username)} needs a password: etcd://user:password@host:port, ?passwordFile=/path, or (CLI) TENURE_STORE_PASSWORD or TENURE_STORE_PASSWORD_FILE`,
+    );
+  return { username, password };
 }
 
 function rejectUnknown(url: string, params: Record<string, string>, known: readonly string[]): void {

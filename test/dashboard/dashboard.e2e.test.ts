@@ -63,6 +63,12 @@ describe('dashboard', () => {
       await store.put(`members/web/node-a`, '{}', { lease: a.lease });
       const lock = await new Mutex(b, 'invoices', { owner: 'node-b' }).lock();
       const page = await browser.newPage();
+      // The page runs under the server's Content-Security-Policy: nothing of it may be refused.
+      const refused: string[] = [];
+      page.on('console', (m) => {
+        if (/Content Security Policy/i.test(m.text())) refused.push(m.text());
+      });
+      page.on('pageerror', (err) => refused.push(err.message));
       await page.goto(dashboard.url);
       const leader = page.getByTestId('leader-billing');
       const term = page.getByTestId('term-billing');
@@ -81,6 +87,7 @@ describe('dashboard', () => {
         .poll(() => page.locator('#events').textContent())
         .toContain(`node-b leads in term ${second.term}`);
       expect(await page.locator('#status').textContent()).toBe('live');
+      expect(refused).toEqual([]);
 
       mkdirSync(RESULTS, { recursive: true });
       await page.screenshot({ path: join(RESULTS, 'dashboard.png'), fullPage: true });
@@ -98,18 +105,47 @@ describe('dashboard', () => {
     }
   });
 
+  it('shows its own error when it cannot read the store, instead of "connecting…"', async () => {
+    let failing = true;
+    const broken = new Proxy(store, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (prop === 'txn')
+          return (...args: Parameters<SqliteStore['txn']>) =>
+            failing ? Promise.reject(new Error('the store refused the read')) : target.txn(...args);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const dashboard = await startDashboard(broken, { port: 0, title: 'etcd://app:s3cret@127.0.0.1:2379' });
+    try {
+      const page = await browser.newPage();
+      await page.goto(dashboard.url);
+      await expect
+        .poll(() => page.locator('#status').textContent(), { timeout: 10_000 })
+        .toBe('store error: the store refused the read');
+      expect(await page.title()).not.toContain('s3cret');
+      expect(await page.locator('#title').textContent()).toBe('etcd://app:***@127.0.0.1:2379');
+      failing = false;
+      await expect.poll(() => page.locator('#status').textContent(), { timeout: 10_000 }).toBe('live');
+      await page.close();
+    } finally {
+      await dashboard.close();
+    }
+  });
+
   it('refuses to bind beyond loopback without a token, and enforces a token', async () => {
     expect(await codeOf(startDashboard(store, { host: '0.0.0.0', port: 0 }))).toBe('TENURE_INVALID_ARGUMENT');
-    const dashboard = await startDashboard(store, { port: 0, token: 's3cret' });
+    const dashboard = await startDashboard(store, { port: 0, token: 's3cret-s3cret-s3cret' });
     try {
       const base = `http://127.0.0.1:${dashboard.port}`;
       expect((await fetch(`${base}/`)).status).toBe(401);
       expect((await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(
         401,
       );
-      expect((await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer s3cret' } })).status).toBe(
-        200,
-      );
+      expect(
+        (await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer s3cret-s3cret-s3cret' } }))
+          .status,
+      ).toBe(200);
       expect((await fetch(dashboard.url)).status).toBe(200);
     } finally {
       await dashboard.close();

@@ -72,7 +72,8 @@ describe('FleetView over Membership, ShardManager and HeartbeatMesh', () => {
       return view.snapshot().members.every((m) => m.phiObservers === 1 && m.phi !== undefined);
     });
     const status = formatStatus(view.snapshot(), 'memory:');
-    expect(status).toMatch(/orders\s+a\s+phi \d+\.\d \(1 peer\)/);
+    // The member's published address (and zone, none here) beside its suspicion.
+    expect(status).toMatch(/orders\s+a\s+127\.0\.0\.1:\d+\s+-\s+phi \d+\.\d \(1 peer\)/);
     expect(status).toMatch(/orders\s+\d+\s+16\s+a:8 b:8\s+0/);
 
     // b leaves gracefully: its 8 slots move to a, counted once each.
@@ -105,7 +106,7 @@ describe('FleetView over Membership, ShardManager and HeartbeatMesh', () => {
     const solo = snapshot.members.find((m) => m.id === 'solo')!;
     expect(solo.phi).toBeUndefined();
     expect(solo.suspicion).toBeDefined();
-    expect(formatStatus(snapshot, 'memory:')).toMatch(/plain\s+solo\s+lease \d\.\d\d/);
+    expect(formatStatus(snapshot, 'memory:')).toMatch(/plain\s+solo\s+-\s+-\s+lease \d\.\d\d/);
   });
 
   it('shows mutexes, semaphores and read-write locks with their holders and waiters', async () => {
@@ -176,5 +177,80 @@ describe('FleetView over Membership, ShardManager and HeartbeatMesh', () => {
     expect(formatStatus(view.snapshot(), 'memory:')).toMatch(/semaphore of 2 \(DISAGREE: 2, 3\)/);
     void writer.catch(() => undefined);
     void lateReader.catch(() => undefined);
+  });
+});
+
+describe('FleetView on keys it cannot decode', () => {
+  it('skips and reports malformed keys of every kind it reads, keeps the rest, in bounded memory', async () => {
+    const store = new MemoryStore();
+    closers.push(() => store.close());
+    const session = await Session.create(store, { ttlMs: 2000 });
+    closers.push(() => session.close());
+    // Good keys, which must still be shown.
+    await store.put('election/ok/k1', 'leader-a', { lease: session.lease });
+    await store.put('mutex/m/k1', 'holder-a');
+    await store.put('members/web/w1', JSON.stringify({ address: '10.0.0.1:7946', zone: 'eu-1' }));
+    await store.put('shards/g/slot/0', 'w1');
+    await store.put('shards/t/table', JSON.stringify({ v: 1, nodes: ['w1'], weights: [1], runs: [0, 4] }));
+    await store.put('shards/t/slot/3', 'w1');
+    const malformed = [
+      'election/noslash',
+      'election//k',
+      'election/name/',
+      'mutex/',
+      'semaphore/s/no-count',
+      'rwlock/r/maybe',
+      'members/nogroup',
+      'members//id',
+      'shards/g/slot/20000000',
+      'shards/g/slot/65536',
+      'shards/g/slot/-1',
+      'shards/g/slot/abc',
+      'shards/g/slot/1e3',
+      'shards/g/slot/',
+      'shards/g/other',
+      'shards/h/table',
+      'shards/i/table',
+      'shards/t/slot/0007',
+      'suspicion/nogroup',
+      'suspicion/web/w1',
+    ];
+    const values: Record<string, string> = {
+      'semaphore/s/no-count': 'x owner',
+      'rwlock/r/maybe': 'maybe owner',
+      'shards/h/table': JSON.stringify({ v: 1, nodes: ['a'], weights: [1], runs: [0, 2e9] }),
+      'shards/i/table': '{not json',
+      'suspicion/web/w1': '{"phi": 5',
+    };
+    for (const key of malformed) await store.put(key, values[key] ?? 'x');
+    // Many more than the list holds: all counted, the list bounded.
+    for (let i = 0; i < 120; i++) await store.put(`shards/z/slot/9999999${i}`, 'x');
+
+    const snapshot = await FleetView.read(store);
+    expect(snapshot.skippedCount).toBe(malformed.length + 120);
+    expect(snapshot.skipped).toHaveLength(50);
+    for (const key of malformed) expect(snapshot.skipped.map((s) => s.key)).toContain(key);
+    expect(snapshot.skipped.find((s) => s.key === 'shards/t/slot/0007')?.reason).toMatch(
+      /past the table's 4 slots/,
+    );
+    // The good keys are all there; the slot maps are no larger than their real slots.
+    expect(snapshot.elections.map((e) => [e.name, e.leader?.value, e.term])).toEqual([
+      ['ok', 'leader-a', snapshot.elections[0]!.leader!.revision],
+    ]);
+    expect(snapshot.locks.map((l) => l.name)).toEqual(['m']);
+    expect(snapshot.members.map((m) => [m.group, m.id, m.address, m.zone])).toEqual([
+      ['web', 'w1', '10.0.0.1:7946', 'eu-1'],
+    ]);
+    expect(snapshot.slots.map((m) => [m.name, m.owners.length])).toEqual([
+      ['g', 1],
+      ['t', 4],
+    ]);
+    const text = formatStatus(snapshot, 'memory:');
+    expect(text).toMatch(/SKIPPED: 140 keys/);
+    expect(text).toMatch(/web\s+w1\s+10\.0\.0\.1:7946\s+eu-1/);
+    expect(text).toMatch(/ok\s+leader-a\s+term \d+/);
+    expect(text).toMatch(/… and 90 more/);
+    // Numbers people read are rounded: whole milliseconds, two decimals.
+    for (const s of snapshot.sessions) expect(Number.isInteger(s.remainingMs)).toBe(true);
   });
 });

@@ -1,13 +1,30 @@
 /**
  * TLS and authentication against a real cluster that requires client certificates (a throwaway
- * CA and certificates made with openssl), and opening it by URL.
+ * CA and certificates made with openssl), and opening it by URL. Certificate problems (another
+ * CA, no CA, a host-name mismatch, no client certificate) are reported by their cause, at once;
+ * and connecting to an IP address sets no TLS server name (no DEP0123 warning).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { createServer, type Server } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdStore } from '../../src/store/etcd/index.js';
 import { openStore } from '../../src/store/open.js';
 import type { WatchBatch } from '../../src/store/types.js';
 import { EtcdCluster } from '../helpers/etcd-cluster.js';
+
+const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
+
+// Every warning this process emits, from before its first TLS connection.
+const warnings: Error[] = [];
+process.on('warning', (w) => warnings.push(w));
+
+const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
 describe('etcd over TLS with client certificates', () => {
   let cluster: EtcdCluster;
@@ -38,6 +55,129 @@ describe('etcd over TLS with client certificates', () => {
     } finally {
       await store.close();
     }
+  });
+
+  /** What a get() on a store with these options rejects with, and how long that took. */
+  async function refusal(options: ConstructorParameters<typeof EtcdStore>[0]) {
+    const store = new EtcdStore({ requestTimeoutMs: 5000, ...options });
+    try {
+      const t0 = performance.now();
+      const err = await store.get('tls/a').catch((e: unknown) => e);
+      return { err: err as Error & { code?: string }, ms: performance.now() - t0 };
+    } finally {
+      await store.close();
+    }
+  }
+
+  it('a server certificate from another CA is reported as such, at once, not as a timeout', async () => {
+    const dir = cluster.dir;
+    openssl(
+      'req',
+      '-x509',
+      ...EC,
+      '-keyout',
+      join(dir, 'other-ca.key'),
+      '-out',
+      join(dir, 'other-ca.crt'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=another-ca',
+    );
+    const tls = cluster.tls!;
+    const { err, ms } = await refusal({
+      endpoints: cluster.endpoints,
+      tls: { ca: readFileSync(join(dir, 'other-ca.crt'), 'utf8'), cert: tls.cert, key: tls.key },
+    });
+    expect(err).toMatchObject({ code: 'TENURE_UNAVAILABLE' });
+    expect(err.message).toMatch(/unable to verify the first certificate/);
+    expect(err.message).toMatch(/not signed by options\.tls\.ca/);
+    expect(err.message).not.toMatch(/client certificate|within options\.requestTimeoutMs/);
+    expect(ms).toBeLessThan(2500);
+    // The CLI says the same, rather than "unreachable: no answer within 5000 ms".
+    const q = new URLSearchParams({ ca: join(dir, 'other-ca.crt'), cert: tls.certPath, key: tls.keyPath });
+    const cli = spawnSync(
+      process.execPath,
+      [CLI, 'status', '--store', `etcds://${cluster.endpoints.join(',')}?${q}`],
+      {
+        encoding: 'utf8',
+        timeout: 20_000,
+      },
+    );
+    expect(cli.status).toBe(2);
+    expect(cli.stderr).toMatch(/unable to verify the first certificate/);
+    expect(cli.stderr).not.toMatch(/no answer within/);
+    expect(cli.stderr).not.toMatch(/DEP0123/);
+  });
+
+  it("no CA (Node's root CAs only) is reported as an untrusted certificate, even without a client certificate", async () => {
+    const { err, ms } = await refusal({ endpoints: cluster.endpoints, tls: true });
+    expect(err).toMatchObject({ code: 'TENURE_UNAVAILABLE' });
+    expect(err.message).toMatch(/unable to verify the first certificate/);
+    expect(err.message).toMatch(/options\.tls\.ca is not set/);
+    expect(err.message).not.toMatch(/require a client certificate/);
+    expect(ms).toBeLessThan(2500);
+  });
+
+  it('a host-name mismatch is reported as such', async () => {
+    // A TLS server whose certificate, signed by the cluster's CA, names another address.
+    const dir = cluster.dir;
+    openssl(
+      'req',
+      ...EC,
+      '-keyout',
+      join(dir, 'elsewhere.key'),
+      '-out',
+      join(dir, 'elsewhere.csr'),
+      '-subj',
+      '/CN=elsewhere',
+    );
+    writeFileSync(join(dir, 'elsewhere.ext'), 'subjectAltName=IP:127.0.0.2,DNS:elsewhere.example\n');
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      join(dir, 'elsewhere.csr'),
+      '-CA',
+      cluster.tls!.caPath,
+      '-CAkey',
+      join(dir, 'ca.key'),
+      '-CAcreateserial',
+      '-out',
+      join(dir, 'elsewhere.crt'),
+      '-days',
+      '1',
+      '-extfile',
+      join(dir, 'elsewhere.ext'),
+    );
+    const server: Server = createServer({
+      key: readFileSync(join(dir, 'elsewhere.key')),
+      cert: readFileSync(join(dir, 'elsewhere.crt')),
+      ALPNProtocols: ['h2'],
+    });
+    server.on('tlsClientError', () => undefined);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const tls = cluster.tls!;
+      const { err, ms } = await refusal({
+        endpoints: [`127.0.0.1:${(server.address() as AddressInfo).port}`],
+        tls: { ca: tls.ca, cert: tls.cert, key: tls.key },
+      });
+      expect(err).toMatchObject({ code: 'TENURE_UNAVAILABLE' });
+      expect(err.message).toMatch(/Hostname\/IP does not match certificate's altnames/);
+      expect(err.message).toMatch(/host name mismatch/);
+      expect(ms).toBeLessThan(2500);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('connecting to an IP address sets no TLS server name: no DEP0123 warning', () => {
+    // Every test above connected to 127.0.0.1 over TLS.
+    expect(warnings.map((w) => `${(w as { code?: string }).code ?? ''} ${w.message}`)).not.toContainEqual(
+      expect.stringMatching(/DEP0123|ServerName to an IP address/),
+    );
   });
 
   it('a client without a certificate is refused with a clear TENURE_UNAVAILABLE error, in bounded time', async () => {
@@ -106,28 +246,46 @@ describe('etcd over TLS with client certificates', () => {
 
   it('username and password: a token per store, refused with a clear error when wrong', async () => {
     const tls = cluster.tls!;
-    const ctl = (...args: string[]) =>
-      execFileSync(
-        'etcdctl',
-        [
-          `--endpoints=${cluster.endpoints[0]}`,
-          `--cacert=${tls.caPath}`,
-          `--cert=${tls.certPath}`,
-          `--key=${tls.keyPath}`,
-          ...args,
-        ],
-        {
-          encoding: 'utf8',
-        },
-      );
-    ctl('user', 'add', 'root:rootpw');
-    ctl('role', 'add', 'root');
-    ctl('user', 'grant-role', 'root', 'root');
-    ctl('user', 'add', 'app:apppw');
-    ctl('role', 'add', 'app');
-    ctl('role', 'grant-permission', 'app', '--prefix=true', 'readwrite', 'app/');
-    ctl('user', 'grant-role', 'app', 'app');
-    ctl('auth', 'enable');
+    // etcd's JSON gateway (etcdctl is not always installed), as the client the cluster trusts.
+    const gateway = (path: string, body: object) =>
+      new Promise<void>((resolve, reject) => {
+        const [host, port] = cluster.endpoints[0]!.split(':');
+        const req = request(
+          {
+            host,
+            port: Number(port),
+            path: `/v3/${path}`,
+            method: 'POST',
+            ca: tls.ca,
+            cert: tls.cert,
+            key: tls.key,
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (d: Buffer) => (text += d.toString()));
+            res.on('end', () =>
+              res.statusCode === 200 ? resolve() : reject(new Error(`${path}: ${res.statusCode} ${text}`)),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end(JSON.stringify(body));
+      });
+    await gateway('auth/user/add', { name: 'root', password: 'rootpw' });
+    await gateway('auth/role/add', { name: 'root' });
+    await gateway('auth/user/grant', { user: 'root', role: 'root' });
+    await gateway('auth/user/add', { name: 'app', password: 'apppw' });
+    await gateway('auth/role/add', { name: 'app' });
+    await gateway('auth/role/grant', {
+      name: 'app',
+      perm: {
+        permType: 'READWRITE',
+        key: Buffer.from('app/').toString('base64'),
+        range_end: Buffer.from('app0').toString('base64'),
+      },
+    });
+    await gateway('auth/user/grant', { user: 'app', role: 'app' });
+    await gateway('auth/enable', {});
     const opts = {
       endpoints: cluster.endpoints,
       tls: { ca: tls.ca, cert: tls.cert, key: tls.key },

@@ -11,11 +11,12 @@
  * A write that was sent and then lost its answer fails with TENURE_UNAVAILABLE saying that it
  * may have been applied: retrying it blindly could apply it twice.
  */
+import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { TenureError } from '../../errors.js';
 import { closedError } from '../errors.js';
-import type { ResolvedEtcdOptions } from './options.js';
+import type { EtcdTlsOptions, ResolvedEtcdOptions } from './options.js';
 import { ETCD_PROTO } from './proto.js';
 import { sleep } from '../../sleep.js';
 
@@ -98,6 +99,84 @@ function tidy(details: string): string {
     .trim();
 }
 
+/**
+ * What a TLS connection error means for the user, from the error text Node's TLS layer gives
+ * grpc-js (the channel's last connection error), with the option to change. `permanent`: the
+ * same configuration will fail the same way (a certificate problem), so waiting out the request
+ * timeout would only hide the cause.
+ */
+export function tlsProblem(
+  error: string,
+  tls: false | EtcdTlsOptions,
+): { hint: string; permanent: boolean } | undefined {
+  if (tls === false) return undefined;
+  if (/altnames|does not match certificate|ERR_TLS_CERT_ALTNAME/i.test(error))
+    return {
+      hint: "the member's certificate is not issued for the address used (host name mismatch): list the members by a name or IP address in their certificates' subjectAltName",
+      permanent: true,
+    };
+  if (/certificate has expired|not yet valid/i.test(error))
+    return {
+      hint: "the member's certificate has expired or is not valid yet: renew it (or check this host's clock)",
+      permanent: true,
+    };
+  if (
+    /unable to verify|self[- ]signed|unable to get (local )?issuer|certificate signature failure/i.test(error)
+  )
+    return {
+      hint:
+        tls.ca === undefined
+          ? "the members' certificates are not signed by a CA this client trusts (options.tls.ca is not set, so only Node's root CAs are): set options.tls.ca to the CA that signed them (etcds://...?ca=/path/ca.pem)"
+          : "the members' certificates are not signed by options.tls.ca: set it to the CA that signed them (etcds://...?ca=/path/ca.pem)",
+      permanent: true,
+    };
+  if (
+    /alert (bad certificate|certificate required|unknown ca|handshake failure)|SSL alert number (40|42|48|116)\b/i.test(
+      error,
+    )
+  )
+    return {
+      hint:
+        tls.cert === undefined
+          ? 'the members refused the TLS handshake: they require a client certificate, so set options.tls.cert and options.tls.key (etcds://...?cert=/path&key=/path)'
+          : "the members refused the client certificate (options.tls.cert): it must be signed by the CA they trust (etcd's --trusted-ca-file)",
+      permanent: true,
+    };
+  if (/wrong version number|packet length too long|http request/i.test(error))
+    return {
+      hint: 'the member does not speak TLS on this port: use etcd:// for a plaintext member, or check the port',
+      permanent: true,
+    };
+  if (/certificate|handshake|SSL|TLS/i.test(error))
+    return {
+      hint: 'the TLS handshake failed: check options.tls (the CA that signed the members, and the client certificate and key)',
+      permanent: false,
+    };
+  return undefined;
+}
+
+/**
+ * grpc-js sets the TLS server name (SNI) to the target's host even when that is an IP address,
+ * which RFC 6066 forbids and Node warns about (DEP0123), and no public option unsets it. For an
+ * IP target this drops the server name from the connection options grpc-js builds: Node then
+ * verifies the certificate against the host itself (its IP subjectAltNames), as before, and
+ * sends no SNI. A host name keeps its server name. If a later grpc-js builds connectors
+ * differently, nothing changes but the warning.
+ */
+function withoutIpServerName(credentials: grpc.ChannelCredentials): grpc.ChannelCredentials {
+  const internal = credentials as unknown as { _createSecureConnector?: (...args: unknown[]) => unknown };
+  const create = internal._createSecureConnector;
+  if (typeof create !== 'function') return credentials;
+  internal._createSecureConnector = function (this: unknown, ...args: unknown[]) {
+    const connector = create.apply(this, args) as { connectionOptions?: { servername?: unknown } };
+    const options = connector?.connectionOptions;
+    if (options && typeof options.servername === 'string' && isIP(options.servername) !== 0)
+      delete options.servername;
+    return connector;
+  };
+  return credentials;
+}
+
 /** One member: its address and channel. */
 export class EtcdMember {
   readonly address: string;
@@ -133,7 +212,7 @@ export class EtcdConnection {
     const credentials =
       tls === false
         ? grpc.credentials.createInsecure()
-        : grpc.credentials.createSsl(buf(tls.ca), buf(tls.key), buf(tls.cert));
+        : withoutIpServerName(grpc.credentials.createSsl(buf(tls.ca), buf(tls.key), buf(tls.cert)));
     this.members = options.endpoints.map((address) => new EtcdMember(address, credentials));
   }
 
@@ -155,6 +234,9 @@ export class EtcdConnection {
   async readyMember(deadline: number): Promise<EtcdMember> {
     for (;;) {
       const n = this.members.length;
+      // Whether every member failed this round on a certificate problem: then waiting for the
+      // deadline cannot help, and would report a timeout instead of the cause.
+      let certificateProblems = 0;
       for (let i = 0; i < n; i++) {
         if (this.#closed) throw closedError();
         const index = (this.#current + i) % n;
@@ -164,8 +246,10 @@ export class EtcdConnection {
           this.#current = index;
           return member;
         }
+        if (tlsProblem(member.lastError, this.#options.tls)?.permanent) certificateProblems++;
         if (performance.now() >= deadline) break;
       }
+      if (certificateProblems === n) throw this.#unreachable();
       const left = deadline - performance.now();
       if (left <= 0) throw this.#unreachable();
       await sleep(Math.min(100, left));
@@ -215,15 +299,16 @@ export class EtcdConnection {
 
   #unreachable(): TenureError {
     const why = this.members.map((m) => `${m.address}: ${m.lastError || 'not connected'}`).join('; ');
-    const tlsRefused = this.members.some((m) => /certificate|handshake|SSL|TLS/i.test(m.lastError));
-    const hint = tlsRefused
-      ? this.#options.tls !== false && this.#options.tls.cert === undefined
-        ? 'the members refused the TLS handshake: they require a client certificate, so set options.tls.cert and options.tls.key (etcds://...?cert=/path&key=/path)'
-        : 'the TLS handshake failed: check options.tls (the CA that signed the members, and the client certificate and key)'
-      : 'check that the members run, that options.endpoints lists them, and the TLS options';
+    const problems = this.members.map((m) => tlsProblem(m.lastError, this.#options.tls));
+    const problem = problems.find((p) => p?.permanent) ?? problems.find((p) => p !== undefined);
+    const tlsRefused = problem !== undefined;
+    const hint =
+      problem?.hint ?? 'check that the members run, that options.endpoints lists them, and the TLS options';
     return new TenureError(
       'TENURE_UNAVAILABLE',
-      `no etcd member could be reached within options.requestTimeoutMs (${this.#options.requestTimeoutMs} ms): ${hint} (${why})`,
+      problem?.permanent && problems.every((p) => p?.permanent)
+        ? `no etcd member accepted the TLS connection: ${hint} (${why})`
+        : `no etcd member could be reached within options.requestTimeoutMs (${this.#options.requestTimeoutMs} ms): ${hint} (${why})`,
       { details: { endpoints: this.#options.endpoints, tlsRefused } },
     );
   }
