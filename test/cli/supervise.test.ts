@@ -174,6 +174,19 @@ describe('CMD is a process group: signals, waits and the release cover all of it
     expect(await exitWithin(c, 10_000)).toBe(0);
     expect(running(child)).toBe(false);
   });
+  it('elect: a lost leadership stops the whole group before the supervisor campaigns again', async () => {
+    const c = start(['elect', 'grp', '--ttl', '1s', '--grace', '1s', '--', ...STUBBORN]);
+    const first = numberIn(await c.waitFor((l) => l.startsWith('ready')), 'sleep');
+    remember(first);
+    expect(await deleteKeys('election/grp/')).toBe(1);
+    // The only candidate leads again, in a new term, once the first CMD's group has ended.
+    const again = await c.waitFor((l) => l.startsWith('ready') && !l.includes(`sleep=${first}`), 10_000);
+    remember(numberIn(again, 'sleep'));
+    expect(running(first)).toBe(false);
+    expect(c.stderr()).toMatch(/lost leadership of grp \(term \d+\): its key .* was deleted/);
+    c.proc.kill('SIGTERM');
+    expect(await exitWithin(c, 10_000)).toBe(0);
+  });
 });
 
 describe('CMD dies with its supervisor', () => {
