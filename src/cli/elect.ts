@@ -27,7 +27,14 @@ import type { Store } from '../store/types.js';
 import { sleep } from '../sleep.js';
 import { Command } from './command.js';
 import { openCliStore } from './store-url.js';
-import { StopSignals, checkCliName, forwardedSignal, lossCause, settledWithin } from './supervisor.js';
+import {
+  StopSignals,
+  checkCliName,
+  forwardedSignal,
+  lossCause,
+  settledWithin,
+  unlessStopped,
+} from './supervisor.js';
 import { EXIT_GAVE_UP, UsageError, oneLine } from './usage-error.js';
 
 /** When CMD is restarted after it exits while its supervisor leads (systemd's `Restart=`). */
@@ -97,7 +104,8 @@ export async function runElect(
     () => command?.signal('SIGWINCH'),
   );
   try {
-    const store = await openCliStore(o.store);
+    const store = await unlessStopped(openCliStore(o.store), stops.signal);
+    if (store === undefined) return 0;
     const value = o.value ?? defaultOwner();
     let session: Session | undefined;
     let code = 0;

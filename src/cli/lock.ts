@@ -33,6 +33,7 @@ import {
   lossCause,
   settledWithin,
   signalExitCode,
+  unlessStopped,
 } from './supervisor.js';
 import { EXIT_LOCK_LOST, EXIT_NOT_ACQUIRED, UsageError, oneLine } from './usage-error.js';
 
@@ -72,12 +73,15 @@ export async function runLock(name: string, argv: readonly string[], o: LockComm
     () => command?.signal('SIGWINCH'),
   );
   try {
-    const store = await openCliStore(o.store);
+    // A stop signal while the store opens or the session starts: exit at once, holding nothing.
+    const store = await unlessStopped(openCliStore(o.store), stops.signal);
+    if (store === undefined) return signalExitCode(stops.received!);
     let session: Session;
     try {
-      session = await Session.create(store, { ttlMs: o.ttlMs });
+      session = await Session.create(store, { ttlMs: o.ttlMs, signal: stops.signal });
     } catch (err) {
       await settledWithin(store.close(), CLOSE_WAIT_MS);
+      if (stops.received) return signalExitCode(stops.received);
       throw err;
     }
     const finish = async (code: number): Promise<number> => {

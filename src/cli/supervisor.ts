@@ -107,6 +107,32 @@ export async function settledWithin(
 }
 
 /**
+ * Resolves with what `promise` resolves to, or with undefined as soon as `signal` aborts, so that
+ * a stop signal is never held up by a slow store (opening an unreachable etcd waits up to 5 s).
+ * The promise is then left to itself: tenure is on its way out. Rejections pass through.
+ */
+export function unlessStopped<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      promise.catch(() => undefined);
+      resolve(undefined);
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
+/**
  * Why a lock or leadership was lost, from its signal's reason: its session's lease expired (no
  * heartbeat acknowledged within the ttl, or the store dropped the lease), or its key was deleted
  * while the session lived (an operator, a script, another client).

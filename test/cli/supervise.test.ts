@@ -9,6 +9,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -362,6 +363,28 @@ describe('every wait after CMD is bounded', () => {
     expect(c.proc.exitCode).toBe(null);
     c.proc.kill('SIGTERM');
     expect(await exitWithin(c, 3000)).toBe(143);
+  });
+});
+
+describe('a stop signal is never held up by the store', () => {
+  it('SIGTERM while tenure opens an unresponsive store: it exits 143 at once', async () => {
+    // A loopback "etcd" that accepts connections and never answers: opening it waits 5 s.
+    const sockets: Socket[] = [];
+    const server = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const c = startNode(CLI, ['lock', 'x', '--store', `etcd://127.0.0.1:${port}`, '--', 'true']);
+      children.push(c);
+      await eventually(() => sockets.length > 0, 10_000, 10);
+      await sleep(300);
+      expect(c.proc.exitCode).toBe(null);
+      c.proc.kill('SIGTERM');
+      expect(await exitWithin(c, 1500)).toBe(143);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    }
   });
 });
 
