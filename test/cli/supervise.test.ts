@@ -13,6 +13,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { groupAlive } from '../../src/cli/command.js';
 import { parseDuration } from '../../src/cli/duration.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { eventually, sleep } from '../helpers/async.js';
@@ -187,6 +188,29 @@ describe('CMD is a process group: signals, waits and the release cover all of it
     expect(c.stderr()).toMatch(/lost leadership of grp \(term \d+\): its key .* was deleted/);
     c.proc.kill('SIGTERM');
     expect(await exitWithin(c, 10_000)).toBe(0);
+  });
+});
+
+describe('groupAlive', () => {
+  it('does not count zombies: a group whose only process has ended but is not reaped is gone', async () => {
+    // `sleep 30` is the parent of the setsid'd `sleep 0.1` (sh exec'd it) and never reaps it, as a
+    // container's pid 1 may not: the dead child stays a zombie, alone in its group.
+    const parent = spawn('sh', ['-c', 'setsid sleep 0.1 & echo $!; exec sleep 30'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    try {
+      const pgid = Number(
+        await new Promise<string>((resolve) =>
+          parent.stdout.once('data', (d: Buffer) => resolve(d.toString())),
+        ),
+      );
+      await eventually(() => !running(pgid), 5000, 10);
+      expect(existsSync(`/proc/${pgid}`)).toBe(true); // a zombie: kill(-pgid, 0) still succeeds
+      expect(() => process.kill(-pgid, 0)).not.toThrow();
+      expect(groupAlive(pgid)).toBe(false);
+    } finally {
+      parent.kill('SIGKILL');
+    }
   });
 });
 
