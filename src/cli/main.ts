@@ -53,7 +53,12 @@ function splitCommand(argv: readonly string[]): { own: string[]; command: string
  * missing `--` it is, rather than as tenure's unknown option `-e`; with a `--`, anything left
  * over before it is a mistake among tenure's own options.
  */
-function requireCommand(verb: string, command: string[] | undefined, extra: readonly string[]): string[] {
+function requireCommand(
+  verb: string,
+  command: string[] | undefined,
+  extra: readonly string[],
+  options: readonly Option[],
+): string[] {
   if (command === undefined)
     throw new UsageError(
       `missing -- before the command: tenure ${verb} NAME [options] -- CMD ARGS…${extra.length > 0 ? ` (got ${extra.join(' ')})` : ''}`,
@@ -62,11 +67,34 @@ function requireCommand(verb: string, command: string[] | undefined, extra: read
   if (first !== undefined)
     throw new UsageError(
       first.startsWith('-')
-        ? `unknown option '${first}' (see tenure ${verb} --help)`
+        ? `unknown option '${first}'${didYouMean(first, options)} (see tenure ${verb} --help)`
         : `unexpected argument '${first}' before --: tenure ${verb} NAME [options] -- CMD ARGS…`,
     );
   if (command.length === 0) throw new UsageError(`missing CMD after --: tenure ${verb} NAME -- CMD ARGS…`);
   return command;
+}
+
+/** ` (did you mean --timeout?)` for a flag within two edits of a known one, else ''. */
+function didYouMean(flag: string, options: readonly Option[]): string {
+  const name = flag.split('=')[0]!;
+  let best: { long: string; distance: number } | undefined;
+  for (const long of options.map((o) => o.long).filter((l): l is string => l !== undefined)) {
+    const distance = editDistance(name, long);
+    if (distance <= 2 && (best === undefined || distance < best.distance)) best = { long, distance };
+  }
+  return best ? ` (did you mean ${best.long}?)` : '';
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
 }
 
 /** Builds the program; `run` receives each action's exit code. */
@@ -128,7 +156,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
         o: { store?: string; timeout?: number; wait: boolean; ttl: number; grace: number },
         cmd: Command,
       ) => {
-        const argv = requireCommand('lock', command, cmd.args.slice(1));
+        const argv = requireCommand('lock', command, cmd.args.slice(1), cmd.options);
         const { runLock } = await import('./lock.js');
         run(
           runLock(name, argv, {
@@ -217,7 +245,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
         },
         cmd: Command,
       ) => {
-        const argv = requireCommand('elect', command, cmd.args.slice(1));
+        const argv = requireCommand('elect', command, cmd.args.slice(1), cmd.options);
         const { runElect } = await import('./elect.js');
         run(
           runElect(name, argv, {

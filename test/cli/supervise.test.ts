@@ -462,7 +462,11 @@ describe('CLI conventions (issue 11)', () => {
     expect(r.stderr).not.toMatch(/unknown option/);
     expectUsageError(cli(['elect', 'e', 'node', '-e', '1']), /missing -- before the command/);
     // A real typo among tenure's own options is still an unknown option.
-    expectUsageError(cli(['lock', 'x', '--timout', '1s', '--', 'true']), /unknown option '--timout'/);
+    expectUsageError(
+      cli(['lock', 'x', '--timout', '1s', '--', 'true']),
+      /unknown option '--timout' \(did you mean --timeout\?\)/,
+    );
+    expectUsageError(cli(['elect', 'x', 'extra', '--', 'true']), /unexpected argument 'extra' before --/);
   });
 
   it('--version prints the version of package.json', () => {
