@@ -185,6 +185,13 @@ export class Command {
    * Starts `argv[0]` with `argv[1..]` as the leader of a new process group (in a new session),
    * with this process's environment plus `o.env`, inherited stdio, and the group bound to this
    * process's life.
+   *
+   * @example
+   * ```ts
+   * const command = Command.start(['node', 'report.js'], { env: { TENURE_FENCING_TOKEN: '17' }, graceMs: 10_000 });
+   * lock.signal.addEventListener('abort', () => void command.stop('SIGTERM'));
+   * const { code } = await command.ended; // the whole group is gone: now release the lock
+   * ```
    */
   static start(argv: readonly string[], o: CommandOptions): Command {
     const gated = ['/bin/sh', '-c', GATE, 'tenure', ...argv];
@@ -212,6 +219,7 @@ export class Command {
    * any of it still runs `graceMs` after the first call. Resolves as {@link Command.ended}.
    */
   stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<CommandExit> {
+    if (this.#ended) return this.ended;
     this.signal(signal);
     this.#killTimer ??= setTimeout(() => {
       this.#killedAt = performance.now();
