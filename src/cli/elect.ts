@@ -31,6 +31,7 @@ import {
   StopSignals,
   checkCliName,
   forwardedSignal,
+  inFlagTerms,
   lossCause,
   settledWithin,
   unlessStopped,
@@ -166,7 +167,7 @@ async function newSession(
       return await Session.create(store, { ttlMs: o.ttlMs, signal });
     } catch (err) {
       if (signal.aborted) return undefined;
-      if (isTenureError(err, 'TENURE_INVALID_ARGUMENT')) throw new UsageError(err.message);
+      if (isTenureError(err, 'TENURE_INVALID_ARGUMENT')) throw inFlagTerms(err);
       log(`cannot start a session: ${oneLine(err)}; retrying`);
       await sleep(1000, { signal });
     }

@@ -30,6 +30,7 @@ import {
   StopSignals,
   checkCliName,
   forwardedSignal,
+  inFlagTerms,
   lossCause,
   settledWithin,
   signalExitCode,
@@ -82,7 +83,7 @@ export async function runLock(name: string, argv: readonly string[], o: LockComm
     } catch (err) {
       await settledWithin(store.close(), CLOSE_WAIT_MS);
       if (stops.received) return signalExitCode(stops.received);
-      throw err;
+      throw inFlagTerms(err);
     }
     const finish = async (code: number): Promise<number> => {
       const hurry = stops.next();

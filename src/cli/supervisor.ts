@@ -132,6 +132,18 @@ export function unlessStopped<T>(promise: Promise<T>, signal: AbortSignal): Prom
   });
 }
 
+/** The library's option names in a session error, and the flags a CLI user sets instead. */
+const FLAGS: readonly [RegExp, string][] = [[/\boptions\.ttlMs\b/g, '--ttl']];
+
+/**
+ * A TENURE_INVALID_ARGUMENT from starting the session, as the user's mistake in the user's words
+ * (`--ttl must be at least 10 ms…`, not `options.ttlMs …`); anything else unchanged.
+ */
+export function inFlagTerms(err: unknown): unknown {
+  if (!isTenureError(err, 'TENURE_INVALID_ARGUMENT')) return err;
+  return new UsageError(FLAGS.reduce((m, [library, flag]) => m.replace(library, flag), err.message));
+}
+
 /**
  * Why a lock or leadership was lost, from its signal's reason: its session's lease expired (no
  * heartbeat acknowledged within the ttl, or the store dropped the lease), or its key was deleted

@@ -490,6 +490,14 @@ describe('CLI conventions (issue 11)', () => {
     expectUsageError(cli(['lock', 'db/migrate', '--', 'true']), /"\/" separates the segments of store keys/);
   });
 
+  it('a ttl below the store minimum names --ttl, not the library option', () => {
+    for (const verb of ['lock', 'elect']) {
+      const r = cli([verb, 'x', '--ttl', '1ms', '--', 'true']);
+      expectUsageError(r, /--ttl/);
+      expect(r.stderr).not.toMatch(/options\./);
+    }
+  });
+
   it('durations beyond the longest timer are refused, naming the flag', () => {
     expectUsageError(
       cli(['lock', 'x', '--timeout', '1000h', '--', 'true']),
