@@ -48,7 +48,7 @@ function splitCommand(argv: readonly string[]): { own: string[]; command: string
 }
 
 /**
- * The user's command, given what commander left over after NAME (`extra`). `lock` and `elect`
+ * The user's command, given commander's arguments (NAME and what it left over). `lock` and `elect`
  * accept unknown options so that `tenure lock job node -e 1` (no `--`) is reported as the
  * missing `--` it is, rather than as tenure's unknown option `-e`; with a `--`, anything left
  * over before it is a mistake among tenure's own options.
@@ -56,9 +56,11 @@ function splitCommand(argv: readonly string[]): { own: string[]; command: string
 function requireCommand(
   verb: string,
   command: string[] | undefined,
-  extra: readonly string[],
+  args: readonly string[],
   options: readonly Option[],
 ): string[] {
+  // An unknown option before NAME takes NAME's place: report the option.
+  const extra = args[0]?.startsWith('-') ? args : args.slice(1);
   if (command === undefined)
     throw new UsageError(
       `missing -- before the command: tenure ${verb} NAME [options] -- CMD ARGS…${extra.length > 0 ? ` (got ${extra.join(' ')})` : ''}`,
@@ -156,7 +158,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
         o: { store?: string; timeout?: number; wait: boolean; ttl: number; grace: number },
         cmd: Command,
       ) => {
-        const argv = requireCommand('lock', command, cmd.args.slice(1), cmd.options);
+        const argv = requireCommand('lock', command, cmd.args, cmd.options);
         const { runLock } = await import('./lock.js');
         run(
           runLock(name, argv, {
@@ -245,7 +247,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
         },
         cmd: Command,
       ) => {
-        const argv = requireCommand('elect', command, cmd.args.slice(1), cmd.options);
+        const argv = requireCommand('elect', command, cmd.args, cmd.options);
         const { runElect } = await import('./elect.js');
         run(
           runElect(name, argv, {

@@ -467,6 +467,10 @@ describe('CLI conventions (issue 11)', () => {
       /unknown option '--timout' \(did you mean --timeout\?\)/,
     );
     expectUsageError(cli(['elect', 'x', 'extra', '--', 'true']), /unexpected argument 'extra' before --/);
+    expectUsageError(
+      cli(['lock', '--timout', '1s', 'x', '--', 'true']),
+      /unknown option '--timout' \(did you mean --timeout\?\)/,
+    );
   });
 
   it('--version prints the version of package.json', () => {
