@@ -2,92 +2,183 @@
  * `tenure lock NAME -- CMD ARGS…`: runs CMD while holding a fenced lock.
  *
  * CMD gets the lock's fencing token as TENURE_FENCING_TOKEN (pass it with every write to what
- * the lock protects). If the lock is lost (the session expired, the key was deleted), CMD gets
- * SIGTERM, then SIGKILL after `--grace`. SIGINT or SIGTERM to tenure is forwarded to CMD; once
- * CMD has ended the lock is released. CMD's exit code is tenure's exit code.
+ * the lock protects). CMD runs as a process group of its own (see {@link Command}): every signal
+ * goes to the whole group, the lock is released only once no process of the group is left, and
+ * the group dies with tenure, even if tenure is SIGKILLed.
+ *
+ * - CMD ends by itself: what it left running in its group gets SIGTERM (SIGKILL after `--grace`),
+ *   then the lock is released, and tenure exits with CMD's code.
+ * - The lock is lost (its session's lease expired, or someone deleted its key): the group gets
+ *   SIGTERM, then SIGKILL after `--grace`, and tenure exits {@link EXIT_LOCK_LOST} (4) with a
+ *   message naming the cause, whatever CMD's own code was.
+ * - SIGINT is passed on to the group (once: CMD is not in the terminal's foreground group);
+ *   SIGTERM, SIGHUP and SIGQUIT stop the group with SIGTERM; SIGKILL follows after `--grace`. The
+ *   lock is released once the group has ended, and tenure exits with CMD's code.
+ * - A signal while waiting for the lock: tenure exits 128 + the signal's number (SIGINT 130,
+ *   SIGTERM 143, SIGHUP 129, SIGQUIT 131), leaving no waiter key behind.
+ * - Every wait after CMD has ended is bounded: the store must confirm the unlock within `--ttl`
+ *   (or before another stop signal), else tenure says so and exits anyway; the lock's key then
+ *   goes with the session's lease, within `--ttl`.
  */
 import { isTenureError } from '../errors.js';
+import type { Lock } from '../recipes/lock.js';
 import { Mutex } from '../recipes/mutex.js';
-import { checkName } from '../recipes/names.js';
 import { Session } from '../recipes/session.js';
 import { Command } from './command.js';
 import { openCliStore } from './store-url.js';
-import { EXIT_NOT_ACQUIRED, UsageError, oneLine } from './usage-error.js';
+import {
+  StopSignals,
+  checkCliName,
+  forwardedSignal,
+  inFlagTerms,
+  lossCause,
+  settledWithin,
+  signalExitCode,
+  unlessStopped,
+} from './supervisor.js';
+import { EXIT_LOCK_LOST, EXIT_NOT_ACQUIRED, UsageError, oneLine } from './usage-error.js';
 
 /** Options of {@link runLock}. */
 export interface LockCommandOptions {
   store: string;
   /** Longest wait for the lock, in ms. @default no limit */
   timeoutMs?: number;
-  /** Fail at once (exit 3) if the lock is held. @default false (wait) */
+  /** Fail at once (exit 3) if the lock is held; not with `timeoutMs`. @default false (wait) */
   noWait?: boolean;
-  /** Session ttl: how long a crashed tenure keeps the lock. @default 10000 */
+  /**
+   * Session ttl: how long a crashed tenure keeps the lock; also the longest wait for the store to
+   * confirm the unlock after CMD has ended. @default 10000
+   */
   ttlMs: number;
-  /** Time between SIGTERM and SIGKILL when CMD must stop. @default 10000 */
+  /** Time between SIGTERM and SIGKILL when CMD's group must stop. @default 10000 */
   graceMs: number;
 }
 
+/** Longest wait for the session's revoke and for the store to close, on the way out. */
+const CLOSE_WAIT_MS = 2000;
+
+const log = (line: string) => process.stderr.write(`tenure: ${line}\n`);
+
 /** Runs the lock command; resolves with the exit code. */
 export async function runLock(name: string, argv: readonly string[], o: LockCommandOptions): Promise<number> {
-  checkName(name, 'NAME');
+  checkCliName(name);
   if (argv.length === 0) throw new UsageError('missing CMD after --: tenure lock NAME -- CMD ARGS…');
-  const store = await openCliStore(o.store);
-  const session = await Session.create(store, { ttlMs: o.ttlMs });
-  const mutex = new Mutex(session, name);
-  const interrupted = new AbortController();
-  let forwarded: NodeJS.Signals | undefined;
-  let command: Command | undefined = undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    forwarded = signal;
-    if (command) void command.stop(o.graceMs, signal);
-    else interrupted.abort(new Error(`interrupted by ${signal}`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const finish = async (code: number) => {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await session.close();
-    await store.close();
-    return code;
-  };
-  let lock;
+  if (o.noWait && o.timeoutMs !== undefined)
+    throw new UsageError('--no-wait and --timeout cannot be used together: --no-wait gives up at once');
+  let command: Command | undefined;
+  let commandEnded = false;
+  const stops = new StopSignals(
+    (signal) => {
+      if (command && !commandEnded) void command.stop(forwardedSignal(signal));
+    },
+    () => command?.signal('SIGWINCH'),
+  );
   try {
+    // A stop signal while the store opens or the session starts: exit at once, holding nothing.
+    const store = await unlessStopped(openCliStore(o.store), stops.signal);
+    if (store === undefined) return signalExitCode(stops.received!);
+    let session: Session;
+    try {
+      session = await Session.create(store, { ttlMs: o.ttlMs, signal: stops.signal });
+    } catch (err) {
+      await settledWithin(store.close(), CLOSE_WAIT_MS);
+      if (stops.received) return signalExitCode(stops.received);
+      throw inFlagTerms(err);
+    }
+    const finish = async (code: number): Promise<number> => {
+      const hurry = stops.next();
+      await settledWithin(session.close(), CLOSE_WAIT_MS, hurry);
+      await settledWithin(store.close(), CLOSE_WAIT_MS, hurry);
+      return code;
+    };
+    const lock = await acquire(name, o, session, stops);
+    if (typeof lock === 'number') return await finish(lock);
+
+    try {
+      lock.throwIfLost();
+    } catch (err) {
+      log(`lock ${name} lost before CMD started: ${lossCause(err, session.alive)}`);
+      return await finish(EXIT_LOCK_LOST);
+    }
+    const started = Command.start(argv, {
+      env: { TENURE_FENCING_TOKEN: String(lock.fencingToken), TENURE_LOCK: name },
+      graceMs: o.graceMs,
+    });
+    command = started;
+    let lost: string | undefined;
+    const onLost = () => {
+      if (lock.status !== 'lost' || commandEnded) return;
+      lost = lossCause(lock.signal.reason, session.alive);
+      log(
+        `lock ${name} lost: ${lost}; stopping CMD (SIGTERM to its process group, SIGKILL after ${o.graceMs} ms)`,
+      );
+      void started.stop('SIGTERM');
+    };
+    lock.signal.addEventListener('abort', onLost, { once: true });
+    const exit = await started.ended;
+    commandEnded = true;
+    lock.signal.removeEventListener('abort', onLost);
+    if (lost === undefined && lock.status === 'lost') lost = lossCause(lock.signal.reason, session.alive);
+    if (lost !== undefined) {
+      log(`lock ${name} was lost while CMD ran (CMD exited with ${exit.code}); exit ${EXIT_LOCK_LOST}`);
+      return await finish(EXIT_LOCK_LOST);
+    }
+    await release(lock, name, o.ttlMs, stops);
+    return await finish(exit.code);
+  } finally {
+    stops.close();
+  }
+}
+
+/** Takes the lock; resolves with it, or with the exit code when it was not taken. */
+async function acquire(
+  name: string,
+  o: LockCommandOptions,
+  session: Session,
+  stops: StopSignals,
+): Promise<Lock | number> {
+  const mutex = new Mutex(session, name);
+  let lock: Lock | undefined;
+  try {
+    if (stops.received) return signalExitCode(stops.received);
     lock = o.noWait
       ? await mutex.tryLock()
-      : await mutex.lock({ timeoutMs: o.timeoutMs, signal: interrupted.signal });
+      : await mutex.lock({ timeoutMs: o.timeoutMs, signal: stops.signal });
   } catch (err) {
-    if (isTenureError(err, 'TENURE_TIMEOUT')) {
-      process.stderr.write(`tenure: lock ${name} not acquired within ${o.timeoutMs} ms (--timeout)\n`);
-      return finish(EXIT_NOT_ACQUIRED);
-    }
-    if (isTenureError(err, 'TENURE_ABORTED')) return finish(130);
-    process.stderr.write(`tenure: lock ${name} not acquired: ${oneLine(err)}\n`);
-    return finish(EXIT_NOT_ACQUIRED);
+    if (stops.received) return signalExitCode(stops.received);
+    if (isTenureError(err, 'TENURE_TIMEOUT'))
+      log(`lock ${name} not acquired within ${o.timeoutMs} ms (--timeout)`);
+    else log(`lock ${name} not acquired: ${oneLine(err)}`);
+    return EXIT_NOT_ACQUIRED;
   }
   if (lock === undefined) {
-    process.stderr.write(`tenure: lock ${name} is held by another process (--no-wait)\n`);
-    return finish(EXIT_NOT_ACQUIRED);
+    log(`lock ${name} is held by ${await holder(mutex)} (--no-wait)`);
+    return EXIT_NOT_ACQUIRED;
   }
-  if (forwarded) {
-    await lock.unlock();
-    return finish(130);
+  if (stops.received) {
+    await release(lock, name, o.ttlMs, stops);
+    return signalExitCode(stops.received);
   }
-  command = Command.start(argv, {
-    TENURE_FENCING_TOKEN: String(lock.fencingToken),
-    TENURE_LOCK: name,
-  });
-  const held = lock;
-  const onLost = () => {
-    if (held.status !== 'lost' || command!.ended) return;
-    process.stderr.write(
-      `tenure: lock ${name} lost (${oneLine(held.signal.reason)}); stopping CMD (SIGTERM, SIGKILL after ${o.graceMs} ms)\n`,
-    );
-    void command!.stop(o.graceMs);
-  };
-  held.signal.addEventListener('abort', onLost, { once: true });
-  const exit = await command.exited;
-  held.signal.removeEventListener('abort', onLost);
-  await held.unlock();
-  return finish(exit.code);
+  return lock;
+}
+
+/** Who holds the mutex now, as `owner (fencing token N)`, for the --no-wait message. */
+async function holder(mutex: Mutex): Promise<string> {
+  const first = (await mutex.queue().catch(() => []))[0];
+  if (first === undefined) return 'another process (it has just let go: try again)';
+  return `${printable(Buffer.from(first.value).toString('utf8'))} (fencing token ${first.createRevision})`;
+}
+
+/** The store's text with control characters escaped, so that it cannot drive the terminal. */
+function printable(text: string): string {
+  return text.replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Unlocks, waiting for the store's confirmation at most `ttlMs` or until the next stop signal. */
+async function release(lock: Lock, name: string, ttlMs: number, stops: StopSignals): Promise<void> {
+  const hurry = stops.next();
+  if ((await settledWithin(lock.unlock(), ttlMs, hurry)) && lock.status !== 'releasing') return;
+  log(
+    `could not confirm the release of lock ${name} ${hurry.aborted ? `(${oneLine(hurry.reason)} while waiting)` : `within ${ttlMs} ms (--ttl)`}; exiting: the store deletes the lock's key when the session's lease expires, within --ttl`,
+  );
 }

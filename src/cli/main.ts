@@ -5,10 +5,13 @@
  *
  * Exit codes: CMD's own for `lock` and `elect`; 2 for bad input (a bad option, NAME or store URL,
  * a missing `--`, an unreachable store), printed as one line; 3 when `lock` could not take the
- * lock (`--no-wait`, `--timeout`).
+ * lock (`--no-wait`, `--timeout`); 4 when `lock` lost the lock while CMD ran (CMD was stopped);
+ * 5 when `elect` gave leadership up because CMD failed `--max-failures` times within
+ * `--failure-window`; 128 + the signal's number when a signal stopped `lock` while it waited.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { parseCount, parseDuration, parsePort } from './duration.js';
+import { formatDuration, parseCount, parseDuration, parsePort } from './duration.js';
 import { exitAfterOutput } from './exit.js';
 import { DEFAULT_STORE_URL, resolveStoreUrl } from './store-url.js';
 import { EXIT_USAGE, UsageError, exitWith, isUserError } from './usage-error.js';
@@ -19,6 +22,24 @@ const storeOption = () =>
     `store URL: sqlite:path.db, sqlite:///abs/path.db, etcd://host:2379, memory: (env TENURE_STORE; default ${DEFAULT_STORE_URL})`,
   );
 
+/** The package's version, from its package.json (three levels above dist/src/cli/main.js). */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown;
+    };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** A duration option whose help shows its default as a duration (`10s`, not `10000`). */
+const durationOption = (flags: string, description: string, defaultMs?: number) => {
+  const option = new Option(flags, description).argParser(parseDuration);
+  return defaultMs === undefined ? option : option.default(defaultMs, formatDuration(defaultMs));
+};
+
 /** Splits `argv` at the first `--`: what commander parses, and the user's command after it. */
 function splitCommand(argv: readonly string[]): { own: string[]; command: string[] | undefined } {
   const i = argv.indexOf('--');
@@ -27,13 +48,56 @@ function splitCommand(argv: readonly string[]): { own: string[]; command: string
     : { own: argv.slice(0, i), command: argv.slice(i + 1) };
 }
 
-function requireCommand(verb: string, command: string[] | undefined, extra: readonly string[]): string[] {
+/**
+ * The user's command, given commander's arguments (NAME and what it left over). `lock` and `elect`
+ * accept unknown options so that `tenure lock job node -e 1` (no `--`) is reported as the
+ * missing `--` it is, rather than as tenure's unknown option `-e`; with a `--`, anything left
+ * over before it is a mistake among tenure's own options.
+ */
+function requireCommand(
+  verb: string,
+  command: string[] | undefined,
+  args: readonly string[],
+  options: readonly Option[],
+): string[] {
+  // An unknown option before NAME takes NAME's place: report the option.
+  const extra = args[0]?.startsWith('-') ? args : args.slice(1);
   if (command === undefined)
     throw new UsageError(
-      `missing -- before the command: tenure ${verb} NAME -- CMD ARGS…${extra.length > 0 ? ` (got ${extra.join(' ')})` : ''}`,
+      `missing -- before the command: tenure ${verb} NAME [options] -- CMD ARGS…${extra.length > 0 ? ` (got ${extra.join(' ')})` : ''}`,
+    );
+  const [first] = extra;
+  if (first !== undefined)
+    throw new UsageError(
+      first.startsWith('-')
+        ? `unknown option '${first}'${didYouMean(first, options)} (see tenure ${verb} --help)`
+        : `unexpected argument '${first}' before --: tenure ${verb} NAME [options] -- CMD ARGS…`,
     );
   if (command.length === 0) throw new UsageError(`missing CMD after --: tenure ${verb} NAME -- CMD ARGS…`);
   return command;
+}
+
+/** ` (did you mean --timeout?)` for a flag within two edits of a known one, else ''. */
+function didYouMean(flag: string, options: readonly Option[]): string {
+  const name = flag.split('=')[0]!;
+  let best: { long: string; distance: number } | undefined;
+  for (const long of options.map((o) => o.long).filter((l): l is string => l !== undefined)) {
+    const distance = editDistance(name, long);
+    if (distance <= 2 && (best === undefined || distance < best.distance)) best = { long, distance };
+  }
+  return best ? ` (did you mean ${best.long}?)` : '';
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
 }
 
 /** Builds the program; `run` receives each action's exit code. */
@@ -42,6 +106,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
     .description(
       'High availability for fleets of Node.js processes: locks, elections, membership, on one store.',
     )
+    .version(packageVersion(), '-V, --version', 'print the version of tenure')
     .exitOverride()
     .configureOutput({
       outputError: (text, write) => write(`tenure: ${text.replace(/^error: /, '').trim()} (see --help)\n`),
@@ -53,28 +118,40 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
     .usage('[options] NAME -- CMD [ARGS...]')
     .argument('<NAME>', 'lock name: letters, digits and . _ : @ -')
     .allowExcessArguments()
+    .allowUnknownOption()
     .addOption(storeOption())
-    .option(
-      '--timeout <duration>',
-      'give up (exit 3) if the lock is not taken within this time',
-      parseDuration,
+    .addOption(
+      durationOption(
+        '--timeout <duration>',
+        'give up (exit 3) if the lock is not taken within this time (default: no limit)',
+      ).conflicts('wait'),
     )
-    .option('--no-wait', 'exit 3 at once if the lock is held')
-    .option(
-      '--ttl <duration>',
-      'session ttl: how long the lock outlives a crashed tenure',
-      parseDuration,
-      10_000,
+    .option('--no-wait', 'exit 3 at once if the lock is held, naming its holder')
+    .addOption(
+      durationOption(
+        '--ttl <duration>',
+        'session ttl: how long the lock outlives a crashed tenure; also the longest wait for the store to confirm the unlock',
+        10_000,
+      ),
     )
-    .option(
-      '--grace <duration>',
-      'time between SIGTERM and SIGKILL when CMD must stop',
-      parseDuration,
-      10_000,
+    .addOption(
+      durationOption(
+        '--grace <duration>',
+        "time between SIGTERM and SIGKILL when CMD's process group must stop",
+        10_000,
+      ),
     )
     .addHelpText(
       'after',
-      "\nIf the lock is lost, CMD gets SIGTERM, then SIGKILL after --grace. CMD's exit code is passed through.\nExample: tenure lock nightly-report -- node report.js",
+      [
+        '',
+        'CMD runs as its own process group, which dies with tenure. Every signal goes to the whole group, and the',
+        'lock is released only once no process of the group is left. SIGINT is passed on; SIGTERM, SIGHUP and',
+        'SIGQUIT stop the group with SIGTERM; SIGKILL follows after --grace.',
+        "Exit codes: CMD's own; 3 lock not taken; 4 lock lost while CMD ran (CMD was stopped); 128+n a signal",
+        'while waiting (SIGTERM 143).',
+        'Example: tenure lock nightly-report -- node report.js',
+      ].join('\n'),
     )
     .action(
       async (
@@ -82,7 +159,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
         o: { store?: string; timeout?: number; wait: boolean; ttl: number; grace: number },
         cmd: Command,
       ) => {
-        const argv = requireCommand('lock', command, cmd.args.slice(1));
+        const argv = requireCommand('lock', command, cmd.args, cmd.options);
         const { runLock } = await import('./lock.js');
         run(
           runLock(name, argv, {
@@ -104,28 +181,57 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
     .usage('[options] NAME -- CMD [ARGS...]')
     .argument('<NAME>', 'election name: letters, digits and . _ : @ -')
     .allowExcessArguments()
+    .allowUnknownOption()
     .addOption(storeOption())
-    .option(
-      '--ttl <duration>',
-      'session ttl: the failover time after a crash of this supervisor',
-      parseDuration,
-      10_000,
+    .addOption(
+      durationOption(
+        '--ttl <duration>',
+        'session ttl: the failover time after a crash of this supervisor',
+        10_000,
+      ),
     )
-    .option(
-      '--grace <duration>',
-      'time between SIGTERM and SIGKILL when CMD must stop',
-      parseDuration,
-      10_000,
+    .addOption(
+      durationOption(
+        '--grace <duration>',
+        "time between SIGTERM and SIGKILL when CMD's process group must stop",
+        10_000,
+      ),
     )
     .option('--value <text>', 'what this candidate proclaims (default host:pid)')
-    .option(
-      '--backoff <duration>',
-      'first restart delay when CMD exits while leading (doubles)',
-      parseDuration,
-      500,
+    .addOption(
+      new Option(
+        '--restart <policy>',
+        "which exits of CMD are restarted while leading; otherwise the supervisor resigns and exits with CMD's code",
+      )
+        .choices(['on-failure', 'always', 'never'])
+        .default('on-failure'),
     )
-    .option('--max-backoff <duration>', 'longest restart delay', parseDuration, 30_000)
-    .addHelpText('after', '\nExample: tenure elect billing-cron -- node cron.js')
+    .addOption(
+      durationOption('--backoff <duration>', 'first restart delay (doubles after each restart)', 500),
+    )
+    .addOption(durationOption('--max-backoff <duration>', 'longest restart delay', 30_000))
+    .addOption(
+      new Option(
+        '--max-failures <n>',
+        'give leadership up (resign, exit 5) after this many failures of CMD within --failure-window',
+      )
+        .argParser(parseCount)
+        .default(5),
+    )
+    .addOption(
+      durationOption('--failure-window <duration>', 'the window in which --max-failures count', 60_000),
+    )
+    .addHelpText(
+      'after',
+      [
+        '',
+        'CMD runs as its own process group, which dies with the supervisor; leadership is resigned only once no',
+        'process of the group is left. A failure is a non-zero exit or a signal.',
+        "Exit codes: 0 after SIGINT/SIGTERM/SIGHUP/SIGQUIT; CMD's own when it is not restarted; 5 when CMD failed",
+        '--max-failures times within --failure-window.',
+        'Example: tenure elect billing-cron -- node cron.js',
+      ].join('\n'),
+    )
     .action(
       async (
         name: string,
@@ -136,10 +242,13 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
           value?: string;
           backoff: number;
           maxBackoff: number;
+          restart: 'on-failure' | 'always' | 'never';
+          maxFailures: number;
+          failureWindow: number;
         },
         cmd: Command,
       ) => {
-        const argv = requireCommand('elect', command, cmd.args.slice(1));
+        const argv = requireCommand('elect', command, cmd.args, cmd.options);
         const { runElect } = await import('./elect.js');
         run(
           runElect(name, argv, {
@@ -149,6 +258,9 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
             value: o.value,
             backoffMs: o.backoff,
             maxBackoffMs: o.maxBackoff,
+            restart: o.restart,
+            maxFailures: o.maxFailures,
+            failureWindowMs: o.failureWindow,
           }),
         );
       },

@@ -8,6 +8,17 @@ import { TenureError } from '../errors.js';
 export const EXIT_USAGE = 2;
 /** Exit code when a lock could not be taken: busy with `--no-wait`, or `--timeout` elapsed. */
 export const EXIT_NOT_ACQUIRED = 3;
+/**
+ * Exit code of `tenure lock` when the lock was lost while CMD ran (its session's lease expired or
+ * its key was deleted): CMD was stopped, and its own code (often 143 after SIGTERM, or even 0) is
+ * not passed through, so that a script can tell a lost lock from CMD's success or failure.
+ */
+export const EXIT_LOCK_LOST = 4;
+/**
+ * Exit code of `tenure elect` when CMD failed `--max-failures` times within `--failure-window`:
+ * the supervisor resigned so that another candidate takes over, and exited.
+ */
+export const EXIT_GAVE_UP = 5;
 
 /** A mistake in what the user typed or configured. */
 export class UsageError extends Error {

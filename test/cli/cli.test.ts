@@ -111,7 +111,7 @@ describe('tenure lock', () => {
     const token = Number(/token=(\d+)/.exec(await holder.waitFor((l) => l.startsWith('ready')))?.[1]);
     const busy = cli(['lock', 'busy', '--no-wait', '--', 'true']);
     expect(busy.code).toBe(3);
-    expect(busy.stderr).toMatch(/held by another process/);
+    expect(busy.stderr).toMatch(new RegExp(`held by \\S+:${holder.proc.pid} \\(fencing token ${token}\\)`));
     const waiter = start(['lock', 'busy', '--timeout', '5s', '--', process.execPath, CMD, 'exit:0']);
     let status:
       | { locks: { name: string; kind: string; holders: { revision: number }[]; waiters: unknown[] }[] }
@@ -144,7 +144,7 @@ describe('tenure lock', () => {
     expect(status.locks.some((l) => l.name === 'interrupt')).toBe(false);
   });
 
-  it('a lost lock stops CMD with SIGTERM', async () => {
+  it('a lost lock stops CMD with SIGTERM and exits 4', async () => {
     const c = start(['lock', 'lose', '--grace', '2s', '--', process.execPath, CMD, 'wait']);
     await c.waitFor((l) => l.startsWith('ready'));
     // Another party deletes the lock's key, as an operator or an expired lease would.
@@ -155,7 +155,7 @@ describe('tenure lock', () => {
       await store.close();
     }
     await c.waitFor((l) => l === 'got SIGTERM', 10_000);
-    expect(await c.exited).toBe(143);
+    expect(await c.exited).toBe(4);
     expect(c.stderr()).toMatch(/lock lose lost/);
   });
 });
