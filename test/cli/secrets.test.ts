@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdStore } from '../../src/store/etcd/index.js';
+import { DEFAULT_ETCD_NAMESPACE } from '../../src/store/open.js';
 import { EtcdCluster } from '../helpers/etcd-cluster.js';
 import { startNode } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -35,7 +36,8 @@ beforeAll(async () => {
     expect(res.status).toBe(200);
   }
   const store = new EtcdStore({ endpoints: [host], username: 'root', password: PASSWORD });
-  await store.put('election/billing/k1', 'node-a');
+  // Under the namespace etcd URLs default to, where `status` reads.
+  await store.put(`${DEFAULT_ETCD_NAMESPACE}election/billing/k1`, 'node-a');
   await store.close();
 });
 afterAll(async () => {
