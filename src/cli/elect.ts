@@ -47,7 +47,7 @@ export async function runElect(
 ): Promise<number> {
   checkName(name, 'NAME');
   if (argv.length === 0) throw new UsageError('missing CMD after --: tenure elect NAME -- CMD ARGS…');
-  const store = await openCliStore(o.store);
+  const store = await openCliStore(o.store, { exclusive: true });
   const stopping = new AbortController();
   let command: Command | undefined;
   const onSignal = (signal: NodeJS.Signals) => {

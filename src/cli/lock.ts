@@ -31,7 +31,7 @@ export interface LockCommandOptions {
 export async function runLock(name: string, argv: readonly string[], o: LockCommandOptions): Promise<number> {
   checkName(name, 'NAME');
   if (argv.length === 0) throw new UsageError('missing CMD after --: tenure lock NAME -- CMD ARGS…');
-  const store = await openCliStore(o.store);
+  const store = await openCliStore(o.store, { exclusive: true });
   const session = await Session.create(store, { ttlMs: o.ttlMs });
   const mutex = new Mutex(session, name);
   const interrupted = new AbortController();

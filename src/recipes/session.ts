@@ -90,6 +90,8 @@ export class Session extends EventEmitter<SessionEvents> {
   readonly clock: Clock;
   readonly #abort = new AbortController();
   #status: SessionStatus = 'alive';
+  /** Why the last keepalive failed, if it did: the cause of an expiry by deadline (a full disk...). */
+  #lastBeatError: unknown;
   #deadline: number;
   #beatTimer: Timer | undefined;
   #lossTimer: Timer | undefined;
@@ -188,8 +190,7 @@ export class Session extends EventEmitter<SessionEvents> {
    * blocked event loop delays timers; the deadline is what counts).
    */
   checkDeadline(): void {
-    if (this.#status === 'alive' && this.clock.now() >= this.#deadline)
-      this.#expire('its heartbeats stopped being acknowledged');
+    if (this.#status === 'alive' && this.clock.now() >= this.#deadline) this.#expireUnacknowledged();
   }
 
   #scheduleBeat(delayMs: number): void {
@@ -204,6 +205,7 @@ export class Session extends EventEmitter<SessionEvents> {
       if (this.#status !== 'alive') return;
       const deadline = sentAt + countedTtl(Math.min(ttl, this.ttlMs));
       if (deadline > this.#deadline) this.#deadline = deadline;
+      this.#lastBeatError = undefined;
       this.emit('keepalive', this.clock.now() - sentAt);
       this.#scheduleBeat(Math.max(0, this.keepAliveIntervalMs - (this.clock.now() - sentAt)));
     } catch (err) {
@@ -212,6 +214,7 @@ export class Session extends EventEmitter<SessionEvents> {
         this.#expire('the store no longer has its lease', err);
         return;
       }
+      this.#lastBeatError = err;
       this.emit('keepaliveError', err);
       // Retry sooner than the regular interval: the deadline is what matters now.
       const remaining = this.#deadline - this.clock.now();
@@ -222,9 +225,19 @@ export class Session extends EventEmitter<SessionEvents> {
   #armLossTimer(): void {
     this.#lossTimer = this.clock.setTimeout(() => {
       if (this.#status !== 'alive') return;
-      if (this.clock.now() >= this.#deadline) this.#expire('its heartbeats stopped being acknowledged');
+      if (this.clock.now() >= this.#deadline) this.#expireUnacknowledged();
       else this.#armLossTimer();
     }, this.#deadline - this.clock.now());
+  }
+
+  #expireUnacknowledged(): void {
+    const err = this.#lastBeatError;
+    this.#expire(
+      err === undefined
+        ? 'its heartbeats stopped being acknowledged'
+        : `its heartbeats stopped being acknowledged (the last failed: ${err instanceof Error ? err.message : String(err)})`,
+      err,
+    );
   }
 
   #stopTimers(): void {

@@ -205,7 +205,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   };
   process.once('SIGINT', onInterrupt);
   try {
-    store = await openCliStore(storeUrl);
+    store = await openCliStore(storeUrl, { create: true });
     const counter = new FencedCounter(counterPath);
     const slotResource = new FencedSlots(slotsPath);
     const script = fileURLToPath(new URL('./worker.js', import.meta.url));

@@ -16,12 +16,23 @@
  * The file must be on a local disk: SQLite's locking is not reliable on network file systems.
  */
 import Database from 'better-sqlite3';
-import { isBusy } from './busy.js';
-import { existsSync, mkdirSync, watch, type FSWatcher } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { TenureError, invalidArgument } from '../../errors.js';
+import { randomInt, randomUUID } from 'node:crypto';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { dirname } from 'node:path';
+import { TenureError, invalidArgument, isTenureError } from '../../errors.js';
 import { ChangeLogStore } from '../change-log.js';
 import { compactedError, leaseNotFound } from '../errors.js';
+import { isBusy } from './busy.js';
+import { FileIdentity } from './file-identity.js';
+import { checkFileMode, checkPlainPath, createFileIfMissing, folderModeFor, prepareFolder } from './paths.js';
+import {
+  REVISION_BLOCK,
+  readReservation,
+  reservationPath,
+  wallClockMicros,
+  writeReservation,
+} from './revision-floor.js';
+import { mapSqliteError } from './sqlite-errors.js';
 import { evaluateCompare } from '../keys.js';
 import type {
   KeyValue,
@@ -39,8 +50,40 @@ import { bootId, hostNow } from './host-clock.js';
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
-  /** Path of the database file; created (with its folder) if missing. Must be on a local disk. */
+  /**
+   * Path of the database file: a plain path on a local disk (no NUL or control characters, not
+   * `:memory:` or a `file:` URI). Next to it live SQLite's `-wal` and `-shm` files and tenure's
+   * `-revisions` file (the revision reservation, see revision-floor.ts): keep them together.
+   */
   path: string;
+  /**
+   * Create the database file if it is missing. Tools that only read a store (status, watch, a
+   * dashboard) set false, so that a wrong path is an error naming it, not a new empty store.
+   * @default true
+   */
+  create?: boolean;
+  /**
+   * Create the file's folder, and its missing parents, if missing (mode 0700, or 0770 with
+   * `fileMode: 0o660`, whatever the umask).
+   * @default false — a mistyped path is an error naming the folder, not a new store nobody else
+   * uses. The CLI sets it for its default store only.
+   */
+  createFolder?: boolean;
+  /**
+   * Mode of the files this store creates (database, -wal, -shm, -revisions), whatever the umask:
+   * `0o600` (the owner only) or `0o660` (the file's group too, for processes of several users
+   * sharing a store: the folder must then be group-writable, so every member of the group can
+   * also replace the store). Existing files keep their mode.
+   * @default 0o600 — lock names, owners and member data are nobody else's business, and whoever
+   * can write the files can hand out any fencing token.
+   */
+  fileMode?: number;
+  /**
+   * The largest the database file may grow, in bytes (SQLite's max_page_count). A write that
+   * would pass it fails like one on a full disk: TENURE_UNAVAILABLE, saying so.
+   * @default unlimited (the disk's free space)
+   */
+  maxBytes?: number;
   /**
    * Where the kernel cannot report changes to the WAL file: how often an open store with active
    * watches checks the file for other processes' commits while changes are flowing (one was seen
@@ -91,9 +134,12 @@ export const SQLITE_STORE_DEFAULTS = Object.freeze({
   busyTimeoutMs: 5000,
   retainRevisions: 10_000,
   synchronous: 'normal' as const,
+  create: true,
+  createFolder: false,
+  fileMode: 0o600,
 });
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 /** Most revisions one watch read returns, so a far-behind watcher catches up in steps. */
 const READ_REVISIONS = 1000;
 
@@ -103,7 +149,9 @@ CREATE TABLE IF NOT EXISTS state (
   schema_version INTEGER NOT NULL,
   revision INTEGER NOT NULL,
   compact_revision INTEGER NOT NULL,
-  boot_id TEXT NOT NULL
+  boot_id TEXT NOT NULL,
+  store_id TEXT NOT NULL DEFAULT '',
+  reserved INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS kv (
   key BLOB PRIMARY KEY,
@@ -173,19 +221,6 @@ function prefixEnd(prefix: Buffer): Buffer | undefined {
   return undefined;
 }
 
-/**
- * Creates a folder and its missing parents, one level at a time. (Node 20's recursive mkdirSync
- * never returns for a path under /proc: it retries forever on the ENOENT that procfs answers.)
- */
-function ensureDir(dir: string): void {
-  const missing: string[] = [];
-  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) {
-    missing.push(d);
-    if (dirname(d) === d) break;
-  }
-  for (const d of missing.reverse()) mkdirSync(d);
-}
-
 function keyBytes(key: string): Buffer {
   return Buffer.from(key, 'utf8');
 }
@@ -199,17 +234,18 @@ function keyBytes(key: string): Buffer {
  */
 const BUSY_STEP_MS = 5;
 
-/** Maps SQLite's lock errors to a retryable TENURE_UNAVAILABLE; other errors pass through. */
-function mapSqliteError(err: unknown): unknown {
-  if (isBusy(err))
-    return new TenureError(
-      'TENURE_UNAVAILABLE',
-      'the SQLite file stayed locked by another process past busyTimeoutMs',
-      {
-        cause: err,
-      },
-    );
-  return err;
+/** A lease id: random, so a lease granted on a restored or recreated file never reuses one. */
+function newLeaseId(): number {
+  return randomInt(0, 2 ** 21) * 2 ** 32 + randomInt(1, 2 ** 32);
+}
+
+interface StateRow {
+  schema_version: number;
+  revision: number;
+  compact_revision: number;
+  boot_id: string;
+  store_id: string;
+  reserved: number;
 }
 
 /**
@@ -244,13 +280,29 @@ export class SqliteStore extends ChangeLogStore {
   readonly #stmt: ReturnType<SqliteStore['prepare']>;
   /** One transaction wrapper, made once: better-sqlite3 builds its BEGIN/COMMIT statements per wrapper. */
   readonly #run: Database.Transaction<(fn: () => unknown) => unknown>;
+  readonly #fileMode: number;
+  /** The revision reservation file next to the database (see revision-floor.ts). */
+  readonly #reservationFile: string;
+  /** The store identity written into the file when it was created. */
+  #storeId = '';
+  /** The highest revision this connection has read: the store's revision may never go below it. */
+  #seenRevision = 0;
+  /** Whether this connection has handed out a revision yet (its first one jumps the reservation). */
+  #handedOut = false;
+  /** The revision the transaction under way commits, if it writes one. */
+  #committing = 0;
+  /** The revision from which #trimIfDue looks at the history's length again. */
+  #nextTrimCheck = 0;
+  /** The database, -wal and -shm files this connection opened. */
+  #files!: FileIdentity;
+  /** Set once the file was found swapped: every later call fails with it. */
+  #replaced: TenureError | undefined;
 
   constructor(options: SqliteStoreOptions) {
     super();
     if (options === null || typeof options !== 'object')
       throw invalidArgument('options', 'must be an object');
-    if (typeof options.path !== 'string' || options.path.length === 0)
-      throw invalidArgument('options.path', 'must be a non-empty file path');
+    checkPlainPath(options.path);
     // An option given as undefined takes its default.
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     const o = { ...SQLITE_STORE_DEFAULTS, ...given } as Required<SqliteStoreOptions>;
@@ -261,7 +313,13 @@ export class SqliteStore extends ChangeLogStore {
     checkInteger(o.retainRevisions, 'options.retainRevisions', 1);
     if (o.synchronous !== 'normal' && o.synchronous !== 'full')
       throw invalidArgument('options.synchronous', "must be 'normal' or 'full'");
+    checkFileMode(o.fileMode);
+    if (options.maxBytes !== undefined) checkInteger(o.maxBytes, 'options.maxBytes', 64 * 1024);
+    for (const name of ['create', 'createFolder'] as const)
+      if (typeof o[name] !== 'boolean') throw invalidArgument(`options.${name}`, 'must be a boolean');
     this.path = o.path;
+    this.#fileMode = o.fileMode;
+    this.#reservationFile = reservationPath(o.path);
     this.#retain = o.retainRevisions;
     this.#pollIntervalMs = o.pollIntervalMs;
     this.#idlePollIntervalMs = o.idlePollIntervalMs;
@@ -277,22 +335,31 @@ export class SqliteStore extends ChangeLogStore {
       maxTxnOps: 128,
     });
 
+    prepareFolder(dirname(o.path), o.createFolder, folderModeFor(o.fileMode));
+    if (!existsSync(o.path)) {
+      if (!o.create)
+        throw new TenureError(
+          'TENURE_UNAVAILABLE',
+          `there is no SQLite store at ${o.path} (nothing has written to it yet, or the path is wrong)`,
+          { retryable: false, details: { path: o.path } },
+        );
+      createFileIfMissing(o.path, o.fileMode);
+    }
+    let db: Database.Database | undefined;
     try {
-      if (o.path !== ':memory:') ensureDir(dirname(o.path));
-      this.#db = new Database(o.path, { timeout: o.busyTimeoutMs });
+      // The file exists now: never let SQLite create one (with the umask's mode) if it vanished.
+      db = this.#db = new Database(o.path, { timeout: o.busyTimeoutMs, fileMustExist: true });
       this.#db.pragma('journal_mode = WAL');
       this.#db.pragma(`synchronous = ${o.synchronous}`);
-      this.#db
-        .transaction(() => {
-          this.#db.exec(SCHEMA);
-          this.#db
-            .prepare(
-              'INSERT OR IGNORE INTO state (id, schema_version, revision, compact_revision, boot_id) VALUES (0, ?, 0, 0, ?)',
-            )
-            .run(SCHEMA_VERSION, bootId());
-        })
-        .immediate();
+      if (options.maxBytes !== undefined) {
+        const pageSize = this.#db.pragma('page_size', { simple: true }) as number;
+        this.#db.pragma(`max_page_count = ${Math.max(1, Math.floor(o.maxBytes / pageSize))}`);
+      }
+      this.#db.transaction(() => this.#initialize()).immediate();
     } catch (err) {
+      db?.close();
+      const mapped = mapSqliteError(err, o.path);
+      if (mapped instanceof TenureError && mapped.code !== 'TENURE_UNAVAILABLE') throw mapped;
       throw new TenureError(
         'TENURE_UNAVAILABLE',
         `cannot open the SQLite store at ${o.path}: ${(err as Error).message}`,
@@ -304,14 +371,11 @@ export class SqliteStore extends ChangeLogStore {
     }
     this.#stmt = this.prepare();
     this.#run = this.#db.transaction((fn: () => unknown) => fn());
-    const state = this.#stmt.state.get() as { schema_version: number };
-    if (state.schema_version !== SCHEMA_VERSION) {
-      this.#db.close();
-      throw new TenureError(
-        'TENURE_CORRUPT',
-        `${o.path} has schema version ${state.schema_version}; this tenure reads ${SCHEMA_VERSION}`,
-      );
-    }
+    const state = this.#stmt.state.get() as StateRow;
+    this.#storeId = state.store_id;
+    this.#seenRevision = state.revision;
+    // The -wal and -shm files exist from the first transaction on, while any connection is open.
+    this.#files = new FileIdentity([o.path, `${o.path}-wal`, `${o.path}-shm`]);
     this.#writeOnce(() => this.#checkBoot());
     // From here on SQLite waits one step at a time (see BUSY_STEP_MS); #write retries.
     this.#db.pragma(`busy_timeout = ${Math.min(o.busyTimeoutMs, BUSY_STEP_MS)}`);
@@ -321,10 +385,55 @@ export class SqliteStore extends ChangeLogStore {
     this.#schedule();
   }
 
+  /**
+   * Inside the opening transaction: creates the schema and the state row of a new file, starting
+   * its revisions above every revision handed out at this path before (see revision-floor.ts),
+   * and upgrades a file of schema version 1.
+   */
+  #initialize(): void {
+    const db = this.#db;
+    db.exec(SCHEMA);
+    const row = db.prepare('SELECT schema_version FROM state WHERE id = 0').get() as
+      { schema_version: number } | undefined;
+    if (row === undefined) {
+      const reserved = readReservation(this.#reservationFile);
+      const start = Math.max(reserved === undefined ? 0 : reserved + REVISION_BLOCK, wallClockMicros());
+      writeReservation(this.#reservationFile, start, this.#fileMode);
+      db.prepare(
+        'INSERT INTO state (id, schema_version, revision, compact_revision, boot_id, store_id, reserved) VALUES (0, ?, ?, ?, ?, ?, ?)',
+      ).run(SCHEMA_VERSION, start, start, bootId(), randomUUID(), start);
+      return;
+    }
+    if (row.schema_version === 1) {
+      const columns = (db.prepare('PRAGMA table_info(state)').all() as { name: string }[]).map((c) => c.name);
+      if (!columns.includes('store_id'))
+        db.exec("ALTER TABLE state ADD COLUMN store_id TEXT NOT NULL DEFAULT ''");
+      if (!columns.includes('reserved'))
+        db.exec('ALTER TABLE state ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0');
+      db.prepare('UPDATE state SET store_id = ?, schema_version = ? WHERE id = 0').run(
+        randomUUID(),
+        SCHEMA_VERSION,
+      );
+      return;
+    }
+    if (row.schema_version !== SCHEMA_VERSION)
+      throw new TenureError(
+        'TENURE_CORRUPT',
+        `${this.path} has schema version ${row.schema_version}; this tenure reads ${SCHEMA_VERSION}`,
+      );
+  }
+
   private prepare() {
     const db = this.#db;
     return {
-      state: db.prepare('SELECT schema_version, revision, compact_revision, boot_id FROM state WHERE id = 0'),
+      state: db.prepare(
+        'SELECT schema_version, revision, compact_revision, boot_id, store_id, reserved FROM state WHERE id = 0',
+      ),
+      /** The state row, and whether the revision this connection saw last is still in the history. */
+      verify: db.prepare(
+        'SELECT revision, compact_revision, store_id, reserved, EXISTS (SELECT 1 FROM changelog WHERE rev = ?) AS seen FROM state WHERE id = 0',
+      ),
+      setReserved: db.prepare('UPDATE state SET reserved = ? WHERE id = 0'),
       revision: db.prepare('SELECT revision FROM state WHERE id = 0').pluck(),
       setRevision: db.prepare('UPDATE state SET revision = ? WHERE id = 0'),
       setCompact: db.prepare('UPDATE state SET compact_revision = ? WHERE id = 0'),
@@ -356,7 +465,10 @@ export class SqliteStore extends ChangeLogStore {
         'SELECT rev, deleted, key, value, create_rev, mod_rev, version, lease FROM changelog WHERE rev > ? AND rev <= ? AND key >= ? ORDER BY rev, seq',
       ),
       trimLog: db.prepare('DELETE FROM changelog WHERE rev <= ?'),
-      grant: db.prepare('INSERT INTO lease (ttl_ms, expires_at) VALUES (?, ?)'),
+      nthNewestRevision: db
+        .prepare('SELECT DISTINCT rev FROM changelog WHERE rev > ? ORDER BY rev DESC LIMIT 1 OFFSET ?')
+        .pluck(),
+      grant: db.prepare('INSERT OR IGNORE INTO lease (id, ttl_ms, expires_at) VALUES (?, ?, ?)'),
       getLease: db.prepare('SELECT ttl_ms, expires_at FROM lease WHERE id = ?'),
       renew: db.prepare('UPDATE lease SET expires_at = ? WHERE id = ?'),
       deleteLease: db.prepare('DELETE FROM lease WHERE id = ?'),
@@ -385,12 +497,22 @@ export class SqliteStore extends ChangeLogStore {
   /** Runs `fn` in an IMMEDIATE transaction once, then wakes this process's watchers if it wrote. */
   #writeOnce<T>(fn: () => T): T {
     this.assertOpen();
+    this.#throwIfReplaced();
     this.#wrote = false;
+    this.#committing = 0;
     let result: T;
     try {
-      result = this.#run.immediate(fn) as T;
+      result = this.#run.immediate(() => {
+        this.#verify();
+        return fn();
+      }) as T;
     } catch (err) {
-      throw mapSqliteError(err);
+      throw this.#failed(err);
+    }
+    if (this.#committing !== 0) {
+      // Only once committed: a rolled-back revision was never handed out.
+      this.#handedOut = true;
+      this.#seenRevision = Math.max(this.#seenRevision, this.#committing);
     }
     if (this.#wrote) this.notify();
     return result;
@@ -398,36 +520,128 @@ export class SqliteStore extends ChangeLogStore {
 
   #read<T>(fn: () => T): T {
     this.assertOpen();
+    this.#throwIfReplaced();
     try {
-      return this.#run.deferred(fn) as T;
+      return this.#run.deferred(() => {
+        this.#verify();
+        return fn();
+      }) as T;
     } catch (err) {
-      throw mapSqliteError(err);
+      throw this.#failed(err);
     }
+  }
+
+  /** The TenureError for a failed transaction; a damaged file may also be a swapped one. */
+  #failed(err: unknown): unknown {
+    const mapped = mapSqliteError(err, this.path);
+    if (isTenureError(mapped, 'TENURE_CORRUPT') && this.#replaced === undefined) {
+      const changed = this.#files.changed();
+      if (changed !== undefined) return this.#markReplaced(changed, mapped);
+    }
+    return mapped;
+  }
+
+  #throwIfReplaced(): void {
+    if (this.#replaced !== undefined) throw this.#replaced;
+    const changed = this.#files.changed();
+    if (changed !== undefined) throw this.#markReplaced(changed);
+  }
+
+  /**
+   * Inside a transaction: checks that the file is still the store this connection opened. Another
+   * file at the path (deleted, renamed over, new -wal/-shm) is caught by #throwIfReplaced before
+   * the transaction; here, a file rewritten in place: another store's identity, a missing state
+   * row (truncated), or a history that lost the last revision this connection saw (an older copy
+   * restored over it, even once other processes have written to it since).
+   */
+  #verify(): void {
+    const row = this.#stmt.verify.get(this.#seenRevision) as
+      | { revision: number; compact_revision: number; store_id: string; reserved: number; seen: number }
+      | undefined;
+    if (row === undefined) throw this.#markReplaced(`${this.path} lost its state (truncated or rewritten)`);
+    if (row.store_id !== this.#storeId)
+      throw this.#markReplaced(`${this.path} now holds another store (identity ${row.store_id})`);
+    if (row.revision < this.#seenRevision || (row.seen === 0 && row.compact_revision < this.#seenRevision))
+      throw this.#markReplaced(
+        `${this.path} went back in time: revision ${this.#seenRevision}, seen before, is not in its history (an older copy was restored)`,
+      );
+    this.#seenRevision = row.revision;
+  }
+
+  /** Records that the file was swapped, wakes the watches (they fail with it), and returns the error. */
+  #markReplaced(what: string, cause?: unknown): TenureError {
+    this.#replaced ??= new TenureError(
+      'TENURE_STORE_REPLACED',
+      `the SQLite store was swapped underneath this process: ${what}; every lease and lock held in it is lost; open the store again`,
+      { cause, details: { path: this.path } },
+    );
+    queueMicrotask(() => this.notify());
+    return this.#replaced;
   }
 
   #currentRevisionUnsafe(): number {
     return this.#stmt.revision.get() as number;
   }
 
+  /**
+   * Inside a write transaction: the next revision. It is above every revision reserved at this
+   * path (revision-floor.ts): a connection's first revision jumps over the reservation, since the
+   * file may be an older copy; a revision past the reservation first reserves the next block.
+   * @throws TENURE_CORRUPT past Number.MAX_SAFE_INTEGER, before handing out an inexact revision.
+   */
+  #nextRevision(): number {
+    const state = this.#stmt.state.get() as StateRow;
+    let base = Math.max(state.revision, this.#seenRevision);
+    if (!this.#handedOut) {
+      const reserved = readReservation(this.#reservationFile);
+      base = Math.max(base, state.reserved, reserved ?? wallClockMicros());
+      // A reservation this file never made: the file is an older copy or a new one, and a process
+      // still writing to the file it replaced may reserve one more block before it notices.
+      if (reserved !== undefined && reserved > state.reserved)
+        base = Math.max(base, reserved + REVISION_BLOCK);
+    }
+    const rev = base + 1;
+    if (!Number.isSafeInteger(rev))
+      throw new TenureError(
+        'TENURE_CORRUPT',
+        `the SQLite store ${this.path} has no revisions left (the next would pass 2^53 - 1, past which fencing tokens are not exact); move the store and its ${this.#reservationFile} away to start a new one`,
+        { details: { path: this.path, revision: base } },
+      );
+    if (rev > state.reserved || !this.#handedOut) {
+      const reserved = Math.min(rev + REVISION_BLOCK - 1, Number.MAX_SAFE_INTEGER);
+      writeReservation(this.#reservationFile, reserved, this.#fileMode);
+      this.#stmt.setReserved.run(reserved);
+    }
+    return rev;
+  }
+
   /** Inside a write transaction: starts a new revision and returns a writer of its events. */
   #revisionWriter() {
-    const rev = this.#currentRevisionUnsafe() + 1;
+    let rev = 0;
     let seq = 0;
     const stmt = this.#stmt;
+    // The revision is taken on first use, so a writer that writes nothing takes none.
+    const take = (): number => (rev === 0 ? (rev = this.#nextRevision()) : rev);
     return {
-      rev,
+      /** The revision this writer's events get. */
+      get rev(): number {
+        return take();
+      },
       put(key: Buffer, value: Uint8Array, createRev: number, version: number, lease: number) {
-        stmt.putKv.run(key, value, createRev, rev, version, lease);
-        stmt.log.run(rev, seq++, 0, key, value, createRev, rev, version, lease);
+        const r = take();
+        stmt.putKv.run(key, value, createRev, r, version, lease);
+        stmt.log.run(r, seq++, 0, key, value, createRev, r, version, lease);
       },
       delete(key: Buffer) {
+        const r = take();
         stmt.deleteKv.run(key);
-        stmt.log.run(rev, seq++, 1, key, EMPTY, 0, rev, 0, 0);
+        stmt.log.run(r, seq++, 1, key, EMPTY, 0, r, 0, 0);
       },
       /** Records the revision if anything was written; returns whether it was. */
       commit: (): boolean => {
         if (seq === 0) return false;
         stmt.setRevision.run(rev);
+        this.#committing = rev;
         this.#trimIfDue(rev);
         this.#wrote = true;
         return true;
@@ -435,10 +649,19 @@ export class SqliteStore extends ChangeLogStore {
     };
   }
 
+  /**
+   * Keeps the newest `retainRevisions` revisions of history, trimming in steps of a tenth of it.
+   * Revisions are counted, not subtracted: a connection's first revision skips numbers (see
+   * #nextRevision), and a skip must not compact history a watcher still needs.
+   */
   #trimIfDue(rev: number): void {
+    if (rev < this.#nextTrimCheck) return;
+    const step = Math.ceil(this.#retain / 10);
+    this.#nextTrimCheck = rev + step;
     const compact = (this.#stmt.state.get() as { compact_revision: number }).compact_revision;
-    // Trim in steps of a tenth of the retention, not on every commit.
-    if (rev - compact > this.#retain + Math.ceil(this.#retain / 10)) this.#trimTo(rev - this.#retain);
+    if (rev - compact <= this.#retain + step) return; // cannot hold more revisions than that
+    const cut = this.#stmt.nthNewestRevision.get(compact, this.#retain) as number | undefined;
+    if (cut !== undefined && cut > compact) this.#trimTo(cut);
   }
 
   #trimTo(revision: number): void {
@@ -551,20 +774,33 @@ export class SqliteStore extends ChangeLogStore {
   protected async doGrant(ttlMs: number): Promise<Lease> {
     const id = await this.#write(() => {
       this.#reap();
-      return this.#stmt.grant.run(ttlMs, hostNow() + ttlMs).lastInsertRowid;
+      for (;;) {
+        const id = newLeaseId();
+        if (this.#stmt.grant.run(id, ttlMs, hostNow() + ttlMs).changes === 1) return id;
+      }
     });
     return { id: String(id), ttlMs };
   }
 
   protected async doKeepAlive(id: LeaseId): Promise<number> {
-    return await this.#write(() => {
-      // Reap first: a lease past its expiry must not be brought back to life.
-      this.#reap();
-      const row = this.#stmt.getLease.get(Number(id)) as { ttl_ms: number } | undefined;
-      if (row === undefined) throw leaseNotFound(id);
-      this.#stmt.renew.run(hostNow() + row.ttl_ms, Number(id));
-      return row.ttl_ms;
-    });
+    try {
+      return await this.#write(() => {
+        // Reap first: a lease past its expiry must not be brought back to life.
+        this.#reap();
+        const row = this.#stmt.getLease.get(Number(id)) as { ttl_ms: number } | undefined;
+        if (row === undefined) throw leaseNotFound(id);
+        this.#stmt.renew.run(hostNow() + row.ttl_ms, Number(id));
+        return row.ttl_ms;
+      });
+    } catch (err) {
+      // A lease in a swapped file is gone for good: say so in the code sessions end on.
+      if (isTenureError(err, 'TENURE_STORE_REPLACED'))
+        throw new TenureError('TENURE_LEASE_NOT_FOUND', `lease ${id} is lost: ${err.message}`, {
+          cause: err,
+          details: { lease: id },
+        });
+      throw err;
+    }
   }
 
   protected async doRevoke(id: LeaseId): Promise<void> {
@@ -675,6 +911,11 @@ export class SqliteStore extends ChangeLogStore {
 
   #tick(): void {
     if (this.closed) return;
+    // Watch-only processes learn of a swapped file here, within reapIntervalMs.
+    if (this.#replaced === undefined) {
+      const changed = this.#files.changed();
+      if (changed !== undefined) this.#markReplaced(changed);
+    }
     if (this.watchers > 0) this.#poll();
     const now = performance.now();
     if (now - this.#lastReapAt >= this.#reapIntervalMs) {
