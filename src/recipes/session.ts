@@ -211,7 +211,14 @@ export class Session extends EventEmitter<SessionEvents> {
     } catch (err) {
       if (this.#status !== 'alive') return;
       if (isTenureError(err, 'TENURE_LEASE_NOT_FOUND') || isTenureError(err, 'TENURE_CLOSED')) {
-        this.#expire('the store no longer has its lease', err);
+        // After failed keepalives (a full disk...), the lease ran out: that failure is the cause.
+        const earlier = this.#lastBeatError;
+        this.#expire(
+          earlier === undefined
+            ? 'the store no longer has its lease'
+            : `the store no longer has its lease: its keepalives failed (${earlier instanceof Error ? earlier.message : String(earlier)})`,
+          earlier ?? err,
+        );
         return;
       }
       this.#lastBeatError = err;

@@ -196,6 +196,38 @@ describe('SqliteStore revisions never go backwards at one path', () => {
   });
 });
 
+describe('SqliteStore schema upgrade', () => {
+  it('a file of schema version 1 is upgraded in place, keeps its data, and gains an identity', async () => {
+    const t = tempDir();
+    const path = join(t.dir, 'v1.db');
+    try {
+      const a = new SqliteStore({ path });
+      const rev = await a.put('k', 'v');
+      await a.close();
+      const raw = new Database(path);
+      raw.exec(
+        'ALTER TABLE state DROP COLUMN store_id; ALTER TABLE state DROP COLUMN reserved; UPDATE state SET schema_version = 1',
+      );
+      raw.close();
+      rmSync(`${path}-revisions`);
+      const b = new SqliteStore({ path });
+      expect((await b.get('k'))?.modRevision).toBe(rev);
+      expect(await b.put('k', 'v2')).toBeGreaterThan(rev);
+      await b.close();
+      const check = new Database(path, { readonly: true });
+      const row = check.prepare('SELECT schema_version, store_id FROM state').get() as {
+        schema_version: number;
+        store_id: string;
+      };
+      check.close();
+      expect(row.schema_version).toBe(2);
+      expect(row.store_id).not.toBe('');
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
 describe('SqliteStore file identity', () => {
   it('a store whose file was deleted fails its writes and keepalives with TENURE_STORE_REPLACED', async () => {
     const t = tempDir();
@@ -214,6 +246,66 @@ describe('SqliteStore file identity', () => {
       expect((reason.cause as TenureError).code).toBe('TENURE_LEASE_NOT_FOUND');
       expect(((reason.cause as TenureError).cause as TenureError).code).toBe('TENURE_STORE_REPLACED');
       await store.close();
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('a file rewritten in place with another store, or gone back in time, fails with TENURE_STORE_REPLACED', async () => {
+    const t = tempDir();
+    try {
+      for (const rewrite of [
+        "UPDATE state SET store_id = 'another-store'",
+        'DELETE FROM changelog WHERE rev = (SELECT revision FROM state); UPDATE state SET revision = revision - 1',
+      ]) {
+        const path = join(t.dir, `rewritten-${rewrite.length}.db`);
+        const store = new SqliteStore({ path });
+        await store.put('k', 'v');
+        const raw = new Database(path);
+        raw.exec(rewrite);
+        raw.close();
+        expect(await codeOf(store.get('k')), rewrite).toBe('TENURE_STORE_REPLACED');
+        expect(await codeOf(store.put('k', 'v2')), rewrite).toBe('TENURE_STORE_REPLACED');
+        await store.close();
+      }
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('a watch on a store whose file was deleted fails with TENURE_STORE_REPLACED within reapIntervalMs', async () => {
+    const t = tempDir();
+    const path = join(t.dir, 'watched.db');
+    try {
+      const store = new SqliteStore({ path });
+      const it = store.watch('x/', { prefix: true })[Symbol.asyncIterator]();
+      const next = it.next().then(
+        () => 'event',
+        (e: unknown) => (isTenureError(e) ? e.code : String(e)),
+      );
+      await sleep(50);
+      rmSync(path);
+      const t0 = performance.now();
+      expect(await next).toBe('TENURE_STORE_REPLACED');
+      expect(performance.now() - t0).toBeLessThan(100 + 400);
+      await store.close();
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('a new file at the same path never reuses the id of a lease of the old one', async () => {
+    const t = tempDir();
+    const path = join(t.dir, 'leases.db');
+    try {
+      const a = new SqliteStore({ path });
+      const old = await Promise.all([a.grant(60_000), a.grant(60_000)]);
+      await a.close();
+      rmSync(path);
+      const b = new SqliteStore({ path });
+      const fresh = await Promise.all([b.grant(60_000), b.grant(60_000)]);
+      for (const l of fresh) expect(old.map((o) => o.id)).not.toContain(l.id);
+      await b.close();
     } finally {
       t.cleanup();
     }
