@@ -55,11 +55,15 @@ export function readReservation(file: string): number | undefined {
 }
 
 /**
- * Records `revision` as the reservation at `file`, durably (fsync) before returning. The record is
- * one fixed-width line rewritten in place: a single sector, so a crash leaves the old value or the
- * new one.
+ * Records `revision` as the reservation at `file`, durably (fsync) before returning, unless the
+ * file already holds a higher one. The record is one fixed-width line rewritten in place: a
+ * single sector, so a crash leaves the old value or the new one.
  */
 export function writeReservation(file: string, revision: number, fileMode: number): void {
+  // Never lower it: a process still writing to a file that was just replaced (it notices at its
+  // next transaction) must not undo the reservation of the file that replaced it.
+  const current = readReservation(file);
+  if (current !== undefined && current >= revision) return;
   let fd: number | undefined;
   try {
     fd = openSync(file, constants.O_WRONLY | constants.O_CREAT, fileMode); // no O_TRUNC: overwritten in place
