@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import {
+  chmodSync,
   closeSync,
   copyFileSync,
   existsSync,
@@ -106,6 +107,22 @@ describe('SqliteStore paths', () => {
       await store.close();
     } finally {
       process.umask(umask);
+      t.cleanup();
+    }
+  });
+
+  it('createFolder refuses an existing folder that other users can write', () => {
+    const t = tempDir();
+    try {
+      const dir = join(t.dir, 'open');
+      mkdirSync(dir);
+      chmodSync(dir, 0o777);
+      const err = thrown(() => new SqliteStore({ path: join(dir, 'x.db'), createFolder: true }));
+      expect(err.message).toMatch(/other users can write/);
+      expect(readdirSync(dir)).toEqual([]);
+      chmodSync(dir, 0o700);
+      new SqliteStore({ path: join(dir, 'x.db'), createFolder: true }).close();
+    } finally {
       t.cleanup();
     }
   });

@@ -81,7 +81,10 @@ export function prepareFolder(dir: string, create: boolean, folderMode: number):
     missing.push(d);
     if (dirname(d) === d) break;
   }
-  if (missing.length === 0) return;
+  if (missing.length === 0) {
+    if (create) checkFolderIsPrivate(resolve(dir), folderMode);
+    return;
+  }
   if (!create)
     throw invalidArgument(
       'options.path',
@@ -100,6 +103,28 @@ export function prepareFolder(dir: string, create: boolean, folderMode: number):
       { cause: err, retryable: false, details: { path: resolve(dir) } },
     );
   }
+}
+
+/**
+ * For a folder tenure would have created itself (the default store's): refuses one that other
+ * users can write, or that belongs to another user, since whoever can write the folder can replace
+ * the store and hand out any fencing token.
+ * @throws TENURE_INVALID_ARGUMENT naming the folder and the chmod that fixes it.
+ */
+function checkFolderIsPrivate(dir: string, folderMode: number): void {
+  const stat = statSync(dir);
+  const uid = process.getuid?.();
+  const tooOpen = stat.mode & 0o777 & ~folderMode & 0o022;
+  if (uid !== undefined && stat.uid !== uid)
+    throw invalidArgument('options.path', `is in ${dir}, which belongs to another user (uid ${stat.uid})`, {
+      path: dir,
+    });
+  if (tooOpen !== 0)
+    throw invalidArgument(
+      'options.path',
+      `is in ${dir}, which other users can write (mode 0${(stat.mode & 0o777).toString(8)}): they could replace the store; chmod ${folderMode.toString(8)} ${dir}`,
+      { path: dir },
+    );
 }
 
 /**
