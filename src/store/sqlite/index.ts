@@ -13,29 +13,24 @@
  *   Where change notifications are unavailable they poll `data_version` instead. The change log
  *   keeps `retainRevisions` revisions; older ones are compacted.
  *
+ * - A file swapped underneath (deleted, renamed over, truncated, restored from an older copy) is
+ *   noticed (file-identity.ts and the checks of #verify): every call then fails with
+ *   TENURE_STORE_REPLACED. Revisions never go below one handed out before at the same path
+ *   (revision-floor.ts), so a fencing token is never handed out twice.
+ *
  * The file must be on a local disk: SQLite's locking is not reliable on network file systems.
+ * Alongside this file: options.ts (options, defaults, validation), schema.ts (tables, rows, the
+ * creation and upgrade of a file), statements.ts (the SQL), paths.ts (plain paths, the default
+ * path, folders and file modes), sqlite-errors.ts (SQLite's errors as TenureErrors).
  */
 import Database from 'better-sqlite3';
-import { randomInt, randomUUID } from 'node:crypto';
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import { TenureError, invalidArgument, isTenureError } from '../../errors.js';
 import { ChangeLogStore } from '../change-log.js';
 import { compactedError, leaseNotFound } from '../errors.js';
-import { isBusy } from './busy.js';
-import { FileIdentity } from './file-identity.js';
-import { checkFileMode, checkPlainPath, createFileIfMissing, folderModeFor, prepareFolder } from './paths.js';
-import {
-  REVISION_BLOCK,
-  readReservation,
-  reservationPath,
-  wallClockMicros,
-  writeReservation,
-} from './revision-floor.js';
-import { mapSqliteError } from './sqlite-errors.js';
 import { evaluateCompare } from '../keys.js';
 import type {
-  KeyValue,
   Lease,
   LeaseId,
   Op,
@@ -45,185 +40,37 @@ import type {
   TxnResponse,
   WatchEvent,
 } from '../types.js';
-import { checkInteger, toBytes } from '../validate.js';
+import { toBytes } from '../validate.js';
+import { isBusy } from './busy.js';
+import { FileIdentity } from './file-identity.js';
 import { bootId, hostNow } from './host-clock.js';
+import { resolveSqliteStoreOptions, type SqliteStoreOptions } from './options.js';
+import { createFileIfMissing, folderModeFor, prepareFolder } from './paths.js';
+import {
+  REVISION_BLOCK,
+  readReservation,
+  reservationPath,
+  wallClockMicros,
+  writeReservation,
+} from './revision-floor.js';
+import {
+  EMPTY,
+  initializeSchema,
+  keyBytes,
+  newLeaseId,
+  prefixEnd,
+  toKv,
+  type KvRow,
+  type LogRow,
+  type StateRow,
+} from './schema.js';
+import { mapSqliteError } from './sqlite-errors.js';
+import { prepareStatements, type Statements } from './statements.js';
 
-/** Options of {@link SqliteStore}. */
-export interface SqliteStoreOptions {
-  /**
-   * Path of the database file: a plain path on a local disk (no NUL or control characters, not
-   * `:memory:` or a `file:` URI). Next to it live SQLite's `-wal` and `-shm` files and tenure's
-   * `-revisions` file (the revision reservation, see revision-floor.ts): keep them together.
-   */
-  path: string;
-  /**
-   * Create the database file if it is missing. Tools that only read a store (status, watch, a
-   * dashboard) set false, so that a wrong path is an error naming it, not a new empty store.
-   * @default true
-   */
-  create?: boolean;
-  /**
-   * Create the file's folder, and its missing parents, if missing (mode 0700, or 0770 with
-   * `fileMode: 0o660`, whatever the umask).
-   * @default false — a mistyped path is an error naming the folder, not a new store nobody else
-   * uses. The CLI sets it for its default store only.
-   */
-  createFolder?: boolean;
-  /**
-   * Mode of the files this store creates (database, -wal, -shm, -revisions), whatever the umask:
-   * `0o600` (the owner only) or `0o660` (the file's group too, for processes of several users
-   * sharing a store: the folder must then be group-writable, so every member of the group can
-   * also replace the store). Existing files keep their mode.
-   * @default 0o600 — lock names, owners and member data are nobody else's business, and whoever
-   * can write the files can hand out any fencing token.
-   */
-  fileMode?: number;
-  /**
-   * The largest the database file may grow, in bytes (SQLite's max_page_count). A write that
-   * would pass it fails like one on a full disk: TENURE_UNAVAILABLE, saying so.
-   * @default unlimited (the disk's free space)
-   */
-  maxBytes?: number;
-  /**
-   * Where the kernel cannot report changes to the WAL file: how often an open store with active
-   * watches checks the file for other processes' commits while changes are flowing (one was seen
-   * in the last second). With change notifications, the check runs every `reapIntervalMs` as a
-   * safety net only.
-   * @default 10 — delivers a change to another process in ~5 ms on average, ≤ 10 ms plus the read.
-   */
-  pollIntervalMs?: number;
-  /**
-   * Where the kernel cannot report changes: the check interval once no change has been seen for
-   * a second, the longest a first change after a quiet spell waits to be noticed.
-   * @default 25 — keeps an idle watch near 1% of a core (a Node timer alone costs ~0.6% at this
-   * rate here) while bounding delivery after a quiet spell to ~25 ms.
-   */
-  idlePollIntervalMs?: number;
-  /**
-   * How often every open store looks for expired leases, bounding how late after its ttl a
-   * lease's keys are deleted when nobody else touches the store.
-   * @default 100 — a tenth of a one-second ttl; the check is one indexed query.
-   */
-  reapIntervalMs?: number;
-  /**
-   * How long a write waits for another process's write lock before failing with
-   * TENURE_UNAVAILABLE. Writes hold the lock for well under a millisecond, but a process stopped
-   * inside a write (SIGSTOP, a debugger) holds it until it resumes: the wait is made in 5 ms
-   * steps with the event loop running in between, so timers (a session's expiry) stay on time.
-   * @default 5000
-   */
-  busyTimeoutMs?: number;
-  /**
-   * Revisions of change history kept for watches to resume from.
-   * @default 10000
-   */
-  retainRevisions?: number;
-  /**
-   * SQLite's `synchronous` setting. 'normal' survives any process crash (SIGKILL); 'full' also
-   * survives power loss and kernel panics, at the cost of an fsync per transaction.
-   * @default 'normal'
-   */
-  synchronous?: 'normal' | 'full';
-}
+export { SQLITE_STORE_DEFAULTS, type SqliteStoreOptions } from './options.js';
 
-/** Defaults of {@link SqliteStoreOptions}. */
-export const SQLITE_STORE_DEFAULTS = Object.freeze({
-  pollIntervalMs: 10,
-  idlePollIntervalMs: 25,
-  reapIntervalMs: 100,
-  busyTimeoutMs: 5000,
-  retainRevisions: 10_000,
-  synchronous: 'normal' as const,
-  create: true,
-  createFolder: false,
-  fileMode: 0o600,
-});
-
-const SCHEMA_VERSION = 2;
 /** Most revisions one watch read returns, so a far-behind watcher catches up in steps. */
 const READ_REVISIONS = 1000;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS state (
-  id INTEGER PRIMARY KEY CHECK (id = 0),
-  schema_version INTEGER NOT NULL,
-  revision INTEGER NOT NULL,
-  compact_revision INTEGER NOT NULL,
-  boot_id TEXT NOT NULL,
-  store_id TEXT NOT NULL DEFAULT '',
-  reserved INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS kv (
-  key BLOB PRIMARY KEY,
-  value BLOB NOT NULL,
-  create_rev INTEGER NOT NULL,
-  mod_rev INTEGER NOT NULL,
-  version INTEGER NOT NULL,
-  lease INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS kv_by_lease ON kv (lease) WHERE lease != 0;
-CREATE TABLE IF NOT EXISTS lease (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  ttl_ms REAL NOT NULL,
-  expires_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS lease_by_expiry ON lease (expires_at);
-CREATE TABLE IF NOT EXISTS changelog (
-  rev INTEGER NOT NULL,
-  seq INTEGER NOT NULL,
-  deleted INTEGER NOT NULL,
-  key BLOB NOT NULL,
-  value BLOB NOT NULL,
-  create_rev INTEGER NOT NULL,
-  mod_rev INTEGER NOT NULL,
-  version INTEGER NOT NULL,
-  lease INTEGER NOT NULL,
-  PRIMARY KEY (rev, seq)
-) WITHOUT ROWID;
-`;
-
-interface KvRow {
-  key: Buffer;
-  value: Buffer;
-  create_rev: number;
-  mod_rev: number;
-  version: number;
-  lease: number;
-}
-
-interface LogRow extends KvRow {
-  rev: number;
-  deleted: number;
-}
-
-const EMPTY = Buffer.alloc(0);
-
-function toKv(row: KvRow): KeyValue {
-  return {
-    key: row.key.toString('utf8'),
-    value: row.value,
-    createRevision: row.create_rev,
-    modRevision: row.mod_rev,
-    version: row.version,
-    lease: row.lease === 0 ? null : String(row.lease),
-  };
-}
-
-/** The first key after every key starting with `prefix` (etcd's range_end), or undefined for none. */
-function prefixEnd(prefix: Buffer): Buffer | undefined {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i]! < 0xff) {
-      end[i]! += 1;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return undefined;
-}
-
-function keyBytes(key: string): Buffer {
-  return Buffer.from(key, 'utf8');
-}
 
 /**
  * How long one attempt at a write waits inside SQLite for another process's write lock. SQLite
@@ -233,20 +80,6 @@ function keyBytes(key: string): Buffer {
  * abort on time).
  */
 const BUSY_STEP_MS = 5;
-
-/** A lease id: random, so a lease granted on a restored or recreated file never reuses one. */
-function newLeaseId(): number {
-  return randomInt(0, 2 ** 21) * 2 ** 32 + randomInt(1, 2 ** 32);
-}
-
-interface StateRow {
-  schema_version: number;
-  revision: number;
-  compact_revision: number;
-  boot_id: string;
-  store_id: string;
-  reserved: number;
-}
 
 /**
  * A Store in a SQLite file, shared by the processes of one host.
@@ -277,7 +110,7 @@ export class SqliteStore extends ChangeLogStore {
   readonly #busyTimeoutMs: number;
   /** Set by a revision writer that committed, so #write knows to wake this process's watchers. */
   #wrote = false;
-  readonly #stmt: ReturnType<SqliteStore['prepare']>;
+  readonly #stmt: Statements;
   /** One transaction wrapper, made once: better-sqlite3 builds its BEGIN/COMMIT statements per wrapper. */
   readonly #run: Database.Transaction<(fn: () => unknown) => unknown>;
   readonly #fileMode: number;
@@ -300,23 +133,7 @@ export class SqliteStore extends ChangeLogStore {
 
   constructor(options: SqliteStoreOptions) {
     super();
-    if (options === null || typeof options !== 'object')
-      throw invalidArgument('options', 'must be an object');
-    checkPlainPath(options.path);
-    // An option given as undefined takes its default.
-    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-    const o = { ...SQLITE_STORE_DEFAULTS, ...given } as Required<SqliteStoreOptions>;
-    checkInteger(o.pollIntervalMs, 'options.pollIntervalMs', 1, 60_000);
-    checkInteger(o.idlePollIntervalMs, 'options.idlePollIntervalMs', o.pollIntervalMs, 60_000);
-    checkInteger(o.reapIntervalMs, 'options.reapIntervalMs', 1, 60_000);
-    checkInteger(o.busyTimeoutMs, 'options.busyTimeoutMs', 0, 600_000);
-    checkInteger(o.retainRevisions, 'options.retainRevisions', 1);
-    if (o.synchronous !== 'normal' && o.synchronous !== 'full')
-      throw invalidArgument('options.synchronous', "must be 'normal' or 'full'");
-    checkFileMode(o.fileMode);
-    if (options.maxBytes !== undefined) checkInteger(o.maxBytes, 'options.maxBytes', 64 * 1024);
-    for (const name of ['create', 'createFolder'] as const)
-      if (typeof o[name] !== 'boolean') throw invalidArgument(`options.${name}`, 'must be a boolean');
+    const o = resolveSqliteStoreOptions(options);
     this.path = o.path;
     this.#fileMode = o.fileMode;
     this.#reservationFile = reservationPath(o.path);
@@ -351,11 +168,11 @@ export class SqliteStore extends ChangeLogStore {
       db = this.#db = new Database(o.path, { timeout: o.busyTimeoutMs, fileMustExist: true });
       this.#db.pragma('journal_mode = WAL');
       this.#db.pragma(`synchronous = ${o.synchronous}`);
-      if (options.maxBytes !== undefined) {
+      if (o.maxBytes !== undefined) {
         const pageSize = this.#db.pragma('page_size', { simple: true }) as number;
         this.#db.pragma(`max_page_count = ${Math.max(1, Math.floor(o.maxBytes / pageSize))}`);
       }
-      this.#db.transaction(() => this.#initialize()).immediate();
+      this.#db.transaction(() => initializeSchema(db!, o.path, o.fileMode)).immediate();
     } catch (err) {
       db?.close();
       const mapped = mapSqliteError(err, o.path);
@@ -369,7 +186,7 @@ export class SqliteStore extends ChangeLogStore {
         },
       );
     }
-    this.#stmt = this.prepare();
+    this.#stmt = prepareStatements(this.#db);
     this.#run = this.#db.transaction((fn: () => unknown) => fn());
     const state = this.#stmt.state.get() as StateRow;
     this.#storeId = state.store_id;
@@ -383,99 +200,6 @@ export class SqliteStore extends ChangeLogStore {
     this.#dataVersion = this.#stmt.dataVersion.get() as number;
     this.#reapIntervalMs = o.reapIntervalMs;
     this.#schedule();
-  }
-
-  /**
-   * Inside the opening transaction: creates the schema and the state row of a new file, starting
-   * its revisions above every revision handed out at this path before (see revision-floor.ts),
-   * and upgrades a file of schema version 1.
-   */
-  #initialize(): void {
-    const db = this.#db;
-    db.exec(SCHEMA);
-    const row = db.prepare('SELECT schema_version FROM state WHERE id = 0').get() as
-      { schema_version: number } | undefined;
-    if (row === undefined) {
-      const reserved = readReservation(this.#reservationFile);
-      const start = Math.max(reserved === undefined ? 0 : reserved + REVISION_BLOCK, wallClockMicros());
-      writeReservation(this.#reservationFile, start, this.#fileMode);
-      db.prepare(
-        'INSERT INTO state (id, schema_version, revision, compact_revision, boot_id, store_id, reserved) VALUES (0, ?, ?, ?, ?, ?, ?)',
-      ).run(SCHEMA_VERSION, start, start, bootId(), randomUUID(), start);
-      return;
-    }
-    if (row.schema_version === 1) {
-      const columns = (db.prepare('PRAGMA table_info(state)').all() as { name: string }[]).map((c) => c.name);
-      if (!columns.includes('store_id'))
-        db.exec("ALTER TABLE state ADD COLUMN store_id TEXT NOT NULL DEFAULT ''");
-      if (!columns.includes('reserved'))
-        db.exec('ALTER TABLE state ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0');
-      db.prepare('UPDATE state SET store_id = ?, schema_version = ? WHERE id = 0').run(
-        randomUUID(),
-        SCHEMA_VERSION,
-      );
-      return;
-    }
-    if (row.schema_version !== SCHEMA_VERSION)
-      throw new TenureError(
-        'TENURE_CORRUPT',
-        `${this.path} has schema version ${row.schema_version}; this tenure reads ${SCHEMA_VERSION}`,
-      );
-  }
-
-  private prepare() {
-    const db = this.#db;
-    return {
-      state: db.prepare(
-        'SELECT schema_version, revision, compact_revision, boot_id, store_id, reserved FROM state WHERE id = 0',
-      ),
-      /** The state row, and whether the revision this connection saw last is still in the history. */
-      verify: db.prepare(
-        'SELECT revision, compact_revision, store_id, reserved, EXISTS (SELECT 1 FROM changelog WHERE rev = ?) AS seen FROM state WHERE id = 0',
-      ),
-      setReserved: db.prepare('UPDATE state SET reserved = ? WHERE id = 0'),
-      revision: db.prepare('SELECT revision FROM state WHERE id = 0').pluck(),
-      setRevision: db.prepare('UPDATE state SET revision = ? WHERE id = 0'),
-      setCompact: db.prepare('UPDATE state SET compact_revision = ? WHERE id = 0'),
-      setBoot: db.prepare('UPDATE state SET boot_id = ? WHERE id = 0'),
-      dataVersion: db.prepare('PRAGMA data_version').pluck(),
-      getKv: db.prepare('SELECT key, value, create_rev, mod_rev, version, lease FROM kv WHERE key = ?'),
-      rangeKv: db.prepare(
-        'SELECT key, value, create_rev, mod_rev, version, lease FROM kv WHERE key >= ? AND key < ? ORDER BY key LIMIT ?',
-      ),
-      rangeKvOpen: db.prepare(
-        'SELECT key, value, create_rev, mod_rev, version, lease FROM kv WHERE key >= ? ORDER BY key LIMIT ?',
-      ),
-      putKv: db.prepare(
-        'INSERT OR REPLACE INTO kv (key, value, create_rev, mod_rev, version, lease) VALUES (?, ?, ?, ?, ?, ?)',
-      ),
-      deleteKv: db.prepare('DELETE FROM kv WHERE key = ?'),
-      keysOfLease: db.prepare('SELECT key FROM kv WHERE lease = ? ORDER BY key').pluck(),
-      leasedKeys: db.prepare('SELECT key FROM kv WHERE lease != 0 ORDER BY key').pluck(),
-      log: db.prepare(
-        'INSERT INTO changelog (rev, seq, deleted, key, value, create_rev, mod_rev, version, lease) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      ),
-      readLogKey: db.prepare(
-        'SELECT rev, deleted, key, value, create_rev, mod_rev, version, lease FROM changelog WHERE rev > ? AND rev <= ? AND key = ? ORDER BY rev, seq',
-      ),
-      readLogRange: db.prepare(
-        'SELECT rev, deleted, key, value, create_rev, mod_rev, version, lease FROM changelog WHERE rev > ? AND rev <= ? AND key >= ? AND key < ? ORDER BY rev, seq',
-      ),
-      readLogOpen: db.prepare(
-        'SELECT rev, deleted, key, value, create_rev, mod_rev, version, lease FROM changelog WHERE rev > ? AND rev <= ? AND key >= ? ORDER BY rev, seq',
-      ),
-      trimLog: db.prepare('DELETE FROM changelog WHERE rev <= ?'),
-      nthNewestRevision: db
-        .prepare('SELECT DISTINCT rev FROM changelog WHERE rev > ? ORDER BY rev DESC LIMIT 1 OFFSET ?')
-        .pluck(),
-      grant: db.prepare('INSERT OR IGNORE INTO lease (id, ttl_ms, expires_at) VALUES (?, ?, ?)'),
-      getLease: db.prepare('SELECT ttl_ms, expires_at FROM lease WHERE id = ?'),
-      renew: db.prepare('UPDATE lease SET expires_at = ? WHERE id = ?'),
-      deleteLease: db.prepare('DELETE FROM lease WHERE id = ?'),
-      deleteAllLeases: db.prepare('DELETE FROM lease'),
-      expired: db.prepare('SELECT id FROM lease WHERE expires_at <= ? ORDER BY id').pluck(),
-      anyExpired: db.prepare('SELECT 1 FROM lease WHERE expires_at <= ? LIMIT 1').pluck(),
-    };
   }
 
   /**
