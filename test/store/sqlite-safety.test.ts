@@ -103,7 +103,8 @@ describe('SqliteStore paths', () => {
       await store.put('k', 'v');
       expect(mode(join(t.dir, 'a'))).toBe(0o700);
       expect(mode(join(t.dir, 'a', 'b'))).toBe(0o700);
-      for (const f of [path, `${path}-wal`, `${path}-shm`]) expect(mode(f), f).toBe(0o600);
+      for (const f of [path, `${path}-wal`, `${path}-shm`, `${path}-revisions`])
+        expect(mode(f), f).toBe(0o600);
       await store.close();
     } finally {
       process.umask(umask);
@@ -134,7 +135,8 @@ describe('SqliteStore paths', () => {
       const path = join(t.dir, 'shared.db');
       const store = await openStore(`sqlite://${path}?mode=0660`);
       await store.put('k', 'v');
-      for (const f of [path, `${path}-wal`, `${path}-shm`]) expect(mode(f), f).toBe(0o660);
+      for (const f of [path, `${path}-wal`, `${path}-shm`, `${path}-revisions`])
+        expect(mode(f), f).toBe(0o660);
       await store.close();
       for (const fileMode of [0o666, 0o644, 0o700, 0o4600, -1, 1.5])
         expect(thrown(() => new SqliteStore({ path: join(t.dir, 'x.db'), fileMode })).message).toMatch(
