@@ -122,6 +122,8 @@ export class SqliteStore extends ChangeLogStore {
   #seenRevision = 0;
   /** Whether this connection has handed out a revision yet (its first one jumps the reservation). */
   #handedOut = false;
+  /** The state row's revision and reservation in the transaction under way (see #verify). */
+  #tx = { revision: 0, reserved: 0 };
   /** The revision the transaction under way commits, if it writes one. */
   #committing = 0;
   /** The revision from which #trimIfDue looks at the history's length again. */
@@ -224,6 +226,7 @@ export class SqliteStore extends ChangeLogStore {
     this.#throwIfReplaced();
     this.#wrote = false;
     this.#committing = 0;
+    const handedOut = this.#handedOut;
     let result: T;
     try {
       result = this.#run.immediate(() => {
@@ -231,13 +234,11 @@ export class SqliteStore extends ChangeLogStore {
         return fn();
       }) as T;
     } catch (err) {
+      // Rolled back: no revision of this transaction was handed out.
+      this.#handedOut = handedOut;
       throw this.#failed(err);
     }
-    if (this.#committing !== 0) {
-      // Only once committed: a rolled-back revision was never handed out.
-      this.#handedOut = true;
-      this.#seenRevision = Math.max(this.#seenRevision, this.#committing);
-    }
+    if (this.#committing !== 0) this.#seenRevision = Math.max(this.#seenRevision, this.#committing);
     if (this.#wrote) this.notify();
     return result;
   }
@@ -292,6 +293,7 @@ export class SqliteStore extends ChangeLogStore {
         `${this.path} went back in time: revision ${this.#seenRevision}, seen before, is not in its history (an older copy was restored)`,
       );
     this.#seenRevision = row.revision;
+    this.#tx = { revision: row.revision, reserved: row.reserved };
   }
 
   /** Records that the file was swapped, wakes the watches (they fail with it), and returns the error. */
@@ -316,7 +318,7 @@ export class SqliteStore extends ChangeLogStore {
    * @throws TENURE_CORRUPT past Number.MAX_SAFE_INTEGER, before handing out an inexact revision.
    */
   #nextRevision(): number {
-    const state = this.#stmt.state.get() as StateRow;
+    const state = this.#tx; // read by #verify at the start of this transaction, kept up to date since
     let base = Math.max(state.revision, this.#seenRevision);
     if (!this.#handedOut) {
       const reserved = readReservation(this.#reservationFile);
@@ -337,7 +339,9 @@ export class SqliteStore extends ChangeLogStore {
       const reserved = Math.min(rev + REVISION_BLOCK - 1, Number.MAX_SAFE_INTEGER);
       writeReservation(this.#reservationFile, reserved, this.#fileMode);
       this.#stmt.setReserved.run(reserved);
+      state.reserved = reserved;
     }
+    this.#handedOut = true; // undone by #writeOnce if the transaction rolls back
     return rev;
   }
 
@@ -367,6 +371,7 @@ export class SqliteStore extends ChangeLogStore {
       commit: (): boolean => {
         if (seq === 0) return false;
         stmt.setRevision.run(rev);
+        this.#tx.revision = rev;
         this.#committing = rev;
         this.#trimIfDue(rev);
         this.#wrote = true;
