@@ -63,7 +63,8 @@ export function checkFileMode(mode: unknown, name = 'options.fileMode'): asserts
  * Makes sure the folder of a store exists. A missing folder is created (with its missing parents,
  * each with `folderMode`, whatever the umask) only when `create` is set: the CLI sets it for its
  * default store alone, so a typo in `--store` is an error rather than a new, empty store.
- * @throws TENURE_INVALID_ARGUMENT when the folder is missing and may not be created;
+ * @throws TENURE_INVALID_ARGUMENT when the folder is missing and may not be created (the message
+ * names it and the mkdir that creates it);
  * TENURE_UNAVAILABLE when creating it fails.
  */
 export function prepareFolder(dir: string, create: boolean, folderMode: number): void {
@@ -86,10 +87,10 @@ export function prepareFolder(dir: string, create: boolean, folderMode: number):
     return;
   }
   if (!create)
-    throw invalidArgument(
-      'options.path',
-      `is in a folder that does not exist: ${resolve(dir)}; create it first (mkdir -m 0700 -p ${resolve(dir)}) or pass createFolder: true`,
-      { path: resolve(dir) },
+    throw new TenureError(
+      'TENURE_INVALID_ARGUMENT',
+      `the folder of the SQLite store, ${resolve(dir)}, does not exist: create it first (mkdir -m 0700 -p ${resolve(dir)}); only the default store's folder is created`,
+      { details: { argument: 'options.path', path: resolve(dir) } },
     );
   try {
     for (const d of missing.reverse()) {
