@@ -138,6 +138,12 @@ describe('SqliteStore paths', () => {
       for (const f of [path, `${path}-wal`, `${path}-shm`, `${path}-revisions`])
         expect(mode(f), f).toBe(0o660);
       await store.close();
+      // A process of the group opening it without ?mode keeps the files shared.
+      const other = new SqliteStore({ path });
+      await other.put('k', 'v2');
+      for (const f of [path, `${path}-wal`, `${path}-shm`, `${path}-revisions`])
+        expect(mode(f), f).toBe(0o660);
+      await other.close();
       for (const fileMode of [0o666, 0o644, 0o700, 0o4600, -1, 1.5])
         expect(thrown(() => new SqliteStore({ path: join(t.dir, 'x.db'), fileMode })).message).toMatch(
           /options\.fileMode/,

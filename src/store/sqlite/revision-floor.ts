@@ -26,11 +26,12 @@ import {
   constants,
   fchmodSync,
   fdatasyncSync,
-  fstatSync,
+  fsyncSync,
   openSync,
   readFileSync,
   writeSync,
 } from 'node:fs';
+import { dirname } from 'node:path';
 import { TenureError } from '../../errors.js';
 
 /** Revisions reserved at a time: one fsynced write of the reservation file per this many writes. */
@@ -65,11 +66,21 @@ export function writeReservation(file: string, revision: number, fileMode: numbe
   const current = readReservation(file);
   if (current !== undefined && current >= revision) return;
   let fd: number | undefined;
+  let created = false;
   try {
-    fd = openSync(file, constants.O_WRONLY | constants.O_CREAT, fileMode); // no O_TRUNC: overwritten in place
-    if ((fstatSync(fd).mode & 0o777) !== fileMode) fchmodSync(fd, fileMode);
+    try {
+      fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, fileMode);
+      created = true;
+      fchmodSync(fd, fileMode); // the umask filtered the mode given to open
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // An existing file keeps its mode (a group-shared store stays shared); no O_TRUNC: the
+      // record is overwritten in place.
+      fd = openSync(file, constants.O_WRONLY);
+    }
     writeSync(fd, `${String(revision).padStart(16, '0')}\n`, 0, 'latin1');
     fdatasyncSync(fd);
+    if (created) syncFolder(dirname(file)); // a power loss must not lose the new name either
   } catch (err) {
     throw new TenureError(
       'TENURE_UNAVAILABLE',
@@ -78,6 +89,15 @@ export function writeReservation(file: string, revision: number, fileMode: numbe
     );
   } finally {
     if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function syncFolder(dir: string): void {
+  const fd = openSync(dir, constants.O_RDONLY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
