@@ -4,12 +4,13 @@
  * commands that must exclude other processes. The last tests run the built CLI (`npm run build`).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, statSync, writeSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_STORE_URL, openCliStore, resolveStoreUrl } from '../../src/cli/store-url.js';
 import { UsageError } from '../../src/cli/usage-error.js';
+import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
@@ -92,6 +93,26 @@ describe('the built CLI', () => {
         expect(r.status).toBe(2);
         expect(r.stderr.trim().split('\n')).toHaveLength(1);
       });
+
+  it('status of a damaged store: one line saying so, exit 2, no stack trace', async () => {
+    const t = tempDir();
+    try {
+      const path = join(t.dir, 'damaged.db');
+      const store = new SqliteStore({ path });
+      for (let i = 0; i < 50; i++) await store.put(`tenure/locks/l${i}`, Buffer.alloc(500, i));
+      await store.close();
+      const size = statSync(path).size;
+      const fd = openSync(path, 'r+');
+      writeSync(fd, Buffer.alloc(size - 4096, 0xa5), 0, size - 4096, 4096);
+      closeSync(fd);
+      const r = run(['status', '--store', `sqlite://${path}`]);
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/damaged/);
+    } finally {
+      t.cleanup();
+    }
+  });
 
   it('status of a missing store: exit 2 naming the path, nothing created', () => {
     const t = tempDir();
