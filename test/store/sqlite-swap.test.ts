@@ -65,15 +65,20 @@ describe('a SQLite file swapped underneath its holders', () => {
         const tokenA = Number((await a.waitFor((l) => l.startsWith('held '))).split(' ')[1]);
         swap(path, backup);
         const swappedAt = performance.now();
+        // Timed as it arrives, whatever B's start-up costs under load.
+        const lostLine = a
+          .waitFor((l) => l.startsWith('lost '), 3 * TTL_MS)
+          .then((line) => ({ line, after: performance.now() - swappedAt }));
+        lostLine.catch(() => undefined);
 
         const b = startNode(holder, [path, 'job', String(TTL_MS)]);
         children.push(b);
         const tokenB = Number((await b.waitFor((l) => l.startsWith('held '))).split(' ')[1]);
         expect(tokenB).toBeGreaterThan(tokenA);
 
-        const lost = await a.waitFor((l) => l.startsWith('lost '), 3 * TTL_MS);
-        expect(performance.now() - swappedAt).toBeLessThan(TTL_MS + 500);
-        expect(lost).toMatch(/TENURE_STORE_REPLACED/);
+        const lost = await lostLine;
+        expect(lost.after).toBeLessThan(TTL_MS + 500);
+        expect(lost.line).toMatch(/TENURE_STORE_REPLACED/);
       } finally {
         for (const c of children) c.proc.kill('SIGKILL');
         await Promise.all(children.map((c) => c.exited));
