@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { isTenureError, type TenureError } from '../../src/errors.js';
+import { Mutex } from '../../src/recipes/mutex.js';
 import { Session } from '../../src/recipes/session.js';
 import { openStore } from '../../src/store/open.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
@@ -214,6 +215,33 @@ describe('SqliteStore revisions never go backwards at one path', () => {
       }
       expect(code).toBe('TENURE_CORRUPT');
       for (const r of revisions) expect(Number.isSafeInteger(r)).toBe(true);
+      await store.close();
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe('SqliteStore at the top of its revision range', () => {
+  it('sessions end (nothing can be released any more) and unlock returns instead of retrying forever', async () => {
+    const t = tempDir();
+    const path = join(t.dir, 'top-held.db');
+    try {
+      const store = new SqliteStore({ path });
+      const session = await Session.create(store, { ttlMs: 600 });
+      const lock = await new Mutex(session, 'job').lock();
+      const raw = new Database(path);
+      raw.prepare('UPDATE state SET revision = ? WHERE id = 0').run(Number.MAX_SAFE_INTEGER);
+      raw.close();
+      await eventually(() => session.signal.aborted, 2000);
+      const reason = session.signal.reason as TenureError;
+      expect((reason.cause as TenureError).code).toBe('TENURE_LEASE_NOT_FOUND');
+      expect(((reason.cause as TenureError).cause as TenureError).code).toBe('TENURE_CORRUPT');
+      const unlocked = await Promise.race([
+        lock.unlock().then(() => 'returned'),
+        sleep(3000).then(() => 'stuck'),
+      ]);
+      expect(unlocked).toBe('returned');
       await store.close();
     } finally {
       t.cleanup();

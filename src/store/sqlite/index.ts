@@ -120,6 +120,12 @@ export class SqliteStore extends ChangeLogStore {
   #storeId = '';
   /** The highest revision this connection has read: the store's revision may never go below it. */
   #seenRevision = 0;
+  /**
+   * The highest revision this connection has seen with its events in the history: a file that
+   * lost them (an older copy) is not the store this connection saw, even once other processes
+   * have written past it.
+   */
+  #seenLogged = 0;
   /** Whether this connection has handed out a revision yet (its first one jumps the reservation). */
   #handedOut = false;
   /** The state row's revision and reservation in the transaction under way (see #verify). */
@@ -238,7 +244,10 @@ export class SqliteStore extends ChangeLogStore {
       this.#handedOut = handedOut;
       throw this.#failed(err);
     }
-    if (this.#committing !== 0) this.#seenRevision = Math.max(this.#seenRevision, this.#committing);
+    if (this.#committing !== 0) {
+      this.#seenRevision = Math.max(this.#seenRevision, this.#committing);
+      this.#seenLogged = Math.max(this.#seenLogged, this.#committing);
+    }
     if (this.#wrote) this.notify();
     return result;
   }
@@ -282,17 +291,29 @@ export class SqliteStore extends ChangeLogStore {
    * restored over it, even once other processes have written to it since).
    */
   #verify(): void {
-    const row = this.#stmt.verify.get(this.#seenRevision) as
-      | { revision: number; compact_revision: number; store_id: string; reserved: number; seen: number }
+    const row = this.#stmt.verify.get(this.#seenLogged) as
+      | {
+          revision: number;
+          compact_revision: number;
+          store_id: string;
+          reserved: number;
+          seen: number;
+          logged: number;
+        }
       | undefined;
     if (row === undefined) throw this.#markReplaced(`${this.path} lost its state (truncated or rewritten)`);
     if (row.store_id !== this.#storeId)
       throw this.#markReplaced(`${this.path} now holds another store (identity ${row.store_id})`);
-    if (row.revision < this.#seenRevision || (row.seen === 0 && row.compact_revision < this.#seenRevision))
+    if (row.revision < this.#seenRevision)
       throw this.#markReplaced(
-        `${this.path} went back in time: revision ${this.#seenRevision}, seen before, is not in its history (an older copy was restored)`,
+        `${this.path} went back in time: its revision is ${row.revision}, this process saw ${this.#seenRevision} (an older copy was restored)`,
+      );
+    if (row.seen === 0 && row.compact_revision < this.#seenLogged)
+      throw this.#markReplaced(
+        `${this.path} lost the history of revision ${this.#seenLogged}, which this process saw (an older copy was restored)`,
       );
     this.#seenRevision = row.revision;
+    if (row.logged === 1) this.#seenLogged = row.revision;
     this.#tx = { revision: row.revision, reserved: row.reserved };
   }
 
@@ -329,12 +350,7 @@ export class SqliteStore extends ChangeLogStore {
         base = Math.max(base, reserved + REVISION_BLOCK);
     }
     const rev = base + 1;
-    if (!Number.isSafeInteger(rev))
-      throw new TenureError(
-        'TENURE_CORRUPT',
-        `the SQLite store ${this.path} has no revisions left (the next would pass 2^53 - 1, past which fencing tokens are not exact); move the store and its ${this.#reservationFile} away to start a new one`,
-        { details: { path: this.path, revision: base } },
-      );
+    if (!Number.isSafeInteger(rev)) throw this.#exhausted(base);
     if (rev > state.reserved || !this.#handedOut) {
       const reserved = Math.min(rev + REVISION_BLOCK - 1, Number.MAX_SAFE_INTEGER);
       writeReservation(this.#reservationFile, reserved, this.#fileMode);
@@ -343,6 +359,14 @@ export class SqliteStore extends ChangeLogStore {
     }
     this.#handedOut = true; // undone by #writeOnce if the transaction rolls back
     return rev;
+  }
+
+  #exhausted(revision: number): TenureError {
+    return new TenureError(
+      'TENURE_CORRUPT',
+      `the SQLite store ${this.path} has no revisions left (the next would pass 2^53 - 1, past which fencing tokens are not exact); move the store and its ${this.#reservationFile} away to start a new one`,
+      { details: { path: this.path, revision } },
+    );
   }
 
   /** Inside a write transaction: starts a new revision and returns a writer of its events. */
@@ -520,12 +544,16 @@ export class SqliteStore extends ChangeLogStore {
         this.#reap();
         const row = this.#stmt.getLease.get(Number(id)) as { ttl_ms: number } | undefined;
         if (row === undefined) throw leaseNotFound(id);
+        // A store that cannot hand out a revision cannot release a lock or reap a lease: its
+        // holders must stop rather than hold on forever.
+        if (this.#tx.revision >= Number.MAX_SAFE_INTEGER) throw this.#exhausted(this.#tx.revision);
         this.#stmt.renew.run(hostNow() + row.ttl_ms, Number(id));
         return row.ttl_ms;
       });
     } catch (err) {
-      // A lease in a swapped file is gone for good: say so in the code sessions end on.
-      if (isTenureError(err, 'TENURE_STORE_REPLACED'))
+      // A lease in a swapped, damaged or exhausted file is gone for good: say so in the code
+      // sessions end on, with the reason as its cause.
+      if (isTenureError(err, 'TENURE_STORE_REPLACED') || isTenureError(err, 'TENURE_CORRUPT'))
         throw new TenureError('TENURE_LEASE_NOT_FOUND', `lease ${id} is lost: ${err.message}`, {
           cause: err,
           details: { lease: id },

@@ -5,9 +5,12 @@ import type Database from 'better-sqlite3';
 const SQL = {
   state:
     'SELECT schema_version, revision, compact_revision, boot_id, store_id, reserved FROM state WHERE id = 0',
-  /** The state row, and whether the revision this connection saw last is still in the history. */
+  /**
+   * The state row; whether a revision this connection saw with events is still in the history,
+   * and whether the current revision has events there.
+   */
   verify:
-    'SELECT revision, compact_revision, store_id, reserved, EXISTS (SELECT 1 FROM changelog WHERE rev = ?) AS seen FROM state WHERE id = 0',
+    'SELECT revision, compact_revision, store_id, reserved, EXISTS (SELECT 1 FROM changelog WHERE rev = ?) AS seen, EXISTS (SELECT 1 FROM changelog WHERE rev = state.revision) AS logged FROM state WHERE id = 0',
   setReserved: 'UPDATE state SET reserved = ? WHERE id = 0',
   revision: 'SELECT revision FROM state WHERE id = 0',
   setRevision: 'UPDATE state SET revision = ? WHERE id = 0',
