@@ -32,8 +32,17 @@ export type TenureErrorCode =
   | 'TENURE_NOT_LEADER'
   /** A lock was not free and the caller asked not to wait. */
   | 'TENURE_LOCK_BUSY'
-  /** The stored data is not what this version of tenure understands. */
-  | 'TENURE_CORRUPT';
+  /**
+   * The stored data is not what this version of tenure understands, is damaged (a corrupted
+   * page, a file that is not a database), or has run out of revisions.
+   */
+  | 'TENURE_CORRUPT'
+  /**
+   * The store's file was deleted, replaced, truncated or restored from an older copy while this
+   * process had it open: nothing read from it or held in it (leases, locks) counts any more. Open
+   * the store again.
+   */
+  | 'TENURE_STORE_REPLACED';
 
 const RETRYABLE: ReadonlySet<TenureErrorCode> = new Set([
   'TENURE_UNAVAILABLE',

@@ -105,7 +105,7 @@ export async function runElect(
     () => command?.signal('SIGWINCH'),
   );
   try {
-    const store = await unlessStopped(openCliStore(o.store), stops.signal);
+    const store = await unlessStopped(openCliStore(o.store, { exclusive: true }), stops.signal);
     if (store === undefined) return 0;
     const value = o.value ?? defaultOwner();
     let session: Session | undefined;

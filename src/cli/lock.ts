@@ -75,7 +75,7 @@ export async function runLock(name: string, argv: readonly string[], o: LockComm
   );
   try {
     // A stop signal while the store opens or the session starts: exit at once, holding nothing.
-    const store = await unlessStopped(openCliStore(o.store), stops.signal);
+    const store = await unlessStopped(openCliStore(o.store, { exclusive: true }), stops.signal);
     if (store === undefined) return signalExitCode(stops.received!);
     let session: Session;
     try {

@@ -5,12 +5,17 @@
 import { TenureError } from '../errors.js';
 import { openStore } from '../store/open.js';
 import { redactUrl } from '../store/redact-url.js';
+import { defaultSqlitePath } from '../store/sqlite/paths.js';
 import type { Store } from '../store/types.js';
 import { storePasswordFromEnv } from './store-password.js';
 import { UsageError, oneLine } from './usage-error.js';
 
-/** The embedded SQLite file used when neither `--store` nor TENURE_STORE is given. */
-export const DEFAULT_STORE_URL = 'sqlite:.tenure/store.db';
+/**
+ * The store used when neither `--store` nor TENURE_STORE is given: the SQLite file
+ * `~/.local/state/tenure/store.db` of the user the process runs as (see defaultSqlitePath), the
+ * same for every process of that user on this host whatever its directory or environment.
+ */
+export const DEFAULT_STORE_URL = `sqlite://${defaultSqlitePath()}`;
 
 /** `--store`, else TENURE_STORE, else {@link DEFAULT_STORE_URL}. */
 export function resolveStoreUrl(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
@@ -19,12 +24,38 @@ export function resolveStoreUrl(option: string | undefined, env: NodeJS.ProcessE
   return fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_STORE_URL;
 }
 
+/** Options of {@link openCliStore}. */
+export interface CliStoreOptions {
+  /**
+   * The command excludes other processes (lock, elect): a store that lives in one process
+   * (`memory:`) is refused, and a missing SQLite file is created.
+   * @default false
+   */
+  exclusive?: boolean;
+  /**
+   * Create a missing SQLite file. Read-only commands (status, watch, dashboard) leave it unset:
+   * they never create a store, and a missing one is an error naming its path.
+   * @default `exclusive`
+   */
+  create?: boolean;
+  /** How long opening and a first read may take. @default 5000 */
+  timeoutMs?: number;
+}
+
 /**
  * Opens the store and reads its revision, so that an unreachable store fails here, within
- * `timeoutMs`, with a message naming the URL.
- * @throws UsageError for a bad URL or an unreachable store.
+ * `timeoutMs`, with a message naming the URL. Only the default store's folder is created when
+ * missing; an explicit path must be in a folder that exists.
+ * @throws UsageError for a bad URL, a missing store (read-only), a `memory:` store for an
+ * exclusive command, or an unreachable store.
  */
-export async function openCliStore(url: string, timeoutMs = 5000): Promise<Store> {
+export async function openCliStore(url: string, options: CliStoreOptions = {}): Promise<Store> {
+  const { exclusive = false, timeoutMs = 5000 } = options;
+  const create = options.create ?? exclusive;
+  if (exclusive && /^memory:/i.test(url))
+    throw new UsageError(
+      `${url} cannot exclude anything across processes (it lives inside one process); use a sqlite: file or etcd://`,
+    );
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
@@ -32,7 +63,14 @@ export async function openCliStore(url: string, timeoutMs = 5000): Promise<Store
   try {
     let store: Store;
     try {
-      store = await Promise.race([openStore(url, { password: storePasswordFromEnv() }), deadline]);
+      store = await Promise.race([
+        openStore(url, {
+          password: storePasswordFromEnv(),
+          create,
+          createFolder: create && url === DEFAULT_STORE_URL,
+        }),
+        deadline,
+      ]);
     } catch (err) {
       if (err instanceof TenureError && err.code === 'TENURE_INVALID_URL') throw new UsageError(err.message);
       throw new UsageError(redactUrl(`cannot open store ${url}: ${oneLine(err)}`));

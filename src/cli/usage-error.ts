@@ -31,6 +31,7 @@ const USER_CODES = new Set([
   'TENURE_INVALID_URL',
   'TENURE_UNAVAILABLE',
   'TENURE_CORRUPT',
+  'TENURE_STORE_REPLACED',
 ]);
 
 /** True for errors the CLI reports as one line with exit code 2. */

@@ -90,6 +90,8 @@ export class Session extends EventEmitter<SessionEvents> {
   readonly clock: Clock;
   readonly #abort = new AbortController();
   #status: SessionStatus = 'alive';
+  /** Why the last keepalive failed, if it did: the cause of an expiry by deadline (a full disk...). */
+  #lastBeatError: unknown;
   #deadline: number;
   #beatTimer: Timer | undefined;
   #lossTimer: Timer | undefined;
@@ -204,8 +206,7 @@ export class Session extends EventEmitter<SessionEvents> {
    * blocked event loop delays timers; the deadline is what counts). Never throws.
    */
   checkDeadline(): void {
-    if (this.#status === 'alive' && this.clock.now() >= this.#deadline)
-      this.#expire('its heartbeats stopped being acknowledged');
+    if (this.#status === 'alive' && this.clock.now() >= this.#deadline) this.#expireUnacknowledged();
   }
 
   #scheduleBeat(delayMs: number): void {
@@ -220,14 +221,23 @@ export class Session extends EventEmitter<SessionEvents> {
       if (this.#status !== 'alive') return;
       const deadline = sentAt + countedTtl(Math.min(ttl, this.ttlMs));
       if (deadline > this.#deadline) this.#deadline = deadline;
+      this.#lastBeatError = undefined;
       this.emit('keepalive', this.clock.now() - sentAt);
       this.#scheduleBeat(Math.max(0, this.keepAliveIntervalMs - (this.clock.now() - sentAt)));
     } catch (err) {
       if (this.#status !== 'alive') return;
       if (isTenureError(err, 'TENURE_LEASE_NOT_FOUND') || isTenureError(err, 'TENURE_CLOSED')) {
-        this.#expire('the store no longer has its lease', err);
+        // After failed keepalives (a full disk...), the lease ran out: that failure is the cause.
+        const earlier = this.#lastBeatError;
+        this.#expire(
+          earlier === undefined
+            ? 'the store no longer has its lease'
+            : `the store no longer has its lease: its keepalives failed (${earlier instanceof Error ? earlier.message : String(earlier)})`,
+          earlier ?? err,
+        );
         return;
       }
+      this.#lastBeatError = err;
       this.emit('keepaliveError', err);
       // Retry sooner than the regular interval: the deadline is what matters now.
       const remaining = this.#deadline - this.clock.now();
@@ -238,9 +248,19 @@ export class Session extends EventEmitter<SessionEvents> {
   #armLossTimer(): void {
     this.#lossTimer = this.clock.setTimeout(() => {
       if (this.#status !== 'alive') return;
-      if (this.clock.now() >= this.#deadline) this.#expire('its heartbeats stopped being acknowledged');
+      if (this.clock.now() >= this.#deadline) this.#expireUnacknowledged();
       else this.#armLossTimer();
     }, this.#deadline - this.clock.now());
+  }
+
+  #expireUnacknowledged(): void {
+    const err = this.#lastBeatError;
+    this.#expire(
+      err === undefined
+        ? 'its heartbeats stopped being acknowledged'
+        : `its heartbeats stopped being acknowledged (the last failed: ${err instanceof Error ? err.message : String(err)})`,
+      err,
+    );
   }
 
   #stopTimers(): void {

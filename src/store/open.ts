@@ -6,6 +6,8 @@ import type { Clock } from '../clock.js';
 import { TenureError } from '../errors.js';
 import { withNamespace } from './namespace.js';
 import { redactUrl } from './redact-url.js';
+// Path checks only (node:fs, node:path): loading them does not load the SQLite driver.
+import { checkFileMode, checkPlainPath } from './sqlite/paths.js';
 import type { Store } from './types.js';
 
 /** The URL forms {@link openStore} accepts, as shown in its errors. */
@@ -45,6 +47,16 @@ export interface OpenStoreOptions {
    * @default none
    */
   password?: string;
+  /**
+   * SQLite: create the database file if it is missing (SqliteStoreOptions.create). Tools that
+   * only read a store set false. @default true
+   */
+  create?: boolean;
+  /**
+   * SQLite: create the file's missing folder, mode 0700 (SqliteStoreOptions.createFolder).
+   * @default false
+   */
+  createFolder?: boolean;
 }
 
 /** A TENURE_INVALID_URL error; the URL it shows (and keeps in `details`) has its credentials redacted. */
@@ -72,14 +84,18 @@ const INTEGER_PARAMS = [
   'reapIntervalMs',
   'busyTimeoutMs',
   'retainRevisions',
+  'maxBytes',
 ] as const;
 
 /**
  * Opens a store from a URL.
  *
  * - `memory:`: a new in-process store (tests only).
- * - `sqlite:relative/path.db`, `sqlite:///absolute/path.db`: a SQLite file on a local disk.
- *   Query parameters set SqliteStoreOptions: `?pollIntervalMs=10&synchronous=full`.
+ * - `sqlite:relative/path.db`, `sqlite:///absolute/path.db`: a SQLite file on a local disk, in a
+ *   folder that exists (unless `options.createFolder`). Only plain paths: no NUL or control
+ *   characters, no `#`, not `:memory:` or `file:`. Query parameters set SqliteStoreOptions:
+ *   `?pollIntervalMs=10&synchronous=full`, `?mode=0660` (fileMode: share the files with the
+ *   group), `?maxBytes=...`.
  * - `etcd://host:port,host:port,...`: an etcd v3 cluster (list every member). `etcds://` for TLS.
  *   Query parameters: `ca`, `cert`, `key` (paths of PEM files: the CA that signed the members'
  *   certificates, and a client certificate and its key for `--client-cert-auth` clusters; etcds
@@ -133,10 +149,35 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
           url,
           `sqlite: takes a file path, not a host (${parsed.host}); use sqlite:///absolute/path.db`,
         );
-      const path = decodeURIComponent(parsed.pathname);
+      // WHATWG URL would drop a fragment silently: `sqlite:my#store.db` is not `my#store.db`.
+      if (url.includes('#'))
+        throw invalidUrl(url, "a sqlite: path cannot contain '#' (write it as %23 if the file name has one)");
+      let path: string;
+      try {
+        path = decodeURIComponent(parsed.pathname);
+      } catch {
+        throw invalidUrl(url, 'its path is not valid percent-encoding');
+      }
       if (path === '' || path === '/' || path.endsWith('/'))
         throw invalidUrl(url, 'sqlite: needs a file path');
-      rejectUnknown(url, params, [...INTEGER_PARAMS, 'synchronous']);
+      try {
+        checkPlainPath(path, 'the path');
+      } catch (err) {
+        throw invalidUrl(url, (err as Error).message);
+      }
+      rejectUnknown(url, params, [...INTEGER_PARAMS, 'synchronous', 'mode']);
+      let fileMode: number | undefined;
+      if (params.mode !== undefined) {
+        fileMode = /^0?[0-7]{3}$/.test(params.mode) ? parseInt(params.mode, 8) : NaN;
+        try {
+          checkFileMode(fileMode, 'mode');
+        } catch {
+          throw invalidUrl(
+            url,
+            'mode must be 0600 (owner only, the default) or 0660 (shared with the group)',
+          );
+        }
+      }
       const numeric: Record<string, number> = {};
       for (const name of INTEGER_PARAMS) {
         if (params[name] === undefined) continue;
@@ -148,7 +189,14 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
       if (synchronous !== undefined && synchronous !== 'normal' && synchronous !== 'full')
         throw invalidUrl(url, "synchronous must be 'normal' or 'full'");
       const { SqliteStore } = await import('./sqlite/index.js');
-      store = new SqliteStore({ path, ...numeric, synchronous });
+      store = new SqliteStore({
+        path,
+        ...numeric,
+        synchronous,
+        fileMode,
+        create: options.create,
+        createFolder: options.createFolder,
+      });
       break;
     }
     case 'etcd:':

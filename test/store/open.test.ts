@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.js';
@@ -20,6 +21,7 @@ describe('openStore', () => {
     await raw.close();
     const cwd = process.cwd();
     process.chdir(t.dir);
+    mkdirSync('sub');
     try {
       const rel = await openStore('sqlite:sub/rel.db');
       await rel.put('k', 'v');
@@ -43,6 +45,12 @@ describe('openStore', () => {
     'sqlite:x.db?pollIntervalMs=fast',
     'sqlite:x.db?synchronous=off',
     'sqlite:x.db?colour=blue',
+    'sqlite:%00x.db',
+    'sqlite:x%00.db',
+    'sqlite:my#store.db',
+    'sqlite::memory:',
+    'sqlite:file:x.db',
+    'sqlite:x.db?mode=0644',
     'redis://127.0.0.1:6379',
   ];
   for (const url of bad) {

@@ -89,14 +89,14 @@ describe('SqliteStore specifics', () => {
 
   it('a path that cannot be created is an error at once, not a hang', () => {
     for (const path of ['/proc/tenure/x.db', '/dev/null/x.db'])
-      expect(() => new SqliteStore({ path })).toThrow(
+      expect(() => new SqliteStore({ path, createFolder: true })).toThrow(
         expect.objectContaining({ code: 'TENURE_UNAVAILABLE' }),
       );
   });
 
-  it('creates missing folders', async () => {
+  it('creates missing folders when asked to (createFolder)', async () => {
     const t = tempDir();
-    const store = new SqliteStore({ path: join(t.dir, 'a', 'b', 'c.db') });
+    const store = new SqliteStore({ path: join(t.dir, 'a', 'b', 'c.db'), createFolder: true });
     await store.put('k', 'v');
     await store.close();
     t.cleanup();

@@ -248,7 +248,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   };
   process.once('SIGINT', onInterrupt);
   try {
-    store = await openCliStore(storeUrl);
+    store = await openCliStore(storeUrl, { create: true });
     const chosen = chooseTtl(o.ttlMs, store.capabilities);
     ttlMs = chosen.ttlMs;
     const minDurationMs = Math.max(MIN_DURATION_MS, MIN_DURATION_TTLS * ttlMs);
