@@ -13,8 +13,7 @@ import { isTenureError } from '../errors.js';
 import { estimateFaultAt, FAULT_ESTIMATE, failoverMs as measureFailover } from '../inspect/failover.js';
 import { PREFIX } from '../recipes/names.js';
 import { splitTagged } from '../recipes/owner.js';
-import { decodeTable } from '../recipes/shard-table.js';
-import { checkSlotCount } from '../recipes/slot-map.js';
+import { describeGroups } from '../recipes/shard-layout.js';
 import type { KeyValue, Store } from '../store/types.js';
 import { SUSPICION_PREFIX, type PublishedSuspicion } from './suspicion.js';
 
@@ -308,71 +307,24 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** A slot number as the ShardManager writes it (decimal, zero-padded), or undefined. */
-function slotNumber(text: string): number | undefined {
-  return /^[0-9]{1,5}$/.test(text) ? Number(text) : undefined;
-}
-
-/** True for a slot count a ShardManager can have (its own bound, 1..65536). */
-function isSlotCount(n: number): boolean {
-  try {
-    checkSlotCount(n);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
- * The slot maps of the ShardManager's groups: each group's table (its slot count is the sum of
- * the table's run lengths, since a reader that is not a member is not told the count) and the
- * holders of its slot keys. Memory is bounded by the ShardManager's own largest slot count: a
- * slot number is never used as a size unless it is within the table (or, without a table,
- * within that bound).
+ * The slot maps of the ShardManager's groups, decoded by the shard layout (the one place that
+ * knows the shard keys): each group's table states its slot count, and memory is bounded by it
+ * (at most 65,536), never by an index read from the store. A group without a readable table is
+ * not drawn; its keys are reported as skipped.
  */
 function slotMaps(kvs: readonly KeyValue[], skipped: Skipped): SlotMapView[] {
   const maps: SlotMapView[] = [];
-  for (const [group, list] of groupBy(kvs, PREFIX.shards, skipped)) {
-    const prefix = `${PREFIX.shards}${group}/`;
-    let planned: (string | null)[] | undefined;
-    let epoch: number | undefined;
-    const slotKeys: [number, KeyValue][] = [];
-    for (const kv of list) {
-      const rest = kv.key.slice(prefix.length);
-      if (rest === 'table') {
-        let problem: string | undefined;
-        try {
-          const { runs } = JSON.parse(decoder.decode(kv.value)) as { runs: unknown };
-          const slotCount = Array.isArray(runs)
-            ? runs.reduce((sum: number, n: unknown, i) => (i % 2 === 1 ? sum + Number(n) : sum), 0)
-            : NaN;
-          if (!isSlotCount(slotCount)) problem = `a table of ${String(slotCount)} slots (at most 65536)`;
-          else {
-            const t = decodeTable(kv.value, slotCount, kv.modRevision);
-            planned = Array.from(t.owners, (i) => t.nodes[i] ?? null);
-            epoch = kv.modRevision;
-          }
-        } catch (err) {
-          problem = `not a shard table this version reads (${err instanceof Error ? err.message : String(err)})`;
-        }
-        if (problem !== undefined) skipped.add(kv.key, problem);
-      } else if (rest.startsWith('slot/')) {
-        const slot = slotNumber(rest.slice('slot/'.length));
-        if (slot === undefined || !isSlotCount(slot + 1)) skipped.add(kv.key, 'not a slot number (0..65535)');
-        else slotKeys.push([slot, kv]);
-      } else skipped.add(kv.key, `not ${prefix}table or ${prefix}slot/<n>`);
-    }
-    const held = new Map<number, string>();
-    for (const [slot, kv] of slotKeys) {
-      if (planned !== undefined && slot >= planned.length)
-        skipped.add(kv.key, `slot ${slot} is past the table's ${planned.length} slots`);
-      else held.set(slot, decoder.decode(kv.value));
-    }
-    let count = planned?.length ?? 0;
-    if (planned === undefined) for (const slot of held.keys()) count = Math.max(count, slot + 1);
-    if (count === 0) continue;
-    const owners = Array.from({ length: count }, (_, s) => held.get(s) ?? null);
-    maps.push({ name: group, owners, planned: planned ?? owners.map(() => null), epoch });
+  for (const d of describeGroups(kvs)) {
+    for (const u of d.undecoded) skipped.add(u.key, u.reason);
+    skipped.count += d.undecodedCount - d.undecoded.length;
+    if (d.slots.length === 0) continue;
+    maps.push({
+      name: d.group,
+      owners: d.slots.map((x) => x.holder ?? null),
+      planned: d.slots.map((x) => x.planned ?? null),
+      epoch: d.table?.modRevision,
+    });
   }
   return maps;
 }

@@ -190,8 +190,10 @@ describe('FleetView on keys it cannot decode', () => {
     await store.put('election/ok/k1', 'leader-a', { lease: session.lease });
     await store.put('mutex/m/k1', 'holder-a');
     await store.put('members/web/w1', JSON.stringify({ address: '10.0.0.1:7946', zone: 'eu-1' }));
-    await store.put('shards/g/slot/0', 'w1');
-    await store.put('shards/t/table', JSON.stringify({ v: 1, nodes: ['w1'], weights: [1], runs: [0, 4] }));
+    await store.put(
+      'shards/t/table',
+      JSON.stringify({ v: 1, slotCount: 4, nodes: ['w1'], weights: [1], runs: [0, 4], membersRevision: 1 }),
+    );
     await store.put('shards/t/slot/3', 'w1');
     const malformed = [
       'election/noslash',
@@ -202,6 +204,7 @@ describe('FleetView on keys it cannot decode', () => {
       'rwlock/r/maybe',
       'members/nogroup',
       'members//id',
+      'shards/g/slot/0', // a group without a table: its slot count is unknown
       'shards/g/slot/20000000',
       'shards/g/slot/65536',
       'shards/g/slot/-1',
@@ -218,7 +221,14 @@ describe('FleetView on keys it cannot decode', () => {
     const values: Record<string, string> = {
       'semaphore/s/no-count': 'x owner',
       'rwlock/r/maybe': 'maybe owner',
-      'shards/h/table': JSON.stringify({ v: 1, nodes: ['a'], weights: [1], runs: [0, 2e9] }),
+      'shards/h/table': JSON.stringify({
+        v: 1,
+        slotCount: 2e9,
+        nodes: ['a'],
+        weights: [1],
+        runs: [0, 2e9],
+        membersRevision: 1,
+      }),
       'shards/i/table': '{not json',
       'suspicion/web/w1': '{"phi": 5',
     };
@@ -231,7 +241,7 @@ describe('FleetView on keys it cannot decode', () => {
     expect(snapshot.skipped).toHaveLength(50);
     for (const key of malformed) expect(snapshot.skipped.map((s) => s.key)).toContain(key);
     expect(snapshot.skipped.find((s) => s.key === 'shards/t/slot/0007')?.reason).toMatch(
-      /past the table's 4 slots/,
+      /not 1 decimal digits/,
     );
     // The good keys are all there; the slot maps are no larger than their real slots.
     expect(snapshot.elections.map((e) => [e.name, e.leader?.value, e.term])).toEqual([
@@ -241,15 +251,13 @@ describe('FleetView on keys it cannot decode', () => {
     expect(snapshot.members.map((m) => [m.group, m.id, m.address, m.zone])).toEqual([
       ['web', 'w1', '10.0.0.1:7946', 'eu-1'],
     ]);
-    expect(snapshot.slots.map((m) => [m.name, m.owners.length])).toEqual([
-      ['g', 1],
-      ['t', 4],
-    ]);
+    expect(snapshot.slots.map((m) => [m.name, m.owners.length])).toEqual([['t', 4]]);
+    expect(snapshot.slots[0]!.owners).toEqual([null, null, null, 'w1']);
     const text = formatStatus(snapshot, 'memory:');
-    expect(text).toMatch(/SKIPPED: 140 keys/);
+    expect(text).toMatch(/SKIPPED: 141 keys/);
     expect(text).toMatch(/web\s+w1\s+10\.0\.0\.1:7946\s+eu-1/);
     expect(text).toMatch(/ok\s+leader-a\s+term \d+/);
-    expect(text).toMatch(/… and 90 more/);
+    expect(text).toMatch(/… and 91 more/);
     // Numbers people read are rounded: whole milliseconds, two decimals.
     for (const s of snapshot.sessions) expect(Number.isInteger(s.remainingMs)).toBe(true);
   });

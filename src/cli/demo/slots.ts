@@ -3,8 +3,8 @@
  * measures their movement against.
  */
 import { slotQuotas } from '../../hashing/slots.js';
-import { PREFIX } from '../../recipes/names.js';
-import { decodeTable } from '../../recipes/shard-table.js';
+import { TenureError } from '../../errors.js';
+import { describe, groupPrefix, tableKey } from '../../recipes/shard-layout.js';
 import type { Store } from '../../store/types.js';
 import { DEMO_GROUP } from './names.js';
 
@@ -22,28 +22,22 @@ export interface SlotState {
   readonly holders: readonly (string | undefined)[];
 }
 
-const decoder = new TextDecoder();
-
-/** Reads the ShardManager's table and slot keys of the demo's group in one transaction. */
+/**
+ * Reads the ShardManager's table and slot keys of the demo's group in one transaction, decoded by
+ * the shard layout.
+ * @throws TenureError `TENURE_CORRUPT` when the table is unreadable.
+ */
 export async function readSlots(store: Store, slotCount = DEMO_SLOT_COUNT): Promise<SlotState> {
-  const prefix = `${PREFIX.shards}${DEMO_GROUP}/`;
-  const { kvs, revision } = await store.range(prefix);
-  const holders: (string | undefined)[] = new Array<string | undefined>(slotCount).fill(undefined);
-  let planned: (string | undefined)[] = [...holders];
-  let tableMembers: readonly string[] = [];
-  for (const kv of kvs) {
-    const rest = kv.key.slice(prefix.length);
-    if (rest === 'table') {
-      const t = decodeTable(kv.value, slotCount, kv.modRevision);
-      tableMembers = t.nodes;
-      planned = Array.from(t.owners, (i) => t.nodes[i]);
-    } else if (rest.startsWith('slot/')) {
-      const slot = Number(rest.slice('slot/'.length));
-      if (Number.isSafeInteger(slot) && slot >= 0 && slot < slotCount)
-        holders[slot] = decoder.decode(kv.value);
-    }
-  }
-  return { revision, tableMembers, planned, holders };
+  const { kvs, revision } = await store.range(groupPrefix(DEMO_GROUP));
+  const d = describe(kvs, { group: DEMO_GROUP, slotCount });
+  const bad = d.undecoded.find((u) => u.key === tableKey(DEMO_GROUP));
+  if (bad) throw new TenureError('TENURE_CORRUPT', bad.reason);
+  return {
+    revision,
+    tableMembers: d.table?.nodes ?? [],
+    planned: d.slots.map((x) => x.planned),
+    holders: d.slots.map((x) => x.holder),
+  };
 }
 
 /** True when the table is over exactly `members` and every slot is held by its planned owner. */
