@@ -37,6 +37,7 @@ import {
   unlessStopped,
 } from './supervisor.js';
 import { EXIT_LOCK_LOST, EXIT_NOT_ACQUIRED, UsageError, oneLine } from './usage-error.js';
+import { escapeControlCharacters } from './terminal-text.js';
 
 /** Options of {@link runLock}. */
 export interface LockCommandOptions {
@@ -166,12 +167,7 @@ async function acquire(
 async function holder(mutex: Mutex): Promise<string> {
   const first = (await mutex.queue().catch(() => []))[0];
   if (first === undefined) return 'another process (it has just let go: try again)';
-  return `${printable(Buffer.from(first.value).toString('utf8'))} (fencing token ${first.createRevision})`;
-}
-
-/** The store's text with control characters escaped, so that it cannot drive the terminal. */
-function printable(text: string): string {
-  return text.replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return `${escapeControlCharacters(Buffer.from(first.value).toString('utf8'))} (fencing token ${first.createRevision})`;
 }
 
 /** Unlocks, waiting for the store's confirmation at most `ttlMs` or until the next stop signal. */
