@@ -201,7 +201,12 @@ export type WatchLatencyClass =
 export interface StoreCapabilities {
   /** The backend's name: 'memory', 'sqlite', 'etcd', ... */
   readonly backend: string;
-  /** The smallest ttl a lease can have; smaller asks are raised to it. */
+  /**
+   * The smallest ttl a lease can have; a `grant` below it is raised to it, and `Session.create`
+   * refuses a smaller `ttlMs` (TENURE_INVALID_ARGUMENT, `details.minimum`). Memory and SQLite:
+   * 500 (the shortest ttl a session's heartbeats, every ttl/3, hold through a GC pause or a busy
+   * host); etcd: 2000 (what its server grants on default settings).
+   */
   readonly minTtlMs: number;
   /** The largest ttl a lease can have. */
   readonly maxTtlMs: number;

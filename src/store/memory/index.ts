@@ -53,9 +53,15 @@ export interface MemoryStoreOptions {
 /** Defaults of {@link MemoryStoreOptions}. */
 export const MEMORY_STORE_DEFAULTS = Object.freeze({ retainRevisions: 10_000 });
 
+/**
+ * `minTtlMs` 500: the lease itself could be shorter in memory, but the session that keeps it
+ * alive cannot. A session beats every ttl/3 and must survive one lost beat plus an event-loop
+ * stall (a major GC, a busy 2-core host: easily 100–300 ms) before its own deadline; at 500 ms it
+ * has about 330 ms of slack. With a driven clock (tests, simulation) it costs nothing.
+ */
 const CAPABILITIES: StoreCapabilities = Object.freeze({
   backend: 'memory',
-  minTtlMs: 1,
+  minTtlMs: 500,
   maxTtlMs: 2 ** 31 - 1,
   ttlGranularityMs: 1,
   expiryBoundMs: 50,

@@ -267,7 +267,7 @@ export class SqliteStore extends ChangeLogStore {
     this.#idlePollIntervalMs = o.idlePollIntervalMs;
     this.capabilities = Object.freeze({
       backend: 'sqlite',
-      minTtlMs: 10,
+      minTtlMs: 500, // a session's heartbeats (every ttl/3) must outlast a GC pause or a busy host
       maxTtlMs: 2 ** 31 - 1,
       ttlGranularityMs: 1,
       expiryBoundMs: o.reapIntervalMs + 50,
