@@ -15,6 +15,7 @@ import { PREFIX } from './names.js';
 import { ownerOption } from './owner.js';
 import {
   QueueRecipe,
+  behindAll,
   enqueue,
   removeKey,
   takeTurn,
@@ -39,8 +40,6 @@ export interface MutexOptions {
 
 /** Defaults of {@link MutexOptions}. */
 export const MUTEX_DEFAULTS = Object.freeze({ lockDelayMs: 0 });
-
-const first = (_q: readonly Entry[], i: number): readonly Entry[] => (i === 0 ? [] : [_q[i - 1]!]);
 
 /**
  * A mutex, used through one session.
@@ -83,7 +82,7 @@ export class Mutex extends QueueRecipe {
       `lock ${this.name}`,
       this.prefix,
       this.#owner,
-      first,
+      behindAll,
       options,
       async (ticket, turn, scope) => {
         if (this.lockDelayMs > 0) await this.#takeMarker(ticket, scope);
