@@ -52,7 +52,7 @@ const gc = runInNewContext('gc') as () => void;
 /** Counts store calls by name, and the enqueue transactions (a put under `prefix`) that returned. */
 function counting(store: Store, prefix: string) {
   const calls: Record<string, number> = {};
-  const state = { enqueued: 0, calls };
+  const state = { enqueued: 0, calls, onProgress: () => {} };
   const proxy = new Proxy(store, {
     get(target, prop) {
       const v = Reflect.get(target, prop, target) as unknown;
@@ -65,7 +65,10 @@ function counting(store: Store, prefix: string) {
         const first = name === 'txn' ? req?.success?.[0] : undefined;
         if (first?.type === 'put' && first.key.startsWith(prefix))
           void (out as Promise<unknown>).then(
-            () => state.enqueued++,
+            () => {
+              state.enqueued++;
+              state.onProgress();
+            },
             () => undefined,
           );
         return out;
@@ -113,15 +116,24 @@ async function child(backend: string, n: number): Promise<Result> {
     await lock.unlock();
   });
   const settled = Promise.allSettled(waits);
+  // Checked on every enqueue as well as on a timer: a run that saturates the event loop starves
+  // timers, and must still stop at its cap.
   const capped = (check: () => boolean, capMs: number) =>
     new Promise<boolean>((resolve) => {
-      const tick = () => {
+      let done = false;
+      const tick = (timer: boolean) => {
+        if (done) return;
         sample();
-        if (check()) return resolve(true);
-        if (performance.now() - t0 > capMs || (rssMax - rss0) / MB > MEMORY_CAP_MB) return resolve(false);
-        setTimeout(tick, 5);
+        if (check()) done = true;
+        else if (performance.now() - t0 > capMs || (rssMax - rss0) / MB > MEMORY_CAP_MB) done = true;
+        if (done) {
+          state.onProgress = () => {};
+          return resolve(check());
+        }
+        if (timer) setTimeout(() => tick(true), 5);
       };
-      tick();
+      state.onProgress = () => tick(false);
+      tick(true);
     });
   const enqueueFinished = await capped(() => state.enqueued >= n, ENQUEUE_CAP_MS);
   const enqueueMs = performance.now() - t0;
@@ -230,7 +242,11 @@ ${table(
     'target met',
   ],
   rows,
-)}`,
+)}
+
+Before the fix (commit b72b4d1, same machine, load average ~10 on 2 cores): every waiter read the whole queue when it enqueued and again when woken, and every watch read the change log on every commit. Memory: enqueued in 38.9 s with 842 MB heap / 892 MB RSS growth, then drained at 8 handoffs/s (974 in the 120 s cap). SQLite: 1,742 of 10,000 enqueued after 429 s, 542 MB heap / 866 MB RSS growth. Both warned MaxListenersExceededWarning.
+
+SQLite answers reads by create revision from a full read of the prefix (StoreBase) until it indexes them itself: its enqueue stays O(n) per waiter. With that index (a \`kv (create_rev)\` index and one query, measured from a patch outside this suite): 10,000 enqueued in 7.5 s with 125 MB heap / 163 MB RSS growth under the same load, drained at 1,063–2,161 handoffs/s, one transaction per release.`,
   );
 }
 

@@ -93,7 +93,8 @@ export class Mutex extends QueueRecipe {
 
   /** Takes the lock if it is free now; resolves undefined (leaving no key) if it is not. */
   async tryLock(): Promise<Lock | undefined> {
-    const ticket = await enqueue(this.session, this.prefix, this.#owner);
+    // Its own entry and the one ahead, if any: enough to know whether it is first.
+    const ticket = await enqueue(this.session, this.prefix, this.#owner, 2);
     const free =
       ticket.queue[0]?.key === ticket.key && (this.lockDelayMs === 0 || (await this.#markerFree()));
     if (!free) {
