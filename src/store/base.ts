@@ -48,11 +48,27 @@ function byCreate(a: KeyValue, b: KeyValue): number {
  * order: what a backend without a create-revision index answers (O(keys under the prefix)).
  */
 export function selectKvs(kvs: readonly KeyValue[], op: GetOp): Omit<GetResult, 'type'> {
-  const max = op.maxCreateRevision;
-  let out = max === undefined ? [...kvs] : kvs.filter((kv) => kv.createRevision <= max);
-  if (op.order === 'createRevision') out.sort(byCreate);
-  else if (op.order === 'createRevisionDescending') out.sort((a, b) => byCreate(b, a));
+  const max = op.maxCreateRevision ?? Number.MAX_SAFE_INTEGER;
   const limit = op.limit ?? 0;
+  const order = op.order ?? 'key';
+  const cmp = order === 'createRevisionDescending' ? (a: KeyValue, b: KeyValue) => byCreate(b, a) : byCreate;
+  if (order !== 'key' && limit > 0 && limit <= 16) {
+    // The few first in order, in one pass and O(limit) memory: no copy or sort of the prefix.
+    const picked: KeyValue[] = [];
+    let matching = 0;
+    for (const kv of kvs) {
+      if (kv.createRevision > max) continue;
+      matching++;
+      if (picked.length === limit && cmp(kv, picked[limit - 1]!) >= 0) continue;
+      let i = Math.min(picked.length, limit - 1);
+      if (picked.length < limit) picked.push(kv);
+      while (i > 0 && cmp(kv, picked[i - 1]!) < 0) picked[i] = picked[--i]!;
+      picked[i] = kv;
+    }
+    return { kvs: picked, more: matching > limit };
+  }
+  let out = kvs.filter((kv) => kv.createRevision <= max);
+  if (order !== 'key') out.sort(cmp);
   const more = limit > 0 && out.length > limit;
   if (more) out = out.slice(0, limit);
   return { kvs: out, more };
