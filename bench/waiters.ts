@@ -215,8 +215,8 @@ function runChild(backend: string): Promise<Result> {
           enqueueFinished: false,
           outOfMemory: true,
           heapGrowthMB: MEMORY_CAP_MB,
-          rssGrowthMB: Number.NaN,
-          retainedHeapMB: Number.NaN,
+          rssGrowthMB: 0,
+          retainedHeapMB: 0,
         });
       }
     });
@@ -241,8 +241,8 @@ export async function run(): Promise<void> {
         : r.enqueueFinished
           ? `${r.enqueueMs} ms`
           : `not done: ${r.enqueued} in ${r.enqueueMs} ms`,
-      `${r.heapGrowthMB} / ${r.rssGrowthMB} MB`,
-      `${r.retainedHeapMB} MB`,
+      r.outOfMemory ? `> ${MEMORY_CAP_MB} MB heap` : `${r.heapGrowthMB} / ${r.rssGrowthMB} MB`,
+      r.outOfMemory ? '' : `${r.retainedHeapMB} MB`,
       r.handoffsPerSecond === undefined ? '' : `${r.handoffsPerSecond}/s (${r.drained} in ${r.drainMs} ms)`,
       r.storeCallsPerRelease === undefined
         ? ''
