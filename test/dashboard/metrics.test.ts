@@ -41,7 +41,7 @@ describe('instrument()', () => {
     await eventually(
       async () =>
         ((await registry.getSingleMetric('tenure_session_keepalive_seconds')!.get()).values.find(
-          (v) => v.metricName === 'tenure_session_keepalive_seconds_count',
+          (v) => (v as { metricName?: string }).metricName === 'tenure_session_keepalive_seconds_count',
         )?.value ?? 0) > 0,
     );
     metrics.slotsMoved('demo', 4);
