@@ -64,6 +64,10 @@ const BEHIND_ALL_WINDOW = 3;
 export interface Ticket {
   readonly key: string;
   readonly createRevision: number;
+  /**
+   * The queue in order, as read with the put: all of it, or with an {@link enqueue} window only
+   * its newest entries (this one last, and the ones just ahead of it).
+   */
   readonly queue: readonly Entry[];
 }
 
