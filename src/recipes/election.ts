@@ -17,6 +17,7 @@ import {
   byCreateRevision,
   checkWaitOptions,
   QueueRecipe,
+  behindAll,
   takeTurn,
   type Ticket,
   type WaitOptions,
@@ -84,7 +85,7 @@ export class Election extends QueueRecipe {
       `campaign for ${this.name}`,
       this.prefix,
       value,
-      (q, i) => (i === 0 ? [] : [q[i - 1]!]),
+      behindAll,
       options,
       (ticket, { revision }) => new Leadership(this, ticket, revision, value),
     );

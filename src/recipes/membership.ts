@@ -11,7 +11,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { TenureError, invalidArgument, isTenureError } from '../errors.js';
-import type { KeyValue, Store, WatchBatch } from '../store/types.js';
+import type { KeyValue, Store, StoreCapabilities, WatchBatch } from '../store/types.js';
 import { checkSignal } from '../store/validate.js';
 import { EventBuffers, type ObservedIterator } from './event-buffer.js';
 import { followPrefix } from './follow-prefix.js';
@@ -29,7 +29,12 @@ export interface MemberMetadata {
   weight?: number;
   /** Failure domain (rack, availability zone), for placement and dashboards. @default none */
   zone?: string;
-  /** Free-form JSON-serialisable data. @default none */
+  /**
+   * Free-form data, stored as JSON with the rest of the metadata: it must be JSON-serialisable
+   * (no BigInt, no cycles), and the whole encoding must fit the store's
+   * `capabilities.maxValueBytes` (1 MiB on every backend today).
+   * Keep it small: every member's data is sent to every watcher on each change. @default none
+   */
   data?: unknown;
 }
 
@@ -102,14 +107,35 @@ function parseMember(kv: KeyValue, prefix: string): MemberInfo | undefined {
   }
 }
 
-/** The stored value of a member key. */
-function encodeMetadata(meta: MemberMetadata): string {
-  return JSON.stringify({
-    address: meta.address,
-    weight: meta.weight ?? 1,
-    zone: meta.zone,
-    data: meta.data,
-  });
+/**
+ * The stored value of a member key, checked: data that JSON cannot encode (a BigInt, a cycle) and
+ * a value larger than the store takes are refused as TENURE_INVALID_ARGUMENT naming `<name>.data`
+ * (the caller's own word: `metadata` for join, `changes` for update), before anything is written.
+ */
+function encodeMetadata(meta: MemberMetadata, caps: StoreCapabilities, name: string): string {
+  let value: string;
+  try {
+    value = JSON.stringify({
+      address: meta.address,
+      weight: meta.weight ?? 1,
+      zone: meta.zone,
+      data: meta.data,
+    });
+  } catch (err) {
+    throw new TenureError(
+      'TENURE_INVALID_ARGUMENT',
+      `${name}.data must be JSON-serialisable (no BigInt, no cycles): ${(err as Error).message}`,
+      { cause: err, details: { argument: `${name}.data` } },
+    );
+  }
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes > caps.maxValueBytes)
+    throw invalidArgument(
+      `${name}.data`,
+      `is too large: the member's metadata encodes to ${bytes} bytes of JSON and the ${caps.backend} store takes at most ${caps.maxValueBytes} bytes (capabilities.maxValueBytes)`,
+      { sizeBytes: bytes, maxBytes: caps.maxValueBytes },
+    );
+  return value;
 }
 
 function checkMetadata(meta: MemberMetadata): void {
@@ -215,6 +241,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
    * if no live member has that id.
    * @throws TENURE_LOCK_BUSY (details.reason `member-exists`) if a live member already has the id;
    * retryable: it frees when that member leaves or its session expires.
+   * @throws TENURE_INVALID_ARGUMENT for bad metadata, named (`metadata.data` for data that JSON
+   * cannot encode or that is over the store's size limit, with `details.maxBytes`).
    * @throws TENURE_SESSION_EXPIRED / TENURE_CLOSED if the session is gone.
    */
   async join(session: Session, metadata: MemberMetadata): Promise<Member> {
@@ -223,7 +251,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       throw invalidArgument('session', 'must live in the same store as the membership');
     session.throwIfDead();
     const key = this.prefix + metadata.id;
-    const value = encodeMetadata(metadata);
+    const value = encodeMetadata(metadata, this.store.capabilities, 'metadata');
     let res;
     try {
       res = await this.store.txn({
@@ -416,7 +444,8 @@ export class Member {
    * Changes what this member says about itself, without leaving: a new address, a lower weight to
    * shed slots before a shutdown, a zone. Fields left out keep their values; the others see the
    * change as a `change` event (not a leave and a join), and ShardManagers replan on a new weight.
-   * @throws TENURE_INVALID_ARGUMENT for bad metadata (named).
+   * @throws TENURE_INVALID_ARGUMENT for bad metadata (named: `changes.data` for data that JSON
+   * cannot encode or that is over the store's size limit, with `details.maxBytes`).
    * @throws TENURE_LOCK_LOST if the membership has ended (its key is gone or belongs to a later
    * join); TENURE_SESSION_EXPIRED / TENURE_CLOSED if the session is gone.
    */
@@ -426,12 +455,13 @@ export class Member {
     const { id, address, weight, zone, data } = this.#info;
     const next: MemberMetadata = { address, weight, zone, data, ...changes, id };
     checkMetadata(next);
+    const value = encodeMetadata(next, this.session.store.capabilities, 'changes');
     this.session.throwIfDead();
     if (this.status !== 'held')
       throw new TenureError('TENURE_LOCK_LOST', `member ${id} has left (status ${this.status})`);
     const res = await this.session.store.txn({
       compare: [{ key: this.#key, target: 'createRevision', op: '=', value: this.#info.joinRevision }],
-      success: [{ type: 'put', key: this.#key, value: encodeMetadata(next), lease: this.session.lease }],
+      success: [{ type: 'put', key: this.#key, value, lease: this.session.lease }],
     });
     if (!res.succeeded) {
       this.session.throwIfDead();

@@ -15,6 +15,7 @@ import { PREFIX } from './names.js';
 import { ownerOption } from './owner.js';
 import {
   QueueRecipe,
+  behindAll,
   enqueue,
   removeKey,
   takeTurn,
@@ -39,8 +40,6 @@ export interface MutexOptions {
 
 /** Defaults of {@link MutexOptions}. */
 export const MUTEX_DEFAULTS = Object.freeze({ lockDelayMs: 0 });
-
-const first = (_q: readonly Entry[], i: number): readonly Entry[] => (i === 0 ? [] : [_q[i - 1]!]);
 
 /**
  * A mutex, used through one session.
@@ -92,7 +91,7 @@ export class Mutex extends QueueRecipe {
       `lock ${this.name}`,
       this.prefix,
       this.#owner,
-      first,
+      behindAll,
       options,
       async (ticket, turn, scope) => {
         if (this.lockDelayMs > 0) await this.#takeMarker(ticket, scope);
@@ -111,7 +110,8 @@ export class Mutex extends QueueRecipe {
    * TENURE_CLOSED when the store was closed.
    */
   async tryLock(): Promise<Lock | undefined> {
-    const ticket = await enqueue(this.session, this.prefix, this.#owner);
+    // Its own entry and the one ahead, if any: enough to know whether it is first.
+    const ticket = await enqueue(this.session, this.prefix, this.#owner, undefined, 2);
     const free =
       ticket.queue[0]?.key === ticket.key && (this.lockDelayMs === 0 || (await this.#markerFree()));
     if (!free) {

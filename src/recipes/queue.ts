@@ -6,7 +6,7 @@
  */
 import { systemClock, type Clock, type Timer } from '../clock.js';
 import { TenureError, invalidArgument, isTenureError } from '../errors.js';
-import type { KeyValue, Store } from '../store/types.js';
+import type { GetOp, KeyValue, Store } from '../store/types.js';
 import { checkSignal } from '../store/validate.js';
 import { checkName } from './names.js';
 import type { Session } from './session.js';
@@ -48,16 +48,34 @@ export function byCreateRevision(a: Entry, b: Entry): number {
  */
 export type Blocker = (queue: readonly Entry[], index: number) => readonly Entry[];
 
+/**
+ * The blocker of every exclusive turn (a mutex, a leadership, a write lock): an entry holds when
+ * nothing is ahead of it, and waits behind the entry just ahead. {@link takeTurn} knows it and
+ * never reads the whole queue for it: each check reads only the two entries just ahead of its
+ * own, by create revision (etcd's waitDeletes), so a waiter's store work and memory stay O(1)
+ * reads of O(log n) cost however long the queue (issue 10: 10,000 waiters on one lock).
+ */
+export const behindAll: Blocker = (queue, index) => (index === 0 ? [] : [queue[index - 1]!]);
+
+/** How many of the newest entries an exclusive turn reads: its own and the two ahead of it. */
+const BEHIND_ALL_WINDOW = 3;
+
 /** A key in the queue, owned by this process, and the queue as read when it was put. */
 export interface Ticket {
   readonly key: string;
   readonly createRevision: number;
+  /**
+   * The queue in order, as read with the put: all of it, or with an {@link enqueue} window only
+   * its newest entries (this one last, and the ones just ahead of it).
+   */
   readonly queue: readonly Entry[];
 }
 
 /**
  * Puts a new queue entry for the session under `prefix` and reads the queue in the same
- * transaction, so that an uncontended lock costs one write to take it.
+ * transaction, so that an uncontended lock costs one write to take it. With a `window`, it reads
+ * only that many of the newest entries (its own first): enough for an exclusive turn, and O(1)
+ * in the length of the queue.
  *
  * A write whose reply is lost (etcd's "deadline exceeded" during a leader change) may or may not
  * have been applied. The key is unique to this session, so the write is made idempotent the way
@@ -79,6 +97,7 @@ export async function enqueue(
   prefix: string,
   value: string,
   scope?: WaitScope,
+  window = 0,
 ): Promise<Ticket> {
   session.throwIfDead();
   const key = session.uniqueKey(prefix);
@@ -88,11 +107,12 @@ export async function enqueue(
         compare: [{ key, target: 'createRevision', op: '=', value: 0 }],
         success: [
           { type: 'put', key, value, lease: session.lease },
-          { type: 'get', key: prefix, prefix: true },
+          { type: 'get', key: prefix, prefix: true, ...newest(window) },
         ],
         // The adopting read must see every entry ahead of ours. Entries may have been created
         // behind ours since the lost attempt, so a read of only the newest entries could miss
-        // those ahead and let us hold too early (blip.test.ts, "newer entries behind it").
+        // those ahead and let us hold too early (blip.test.ts, "newer entries behind it"). This
+        // whole read happens only on a retry after a lost reply.
         failure: [
           { type: 'get', key },
           { type: 'get', key: prefix, prefix: true },
@@ -140,6 +160,11 @@ export async function enqueue(
   }
 }
 
+/** The selection of a read of only the `window` newest entries of a queue (0: all of it). */
+function newest(window: number): Partial<GetOp> {
+  return window > 0 ? { order: 'createRevisionDescending', limit: window } : {};
+}
+
 /**
  * Deletes a queue key, retrying transient failures while the session lives (after that the
  * lease's expiry deletes it). Resolves true once the store confirmed the key is gone.
@@ -160,6 +185,39 @@ export async function removeKey(session: Session, key: string): Promise<boolean>
   }
 }
 
+const fanOuts = new WeakMap<AbortSignal, Set<() => void>>();
+
+/**
+ * Calls `fn` once when `signal` aborts; returns the function that removes it. Every wait on one
+ * signal (a session's, or one shutdown signal a caller passes to all its waits) shares a single
+ * listener on it that fans out to a Set: 10,000 waits on one session add one listener, not
+ * 10,000 (no MaxListenersExceededWarning), and each costs O(1) to add and remove.
+ */
+export function onAbort(signal: AbortSignal, fn: () => void): () => void {
+  if (signal.aborted) {
+    fn();
+    return () => undefined;
+  }
+  let listeners = fanOuts.get(signal);
+  if (listeners === undefined) {
+    const set = new Set<() => void>();
+    listeners = set;
+    fanOuts.set(signal, set);
+    signal.addEventListener(
+      'abort',
+      () => {
+        fanOuts.delete(signal);
+        for (const listener of [...set]) listener();
+        set.clear();
+      },
+      { once: true },
+    );
+  }
+  const set = listeners;
+  set.add(fn);
+  return () => void set.delete(fn);
+}
+
 /**
  * Combines the caller's signal, the session's signal and a timeout into one signal whose reason
  * is the typed error the wait must reject with.
@@ -178,9 +236,7 @@ export class WaitScope {
     const user = options.signal;
     const link = (s: AbortSignal, reason: () => unknown) => {
       if (s.aborted) return this.#ac.abort(reason());
-      const on = () => this.#ac.abort(reason());
-      s.addEventListener('abort', on, { once: true });
-      this.#cleanup.push(() => s.removeEventListener('abort', on));
+      this.#cleanup.push(onAbort(s, () => this.#ac.abort(reason())));
     };
     link(session.signal, () => session.signal.reason);
     if (user)
@@ -250,6 +306,7 @@ export async function waitForTurn(
   blocker: Blocker,
   scope: WaitScope,
 ): Promise<{ queue: readonly Entry[]; revision: number }> {
+  if (blocker === behindAll) return waitBehindAll(session, prefix, ticket, scope);
   const store = session.store;
   let snapshot: { queue: readonly Entry[]; revision: number } | undefined = {
     queue: ticket.queue,
@@ -347,6 +404,114 @@ async function followQueue(
   throw new TenureError('TENURE_UNAVAILABLE', 'the queue watch ended before the wait did');
 }
 
+/**
+ * {@link waitForTurn} for {@link behindAll}, without ever reading the queue: it knows the (at
+ * most two) entries just ahead of its own. With two or more ahead, it watches the key just ahead
+ * and, when that changes, reads its own key and the two entries now ahead of it, by create
+ * revision, in one transaction. With one ahead, it is next in line: it follows the queue's
+ * ordered stream, and the delete of the entry ahead lets it hold at that revision with no read
+ * (no key can ever be created ahead of it). A release therefore wakes one waiter, which makes at
+ * most one read of O(log n) cost.
+ */
+async function waitBehindAll(
+  session: Session,
+  prefix: string,
+  ticket: Ticket,
+  scope: WaitScope,
+): Promise<{ queue: readonly Entry[]; revision: number }> {
+  const store = session.store;
+  let ahead: readonly Entry[] | undefined = ticket.queue.filter(
+    (e) => e.createRevision < ticket.createRevision,
+  );
+  let revision = ticket.createRevision;
+  let own: Entry | undefined = ticket.queue.find((e) => e.key === ticket.key);
+  for (let failures = 0; ;) {
+    scope.throwIfAborted();
+    session.throwIfDead();
+    try {
+      if (ahead === undefined) {
+        const res = await store.txn({
+          success: [
+            { type: 'get', key: ticket.key },
+            {
+              type: 'get',
+              key: prefix,
+              prefix: true,
+              maxCreateRevision: ticket.createRevision - 1,
+              ...newest(BEHIND_ALL_WINDOW - 1),
+            },
+          ],
+        });
+        const [mine, before] = res.results;
+        own = mine?.type === 'get' ? mine.kvs[0] : undefined;
+        ahead = before?.type === 'get' ? [...before.kvs].sort(byCreateRevision) : [];
+        revision = res.revision;
+      }
+      if (own === undefined || own.createRevision !== ticket.createRevision) {
+        session.throwIfDead();
+        throw new TenureError('TENURE_LOCK_LOST', `queue key ${ticket.key} was deleted while it waited`, {
+          details: { key: ticket.key },
+        });
+      }
+      if (ahead.length === 0) {
+        scope.throwIfAborted();
+        session.throwIfDead();
+        return { queue: [own], revision };
+      }
+    } catch (err) {
+      if (!isTransient(err)) throw err;
+      ahead = undefined;
+      await backoff(session, scope, ++failures);
+      continue;
+    }
+    const next = ahead[ahead.length - 1]!;
+    try {
+      if (ahead.length === 1) {
+        const at = await followBehind(store, prefix, next, revision, ticket, scope.signal);
+        if (at !== undefined) {
+          ahead = [];
+          revision = at;
+          continue;
+        }
+      } else await waitForChange(store, [next.key], revision + 1, scope.signal);
+      ahead = undefined;
+      failures = 0;
+    } catch (err) {
+      scope.throwIfAborted();
+      ahead = undefined;
+      if (isTenureError(err, 'TENURE_COMPACTED')) continue; // fell behind: read again
+      if (!isTransient(err)) throw err;
+      await backoff(session, scope, ++failures);
+    }
+  }
+}
+
+/**
+ * Follows the queue's ordered stream after `from` until the entry just ahead (the only one left)
+ * is deleted, and returns that revision: the ticket holds there. Its own key's delete first means
+ * the ticket was lost (undefined: read again, which says so). Other changes, behind it, are
+ * skipped in O(1) each.
+ */
+async function followBehind(
+  store: Store,
+  prefix: string,
+  ahead: Entry,
+  from: number,
+  ticket: Ticket,
+  signal: AbortSignal,
+): Promise<number | undefined> {
+  for await (const batch of store.watch(prefix, { prefix: true, fromRevision: from + 1, signal })) {
+    let goneAt: number | undefined;
+    for (const e of batch.events) {
+      if (e.type !== 'delete') continue;
+      if (e.kv.key === ticket.key) return undefined;
+      if (e.kv.key === ahead.key && goneAt === undefined) goneAt = e.kv.modRevision;
+    }
+    if (goneAt !== undefined) return goneAt;
+  }
+  throw new TenureError('TENURE_UNAVAILABLE', 'the queue watch ended before the wait did');
+}
+
 function isTransient(err: unknown): boolean {
   return err instanceof TenureError && err.retryable;
 }
@@ -377,7 +542,13 @@ export async function takeTurn<T>(
   const scope = new WaitScope(session, what, checkWaitOptions(options));
   try {
     scope.throwIfAborted();
-    const ticket = await enqueue(session, prefix, value, scope);
+    const ticket = await enqueue(
+      session,
+      prefix,
+      value,
+      scope,
+      blocker === behindAll ? BEHIND_ALL_WINDOW : 0,
+    );
     try {
       return await onHeld(ticket, await waitForTurn(session, prefix, ticket, blocker, scope), scope);
     } catch (err) {

@@ -8,7 +8,7 @@
 import { Lock } from './lock.js';
 import { PREFIX } from './names.js';
 import { ownerOption, taggedOwner } from './owner.js';
-import { QueueRecipe, takeTurn, type Blocker, type Entry, type WaitOptions } from './queue.js';
+import { QueueRecipe, behindAll, takeTurn, type Blocker, type Entry, type WaitOptions } from './queue.js';
 import type { Session } from './session.js';
 
 const READ = 'read';
@@ -21,7 +21,7 @@ const readerBlocker: Blocker = (queue, index) => {
   for (let j = index - 1; j >= 0; j--) if (isWriter(queue[j]!)) return [queue[j]!];
   return [];
 };
-const writerBlocker: Blocker = (queue, index) => (index === 0 ? [] : [queue[index - 1]!]);
+const writerBlocker: Blocker = behindAll;
 
 /**
  * A readers-writer lock, used through one session.

@@ -25,8 +25,12 @@ export interface SessionOptions {
   /**
    * Lease ttl: how long after its last acknowledged heartbeat a crashed or paused process keeps
    * what it holds. The time a failover takes after a crash.
+   *
+   * At least the store's `capabilities.minTtlMs`: 500 ms on memory and SQLite, 2000 ms on etcd
+   * (what its server grants). A smaller ttl is refused with TENURE_INVALID_ARGUMENT naming
+   * `options.ttlMs` (`details.option` `'ttlMs'`, `details.minimum`), never raised silently.
    * @default 10000 — fails over in about ten seconds while riding out multi-second GC pauses and
-   * store elections; raised to the store's minimum (etcd: 2000) if that is higher.
+   * store elections (or the store's minimum, if that is higher).
    */
   ttlMs?: number;
   /**
@@ -130,11 +134,26 @@ export class Session extends EventEmitter<SessionEvents> {
       throw invalidArgument('store', 'must be a Store (see openStore)');
     const caps = store.capabilities;
     const ttlMs = options.ttlMs ?? Math.max(SESSION_DEFAULTS.ttlMs, caps.minTtlMs);
-    checkInteger(ttlMs, 'options.ttlMs', 1, caps.maxTtlMs);
+    // Checked before anything derived from it (keepAliveIntervalMs = ttl/3), so that the error
+    // names the option the caller set. `details.option` lets a CLI say it in its own words (--ttl).
+    const range = { option: 'ttlMs', minimum: caps.minTtlMs, maximum: caps.maxTtlMs, backend: caps.backend };
+    if (typeof ttlMs !== 'number' || !Number.isSafeInteger(ttlMs))
+      throw invalidArgument(
+        'options.ttlMs',
+        `must be an integer number of milliseconds, got ${String(ttlMs)}`,
+        range,
+      );
     if (ttlMs < caps.minTtlMs)
       throw invalidArgument(
         'options.ttlMs',
-        `must be at least ${caps.minTtlMs} ms on the ${caps.backend} store (its minimum lease ttl)`,
+        `must be at least ${caps.minTtlMs} ms on the ${caps.backend} store (capabilities.minTtlMs: below it a session cannot reliably keep its lease), got ${ttlMs}`,
+        range,
+      );
+    if (ttlMs > caps.maxTtlMs)
+      throw invalidArgument(
+        'options.ttlMs',
+        `must be at most ${caps.maxTtlMs} ms on the ${caps.backend} store (capabilities.maxTtlMs), got ${ttlMs}`,
+        range,
       );
     const intervalMs = options.keepAliveIntervalMs ?? Math.floor(ttlMs / SESSION_DEFAULTS.keepAliveDivisor);
     checkInteger(intervalMs, 'options.keepAliveIntervalMs', 1);

@@ -5,7 +5,10 @@
  */
 import { invalidArgument } from '../errors.js';
 import { closedError } from './errors.js';
+import { compareKeys } from './keys.js';
 import type {
+  GetOp,
+  GetResult,
   Key,
   KeyValue,
   Lease,
@@ -19,8 +22,68 @@ import type {
   Value,
   WatchBatch,
   WatchOptions,
+  Op,
 } from './types.js';
-import { checkInteger, checkKey, checkLeaseId, checkSignal, checkTtl, checkTxn } from './validate.js';
+import {
+  checkGetSelection,
+  checkInteger,
+  checkKey,
+  checkLeaseId,
+  checkSignal,
+  checkTtl,
+  checkTxn,
+} from './validate.js';
+
+/** Whether a get asks for more than keys in key order: a create-revision bound or another order. */
+export function isSelective(op: GetOp): boolean {
+  return op.maxCreateRevision !== undefined || (op.order !== undefined && op.order !== 'key');
+}
+
+function byCreate(a: KeyValue, b: KeyValue): number {
+  return a.createRevision - b.createRevision || compareKeys(a.key, b.key);
+}
+
+/**
+ * Applies a get's `maxCreateRevision`, `order` and `limit` to every key it selects, read in key
+ * order: what a backend without a create-revision index answers (O(keys under the prefix)).
+ */
+export function selectKvs(kvs: readonly KeyValue[], op: GetOp): Omit<GetResult, 'type'> {
+  const max = op.maxCreateRevision ?? Number.MAX_SAFE_INTEGER;
+  const limit = op.limit ?? 0;
+  const order = op.order ?? 'key';
+  const cmp = order === 'createRevisionDescending' ? (a: KeyValue, b: KeyValue) => byCreate(b, a) : byCreate;
+  if (order !== 'key' && limit > 0 && limit <= 16) {
+    // The few first in order, in one pass and O(limit) memory: no copy or sort of the prefix.
+    const picked: KeyValue[] = [];
+    let matching = 0;
+    for (const kv of kvs) {
+      if (kv.createRevision > max) continue;
+      matching++;
+      if (picked.length === limit && cmp(kv, picked[limit - 1]!) >= 0) continue;
+      let i = Math.min(picked.length, limit - 1);
+      if (picked.length < limit) picked.push(kv);
+      while (i > 0 && cmp(kv, picked[i - 1]!) < 0) picked[i] = picked[--i]!;
+      picked[i] = kv;
+    }
+    return { kvs: picked, more: matching > limit };
+  }
+  let out = kvs.filter((kv) => kv.createRevision <= max);
+  if (order !== 'key') out.sort(cmp);
+  const more = limit > 0 && out.length > limit;
+  if (more) out = out.slice(0, limit);
+  return { kvs: out, more };
+}
+
+function plainGets(ops: readonly Op[] | undefined): Op[] | undefined {
+  return ops?.map((op) =>
+    op.type === 'get' && isSelective(op)
+      ? { type: 'get', key: op.key, prefix: op.prefix, serializable: op.serializable }
+      : op,
+  );
+}
+
+const hasSelective = (ops: readonly Op[] | undefined) =>
+  ops?.some((op) => op.type === 'get' && isSelective(op)) === true;
 
 /** Base class of the backends: validates, then calls the backend's `do*` methods. */
 export abstract class StoreBase implements Store {
@@ -47,6 +110,36 @@ export abstract class StoreBase implements Store {
   protected abstract doCompact(revision: number): Promise<void>;
   protected abstract doClose(): Promise<void>;
 
+  /**
+   * Whether `doTxn` itself honours a get's `maxCreateRevision` and `order`. A backend that does
+   * not is sent a plain read of the whole prefix, and this class selects from it (correct, but
+   * O(keys under the prefix) per read instead of O(log n)).
+   */
+  protected get selectsByCreateRevision(): boolean {
+    return false;
+  }
+
+  /** `doTxn`, with gets by create revision answered here when the backend does not. */
+  async #txn(request: TxnRequest): Promise<TxnResponse> {
+    if (this.selectsByCreateRevision || !(hasSelective(request.success) || hasSelective(request.failure)))
+      return this.doTxn(request);
+    const res = await this.doTxn({
+      ...request,
+      success: plainGets(request.success),
+      failure: plainGets(request.failure),
+    });
+    const ran = (res.succeeded ? request.success : request.failure) ?? [];
+    return {
+      ...res,
+      results: res.results.map((r, i) => {
+        const op = ran[i];
+        return op?.type === 'get' && r.type === 'get' && isSelective(op)
+          ? { type: 'get', ...selectKvs(r.kvs, op) }
+          : r;
+      }),
+    };
+  }
+
   /** Throws TENURE_CLOSED if closed (synchronously, for use at the top of each call). */
   protected assertOpen(): void {
     if (this.#closed) throw closedError();
@@ -55,7 +148,7 @@ export abstract class StoreBase implements Store {
   async txn(request: TxnRequest): Promise<TxnResponse> {
     this.assertOpen();
     checkTxn(request, this.capabilities);
-    return this.doTxn(request);
+    return this.#txn(request);
   }
 
   async get(key: Key): Promise<KeyValue | undefined> {
@@ -73,8 +166,10 @@ export abstract class StoreBase implements Store {
     checkInteger(limit, 'options.limit', 0);
     const serializable = options.serializable ?? false;
     if (typeof serializable !== 'boolean') throw invalidArgument('options.serializable', 'must be a boolean');
-    const res = await this.doTxn({
-      success: [{ type: 'get', key: prefix, prefix: true, limit, serializable }],
+    checkGetSelection(options, 'options');
+    const { maxCreateRevision, order } = options;
+    const res = await this.#txn({
+      success: [{ type: 'get', key: prefix, prefix: true, limit, serializable, maxCreateRevision, order }],
     });
     const first = res.results[0];
     if (first?.type !== 'get') throw new Error('unreachable: a get op returned no get result');

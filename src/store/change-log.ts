@@ -24,8 +24,13 @@ export interface ChangeLog {
     key: string,
     prefix: boolean,
   ): { events: WatchEvent[]; upTo: number; more: boolean };
-  /** Calls `listener` whenever new revisions may be readable; returns the unsubscribe function. */
-  subscribe(listener: () => void): () => void;
+  /**
+   * Calls `wake` whenever new revisions for `key` (or, with `prefix`, the keys under it) may be
+   * readable, and only then; returns the unsubscribe function. `wake(quietUpTo)` promises that
+   * the log has nothing for this watch up to `quietUpTo` that it was not already woken for, so a
+   * watch that was waiting may resume reading from there (undefined: no such promise).
+   */
+  subscribe(key: string, prefix: boolean, wake: (quietUpTo?: number) => void): () => void;
 }
 
 /**
@@ -57,12 +62,16 @@ async function* iterate(
   let cursor = start;
   let dirty = true;
   let wake: (() => void) | undefined;
-  const notify = () => {
+  const notify = (quietUpTo?: number) => {
+    // A waiting watch skips what the log promises holds nothing for it: its next read is short,
+    // and it does not fall behind compaction while its key stays quiet.
+    if (!dirty && quietUpTo !== undefined && quietUpTo > cursor) cursor = quietUpTo;
     dirty = true;
     wake?.();
   };
-  const unsubscribe = log.subscribe(notify);
-  signal?.addEventListener('abort', notify);
+  const unsubscribe = log.subscribe(key, prefix, notify);
+  const onAbort = () => notify();
+  signal?.addEventListener('abort', onAbort);
   try {
     for (;;) {
       if (signal?.aborted) throw abortedError(signal, 'the watch');
@@ -80,18 +89,33 @@ async function* iterate(
     }
   } finally {
     unsubscribe();
-    signal?.removeEventListener('abort', notify);
+    signal?.removeEventListener('abort', onAbort);
   }
 }
 
 const YIELD_EVERY_MS = 5;
 
+interface Subscriber {
+  readonly key: string;
+  readonly wake: (quietUpTo?: number) => void;
+}
+
 /**
  * A backend whose watches read its own change log: it supplies the log, this class supplies
- * the watches and the listener set (wake them with {@link ChangeLogStore.notify}).
+ * the watches and wakes only the ones a change concerns (wake them with
+ * {@link ChangeLogStore.notify}).
+ *
+ * Watches are indexed by key, and the log is read once per notification for all of them: a
+ * change wakes the watches of its key and the prefix watches above it, not every watch. So
+ * 10,000 lock waiters, each watching the key ahead of it, cost O(1) per change instead of
+ * 10,000 wake-ups and reads (issue 10).
  */
 export abstract class ChangeLogStore extends StoreBase implements ChangeLog {
-  readonly #listeners = new Set<() => void>();
+  readonly #exact = new Map<string, Set<Subscriber>>();
+  readonly #prefixed = new Set<Subscriber>();
+  #count = 0;
+  /** The revision up to which changes were dispatched to the subscribers; undefined with none. */
+  #dispatched: number | undefined;
   #lastYield = performance.now();
 
   /**
@@ -116,22 +140,100 @@ export abstract class ChangeLogStore extends StoreBase implements ChangeLog {
 
   /** How many watches are waiting on the log. */
   protected get watchers(): number {
-    return this.#listeners.size;
+    return this.#count;
   }
 
   /** Called when the first watch starts waiting. */
   protected onFirstWatcher(): void {}
 
-  subscribe(listener: () => void): () => void {
-    const wrapped = () => listener();
-    this.#listeners.add(wrapped);
-    if (this.#listeners.size === 1) this.onFirstWatcher();
-    return () => this.#listeners.delete(wrapped);
+  subscribe(key: string, prefix: boolean, wake: (quietUpTo?: number) => void): () => void {
+    const sub: Subscriber = { key, wake };
+    if (this.#dispatched === undefined) this.#dispatched = this.#currentRevisionOr(undefined);
+    if (prefix) this.#prefixed.add(sub);
+    else {
+      let set = this.#exact.get(key);
+      if (set === undefined) this.#exact.set(key, (set = new Set()));
+      set.add(sub);
+    }
+    if (++this.#count === 1) this.onFirstWatcher();
+    let subscribed = true;
+    return () => {
+      if (!subscribed) return;
+      subscribed = false;
+      this.#count--;
+      if (prefix) this.#prefixed.delete(sub);
+      else {
+        const set = this.#exact.get(key);
+        set?.delete(sub);
+        if (set?.size === 0) this.#exact.delete(key);
+      }
+    };
   }
 
-  /** Wakes every watch: new revisions may be readable (or the store closed). */
-  protected notify(): void {
-    for (const listener of this.#listeners) listener();
+  /**
+   * New revisions may be readable (or the store closed): wakes the watches they concern.
+   * `events`, when the backend has them at hand (memory), are every event after the last
+   * notification up to `revision`; without them (SQLite: another process wrote) the log is read
+   * once here, from the last dispatched revision.
+   */
+  protected notify(events?: readonly WatchEvent[], revision?: number): void {
+    const from = this.#dispatched;
+    if (this.closed) return this.#wakeAll();
+    if (this.#count === 0) {
+      this.#dispatched = undefined;
+      return;
+    }
+    if (from === undefined) {
+      this.#dispatched = this.#currentRevisionOr(undefined);
+      return this.#wakeAll();
+    }
+    let upTo: number;
+    let changed: readonly WatchEvent[];
+    if (events !== undefined && revision !== undefined) {
+      changed = events;
+      upTo = revision;
+    } else {
+      const all: WatchEvent[] = [];
+      try {
+        for (let after = from, more = true; more;) {
+          const read = this.readChanges(after, '', true);
+          for (const e of read.events) all.push(e);
+          more = read.more && read.upTo > after;
+          after = read.upTo;
+          upTo = after;
+        }
+      } catch {
+        // Fell behind the log's retention (or could not read it): every watch reads for itself.
+        this.#dispatched = this.#currentRevisionOr(undefined);
+        return this.#wakeAll();
+      }
+      changed = all;
+      upTo ??= from;
+    }
+    this.#dispatched = Math.max(from, upTo);
+    if (changed.length === 0) return;
+    const woken = new Set<Subscriber>();
+    for (const e of changed) {
+      const exact = this.#exact.get(e.kv.key);
+      if (exact !== undefined) for (const sub of exact) woken.add(sub);
+    }
+    if (this.#prefixed.size > 0)
+      for (const sub of this.#prefixed) if (changed.some((e) => e.kv.key.startsWith(sub.key))) woken.add(sub);
+    for (const sub of woken) sub.wake(from);
+  }
+
+  #currentRevisionOr(fallback: number | undefined): number | undefined {
+    try {
+      return this.currentRevision();
+    } catch {
+      return fallback;
+    }
+  }
+
+  #wakeAll(): void {
+    const all: Subscriber[] = [...this.#prefixed];
+    for (const set of this.#exact.values()) for (const sub of set) all.push(sub);
+    for (const sub of all) sub.wake();
   }
 
   protected doWatch(

@@ -93,7 +93,23 @@ export interface GetOp {
    * backends always answer current. @default false
    */
   readonly serializable?: boolean;
+  /**
+   * Only keys whose createRevision is at most this (etcd's `max_create_revision`). @default no bound
+   */
+  readonly maxCreateRevision?: number;
+  /**
+   * The order of the keys returned, and so which ones `limit` keeps: by key, or by create
+   * revision (ties by key), oldest or newest first (etcd's `sort_target` CREATE). With
+   * `maxCreateRevision` and a limit of 1, `'createRevisionDescending'` reads the one key created
+   * just before a revision: the entry ahead of a lock waiter, in O(log n) on backends that index
+   * by create revision (etcd's `WithLastCreate` and `WithMaxCreateRev`, as in its
+   * concurrency.waitDeletes), however long the queue. @default 'key'
+   */
+  readonly order?: GetOrder;
 }
+
+/** See {@link GetOp.order}. */
+export type GetOrder = 'key' | 'createRevision' | 'createRevisionDescending';
 
 /** An operation of a transaction branch. */
 export type Op = PutOp | DeleteOp | GetOp;
@@ -177,6 +193,10 @@ export interface RangeOptions {
   readonly limit?: number;
   /** See {@link GetOp.serializable}. @default false */
   readonly serializable?: boolean;
+  /** See {@link GetOp.maxCreateRevision}. @default no bound */
+  readonly maxCreateRevision?: number;
+  /** See {@link GetOp.order}. @default 'key' */
+  readonly order?: GetOrder;
 }
 
 /** The result of {@link Store.range}. */
@@ -201,7 +221,12 @@ export type WatchLatencyClass =
 export interface StoreCapabilities {
   /** The backend's name: 'memory', 'sqlite', 'etcd', ... */
   readonly backend: string;
-  /** The smallest ttl a lease can have; smaller asks are raised to it. */
+  /**
+   * The smallest ttl a lease can have; a `grant` below it is raised to it, and `Session.create`
+   * refuses a smaller `ttlMs` (TENURE_INVALID_ARGUMENT, `details.minimum`). Memory and SQLite:
+   * 500 (the shortest ttl a session's heartbeats, every ttl/3, hold through a GC pause or a busy
+   * host); etcd: 2000 (what its server grants on default settings).
+   */
   readonly minTtlMs: number;
   /** The largest ttl a lease can have. */
   readonly maxTtlMs: number;
@@ -236,7 +261,7 @@ export interface Store {
   txn(request: TxnRequest): Promise<TxnResponse>;
   /** Reads one key. */
   get(key: Key): Promise<KeyValue | undefined>;
-  /** Reads the keys starting with `prefix`, in key order. */
+  /** Reads the keys starting with `prefix`, in key order (or as `options.order` says). */
   range(prefix: Key, options?: RangeOptions): Promise<RangeResult>;
   /** Puts one key; returns the new revision. */
   put(key: Key, value: Value, options?: { lease?: LeaseId | null }): Promise<number>;

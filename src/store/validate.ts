@@ -128,10 +128,20 @@ function checkOp(op: Op, caps: StoreCapabilities, at: string): void {
       if (op.limit !== undefined) checkInteger(op.limit, `${at}.limit`, 0);
       if (op.serializable !== undefined && typeof op.serializable !== 'boolean')
         throw invalidArgument(`${at}.serializable`, 'must be a boolean');
+      checkGetSelection(op, at);
       return;
     default:
       throw invalidArgument(`${at}.type`, 'must be put, delete or get');
   }
+}
+
+const ORDERS: readonly string[] = ['key', 'createRevision', 'createRevisionDescending'];
+
+/** Checks a get's `maxCreateRevision` and `order` (`at` names the op or the options object). */
+export function checkGetSelection(op: { maxCreateRevision?: unknown; order?: unknown }, at: string): void {
+  if (op.maxCreateRevision !== undefined) checkInteger(op.maxCreateRevision, `${at}.maxCreateRevision`, 0);
+  if (op.order !== undefined && !ORDERS.includes(op.order as string))
+    throw invalidArgument(`${at}.order`, `must be one of ${ORDERS.join(', ')}, got ${String(op.order)}`);
 }
 
 /** Checks a whole transaction request. */

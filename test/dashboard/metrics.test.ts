@@ -15,11 +15,16 @@ describe('instrument()', () => {
     const registry = new Registry();
     const metrics = instrument({ registry });
     const store = metrics.store(new MemoryStore());
-    const a = metrics.session(await Session.create(store, { ttlMs: 300 }));
-    const b = await Session.create(store, { ttlMs: 300 });
+    const a = metrics.session(await Session.create(store, { ttlMs: 500 }));
+    const b = await Session.create(store, { ttlMs: 500 });
     const ac = new AbortController();
     const observing = metrics.observeElection(new Election(b, 'cron'), { signal: ac.signal });
     const first = metrics.leadership(await new Election(a, 'cron').campaign('a'));
+    // observe() skips leaders that come and go before it looks: let it see the first one.
+    await eventually(
+      async () =>
+        (await registry.getSingleMetric('tenure_election_term')!.get()).values[0]?.value === first.term,
+    );
     const lock = await metrics.lock(new Mutex(a, 'invoices'));
     await lock.unlock();
     const permit = await metrics.acquire('crawl', () => new Semaphore(a, 'crawl', 2).acquire());
@@ -32,7 +37,13 @@ describe('instrument()', () => {
       async () =>
         (await registry.getSingleMetric('tenure_election_term')!.get()).values[0]?.value === second.term,
     );
-    await new Promise((r) => setTimeout(r, 150)); // at least one heartbeat of a
+    // At least one heartbeat of a (every ttl/3).
+    await eventually(
+      async () =>
+        ((await registry.getSingleMetric('tenure_session_keepalive_seconds')!.get()).values.find(
+          (v) => (v as { metricName?: string }).metricName === 'tenure_session_keepalive_seconds_count',
+        )?.value ?? 0) > 0,
+    );
     metrics.slotsMoved('demo', 4);
     const text = await registry.metrics();
     expect(text).toMatch(/^# TYPE tenure_is_leader gauge$/m);

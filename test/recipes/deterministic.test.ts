@@ -190,8 +190,11 @@ describe('Locks and leadership under a failing store (driven clock)', () => {
     process.on('warning', onWarning);
     try {
       let attempts = 0;
+      // A re-check is a read: a range of the queue, or a transaction reading the entries ahead.
       const range = store.range.bind(store);
       store.range = (key, options) => (attempts++, range(key, options));
+      const txn = store.txn.bind(store);
+      store.txn = (request) => (attempts++, txn(request));
       const waiter = new Mutex(waiterSession, 'outage').lock();
       for (let i = 0; i < 300; i++) await clock.advance(100); // 30 s: ~35 backoffs, most of 1 s
       expect(attempts).toBeGreaterThan(20);

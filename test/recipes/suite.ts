@@ -9,6 +9,7 @@ import { RWLock } from '../../src/recipes/rwlock.js';
 import { Semaphore } from '../../src/recipes/semaphore.js';
 import { Session } from '../../src/recipes/session.js';
 import type { Store } from '../../src/store/types.js';
+import { TenureError, isTenureError } from '../../src/errors.js';
 import { codeOf, eventually, sleep } from '../helpers/async.js';
 
 export interface RecipeHarness {
@@ -80,10 +81,28 @@ export function recipeSuite(name: string, harness: RecipeHarness): void {
         await expect(
           Session.create(store, { ttlMs: harness.ttlMs, keepAliveIntervalMs: harness.ttlMs }),
         ).rejects.toThrow(/options.keepAliveIntervalMs must be below options.ttlMs/);
-        if (store.capabilities.minTtlMs > 1)
-          await expect(Session.create(store, { ttlMs: store.capabilities.minTtlMs - 1 })).rejects.toThrow(
-            /options.ttlMs/,
-          );
+      });
+
+      it("refuses a ttl below the backend's real minimum, naming options.ttlMs and the minimum", async () => {
+        const { minTtlMs: min, backend } = store.capabilities;
+        // A heartbeat every ttl/3 must ride out a GC pause or a busy host: no backend goes below 500 ms.
+        expect(min).toBeGreaterThanOrEqual(500);
+        for (const ttlMs of [1, 10, min - 1]) {
+          const err = await Session.create(store, { ttlMs }).catch((e: unknown) => e);
+          expect(isTenureError(err, 'TENURE_INVALID_ARGUMENT')).toBe(true);
+          const { message, details } = err as TenureError;
+          // The option the caller set, not one derived from it (keepAliveIntervalMs = ttl/3).
+          expect(message).toMatch(/^options\.ttlMs must be at least/);
+          expect(message).toContain(`${min} ms`);
+          expect(details).toMatchObject({
+            argument: 'options.ttlMs',
+            option: 'ttlMs',
+            minimum: min,
+            backend,
+          });
+        }
+        const s = await session(Math.max(min, harness.ttlMs));
+        expect(s.status).toBe('alive');
       });
     });
 
@@ -226,42 +245,69 @@ export function recipeSuite(name: string, harness: RecipeHarness): void {
         await lock2.unlock();
       });
 
-      it('wakes exactly one waiter per unlock (no herd)', async () => {
+      it("wakes exactly one waiter per unlock (no herd): counted per waiter, and in the store's watch reads", async () => {
         const name = fresh('mutex');
-        const waitersCount = 10;
+        const waitersCount = 40;
+        const releases = 5;
         const s = await session();
-        let reads = 0;
-        const counting: Store = new Proxy(store, {
-          get(target, prop) {
-            if (prop === 'range')
-              return (...args: Parameters<Store['range']>) => (reads++, target.range(...args));
-            // Getters run against the real store: they may read its private fields.
-            const v = Reflect.get(target, prop, target);
-            return typeof v === 'function' ? v.bind(target) : v;
-          },
-        });
-        const holder = await new Mutex(s, name).lock();
-        const waiterSessions = await Promise.all(
-          Array.from({ length: waitersCount }, () => Session.create(counting, { ttlMs: harness.ttlMs })),
-        );
-        sessions.push(...waiterSessions);
-        const locks = waiterSessions.map((ws) => new Mutex(ws, name).lock());
-        await eventually(async () => (await new Mutex(s, name).queue()).length === waitersCount + 1);
-        await sleep(50);
-        const before = reads;
-        await holder.unlock();
-        const l = await Promise.race(locks);
-        await sleep(100);
-        // One release: only the waiter next in line acted on it. It followed the queue's stream, so
-        // it took the lock without even a read; no other waiter read the queue (a herd would be 10).
-        expect(reads - before).toBe(0);
-        const resolved = await Promise.all(
-          locks.map((p) => Promise.race([p.then(() => 1), sleep(0).then(() => 0)])),
-        );
-        expect(resolved.reduce((a, b) => a + b, 0)).toBe(1);
-        await l.unlock();
-        // Release each as it is granted: the queue order need not be the order of this array.
-        await Promise.all(locks.map(async (other) => (await other).unlock()));
+        // Each waiter has its own view of the store, so every call is counted against its waiter.
+        const calls = Array.from({ length: waitersCount }, () => 0);
+        const counted = (i: number): Store =>
+          new Proxy(store, {
+            get(target, prop) {
+              // Getters run against the real store: they may read its private fields.
+              const v = Reflect.get(target, prop, target);
+              if (typeof v !== 'function') return v;
+              if (['get', 'range', 'txn', 'watch'].includes(String(prop)))
+                return (...args: unknown[]) => (calls[i]!++, v.apply(target, args));
+              return v.bind(target);
+            },
+          });
+        // Backends that read their own change log (memory, SQLite): count those reads too, since a
+        // store that woke every watch on every change would be a herd the counters above miss.
+        const log = store as Store & { readChanges?: (...a: unknown[]) => unknown };
+        let logReads = 0;
+        const readChanges = log.readChanges;
+        if (readChanges)
+          log.readChanges = (...args: unknown[]) => (logReads++, readChanges.apply(store, args));
+        try {
+          const holder = await new Mutex(s, name).lock();
+          const waiterSessions = await Promise.all(
+            Array.from({ length: waitersCount }, (_, i) =>
+              Session.create(counted(i), { ttlMs: harness.ttlMs }),
+            ),
+          );
+          sessions.push(...waiterSessions);
+          const granted: number[] = [];
+          const locks = waiterSessions.map((ws, i) =>
+            new Mutex(ws, name).lock().then((l) => (granted.push(i), l)),
+          );
+          await eventually(async () => (await new Mutex(s, name).queue()).length === waitersCount + 1);
+          await sleep(100);
+          let release = () => holder.unlock();
+          for (let r = 0; r < releases; r++) {
+            const before = [...calls];
+            const logBefore = logReads;
+            await release();
+            await eventually(() => granted.length === r + 1);
+            await sleep(100);
+            // Exactly one lock granted, and no waiter but the new holder made a single store call.
+            expect(granted.length).toBe(r + 1);
+            const acted = calls.map((c, i) => c - before[i]!).flatMap((d, i) => (d > 0 ? [i] : []));
+            expect(acted.filter((i) => i !== granted[r])).toEqual([]);
+            // The new holder: no read at all if it was next in line, else one read of the entries ahead.
+            expect(calls[granted[r]!]! - before[granted[r]!]!).toBeLessThanOrEqual(1);
+            // A herd would read the log once per waiting watch (40); one wake-up reads it ~once.
+            if (readChanges) expect(logReads - logBefore).toBeLessThanOrEqual(4);
+            const l = await locks[granted[r]!]!;
+            release = () => l.unlock();
+          }
+          await release();
+          // Release each as it is granted: the queue order need not be the order of this array.
+          await Promise.all(locks.map(async (other) => (await other).unlock()));
+        } finally {
+          if (readChanges) log.readChanges = readChanges;
+        }
       });
 
       it('lock-delay: after a holder dies without unlocking, the lock waits lockDelayMs', async () => {

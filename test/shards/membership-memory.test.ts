@@ -7,7 +7,7 @@ import type { Store, WatchBatch } from '../../src/store/types.js';
 import { eventually } from '../helpers/async.js';
 import { membershipSuite } from './membership-suite.js';
 
-membershipSuite('memory', async () => new MemoryStore(), 300);
+membershipSuite('memory', async () => new MemoryStore(), 500);
 
 describe('Membership on memory, when its watch falls behind compaction', () => {
   it('re-reads the live set and keeps following', async () => {

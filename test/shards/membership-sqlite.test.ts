@@ -7,6 +7,6 @@ const tmp = tempDir();
 membershipSuite(
   'sqlite',
   async () => new SqliteStore({ path: join(tmp.dir, 'members.db') }),
-  300,
+  500,
   tmp.cleanup,
 );

@@ -116,6 +116,38 @@ export function membershipSuite(
       await expect(v.join(s, { id: 'x', address: 'nohost' })).rejects.toThrow(/metadata\.address/);
     });
 
+    it('refuses data JSON cannot encode or the store cannot hold, on join and on update, naming metadata.data', async () => {
+      const v = await view(group());
+      const s = await session();
+      const cycle: Record<string, unknown> = {};
+      cycle.self = cycle;
+      const limit = store.capabilities.maxValueBytes;
+      const huge = 'x'.repeat(limit);
+      const refusal = async (p: Promise<unknown>) => {
+        const err = await p.catch((e: unknown) => e);
+        expect(isTenureError(err, 'TENURE_INVALID_ARGUMENT')).toBe(true);
+        return err as Error & { details: Record<string, unknown> };
+      };
+      for (const data of [10n, { nested: [1n] }, cycle]) {
+        const err = await refusal(v.join(s, { id: 'x', data }));
+        expect(err.message).toMatch(/^metadata\.data /);
+        expect(err.details.argument).toBe('metadata.data');
+      }
+      const big = await refusal(v.join(s, { id: 'x', data: huge }));
+      expect(big.message).toMatch(/^metadata\.data /);
+      expect(big.message).toContain(`${limit} bytes`);
+      expect(big.details).toMatchObject({ argument: 'metadata.data', maxBytes: limit });
+      expect(v.get('x')).toBeUndefined(); // nothing was written
+
+      const m = await v.join(s, { id: 'y', data: { ok: true } });
+      const upd = await refusal(m.update({ data: cycle }));
+      expect(upd.message).toMatch(/^changes\.data /);
+      const bigUpd = await refusal(m.update({ data: huge }));
+      expect(bigUpd.details).toMatchObject({ argument: 'changes.data', maxBytes: limit });
+      expect(m.info.data).toEqual({ ok: true }); // refused updates changed nothing
+      await m.close();
+    });
+
     it('a member cut off from the store leaves when its lease expires; its own signal aborts first', async () => {
       const g = group();
       const watcher = await view(g);

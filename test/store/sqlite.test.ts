@@ -12,7 +12,7 @@ conformance('sqlite', {
   open: async () => new SqliteStore({ path: join(tmp.dir, `conf-${++n}.db`) }),
   advance: (ms) => sleep(ms),
   realTime: true,
-  ttlMs: 300,
+  ttlMs: 500,
   propertyRuns: 40,
   cleanup: async () => tmp.cleanup(),
 });

@@ -27,6 +27,7 @@ import Database from 'better-sqlite3';
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import { TenureError, invalidArgument, isTenureError } from '../../errors.js';
+import { isSelective, selectKvs } from '../base.js';
 import { ChangeLogStore } from '../change-log.js';
 import { compactedError, leaseNotFound } from '../errors.js';
 import { evaluateCompare } from '../keys.js';
@@ -150,7 +151,7 @@ export class SqliteStore extends ChangeLogStore {
     this.#idlePollIntervalMs = o.idlePollIntervalMs;
     this.capabilities = Object.freeze({
       backend: 'sqlite',
-      minTtlMs: 10,
+      minTtlMs: 500, // a session's heartbeats (every ttl/3) must outlast a GC pause or a busy host
       maxTtlMs: 2 ** 31 - 1,
       ttlGranularityMs: 1,
       expiryBoundMs: o.reapIntervalMs + 50,
@@ -504,8 +505,29 @@ export class SqliteStore extends ChangeLogStore {
     return { succeeded, revision: this.#currentRevisionUnsafe(), results };
   }
 
+  /** Reads by create revision are answered from the kv_by_create index (see #get). */
+  protected override get selectsByCreateRevision(): boolean {
+    return true;
+  }
+
   #get(op: Op): OpResult {
     if (op.type !== 'get') throw new Error('unreachable: a write op in a read-only transaction');
+    if (isSelective(op)) {
+      const from = keyBytes(op.key);
+      const end = prefixEnd(from);
+      if (!op.prefix || end === undefined || (op.order ?? 'key') === 'key') {
+        const row = op.prefix ? undefined : (this.#stmt.getKv.get(from) as KvRow | undefined);
+        const rows = op.prefix ? this.#range(op.key, 0).rows : row ? [row] : [];
+        return { type: 'get', ...selectKvs(rows.map(toKv), op) };
+      }
+      const limit = op.limit ?? 0;
+      const stmt = op.order === 'createRevisionDescending' ? this.#stmt.newestKv : this.#stmt.oldestKv;
+      const max = op.maxCreateRevision ?? Number.MAX_SAFE_INTEGER;
+      const rows = stmt.all(max, from, end, limit > 0 ? limit + 1 : -1) as KvRow[];
+      const more = limit > 0 && rows.length > limit;
+      if (more) rows.pop();
+      return { type: 'get', kvs: rows.map(toKv), more };
+    }
     if (!op.prefix) {
       const row = this.#stmt.getKv.get(keyBytes(op.key)) as KvRow | undefined;
       return { type: 'get', kvs: row ? [toKv(row)] : [], more: false };

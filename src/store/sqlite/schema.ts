@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS kv (
   lease INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS kv_by_lease ON kv (lease) WHERE lease != 0;
+-- Queue reads by create revision (the entries just ahead of a waiter): O(log n), not a prefix scan.
+CREATE INDEX IF NOT EXISTS kv_by_create ON kv (create_rev);
 CREATE TABLE IF NOT EXISTS lease (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   ttl_ms REAL NOT NULL,
@@ -58,6 +60,8 @@ CREATE TABLE IF NOT EXISTS changelog (
   lease INTEGER NOT NULL,
   PRIMARY KEY (rev, seq)
 ) WITHOUT ROWID;
+-- A one-key watch reads only its key's history.
+CREATE INDEX IF NOT EXISTS changelog_by_key ON changelog (key, rev);
 `;
 
 export interface KvRow {

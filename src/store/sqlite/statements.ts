@@ -20,6 +20,10 @@ const SQL = {
   getKv: 'SELECT key, value, create_rev, mod_rev, version, lease FROM kv WHERE key = ?',
   rangeKv:
     'SELECT key, value, create_rev, mod_rev, version, lease FROM kv WHERE key >= ? AND key < ? ORDER BY key LIMIT ?',
+  newestKv:
+    'SELECT key, value, create_rev, mod_rev, version, lease FROM kv INDEXED BY kv_by_create WHERE create_rev <= ? AND key >= ? AND key < ? ORDER BY create_rev DESC, key DESC LIMIT ?',
+  oldestKv:
+    'SELECT key, value, create_rev, mod_rev, version, lease FROM kv INDEXED BY kv_by_create WHERE create_rev <= ? AND key >= ? AND key < ? ORDER BY create_rev, key LIMIT ?',
   rangeKvOpen:
     'SELECT key, value, create_rev, mod_rev, version, lease FROM kv WHERE key >= ? ORDER BY key LIMIT ?',
   putKv:
