@@ -2,8 +2,8 @@
  * `.ci/run`'s preflight: before the tests run, every external program the suite executes is
  * checked, and a missing one is named with the Debian package that provides it.
  */
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/tmp.js';
@@ -87,11 +87,19 @@ fi
 exit 0`,
   );
   stub('npm', `echo "npm $* stdin=$(readlink /proc/self/fd/0)" >> "${log}"`);
+  // Only the system programs the script and the stubs use, so that what this machine happens to
+  // have installed (an etcdctl in /usr/bin) cannot leak into the machine the test stands for.
+  const system = binDir([]);
+  for (const name of ['id', 'env', 'dirname', 'readlink', 'touch', 'chmod'])
+    symlinkSync(
+      execFileSync('/bin/sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim(),
+      join(system, name),
+    );
   const r = spawnSync('/bin/bash', [RUN], {
     encoding: 'utf8',
     stdio: ['pipe', 'pipe', 'pipe'],
     env: {
-      PATH: `${bin}:/usr/bin:/bin`,
+      PATH: `${bin}:${system}`,
       CI: 'true',
       ETCD_BIN: join(bin, 'etcd'),
       CHROMIUM_BIN: join(bin, 'chromium'),
