@@ -368,8 +368,8 @@ describe('SqliteStore file identity', () => {
     const t = tempDir();
     try {
       const store = new SqliteStore({ path: join(t.dir, 'store.db') });
-      const session = await Session.create(store, { ttlMs: 300 });
-      await sleep(700);
+      const session = await Session.create(store, { ttlMs: 500 });
+      await sleep(1200);
       expect(session.signal.aborted).toBe(false);
       await session.close();
       await store.close();
