@@ -30,9 +30,10 @@ export class WorkerProcess {
   /** The last error it reported. */
   lastError: string | undefined;
 
-  constructor(script: string, config: WorkerConfig, log: EventLog) {
-    this.id = config.id;
-    this.proc = spawn(process.execPath, [script, JSON.stringify(config)], {
+  /** Runs `script` with the `start` command's configuration as its argument. */
+  constructor(script: string, start: Extract<WorkerCommand, { cmd: 'start' }>, log: EventLog) {
+    this.id = start.config.id;
+    this.proc = spawn(process.execPath, [script, JSON.stringify(start.config)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc.stderr!.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
@@ -107,10 +108,12 @@ export class Fleet {
   /** Starts one more worker; returns its name. */
   start(): string {
     const id = `w${++this.#seq}`;
-    const start: WorkerCommand = { cmd: 'start', config: this.#config(id) };
     // Recorded first: its first events can only come after.
     this.log.record({ kind: 'spawned', worker: id });
-    this.workers.set(id, new WorkerProcess(this.#script, start.config, this.log));
+    this.workers.set(
+      id,
+      new WorkerProcess(this.#script, { cmd: 'start', config: this.#config(id) }, this.log),
+    );
     return id;
   }
 
