@@ -4,10 +4,12 @@
  * and a fault list of the test's own choosing run by the scheduler on a short SQLite run.
  */
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { LogEntry } from '../../src/cli/demo/event-log.js';
-import { DEFAULT_FAULTS, expectedOf, type FaultStep } from '../../src/cli/demo/faults.js';
+import { EventLog, type LogEntry } from '../../src/cli/demo/event-log.js';
+import { DEFAULT_FAULTS, expectedOf, validateFaults, type FaultStep } from '../../src/cli/demo/faults.js';
+import { Fleet } from '../../src/cli/demo/fleet.js';
 import { demoBounds } from '../../src/cli/demo/liveness.js';
 import {
   formatWorkerMessage,
@@ -17,6 +19,7 @@ import {
 } from '../../src/cli/demo/protocol.js';
 import { buildReport, formatReport, type DemoReport } from '../../src/cli/demo/report.js';
 import { checkRun, type RunFacts } from '../../src/cli/demo/verdict.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
 
@@ -58,7 +61,73 @@ describe('demo worker protocol', () => {
   });
 });
 
+describe('demo fleet', () => {
+  it('negative control: a worker line that does not parse is recorded as invalid, never acted on; an unasked exit is a crash', async () => {
+    const tmp = tempDir('tenure-fleet-');
+    try {
+      // A stand-in worker: one good report, two that do not parse, one in another's name, then it dies.
+      const script = join(tmp.dir, 'worker.mjs');
+      writeFileSync(
+        script,
+        `const { id } = JSON.parse(process.argv[2]);
+         const say = (o) => process.stdout.write(JSON.stringify({ worker: id, t: 0, ...o }) + '\\n');
+         say({ ev: 'member', address: 'x' });
+         say({ ev: 'leader', term: 'seven' });
+         process.stdout.write('not json\\n');
+         say({ worker: 'w9', ev: 'leader', term: 9 });
+         console.error('last words');
+         process.exitCode = 3;`,
+      );
+      const log = new EventLog();
+      const fleet = new Fleet(log, script, (id) => ({
+        id,
+        store: 'sqlite:///nowhere',
+        counterPath: 'c',
+        slotsPath: 's',
+        ttlMs: 1000,
+        holdMs: 150,
+        heartbeatMs: 100,
+      }));
+      const id = fleet.start();
+      await fleet.workers.get(id)!.exited;
+      expect(fleet.workers.get(id)!.joined).toBe(true);
+      expect(fleet.leading.size).toBe(0);
+      expect(fleet.currentLeader()).toBeUndefined();
+      expect(log.entries.map((e) => (e.kind === 'invalid' ? `invalid: ${e.reason}` : e.kind))).toEqual([
+        'spawned',
+        'event',
+        'invalid: leader: term is not a number',
+        'invalid: not JSON',
+        'invalid: reported as w9',
+        'exited',
+      ]);
+      expect(log.entries.at(-1)).toMatchObject({
+        kind: 'exited',
+        worker: id,
+        crash: 'exit code 3',
+        lastWords: 'last words',
+      });
+      await fleet.close();
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
 describe('demo fault lists', () => {
+  it('negative control: a list out of order, outside the run, or with a pause too short is refused', () => {
+    expect(() => validateFaults(DEFAULT_FAULTS)).not.toThrow();
+    expect(() =>
+      validateFaults([
+        { at: 0.5, kind: 'join' },
+        { at: 0.3, kind: 'kill-leader' },
+      ]),
+    ).toThrow(/fault step 1 \(kill-leader\): at must be above 0.5/);
+    expect(() => validateFaults([{ at: 1.2, kind: 'join' }])).toThrow(/fault step 0 \(join\): at must be/);
+    expect(() => validateFaults([{ at: 0.4, kind: 'pause-lock-holder', pauseTtls: 0.5 }])).toThrow(
+      /pauseTtls must be above 1/,
+    );
+  });
   it('the default list promises two leader faults and five membership changes', () => {
     expect(DEFAULT_FAULTS.map((s) => s.kind)).toEqual([
       'kill-leader',

@@ -36,6 +36,24 @@ export const DEFAULT_FAULTS: readonly FaultStep[] = [
 ];
 
 /**
+ * Checks a fault list: each step's `at` within (0, 1) and after the one before (the scheduler
+ * runs them in order), and a pause longer than one ttl (shorter, the lease would not expire and
+ * the step would show nothing).
+ * @throws TypeError naming the step and what is wrong with it
+ */
+export function validateFaults(steps: readonly FaultStep[]): void {
+  let previous = 0;
+  steps.forEach((step, i) => {
+    const name = `fault step ${i} (${step.kind})`;
+    if (!(step.at > previous && step.at < 1))
+      throw new TypeError(`${name}: at must be above ${previous} and below 1, got ${step.at}`);
+    if (step.kind === 'pause-lock-holder' && !(step.pauseTtls > 1))
+      throw new TypeError(`${name}: pauseTtls must be above 1, got ${step.pauseTtls}`);
+    previous = step.at;
+  });
+}
+
+/**
  * What a fault list promises, for the liveness checks: faults aimed at the leader (the paused
  * holder may be the leader too, but need not be), and membership changes (the killed or stopped
  * leader leaving, the paused holder leaving and rejoining, the newcomer).

@@ -48,7 +48,8 @@ export class WorkerProcess {
       }
     });
     this.exited = new Promise((resolve) =>
-      this.proc.once('exit', (code, signal) => {
+      // 'close', not 'exit': every line it wrote is in the log before its end.
+      this.proc.once('close', (code, signal) => {
         this.alive = false;
         const crash = this.told ? undefined : `exit code ${code ?? signal}`;
         const lastWords =

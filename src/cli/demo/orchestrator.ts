@@ -43,7 +43,7 @@ import type { Store, StoreCapabilities } from '../../store/types.js';
 import { openCliStore } from '../store-url.js';
 import { UsageError } from '../usage-error.js';
 import { EventLog, failovers, faults, slotChanges } from './event-log.js';
-import { DEFAULT_FAULTS, expectedOf, runFaults, type FaultStep } from './faults.js';
+import { DEFAULT_FAULTS, expectedOf, runFaults, validateFaults, type FaultStep } from './faults.js';
 import { FencedCounter } from './fenced-counter.js';
 import { FencedSlots } from './fenced-slots.js';
 import { Fleet } from './fleet.js';
@@ -98,11 +98,12 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     throw new UsageError(
       'the demo runs workers as separate processes, which cannot share a memory: store; use sqlite: or etcd:',
     );
+  const steps = o.faults ?? DEFAULT_FAULTS;
+  validateFaults(steps);
   const dir = mkdtempSync(join(tmpdir(), 'tenure-demo-'));
   const storeUrl = o.store ?? `sqlite://${join(dir, 'store.db')}`;
   const counterPath = join(dir, 'counter.db');
   const slotsPath = join(dir, 'slots.db');
-  const steps = o.faults ?? DEFAULT_FAULTS;
   let store: Store | undefined;
   let dashboard: Dashboard | undefined;
   let fleet: Fleet | undefined;
