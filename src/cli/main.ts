@@ -306,15 +306,16 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
     .command('demo')
     .description('start a fleet of worker processes on an embedded store, inject faults, and report')
     .option('--workers <n>', 'worker processes', parseCount, 5)
-    .option('--duration <duration>', 'how long the fleet runs', parseDuration, 20_000)
+    .addOption(durationOption('--duration <duration>', 'how long the fleet runs', 20_000))
     .option('--store <url>', 'store URL (default: a SQLite file in a temporary directory)')
     .option('--no-dashboard', 'do not serve the dashboard')
     .option('--port <n>', 'dashboard port (0: any free port)', parsePort, 4646)
     .option('--json', 'print the report as JSON')
-    .option(
-      '--ttl <duration>',
-      "workers' session ttl (default 1s, raised to the store's minimum: 2s on etcd)",
-      parseDuration,
+    .addOption(
+      durationOption(
+        '--ttl <duration>',
+        "workers' session ttl (default 1s, raised to the store's minimum: 2s on etcd)",
+      ),
     )
     .action(
       async (o: {

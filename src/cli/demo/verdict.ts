@@ -1,9 +1,27 @@
 /**
  * The demo's safety checks (its liveness checks are in liveness.ts), kept apart from the orchestrator so that each has a negative
- * control in the tests (a run that must fail if the check works).
+ * control in the tests (a run that must fail if the check works), and {@link checkRun}: every
+ * check of a run, from its recorded event log (event-log.ts).
  */
 import type { CounterAudit } from './fenced-counter.js';
 import type { SlotAudit } from './fenced-slots.js';
+import {
+  crashes,
+  failovers,
+  leaderClaims,
+  phases,
+  slotChanges,
+  workerStarts,
+  type LogEntry,
+} from './event-log.js';
+import {
+  checkEndedOnTime,
+  checkNewLeaderAfterEveryFault,
+  checkProgressInEveryPhase,
+  checkSlotsReassigned,
+  checkWorkersStarted,
+  type DemoBounds,
+} from './liveness.js';
 
 /** A worker's claim to lead, as it reported it. */
 export interface LeaderClaim {
@@ -88,4 +106,40 @@ export function checkNoSlotDoubleOwned(audit: SlotAudit): Check {
       ? `${counts}, none by a writer that still owned its slot`
       : `${counts}; ${audit.refusedTakes} takes out of order, ${audit.liveDoubleOwners} writes by a second live owner: ${audit.examples.join('; ')}`,
   };
+}
+
+/** What a run's verdict rests on besides its event log. */
+export interface RunFacts {
+  /** The fenced counter's and the slot resource's own audits, read after the fleet stopped. */
+  readonly counter: CounterAudit;
+  readonly slots: SlotAudit;
+  readonly bounds: DemoBounds;
+  /** What the fault list promised (faults.ts `expectedOf`). */
+  readonly expected: { readonly leaderFaults: number; readonly membershipChanges: number };
+  /** When the fleet was told to stop, on the orchestrator's clock: the last phase's end. */
+  readonly endAt: number;
+  readonly elapsedMs: number;
+  readonly durationMs: number;
+}
+
+/** Every safety and liveness check of a run, from its recorded event log. */
+export function checkRun(log: readonly LogEntry[], facts: RunFacts): Check[] {
+  const crashed = crashes(log);
+  return [
+    checkOneLeaderPerTerm(leaderClaims(log)),
+    checkTermsIncrease(leaderClaims(log)),
+    checkCounterExact(facts.counter),
+    checkNoSlotDoubleOwned(facts.slots),
+    checkWorkersStarted(workerStarts(log)),
+    {
+      name: 'no worker crashed',
+      kind: 'liveness',
+      ok: crashed.length === 0,
+      detail: crashed.length === 0 ? 'every worker ran until told to stop' : crashed.join('; '),
+    },
+    checkNewLeaderAfterEveryFault(failovers(log), facts.expected.leaderFaults, facts.bounds.failoverMs),
+    checkProgressInEveryPhase(phases(log, facts.endAt)),
+    checkSlotsReassigned(slotChanges(log), facts.expected.membershipChanges, facts.bounds.slotsMs),
+    checkEndedOnTime(facts.elapsedMs, facts.durationMs, facts.bounds.marginMs),
+  ];
 }

@@ -13,7 +13,8 @@
  * count exact. Slot writes do check the slot's signal and the session's deadline first (as a real
  * owner would), and the resource still refuses a write that a pause made stale.
  *
- * It reports what it does as JSON lines on stdout, for the orchestrator. SIGTERM ends it
+ * It reports what it does as JSON lines on stdout, for the orchestrator: the typed events of
+ * protocol.ts, which the orchestrator validates on receipt. The `stop` command (SIGTERM) ends it
  * gracefully: the ShardManager hands its slots over and leaves, then the session closes, which
  * releases leadership and the lock at once.
  */
@@ -32,32 +33,20 @@ import { unlessBusy, WORKER_BUSY_TIMEOUT_MS } from './busy.js';
 import { FencedCounter } from './fenced-counter.js';
 import { FencedSlots, type SlotWrite } from './fenced-slots.js';
 import { DEMO_ELECTION, DEMO_GROUP, DEMO_LOCK } from './names.js';
+import { COMMAND_SIGNALS, formatWorkerMessage, parseWorkerConfig, type WorkerEvent } from './protocol.js';
 import { DEMO_SLOT_COUNT } from './slots.js';
 import { sleep } from '../../sleep.js';
-
-/** The worker's configuration, passed as JSON in argv[2]. */
-export interface WorkerConfig {
-  readonly id: string;
-  readonly store: string;
-  readonly counterPath: string;
-  readonly slotsPath: string;
-  readonly ttlMs: number;
-  /** Time between reading and writing the counter while holding the lock. */
-  readonly holdMs: number;
-  /** Heartbeat mesh interval. */
-  readonly heartbeatMs: number;
-}
 
 /** How often an owner writes each of its slots to the fenced resource. */
 const SLOT_WRITE_MS = 100;
 
-const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
-const report = (event: Record<string, unknown>) =>
-  process.stdout.write(`${JSON.stringify({ worker: config.id, t: performance.now(), ...event })}\n`);
+const config = parseWorkerConfig(process.argv[2]);
+const report = (event: WorkerEvent) =>
+  process.stdout.write(formatWorkerMessage(config.id, performance.now(), event));
 
 const stopping = new AbortController();
 let current: { session: Session; shards?: ShardManager } | undefined;
-process.once('SIGTERM', () => {
+process.once(COMMAND_SIGNALS.stop, () => {
   stopping.abort();
   // Slots first, so the others take them over within a plan; then the session (leadership, lock).
   void (async () => {
@@ -216,7 +205,7 @@ while (!stopping.signal.aborted) {
   let mesh: HeartbeatMesh | undefined;
   try {
     const member = await join(session);
-    report({ ev: 'member', address: member.info.address });
+    report({ ev: 'member', address: member.info.address ?? '' });
     mesh = await HeartbeatMesh.start(membership, member, {
       intervalMs: config.heartbeatMs,
       // Tuned to suspect a silent peer within the demo's one-second ttl: 3 heartbeats of
