@@ -101,7 +101,7 @@ describe('EtcdStore: gets by create revision, answered by etcd', () => {
             const max = q.max === undefined ? undefined : q.max === 0 ? 0 : base + q.max;
             const options = { maxCreateRevision: max, order: q.order, limit: q.limit };
             const get: GetOp = { type: 'get', key: p + q.prefix, prefix: true, ...options };
-            let got: GetResult;
+            let got: { kvs: readonly KeyValue[]; more: boolean };
             let want: { kvs: KeyValue[]; more: boolean };
             if (q.how === 'range') {
               want = naiveSelect((await store.range(p + q.prefix)).kvs, options);
