@@ -22,7 +22,10 @@ const RAW = /[\u007f-\u009f\u2028\u2029]/g;
 const escape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
 /** The status line writer of a command run with `--json` (`json`) or without. */
-export function statusLine(json: boolean, write = (s: string) => process.stderr.write(s)): StatusLine {
+export function statusLine(
+  json: boolean,
+  write: (s: string) => unknown = (s) => process.stderr.write(s),
+): StatusLine {
   return (event, text) => {
     if (json) write(`${JSON.stringify({ ...event, time: new Date().toISOString() }).replace(RAW, escape)}\n`);
     else if (text !== undefined) write(`tenure: ${text}\n`);

@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { statusLine } from '../../src/cli/status-line.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { startNode, type Child } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -179,5 +180,24 @@ describe('tenure elect --json', () => {
     expect(got[3]!.term as number).toBeGreaterThan(got[0]!.term as number);
     expect(names).toContain('stopping');
     expect(got.at(-1)).toMatchObject({ event: 'exit', code: 0 });
+  });
+});
+
+describe('status lines', () => {
+  it('--json escapes every control character from the store (C0, DEL, C1, line separators); text mode writes only what has a sentence', () => {
+    const out: string[] = [];
+    const json = statusLine(true, (line) => out.push(line));
+    const owner = 'evil\u0007\u001b[2J\u007f\u009b31m\u2028host:1';
+    json({ event: 'not-acquired', holder: { owner, fencingToken: 3 } });
+    expect(out).toHaveLength(1);
+    expect(out[0]!.endsWith('\n')).toBe(true);
+    // Nothing raw in the line, and the exact string back when parsed.
+    expect(out[0]!.slice(0, -1)).toMatch(/^[\x20-\x7e]*$/);
+    expect((JSON.parse(out[0]!) as { holder: { owner: string } }).holder.owner).toBe(owner);
+    const text: string[] = [];
+    const plain = statusLine(false, (line) => text.push(line));
+    plain({ event: 'acquired', fencingToken: 3 });
+    plain({ event: 'lost' }, 'lock x lost: its key was deleted');
+    expect(text).toEqual(['tenure: lock x lost: its key was deleted\n']);
   });
 });
