@@ -79,6 +79,7 @@ describe('EtcdStore: gets by create revision, answered by etcd', () => {
             limit: fc.integer({ min: 0, max: 6 }),
             // Where the get runs: alone, in a read-only txn, after a write in the same txn, or
             // before a write of its own range in the same txn.
+            serializable: fc.boolean(),
             how: fc.constantFrom(
               'range' as const,
               'txn' as const,
@@ -100,12 +101,18 @@ describe('EtcdStore: gets by create revision, answered by etcd', () => {
             // Revisions are relative to this run's start, so bounds cut into its history.
             const max = q.max === undefined ? undefined : q.max === 0 ? 0 : base + q.max;
             const options = { maxCreateRevision: max, order: q.order, limit: q.limit };
-            const get: GetOp = { type: 'get', key: p + q.prefix, prefix: true, ...options };
+            const get: GetOp = {
+              type: 'get',
+              key: p + q.prefix,
+              prefix: true,
+              serializable: q.serializable,
+              ...options,
+            };
             let got: { kvs: readonly KeyValue[]; more: boolean };
             let want: { kvs: KeyValue[]; more: boolean };
             if (q.how === 'range') {
               want = naiveSelect((await store.range(p + q.prefix)).kvs, options);
-              got = await store.range(p + q.prefix, options);
+              got = await store.range(p + q.prefix, { ...options, serializable: q.serializable });
             } else if (q.how === 'txn') {
               want = naiveSelect((await store.range(p + q.prefix)).kvs, options);
               const res = await store.txn({ success: [{ type: 'get', key: `${p}zz` }, get] });

@@ -227,14 +227,19 @@ export function boundaryTie(op: Op, range: WireRangeResponse | undefined): numbe
   return kept === exact(kvs[limit]!.create_revision, 'createRevision') ? kept : undefined;
 }
 
-/** The read of every key of `op`'s range created at `createRevision`, at store revision `revision`. */
+/**
+ * The read of every key of `op`'s range created at `createRevision`, at store revision
+ * `revision` (the one the get was answered at).
+ */
 export function tieRequest(op: GetOp, createRevision: number, revision: number): Record<string, unknown> {
   return {
     ...(op.prefix ? prefixRange(op.key) : { key: keyBytes(op.key) }),
     revision: String(revision),
     min_create_revision: String(createRevision),
     max_create_revision: String(createRevision),
-    serializable: op.serializable === true,
+    // Linearizable even for a serializable get: the member that answers may not be the one that
+    // answered the get, and a member behind `revision` refuses a serializable read at it.
+    serializable: false,
   };
 }
 
