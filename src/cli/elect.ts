@@ -37,6 +37,7 @@ import {
   unlessStopped,
 } from './supervisor.js';
 import { EXIT_GAVE_UP, UsageError, oneLine } from './usage-error.js';
+import { statusLine, type StatusLine } from './status-line.js';
 
 /** When CMD is restarted after it exits while its supervisor leads (systemd's `Restart=`). */
 export type RestartPolicy = 'on-failure' | 'always' | 'never';
@@ -71,6 +72,8 @@ export interface ElectCommandOptions {
   maxFailures: number;
   /** The window in which `maxFailures` failures give leadership up. @default 60000 */
   failureWindowMs: number;
+  /** Status lines on stderr as JSON objects, one per line (see docs/cli.md). @default false */
+  json?: boolean;
 }
 
 /** A CMD that ran this long without exiting resets the backoff. */
@@ -78,7 +81,8 @@ const HEALTHY_RUN_MS = 10_000;
 /** Longest wait for the session's revoke and for the store to close, on the way out. */
 const CLOSE_WAIT_MS = 2000;
 
-const log = (line: string) => process.stderr.write(`tenure: ${line}\n`);
+/** The error code of a loss or failure, for `--json`. */
+const codeOf = (reason: unknown): unknown => (reason as { code?: unknown } | undefined)?.code;
 
 /** How a term of leadership ended for the supervisor. */
 type Outcome = { kind: 'ended' } | { kind: 'exit'; code: number };
@@ -92,6 +96,18 @@ export async function runElect(
   argv: readonly string[],
   o: ElectCommandOptions,
 ): Promise<number> {
+  const say = statusLine(o.json === true);
+  const code = await electCommand(name, argv, o, say);
+  say({ event: 'exit', election: name, code });
+  return code;
+}
+
+async function electCommand(
+  name: string,
+  argv: readonly string[],
+  o: ElectCommandOptions,
+  say: StatusLine,
+): Promise<number> {
   checkCliName(name);
   if (argv.length === 0) throw new UsageError('missing CMD after --: tenure elect NAME -- CMD ARGS…');
   if (!RESTART_POLICIES.includes(o.restart))
@@ -99,7 +115,7 @@ export async function runElect(
   let command: Command | undefined;
   const stops = new StopSignals(
     (signal) => {
-      log(`${signal}: stopping`);
+      say({ event: 'stopping', election: name, signal }, `${signal}: stopping`);
       void command?.stop(forwardedSignal(signal));
     },
     () => command?.signal('SIGWINCH'),
@@ -113,34 +129,55 @@ export async function runElect(
     try {
       while (!stops.signal.aborted) {
         if (session === undefined || session.status !== 'alive')
-          session = await newSession(store, o, stops.signal);
+          session = await newSession(store, o, stops.signal, say);
         if (session === undefined) break;
         let leadership: Leadership;
         try {
           leadership = await new Election(session, name).campaign(value, { signal: stops.signal });
         } catch (err) {
           if (stops.signal.aborted) break;
-          log(`campaign for ${name} failed: ${oneLine(err)}; retrying`);
+          say(
+            { event: 'campaign-failed', election: name, errorCode: codeOf(err), message: oneLine(err) },
+            `campaign for ${name} failed: ${oneLine(err)}; retrying`,
+          );
           await sleep(500, { signal: stops.signal });
           continue;
         }
-        log(`leading ${name} in term ${leadership.term}`);
-        const outcome = await lead(leadership, argv, o, stops.signal, (c) => (command = c));
+        say(
+          { event: 'leading', election: name, term: leadership.term },
+          `leading ${name} in term ${leadership.term}`,
+        );
+        const outcome = await lead(leadership, argv, o, stops.signal, (c) => (command = c), say);
         command = undefined;
-        if (leadership.status === 'lost' && !stops.signal.aborted)
-          log(
-            `lost leadership of ${name} (term ${leadership.term}): ${lossCause(leadership.signal.reason, session.alive)}; campaigning again`,
+        if (leadership.status === 'lost' && !stops.signal.aborted) {
+          const cause = lossCause(leadership.signal.reason, session.alive);
+          say(
+            {
+              event: 'lost',
+              election: name,
+              term: leadership.term,
+              cause,
+              causeCode: codeOf(leadership.signal.reason),
+              next: 'campaigning again',
+            },
+            `lost leadership of ${name} (term ${leadership.term}): ${cause}; campaigning again`,
           );
+        }
         const hurry = stops.next();
         if (
           !(await settledWithin(leadership.resign(), o.ttlMs, hurry)) ||
           leadership.status === 'releasing'
         ) {
-          log(
-            `could not confirm the resignation from ${name} ${hurry.aborted ? `(${oneLine(hurry.reason)} while waiting)` : `within ${o.ttlMs} ms (--ttl)`}; ending the session, whose lease's expiry ends the leadership`,
+          const why = hurry.aborted
+            ? `(${oneLine(hurry.reason)} while waiting)`
+            : `within ${o.ttlMs} ms (--ttl)`;
+          say(
+            { event: 'resign-unconfirmed', election: name, term: leadership.term, reason: why },
+            `could not confirm the resignation from ${name} ${why}; ending the session, whose lease's expiry ends the leadership`,
           );
           await settledWithin(session.close(), CLOSE_WAIT_MS, hurry);
-        }
+        } else if (leadership.status === 'released')
+          say({ event: 'resigned', election: name, term: leadership.term });
         if (outcome.kind === 'exit') {
           code = outcome.code;
           break;
@@ -161,6 +198,7 @@ async function newSession(
   store: Store,
   o: ElectCommandOptions,
   signal: AbortSignal,
+  say: StatusLine,
 ): Promise<Session | undefined> {
   for (;;) {
     try {
@@ -168,7 +206,10 @@ async function newSession(
     } catch (err) {
       if (signal.aborted) return undefined;
       if (isTenureError(err, 'TENURE_INVALID_ARGUMENT')) throw inFlagTerms(err);
-      log(`cannot start a session: ${oneLine(err)}; retrying`);
+      say(
+        { event: 'session-failed', errorCode: codeOf(err), message: oneLine(err) },
+        `cannot start a session: ${oneLine(err)}; retrying`,
+      );
       await sleep(1000, { signal });
     }
   }
@@ -185,6 +226,7 @@ async function lead(
   o: ElectCommandOptions,
   stopping: AbortSignal,
   running: (c: Command) => void,
+  say: StatusLine,
 ): Promise<Outcome> {
   const name = leadership.election.name;
   const ended = AbortSignal.any([leadership.signal, stopping]);
@@ -202,11 +244,19 @@ async function lead(
     leadership.signal.addEventListener('abort', onLost, { once: true });
     const exit = await command.ended;
     leadership.signal.removeEventListener('abort', onLost);
+    say({ event: 'cmd-exited', election: name, term: leadership.term, code: exit.code, signal: exit.signal });
     if (ended.aborted) return { kind: 'ended' };
     const now = performance.now();
     const failed = exit.code !== 0;
     if (o.restart === 'never' || (o.restart === 'on-failure' && !failed)) {
-      log(
+      say(
+        {
+          event: 'not-restarted',
+          election: name,
+          term: leadership.term,
+          code: exit.code,
+          restart: o.restart,
+        },
         `CMD exited with code ${exit.code} while leading ${name}; not restarted (--restart ${o.restart}): resigning and exiting`,
       );
       return { kind: 'exit', code: exit.code };
@@ -215,14 +265,24 @@ async function lead(
       failures.push(now);
       while (now - failures[0]! > o.failureWindowMs) failures.shift();
       if (failures.length >= o.maxFailures) {
-        log(
+        say(
+          {
+            event: 'gave-up',
+            election: name,
+            term: leadership.term,
+            failures: failures.length,
+            failureWindowMs: o.failureWindowMs,
+          },
           `CMD failed ${failures.length} times within ${o.failureWindowMs} ms (--max-failures, --failure-window): giving up leadership of ${name} so that another candidate takes over; exit ${EXIT_GAVE_UP}`,
         );
         return { kind: 'exit', code: EXIT_GAVE_UP };
       }
     }
     if (now - startedAt > HEALTHY_RUN_MS) backoff = o.backoffMs;
-    log(`CMD exited with code ${exit.code} while leading; restarting in ${backoff} ms`);
+    say(
+      { event: 'restarting', election: name, term: leadership.term, code: exit.code, backoffMs: backoff },
+      `CMD exited with code ${exit.code} while leading; restarting in ${backoff} ms`,
+    );
     await sleep(backoff, { signal: ended });
     backoff = Math.min(o.maxBackoffMs, backoff * 2);
   }

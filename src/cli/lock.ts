@@ -38,6 +38,7 @@ import {
 } from './supervisor.js';
 import { EXIT_LOCK_LOST, EXIT_NOT_ACQUIRED, UsageError, oneLine } from './usage-error.js';
 import { escapeControlCharacters } from './terminal-text.js';
+import { statusLine, type StatusLine } from './status-line.js';
 
 /** Options of {@link runLock}. */
 export interface LockCommandOptions {
@@ -53,15 +54,30 @@ export interface LockCommandOptions {
   ttlMs: number;
   /** Time between SIGTERM and SIGKILL when CMD's group must stop. @default 10000 */
   graceMs: number;
+  /** Status lines on stderr as JSON objects, one per line (see docs/cli.md). @default false */
+  json?: boolean;
 }
 
 /** Longest wait for the session's revoke and for the store to close, on the way out. */
 const CLOSE_WAIT_MS = 2000;
 
-const log = (line: string) => process.stderr.write(`tenure: ${line}\n`);
+/** The error code of a loss, for `--json` (TENURE_SESSION_EXPIRED, TENURE_LOCK_LOST, ...). */
+const codeOf = (reason: unknown): unknown => (reason as { code?: unknown } | undefined)?.code;
 
-/** Runs the lock command; resolves with the exit code. */
+/** Runs the lock command; resolves with the exit code, the last `--json` event. */
 export async function runLock(name: string, argv: readonly string[], o: LockCommandOptions): Promise<number> {
+  const say = statusLine(o.json === true);
+  const code = await lockCommand(name, argv, o, say);
+  say({ event: 'exit', lock: name, code });
+  return code;
+}
+
+async function lockCommand(
+  name: string,
+  argv: readonly string[],
+  o: LockCommandOptions,
+  say: StatusLine,
+): Promise<number> {
   checkCliName(name);
   if (argv.length === 0) throw new UsageError('missing CMD after --: tenure lock NAME -- CMD ARGS…');
   if (o.noWait && o.timeoutMs !== undefined)
@@ -92,15 +108,27 @@ export async function runLock(name: string, argv: readonly string[], o: LockComm
       await settledWithin(store.close(), CLOSE_WAIT_MS, hurry);
       return code;
     };
-    const lock = await acquire(name, o, session, stops);
+    const lock = await acquire(name, o, session, stops, say);
     if (typeof lock === 'number') return await finish(lock);
 
     try {
       lock.throwIfLost();
     } catch (err) {
-      log(`lock ${name} lost before CMD started: ${lossCause(err, session.alive)}`);
+      const cause = lossCause(err, session.alive);
+      say(
+        {
+          event: 'lost',
+          lock: name,
+          fencingToken: lock.fencingToken,
+          cause,
+          causeCode: codeOf(err),
+          cmd: 'not started',
+        },
+        `lock ${name} lost before CMD started: ${cause}`,
+      );
       return await finish(EXIT_LOCK_LOST);
     }
+    say({ event: 'acquired', lock: name, fencingToken: lock.fencingToken });
     const started = Command.start(argv, {
       env: { TENURE_FENCING_TOKEN: String(lock.fencingToken), TENURE_LOCK: name },
       graceMs: o.graceMs,
@@ -110,7 +138,15 @@ export async function runLock(name: string, argv: readonly string[], o: LockComm
     const onLost = () => {
       if (lock.status !== 'lost' || commandEnded) return;
       lost = lossCause(lock.signal.reason, session.alive);
-      log(
+      say(
+        {
+          event: 'lost',
+          lock: name,
+          fencingToken: lock.fencingToken,
+          cause: lost,
+          causeCode: codeOf(lock.signal.reason),
+          cmd: 'stopping',
+        },
         `lock ${name} lost: ${lost}; stopping CMD (SIGTERM to its process group, SIGKILL after ${o.graceMs} ms)`,
       );
       void started.stop('SIGTERM');
@@ -119,12 +155,26 @@ export async function runLock(name: string, argv: readonly string[], o: LockComm
     const exit = await started.ended;
     commandEnded = true;
     lock.signal.removeEventListener('abort', onLost);
-    if (lost === undefined && lock.status === 'lost') lost = lossCause(lock.signal.reason, session.alive);
+    say({ event: 'cmd-exited', lock: name, code: exit.code, signal: exit.signal });
+    if (lost === undefined && lock.status === 'lost') {
+      lost = lossCause(lock.signal.reason, session.alive);
+      say({
+        event: 'lost',
+        lock: name,
+        fencingToken: lock.fencingToken,
+        cause: lost,
+        causeCode: codeOf(lock.signal.reason),
+        cmd: 'exited',
+      });
+    }
     if (lost !== undefined) {
-      log(`lock ${name} was lost while CMD ran (CMD exited with ${exit.code}); exit ${EXIT_LOCK_LOST}`);
+      say(
+        { event: 'lost-while-running', lock: name, cmdCode: exit.code },
+        `lock ${name} was lost while CMD ran (CMD exited with ${exit.code}); exit ${EXIT_LOCK_LOST}`,
+      );
       return await finish(EXIT_LOCK_LOST);
     }
-    await release(lock, name, o.ttlMs, stops);
+    await release(lock, name, o.ttlMs, stops, say);
     return await finish(exit.code);
   } finally {
     stops.close();
@@ -137,6 +187,7 @@ async function acquire(
   o: LockCommandOptions,
   session: Session,
   stops: StopSignals,
+  say: StatusLine,
 ): Promise<Lock | number> {
   const mutex = new Mutex(session, name);
   let lock: Lock | undefined;
@@ -148,33 +199,55 @@ async function acquire(
   } catch (err) {
     if (stops.received) return signalExitCode(stops.received);
     if (isTenureError(err, 'TENURE_TIMEOUT'))
-      log(`lock ${name} not acquired within ${o.timeoutMs} ms (--timeout)`);
-    else log(`lock ${name} not acquired: ${oneLine(err)}`);
+      say(
+        { event: 'not-acquired', lock: name, reason: 'timeout', timeoutMs: o.timeoutMs },
+        `lock ${name} not acquired within ${o.timeoutMs} ms (--timeout)`,
+      );
+    else
+      say(
+        { event: 'not-acquired', lock: name, reason: 'error', errorCode: codeOf(err), message: oneLine(err) },
+        `lock ${name} not acquired: ${oneLine(err)}`,
+      );
     return EXIT_NOT_ACQUIRED;
   }
   if (lock === undefined) {
-    log(`lock ${name} is held by ${await holder(mutex)} (--no-wait)`);
+    const held = await holder(mutex);
+    say(
+      { event: 'not-acquired', lock: name, reason: 'held', holder: held ?? null },
+      `lock ${name} is held by ${held === undefined ? 'another process (it has just let go: try again)' : `${escapeControlCharacters(held.owner)} (fencing token ${held.fencingToken})`} (--no-wait)`,
+    );
     return EXIT_NOT_ACQUIRED;
   }
   if (stops.received) {
-    await release(lock, name, o.ttlMs, stops);
+    await release(lock, name, o.ttlMs, stops, say);
     return signalExitCode(stops.received);
   }
   return lock;
 }
 
-/** Who holds the mutex now, as `owner (fencing token N)`, for the --no-wait message. */
-async function holder(mutex: Mutex): Promise<string> {
+/** Who holds the mutex now, for the --no-wait message; undefined when it has just let go. */
+async function holder(mutex: Mutex): Promise<{ owner: string; fencingToken: number } | undefined> {
   const first = (await mutex.queue().catch(() => []))[0];
-  if (first === undefined) return 'another process (it has just let go: try again)';
-  return `${escapeControlCharacters(Buffer.from(first.value).toString('utf8'))} (fencing token ${first.createRevision})`;
+  if (first === undefined) return undefined;
+  return { owner: Buffer.from(first.value).toString('utf8'), fencingToken: first.createRevision };
 }
 
 /** Unlocks, waiting for the store's confirmation at most `ttlMs` or until the next stop signal. */
-async function release(lock: Lock, name: string, ttlMs: number, stops: StopSignals): Promise<void> {
+async function release(
+  lock: Lock,
+  name: string,
+  ttlMs: number,
+  stops: StopSignals,
+  say: StatusLine,
+): Promise<void> {
   const hurry = stops.next();
-  if ((await settledWithin(lock.unlock(), ttlMs, hurry)) && lock.status !== 'releasing') return;
-  log(
-    `could not confirm the release of lock ${name} ${hurry.aborted ? `(${oneLine(hurry.reason)} while waiting)` : `within ${ttlMs} ms (--ttl)`}; exiting: the store deletes the lock's key when the session's lease expires, within --ttl`,
+  if ((await settledWithin(lock.unlock(), ttlMs, hurry)) && lock.status !== 'releasing') {
+    say({ event: 'released', lock: name, fencingToken: lock.fencingToken });
+    return;
+  }
+  const why = hurry.aborted ? `(${oneLine(hurry.reason)} while waiting)` : `within ${ttlMs} ms (--ttl)`;
+  say(
+    { event: 'release-unconfirmed', lock: name, fencingToken: lock.fencingToken, reason: why },
+    `could not confirm the release of lock ${name} ${why}; exiting: the store deletes the lock's key when the session's lease expires, within --ttl`,
   );
 }

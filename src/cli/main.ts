@@ -127,6 +127,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
       ).conflicts('wait'),
     )
     .option('--no-wait', 'exit 3 at once if the lock is held, naming its holder')
+    .option('--json', 'status lines on stderr as JSON objects, one per line (acquired, lost, released, exit)')
     .addOption(
       durationOption(
         '--ttl <duration>',
@@ -156,7 +157,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
     .action(
       async (
         name: string,
-        o: { store?: string; timeout?: number; wait: boolean; ttl: number; grace: number },
+        o: { store?: string; timeout?: number; wait: boolean; ttl: number; grace: number; json?: boolean },
         cmd: Command,
       ) => {
         const argv = requireCommand('lock', command, cmd.args, cmd.options);
@@ -168,6 +169,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
             noWait: !o.wait,
             ttlMs: o.ttl,
             graceMs: o.grace,
+            json: o.json === true,
           }),
         );
       },
@@ -198,6 +200,10 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
       ),
     )
     .option('--value <text>', 'what this candidate proclaims (default host:pid)')
+    .option(
+      '--json',
+      'status lines on stderr as JSON objects, one per line (leading, lost, restarting, exit)',
+    )
     .addOption(
       new Option(
         '--restart <policy>',
@@ -245,6 +251,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
           restart: 'on-failure' | 'always' | 'never';
           maxFailures: number;
           failureWindow: number;
+          json?: boolean;
         },
         cmd: Command,
       ) => {
@@ -261,6 +268,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
             restart: o.restart,
             maxFailures: o.maxFailures,
             failureWindowMs: o.failureWindow,
+            json: o.json === true,
           }),
         );
       },

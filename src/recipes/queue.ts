@@ -580,3 +580,267 @@ export abstract class QueueRecipe {
     return [...kvs].sort(byCreateRevision);
   }
 }
+
+/**
+ * The entries just ahead of a ticket's own, nearest first, at most `max` of them, from what
+ * {@link enqueue} read with it.
+ */
+function nearestAhead(ticket: Ticket, max: number): Entry[] {
+  return ticket.queue
+    .filter((e) => e.createRevision < ticket.createRevision)
+    .sort((a, b) => b.createRevision - a.createRevision)
+    .slice(0, max);
+}
+
+/**
+ * Reads, in one transaction, the ticket's own key and the `limit` entries nearest ahead of the
+ * create revision `below` (inclusive), nearest first: O(limit) however long the queue.
+ */
+async function readAhead(
+  store: Store,
+  prefix: string,
+  ticket: Ticket,
+  below: number,
+  limit: number,
+): Promise<{ own: Entry | undefined; ahead: Entry[]; revision: number }> {
+  const res = await store.txn({
+    success: [
+      { type: 'get', key: ticket.key },
+      {
+        type: 'get',
+        key: prefix,
+        prefix: true,
+        maxCreateRevision: Math.max(0, below),
+        order: 'createRevisionDescending',
+        limit,
+      },
+    ],
+  });
+  const [mine, before] = res.results;
+  return {
+    own: mine?.type === 'get' ? mine.kvs[0] : undefined,
+    ahead: before?.type === 'get' ? [...before.kvs] : [],
+    revision: res.revision,
+  };
+}
+
+function lostWhileWaiting(session: Session, ticket: Ticket): TenureError {
+  session.throwIfDead();
+  return new TenureError('TENURE_LOCK_LOST', `queue key ${ticket.key} was deleted while it waited`, {
+    details: { key: ticket.key },
+  });
+}
+
+/**
+ * Follows the queue's ordered stream after `from` until fewer than `holdBelow` of the `tracked`
+ * entries are left, and returns that revision: no entry can ever be created ahead of the ticket,
+ * so the ticket's count of blocking entries ahead can only fall, and it holds there with no read.
+ * Its own key's delete means it was lost (undefined: read again, which says so). Everything else
+ * costs O(1) per event.
+ */
+async function followUntilFewer(
+  store: Store,
+  prefix: string,
+  tracked: readonly Entry[],
+  holdBelow: number,
+  from: number,
+  ticket: Ticket,
+  signal: AbortSignal,
+): Promise<number | undefined> {
+  const left = new Set(tracked.map((e) => e.key));
+  for await (const batch of store.watch(prefix, { prefix: true, fromRevision: from + 1, signal })) {
+    let at: number | undefined;
+    for (const e of batch.events) {
+      if (e.type !== 'delete') continue;
+      if (e.kv.key === ticket.key) return undefined;
+      if (left.delete(e.kv.key) && at === undefined && left.size < holdBelow) at = e.kv.modRevision;
+    }
+    if (at !== undefined) return at;
+  }
+  throw new TenureError('TENURE_UNAVAILABLE', 'the queue watch ended before the wait did');
+}
+
+/**
+ * A counting turn (a semaphore's permit): the ticket holds when fewer than `permits` entries are
+ * ahead of it. It never reads the whole queue: each check reads its own key and the
+ * `permits + 1` entries nearest ahead (one transaction, O(permits)). With exactly `permits`
+ * ahead it is the first waiter, and follows the queue's stream until one of them goes (no read
+ * after it); with more, it waits behind the entry just ahead, which wakes it by touching its key
+ * when it takes a permit (see Semaphore). `check` sees every window read (nearest first) and may
+ * throw to refuse the queue.
+ *
+ * Returns the entries ahead (all of them: fewer than `permits`) and its own, in queue order.
+ */
+export async function waitForPermit(
+  session: Session,
+  prefix: string,
+  ticket: Ticket,
+  permits: number,
+  scope: WaitScope,
+  check: (ahead: readonly Entry[]) => void,
+): Promise<{ queue: readonly Entry[]; revision: number }> {
+  const store = session.store;
+  let ahead: Entry[] | undefined = nearestAhead(ticket, permits + 1);
+  let own: Entry | undefined = ticket.queue.find((e) => e.key === ticket.key);
+  let revision = ticket.createRevision;
+  for (let failures = 0; ;) {
+    scope.throwIfAborted();
+    session.throwIfDead();
+    try {
+      if (ahead === undefined)
+        ({ own, ahead, revision } = await readAhead(
+          store,
+          prefix,
+          ticket,
+          ticket.createRevision - 1,
+          permits + 1,
+        ));
+      if (own === undefined || own.createRevision !== ticket.createRevision)
+        throw lostWhileWaiting(session, ticket);
+      check(ahead);
+      if (ahead.length < permits) {
+        scope.throwIfAborted();
+        session.throwIfDead();
+        return { queue: [...ahead].reverse().concat(own), revision };
+      }
+    } catch (err) {
+      if (!isTransient(err)) throw err;
+      ahead = undefined;
+      await backoff(session, scope, ++failures);
+      continue;
+    }
+    try {
+      if (ahead.length === permits) {
+        const at = await followUntilFewer(store, prefix, ahead, permits, revision, ticket, scope.signal);
+        ahead = undefined;
+        // Held at that revision; the read that follows (O(permits)) returns the entries ahead.
+        if (at !== undefined) continue;
+      } else {
+        await waitForChange(store, [ahead[0]!.key], revision + 1, scope.signal);
+        ahead = undefined;
+      }
+      failures = 0;
+    } catch (err) {
+      scope.throwIfAborted();
+      ahead = undefined;
+      if (isTenureError(err, 'TENURE_COMPACTED')) continue; // fell behind: read again
+      if (!isTransient(err)) throw err;
+      await backoff(session, scope, ++failures);
+    }
+  }
+}
+
+/**
+ * A shared turn (a read lock): the ticket holds when no entry ahead of it `blocks` (no writer).
+ * It reads the entries ahead nearest first, `pageSize` at a time, and never the entries behind
+ * it. Entries are never created ahead of a ticket, only deleted, so a stretch of the queue it has
+ * once read without a blocking entry stays so: each later read starts below the nearest blocking
+ * entry it waited for, and every entry ahead is read at most once across the whole wait.
+ *
+ * What this cannot bound: an entry's kind is in its value, so finding the nearest blocking entry
+ * means reading the non-blocking ones between (readers queued behind a writer read the readers
+ * ahead of them, once). Without a blocking entry within its first page, and with every blocking
+ * entry of a complete page known, it follows the queue's stream until they are gone and holds
+ * with no read.
+ *
+ * Returns only its own entry, and the revision it holds at.
+ */
+export async function waitForNoneAhead(
+  session: Session,
+  prefix: string,
+  ticket: Ticket,
+  blocks: (e: Entry) => boolean,
+  pageSize: number,
+  scope: WaitScope,
+): Promise<{ queue: readonly Entry[]; revision: number }> {
+  const store = session.store;
+  let page: Entry[] | undefined = nearestAhead(ticket, pageSize);
+  let own: Entry | undefined = ticket.queue.find((e) => e.key === ticket.key);
+  let revision = ticket.createRevision;
+  // Entries created at or before this revision are still to be checked.
+  let below = ticket.createRevision - 1;
+  for (let failures = 0; ;) {
+    scope.throwIfAborted();
+    session.throwIfDead();
+    let blocking: Entry[];
+    try {
+      if (page === undefined)
+        ({ own, ahead: page, revision } = await readAhead(store, prefix, ticket, below, pageSize));
+      if (own === undefined || own.createRevision !== ticket.createRevision)
+        throw lostWhileWaiting(session, ticket);
+      blocking = page.filter(blocks);
+      if (blocking.length === 0) {
+        if (page.length < pageSize) {
+          scope.throwIfAborted();
+          session.throwIfDead();
+          return { queue: [own], revision };
+        }
+        below = page[page.length - 1]!.createRevision - 1;
+        page = undefined;
+        continue;
+      }
+    } catch (err) {
+      if (!isTransient(err)) throw err;
+      page = undefined;
+      await backoff(session, scope, ++failures);
+      continue;
+    }
+    try {
+      if (page.length < pageSize) {
+        // Every blocking entry ahead is known: hold when the last of them goes, with no read.
+        const at = await followUntilFewer(store, prefix, blocking, 1, revision, ticket, scope.signal);
+        if (at !== undefined) {
+          page = [];
+          revision = at;
+          continue;
+        }
+      } else {
+        const nearest = blocking[0]!;
+        await waitForChange(store, [nearest.key], revision + 1, scope.signal);
+        below = nearest.createRevision;
+      }
+      page = undefined;
+      failures = 0;
+    } catch (err) {
+      scope.throwIfAborted();
+      page = undefined;
+      if (isTenureError(err, 'TENURE_COMPACTED')) continue; // fell behind: read again
+      if (!isTransient(err)) throw err;
+      await backoff(session, scope, ++failures);
+    }
+  }
+}
+
+/**
+ * {@link takeTurn} with a wait of its own instead of a {@link Blocker}: enqueue reading the
+ * `window` newest entries, then `wait`, then `onHeld`; on any failure the queue key is removed
+ * before rejecting.
+ */
+export async function takeBoundedTurn<T>(
+  session: Session,
+  what: string,
+  prefix: string,
+  value: string,
+  window: number,
+  wait: (ticket: Ticket, scope: WaitScope) => Promise<{ queue: readonly Entry[]; revision: number }>,
+  options: WaitOptions | undefined,
+  onHeld: (
+    ticket: Ticket,
+    turn: { queue: readonly Entry[]; revision: number },
+    scope: WaitScope,
+  ) => Promise<T> | T,
+): Promise<T> {
+  const scope = new WaitScope(session, what, checkWaitOptions(options));
+  try {
+    scope.throwIfAborted();
+    const ticket = await enqueue(session, prefix, value, scope, window);
+    try {
+      return await onHeld(ticket, await wait(ticket, scope), scope);
+    } catch (err) {
+      await removeKey(session, ticket.key);
+      throw err;
+    }
+  } finally {
+    scope.dispose();
+  }
+}

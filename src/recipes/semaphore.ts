@@ -2,7 +2,9 @@
  * A counting semaphore: at most `permits` holders at once, FIFO. The first `permits` keys of the
  * queue (by create revision) hold. The first waiter watches the holders (any release wakes it);
  * every later waiter watches only the waiter just ahead of it, which touches its key when it
- * takes a permit. A release therefore wakes one waiter, never the whole queue.
+ * takes a permit. A release therefore wakes one waiter, never the whole queue, and no waiter ever
+ * reads the whole queue: each check reads the `permits + 1` entries just ahead of its own
+ * (waitForPermit in queue.ts), O(permits) however many wait.
  */
 import { invalidArgument } from '../errors.js';
 import { Lock } from './lock.js';
@@ -12,7 +14,8 @@ import {
   QueueRecipe,
   enqueue,
   removeKey,
-  takeTurn,
+  takeBoundedTurn,
+  waitForPermit,
   type Entry,
   type Ticket,
   type WaitOptions,
@@ -52,12 +55,13 @@ export class Semaphore extends QueueRecipe {
 
   /**
    * Refuses to count among processes that count differently: with 2 permits here and 3 there,
-   * the bound would be whichever process looks. The entries ahead (the first process's count
-   * wins until the queue drains) must declare this process's count.
+   * the bound would be whichever process looks. The entries ahead that a check reads (the
+   * `permits + 1` nearest: the first process's count wins until the queue drains) must declare
+   * this process's count. Every entry still ahead when it takes a permit is among them.
    */
-  #checkPermits(queue: readonly Entry[], index: number): void {
-    for (let j = 0; j < index; j++) {
-      const [tag] = splitTagged(decoder.decode(queue[j]!.value));
+  #checkPermits(ahead: readonly Entry[]): void {
+    for (const entry of ahead) {
+      const [tag] = splitTagged(decoder.decode(entry.value));
       if (Number(tag) !== this.permits)
         throw invalidArgument(
           'permits',
@@ -66,12 +70,10 @@ export class Semaphore extends QueueRecipe {
     }
   }
 
-  #blocker = (queue: readonly Entry[], index: number): readonly Entry[] => {
-    this.#checkPermits(queue, index);
-    if (index < this.permits) return [];
-    if (index === this.permits) return queue.slice(0, this.permits);
-    return [queue[index - 1]!];
-  };
+  /** What enqueue reads with its put: its own entry and the `permits + 1` entries ahead. */
+  get #window(): number {
+    return this.permits + 2;
+  }
 
   /**
    * Waits for a permit. A lost reply to the write that queues the waiter is retried within the
@@ -88,15 +90,21 @@ export class Semaphore extends QueueRecipe {
    * in the background until the lease ends).
    */
   async acquire(options?: WaitOptions): Promise<Lock> {
-    return takeTurn(
+    return takeBoundedTurn(
       this.session,
       `acquire ${this.name}`,
       this.prefix,
       this.#owner,
-      this.#blocker,
+      this.#window,
+      (ticket, scope) =>
+        waitForPermit(this.session, this.prefix, ticket, this.permits, scope, (ahead) =>
+          this.#checkPermits(ahead),
+        ),
       options,
       async (ticket, turn) => {
-        const touched = await this.#touchIfFollowed(ticket, turn.queue);
+        // Held with the put itself: nobody was behind it then, and whoever came later saw it hold.
+        const waited = turn.revision !== ticket.createRevision;
+        const touched = waited ? await this.#touchIfFollowed(ticket) : undefined;
         return new Lock(this.session, ticket, touched ?? turn.revision, `permit of ${this.name}`);
       },
     );
@@ -111,15 +119,15 @@ export class Semaphore extends QueueRecipe {
    * TENURE_CLOSED when the store was closed.
    */
   async tryAcquire(): Promise<Lock | undefined> {
-    const ticket = await enqueue(this.session, this.prefix, this.#owner);
-    const index = ticket.queue.findIndex((e) => e.key === ticket.key);
+    const ticket = await enqueue(this.session, this.prefix, this.#owner, undefined, this.#window);
+    const ahead = ticket.queue.filter((e) => e.createRevision < ticket.createRevision);
     try {
-      this.#checkPermits(ticket.queue, index);
+      this.#checkPermits(ahead);
     } catch (err) {
       await removeKey(this.session, ticket.key);
       throw err;
     }
-    if (index < 0 || index >= this.permits) {
+    if (ahead.length >= this.permits) {
       await removeKey(this.session, ticket.key);
       return undefined;
     }
@@ -135,9 +143,16 @@ export class Semaphore extends QueueRecipe {
     return this.entries();
   }
 
-  /** Wakes the waiter behind this one, which watches this key, by rewriting it. */
-  async #touchIfFollowed(ticket: Ticket, queue: readonly Entry[]): Promise<number | undefined> {
-    if (queue[queue.length - 1]?.key === ticket.key) return undefined;
+  /**
+   * Wakes the waiter behind this one, which watches this key, by rewriting it; when nobody is
+   * behind (its own entry is the newest: one read of one key), it writes nothing.
+   */
+  async #touchIfFollowed(ticket: Ticket): Promise<number | undefined> {
+    const newest = await this.session.store.range(this.prefix, {
+      order: 'createRevisionDescending',
+      limit: 1,
+    });
+    if (newest.kvs[0]?.key === ticket.key) return undefined;
     const res = await this.session.store.txn({
       compare: [{ key: ticket.key, target: 'createRevision', op: '=', value: ticket.createRevision }],
       success: [{ type: 'put', key: ticket.key, value: this.#owner, lease: this.session.lease }],

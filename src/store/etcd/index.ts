@@ -39,9 +39,27 @@
 import { TenureError, invalidArgument } from '../../errors.js';
 import { StoreBase } from '../base.js';
 import { closedError, leaseNotFound } from '../errors.js';
-import type { Lease, LeaseId, Op, StoreCapabilities, TxnRequest, TxnResponse, WatchBatch } from '../types.js';
+import type {
+  Lease,
+  LeaseId,
+  Op,
+  OpResult,
+  StoreCapabilities,
+  TxnRequest,
+  TxnResponse,
+  WatchBatch,
+} from '../types.js';
 import { EtcdConnection, etcdDetails, isGrpcError, type CallKind, type EtcdMethod } from './connection.js';
-import { exact, isPossibleLease, toCompare, toRequestOp, toResult } from './convert.js';
+import {
+  boundaryTie,
+  exact,
+  isPossibleLease,
+  nativeGets,
+  tieRequest,
+  toCompare,
+  toRequestOp,
+  toResult,
+} from './convert.js';
 import { LeaseKeepAlive } from './keepalive.js';
 import { resolveEtcdOptions, type EtcdStoreOptions, type ResolvedEtcdOptions } from './options.js';
 import type { WireHeader, WireLeaseResponse, WireRangeResponse, WireTxnResponse } from './proto.js';
@@ -148,20 +166,60 @@ export class EtcdStore extends StoreBase {
     });
   }
 
+  /**
+   * etcd answers a get's `maxCreateRevision`, `order` and `limit` itself (RangeRequest's
+   * `max_create_revision`, `sort_target` CREATE, `sort_order`): a lock waiter's read of the entry
+   * ahead brings back that one key, not the whole queue. etcd has no create-revision index, so
+   * its own work is still a scan of the range; what this saves is the transfer and the decoding
+   * here, O(limit) instead of O(keys under the prefix). See convert.ts for ties.
+   */
+  protected override get selectsByCreateRevision(): boolean {
+    return true;
+  }
+
+  /**
+   * An op's result, completed when etcd's limit cut through keys created in one revision: those
+   * are then all read at the revision the request was answered at (see `boundaryTie`).
+   */
+  async #result(
+    op: Op,
+    wire: WireTxnResponse['responses'][number] | undefined,
+    native: boolean,
+    revision: number,
+  ): Promise<OpResult> {
+    const tie = native ? boundaryTie(op, wire?.response_range) : undefined;
+    if (tie === undefined || op.type !== 'get') return toResult(op, wire, native);
+    const ties = await this.#unary<WireRangeResponse>(
+      'KV.Range',
+      tieRequest(op, tie, revision),
+      'read',
+    ).catch((err: unknown) => {
+      if (!/required revision has been compacted/.test(etcdDetails(err))) throw err;
+      throw new TenureError(
+        'TENURE_UNAVAILABLE',
+        `etcd compacted revision ${revision} while tenure completed a read made at it; read again`,
+        { cause: err, retryable: true },
+      );
+    });
+    return toResult(op, wire, native, ties.kvs);
+  }
+
   protected async doTxn(request: TxnRequest): Promise<TxnResponse> {
     const compare = request.compare ?? [];
     const success = request.success ?? [];
     const failure = request.failure ?? [];
     if (compare.length === 0 && success.length === 1) return this.#single(success[0]!);
     const writes = [...success, ...failure].some((op) => op.type !== 'get');
+    const nativeSuccess = nativeGets(success);
+    const nativeFailure = nativeGets(failure);
     let res: WireTxnResponse;
     try {
       res = await this.#unary<WireTxnResponse>(
         'KV.Txn',
         {
           compare: compare.map(toCompare),
-          success: success.map(toRequestOp),
-          failure: failure.map(toRequestOp),
+          success: success.map((op, i) => toRequestOp(op, nativeSuccess[i])),
+          failure: failure.map((op, i) => toRequestOp(op, nativeFailure[i])),
         },
         writes ? 'write' : 'read',
       );
@@ -173,10 +231,14 @@ export class EtcdStore extends StoreBase {
       throw err;
     }
     const ops = res.succeeded ? success : failure;
+    const native = res.succeeded ? nativeSuccess : nativeFailure;
+    const revision = exact(res.header.revision, 'revision');
     return {
       succeeded: res.succeeded,
-      revision: exact(res.header.revision, 'revision'),
-      results: ops.map((op, i) => toResult(op, res.responses[i])),
+      revision,
+      results: await Promise.all(
+        ops.map((op, i) => this.#result(op, res.responses[i], native[i]!, revision)),
+      ),
     };
   }
 
@@ -190,10 +252,11 @@ export class EtcdStore extends StoreBase {
     switch (op.type) {
       case 'get': {
         const res = await this.#unary<WireRangeResponse>('KV.Range', request.request_range, 'read');
+        const revision = exact(res.header.revision, 'revision');
         return {
           succeeded: true,
-          revision: exact(res.header.revision, 'revision'),
-          results: [toResult(op, { response_range: res })],
+          revision,
+          results: [await this.#result(op, { response_range: res }, true, revision)],
         };
       }
       case 'put': {

@@ -70,15 +70,27 @@ export const ETCD_PROTO: INamespace = {
           { nested: { EventType: { values: { PUT: 0, DELETE: 1 } } } },
         ),
 
-        RangeRequest: message({
-          key: f('bytes', 1),
-          range_end: f('bytes', 2),
-          limit: f('int64', 3),
-          revision: f('int64', 4),
-          serializable: f('bool', 7),
-          keys_only: f('bool', 8),
-          count_only: f('bool', 9),
-        }),
+        RangeRequest: message(
+          {
+            key: f('bytes', 1),
+            range_end: f('bytes', 2),
+            limit: f('int64', 3),
+            revision: f('int64', 4),
+            sort_order: f('SortOrder', 5),
+            sort_target: f('SortTarget', 6),
+            serializable: f('bool', 7),
+            keys_only: f('bool', 8),
+            count_only: f('bool', 9),
+            min_create_revision: f('int64', 12),
+            max_create_revision: f('int64', 13),
+          },
+          {
+            nested: {
+              SortOrder: { values: { NONE: 0, ASCEND: 1, DESCEND: 2 } },
+              SortTarget: { values: { KEY: 0, VERSION: 1, CREATE: 2, MOD: 3, VALUE: 4 } },
+            },
+          },
+        ),
         RangeResponse: message({
           ...header,
           kvs: repeated('KeyValue', 2),
