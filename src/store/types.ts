@@ -101,9 +101,10 @@ export interface GetOp {
    * The order of the keys returned, and so which ones `limit` keeps: by key, or by create
    * revision (ties by key), oldest or newest first (etcd's `sort_target` CREATE). With
    * `maxCreateRevision` and a limit of 1, `'createRevisionDescending'` reads the one key created
-   * just before a revision: the entry ahead of a lock waiter, in O(log n) on backends that index
-   * by create revision (etcd's `WithLastCreate` and `WithMaxCreateRev`, as in its
-   * concurrency.waitDeletes), however long the queue. @default 'key'
+   * just before a revision: the entry ahead of a lock waiter (etcd's `WithLastCreate` and
+   * `WithMaxCreateRev`, as in its concurrency.waitDeletes). Memory and SQLite index keys by create
+   * revision, so the read is O(log n) however long the queue; etcd has no such index and scans the
+   * range on the server, but sends back only the selected keys. @default 'key'
    */
   readonly order?: GetOrder;
 }
