@@ -26,10 +26,10 @@ import { Session } from '../recipes/session.js';
 import type { Store } from '../store/types.js';
 import { sleep } from '../sleep.js';
 import { Command } from './command.js';
+import { checkLayoutName, layoutNamespace, type Layout } from './layout.js';
 import { openCliStore } from './store-url.js';
 import {
   StopSignals,
-  checkCliName,
   forwardedSignal,
   inFlagTerms,
   lossCause,
@@ -71,6 +71,12 @@ export interface ElectCommandOptions {
   maxFailures: number;
   /** The window in which `maxFailures` failures give leadership up. @default 60000 */
   failureWindowMs: number;
+  /**
+   * Whose key layout: `etcd` campaigns alongside `etcdctl elect NAME` and Go's
+   * `concurrency.Election`, and opens the store at the root unless its URL names a namespace.
+   * @default 'tenure'
+   */
+  layout?: Layout;
 }
 
 /** A CMD that ran this long without exiting resets the backoff. */
@@ -92,7 +98,8 @@ export async function runElect(
   argv: readonly string[],
   o: ElectCommandOptions,
 ): Promise<number> {
-  checkCliName(name);
+  const layout = o.layout ?? 'tenure';
+  checkLayoutName(name, layout);
   if (argv.length === 0) throw new UsageError('missing CMD after --: tenure elect NAME -- CMD ARGS…');
   if (!RESTART_POLICIES.includes(o.restart))
     throw new UsageError(`--restart must be one of ${RESTART_POLICIES.join(', ')}, got ${o.restart}`);
@@ -105,7 +112,10 @@ export async function runElect(
     () => command?.signal('SIGWINCH'),
   );
   try {
-    const store = await unlessStopped(openCliStore(o.store, { exclusive: true }), stops.signal);
+    const store = await unlessStopped(
+      openCliStore(o.store, { exclusive: true, defaultNamespace: layoutNamespace(layout) }),
+      stops.signal,
+    );
     if (store === undefined) return 0;
     const value = o.value ?? defaultOwner();
     let session: Session | undefined;
@@ -117,7 +127,9 @@ export async function runElect(
         if (session === undefined) break;
         let leadership: Leadership;
         try {
-          leadership = await new Election(session, name).campaign(value, { signal: stops.signal });
+          leadership = await new Election(session, name, { layout }).campaign(value, {
+            signal: stops.signal,
+          });
         } catch (err) {
           if (stops.signal.aborted) break;
           log(`campaign for ${name} failed: ${oneLine(err)}; retrying`);

@@ -34,6 +34,15 @@ function packageVersion(): string {
   }
 }
 
+/** `--layout` of lock and elect (see cli/layout.ts). */
+const layoutOption = () =>
+  new Option(
+    '--layout <layout>',
+    "key layout: tenure, or etcd for the keys of etcd's concurrency package (etcdctl lock/elect, Go concurrency.Mutex/Election), which then opens the store at the root unless the URL gives ?namespace=",
+  )
+    .choices(['tenure', 'etcd'])
+    .default('tenure');
+
 /** A duration option whose help shows its default as a duration (`10s`, not `10000`). */
 const durationOption = (flags: string, description: string, defaultMs?: number) => {
   const option = new Option(flags, description).argParser(parseDuration);
@@ -116,7 +125,10 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
     .command('lock')
     .description('run CMD while holding the lock NAME; its fencing token is in TENURE_FENCING_TOKEN')
     .usage('[options] NAME -- CMD [ARGS...]')
-    .argument('<NAME>', 'lock name: letters, digits and . _ : @ -')
+    .argument(
+      '<NAME>',
+      'lock name: letters, digits and . _ : @ - (with --layout etcd, any text, as etcdctl takes it)',
+    )
     .allowExcessArguments()
     .allowUnknownOption()
     .addOption(storeOption())
@@ -127,6 +139,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
       ).conflicts('wait'),
     )
     .option('--no-wait', 'exit 3 at once if the lock is held, naming its holder')
+    .addOption(layoutOption())
     .addOption(
       durationOption(
         '--ttl <duration>',
@@ -156,7 +169,14 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
     .action(
       async (
         name: string,
-        o: { store?: string; timeout?: number; wait: boolean; ttl: number; grace: number },
+        o: {
+          store?: string;
+          timeout?: number;
+          wait: boolean;
+          ttl: number;
+          grace: number;
+          layout: 'tenure' | 'etcd';
+        },
         cmd: Command,
       ) => {
         const argv = requireCommand('lock', command, cmd.args, cmd.options);
@@ -168,6 +188,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
             noWait: !o.wait,
             ttlMs: o.ttl,
             graceMs: o.grace,
+            layout: o.layout,
           }),
         );
       },
@@ -179,7 +200,10 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
       'run CMD only while this process leads the election NAME (a singleton supervisor); its term is in TENURE_TERM',
     )
     .usage('[options] NAME -- CMD [ARGS...]')
-    .argument('<NAME>', 'election name: letters, digits and . _ : @ -')
+    .argument(
+      '<NAME>',
+      'election name: letters, digits and . _ : @ - (with --layout etcd, any text, as etcdctl takes it)',
+    )
     .allowExcessArguments()
     .allowUnknownOption()
     .addOption(storeOption())
@@ -198,6 +222,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
       ),
     )
     .option('--value <text>', 'what this candidate proclaims (default host:pid)')
+    .addOption(layoutOption())
     .addOption(
       new Option(
         '--restart <policy>',
@@ -245,6 +270,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
           restart: 'on-failure' | 'always' | 'never';
           maxFailures: number;
           failureWindow: number;
+          layout: 'tenure' | 'etcd';
         },
         cmd: Command,
       ) => {
@@ -261,6 +287,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
             restart: o.restart,
             maxFailures: o.maxFailures,
             failureWindowMs: o.failureWindow,
+            layout: o.layout,
           }),
         );
       },
