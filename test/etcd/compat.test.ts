@@ -202,6 +202,29 @@ describe('tenure lock --layout etcd and etcdctl lock', () => {
     expect(sections()).toEqual(order.flatMap((who) => [`in ${who}`, `out ${who}`]));
   });
 
+  it('tenure lock --layout etcd --no-wait names the etcdctl holder by its key (etcd writes no owner)', async () => {
+    const a = await etcdctlLock('compat-busy', 'etcdctl', 2);
+    await logged('in etcdctl');
+    const [held] = (await raw.range('compat-busy/')).kvs;
+    const b = start(process.execPath, [
+      CLI,
+      'lock',
+      '--store',
+      `etcd://${(await started).endpoints.join(',')}`,
+      '--layout',
+      'etcd',
+      '--no-wait',
+      'compat-busy',
+      '--',
+      'true',
+    ]);
+    expect(await ended(b)).toEqual([3]);
+    expect(b.stderr()).toContain(
+      `held by the session of key ${held!.key} (fencing token ${held!.createRevision})`,
+    );
+    await ended(a);
+  });
+
   it('negative control: without --layout etcd (same root namespace) both hold at once', async () => {
     const a = await tenureLock('compat-control', 'tenure', 2, { query: '?namespace=' });
     await logged('in tenure');
@@ -267,6 +290,44 @@ describe('Election { layout: etcd } and etcdctl elect', () => {
     await eventually(() => observer.lines.includes('tenure-second'), 15_000, 20);
     expect(await ended(rival)).toEqual([0]);
     observer.proc.kill('SIGINT');
+  });
+
+  it('tenure elect --layout etcd leads with its --value as etcdctl elect -l shows, and etcdctl elect waits behind it', async () => {
+    const supervisor = start(process.execPath, [
+      CLI,
+      'elect',
+      '--store',
+      `etcd://${(await started).endpoints.join(',')}`,
+      '--layout',
+      'etcd',
+      '--ttl',
+      '5s',
+      '--value',
+      'tenure-cli',
+      'compat-elect-cli',
+      '--',
+      'sleep',
+      '30',
+    ]);
+    await queued('compat-elect-cli/', 1);
+    const observer = start('etcdctl', [await endpointsArg(), 'elect', '-l', 'compat-elect-cli'], {
+      ETCDCTL_API: '3',
+    });
+    await eventually(() => observer.lines.includes('tenure-cli'), 15_000, 20);
+    const rival = start('etcdctl', [await endpointsArg(), 'elect', 'compat-elect-cli', 'etcd-proposal'], {
+      ETCDCTL_API: '3',
+    });
+    await queued('compat-elect-cli/', 2);
+    await sleep(1000);
+    expect(rival.lines).toEqual([]);
+    // The supervisor stops on SIGTERM and resigns: etcdctl takes over.
+    supervisor.proc.kill('SIGTERM');
+    expect(await ended(supervisor)).toEqual([0]);
+    await eventually(() => rival.lines.includes('etcd-proposal'), 15_000, 20);
+    await eventually(() => observer.lines.includes('etcd-proposal'), 15_000, 20);
+    rival.proc.kill('SIGINT');
+    observer.proc.kill('SIGINT');
+    await ended(rival, observer);
   });
 
   it('negative control: without the layout, etcdctl elect is elected while tenure leads', async () => {
