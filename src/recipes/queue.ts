@@ -103,9 +103,10 @@ export async function enqueue(
   value: string,
   scope?: WaitScope,
   window = 0,
-  key = session.uniqueKey(prefix),
+  layoutKey?: string,
 ): Promise<Ticket> {
   session.throwIfDead();
+  const key = layoutKey ?? session.uniqueKey(prefix);
   let inUse = false;
   for (let failures = 0; ;) {
     try {
@@ -126,7 +127,7 @@ export async function enqueue(
       });
       const read = res.results[1];
       const queue = read?.type === 'get' ? [...read.kvs].sort(byCreateRevision) : [];
-      if (res.succeeded) return { key, createRevision: res.revision, queue };
+      if (res.succeeded) return reusable(session, layoutKey, { key, createRevision: res.revision, queue });
       if (failures === 0) {
         // No attempt of this call preceded this one: the key is another call's (etcd's layout
         // has one key per session per name). Adopting it would make two holders of one key.
@@ -144,7 +145,7 @@ export async function enqueue(
         throw new TenureError('TENURE_CORRUPT', `queue key ${key} exists without this session's lease`, {
           details: { key, lease: own?.lease ?? null },
         });
-      return { key, createRevision: own.createRevision, queue };
+      return reusable(session, layoutKey, { key, createRevision: own.createRevision, queue });
     } catch (err) {
       if (inUse) throw err; // not ours to remove
       const retry = scope !== undefined && isTransient(err) && !scope.signal.aborted && session.alive;
@@ -163,7 +164,8 @@ export async function enqueue(
       if (isTransient(err))
         session.clock
           .setTimeout(() => {
-            if (session.alive) void removeKey(session, key);
+            // A reused name (a layout's key) may be another enqueue's entry by now: leave that one.
+            if (session.alive && !reusedKeys.get(session)?.has(key)) void removeKey(session, key);
           }, session.ttlMs)
           .unref();
       if (isTenureError(err, 'TENURE_LEASE_NOT_FOUND')) session.throwIfDead();
@@ -183,12 +185,43 @@ function newest(window: number): Partial<GetOp> {
 }
 
 /**
+ * Per session, the create revision of each layout key (one per session per name, reused from one
+ * lock to the next: etcd-layout.ts) that this session's entry has in the store. A removal of
+ * such a key deletes only that entry, never a later lock's entry under the same name: a delete
+ * retried after a lost reply, or made late, would otherwise remove the next holder's key.
+ */
+const reusedKeys = new WeakMap<Session, Map<string, number>>();
+
+/** Records a ticket's layout key (see reusedKeys); tenure's own keys are never reused. */
+function reusable(session: Session, layoutKey: string | undefined, ticket: Ticket): Ticket {
+  if (layoutKey !== undefined) {
+    let keys = reusedKeys.get(session);
+    if (keys === undefined) reusedKeys.set(session, (keys = new Map()));
+    keys.set(layoutKey, ticket.createRevision);
+  }
+  return ticket;
+}
+
+/**
  * Deletes a queue key, retrying transient failures while the session lives (after that the
  * lease's expiry deletes it). Resolves true once the store confirmed the key is gone.
  */
 export async function removeKey(session: Session, key: string): Promise<boolean> {
+  const keys = reusedKeys.get(session);
+  const createRevision = keys?.get(key);
   for (let attempt = 0; ; attempt++) {
     try {
+      if (createRevision !== undefined) {
+        // A reused layout key: only the entry this session made (etcd's Resign compares the same).
+        await session.store.txn({
+          compare: [{ key, target: 'createRevision', op: '=', value: createRevision }],
+          success: [{ type: 'delete', key }],
+        });
+        if (keys!.get(key) === createRevision) keys!.delete(key);
+        return true;
+      }
+      // A layout key whose entry is unknown (a failed enqueue): stop once a newer entry is ours.
+      if (attempt > 0 && reusedKeys.get(session)?.has(key)) return false;
       // No compare needed: queue key names are unique to this session (lease, process, counter),
       // so nobody else ever creates this key. A plain delete is also etcd's cheaper DeleteRange.
       await session.store.delete(key);

@@ -15,6 +15,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TenureError } from '../../src/errors.js';
 import { Election } from '../../src/recipes/election.js';
 import { Mutex } from '../../src/recipes/mutex.js';
 import { Session } from '../../src/recipes/session.js';
@@ -366,6 +367,41 @@ describe('one key per session per name under the etcd layout', () => {
     const again = await new Mutex(s, 'compat-twice', { layout: 'etcd' }).lock({ timeoutMs: 10_000 });
     expect(again.fencingToken).toBeGreaterThan(lock.fencingToken);
     await again.unlock();
+  });
+
+  it("a release whose reply was lost, retried after the session locked the name again, leaves the new lock's key alone", async () => {
+    const store = new EtcdStore({ endpoints: (await started).endpoints });
+    closers.push(() => store.close());
+    const s = await session(store);
+    const mutex = new Mutex(s, 'compat-reuse', { layout: 'etcd' });
+    const first = await mutex.lock({ timeoutMs: 10_000 });
+    // The first delete of the key is applied, and its reply is lost until the name is locked again.
+    let relockedBy!: () => void;
+    const relocked = new Promise<void>((resolve) => (relockedBy = resolve));
+    let lose = true;
+    const lost = async <T>(applied: Promise<T>): Promise<T> => {
+      const result = await applied;
+      if (!lose) return result;
+      lose = false;
+      await relocked;
+      throw new TenureError('TENURE_UNAVAILABLE', 'the reply was lost');
+    };
+    const txn = store.txn.bind(store);
+    const del = store.delete.bind(store);
+    store.txn = (req) => (req.success?.some((op) => op.type === 'delete') ? lost(txn(req)) : txn(req));
+    store.delete = (key) => lost(del(key));
+    const released = first.unlock();
+    await eventually(async () => (await raw.get(first.key)) === undefined, 10_000, 10);
+    const second = await mutex.lock({ timeoutMs: 10_000 });
+    expect(second.key).toBe(first.key); // one key per session per name
+    relockedBy();
+    await released; // retried after the lost reply
+    await sleep(200);
+    const kv = await raw.get(second.key);
+    expect(kv?.createRevision).toBe(second.fencingToken);
+    expect(second.status).toBe('held');
+    await second.unlock();
+    expect(await raw.get(second.key)).toBeUndefined();
   });
 
   it('lock-delay is refused under the etcd layout, and names follow etcd (slashes yes, control characters no)', async () => {
