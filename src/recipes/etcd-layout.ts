@@ -27,7 +27,14 @@
  * names a namespace.)
  *
  * Names follow etcd rather than tenure: any text without control characters, `/` included, so
- * that `"/locks/billing"` names what a Go service named `"/locks/billing"`.
+ * that `"/locks/billing"` names what a Go service named `"/locks/billing"`. As in etcd, the queue
+ * of `a` takes in the keys of `a/b` (they are under `a/`): do not name one lock the other's
+ * prefix plus a slash.
+ *
+ * One key per session per name means the key is reused from one lock to the next: a second lock
+ * of a name in a session, while its key is still there (held, waiting, or its release not yet
+ * confirmed), is refused (queue.ts, enqueue) rather than sharing the key as etcd's Mutex does,
+ * and a removal deletes only the entry it was made for (queue.ts, removeKey).
  */
 import { invalidArgument } from '../errors.js';
 import type { LeaseId } from '../store/types.js';

@@ -50,9 +50,10 @@ export interface MutexOptions {
    * the namespace the other side uses: etcd URLs default to `tenure/`, and `etcdctl lock NAME`
    * writes at the root (`etcd://host:2379?namespace=`). Under the etcd layout the name may contain
    * `/` (it is etcd's prefix), a session has one key per name (a second `lock()` of the name in
-   * the same session, while the first holds or waits, is refused with TENURE_INVALID_ARGUMENT
-   * rather than sharing the key as etcd does), and `lockDelayMs` is refused (etcd's clients would
-   * not honour it).
+   * the same session, while the first holds or waits or its unlock is not yet confirmed, is
+   * refused with TENURE_INVALID_ARGUMENT rather than sharing the key as etcd does; await
+   * `unlock()` before locking again), and `lockDelayMs` is refused (etcd's clients would not
+   * honour it).
    * @default 'tenure'
    */
   layout?: Layout;
