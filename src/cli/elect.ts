@@ -26,10 +26,10 @@ import { Session } from '../recipes/session.js';
 import type { Store } from '../store/types.js';
 import { sleep } from '../sleep.js';
 import { Command } from './command.js';
+import { checkLayoutName, layoutNamespace, type Layout } from './layout.js';
 import { openCliStore } from './store-url.js';
 import {
   StopSignals,
-  checkCliName,
   forwardedSignal,
   inFlagTerms,
   lossCause,
@@ -74,6 +74,12 @@ export interface ElectCommandOptions {
   failureWindowMs: number;
   /** Status lines on stderr as JSON objects, one per line (see docs/cli.md). @default false */
   json?: boolean;
+  /**
+   * Whose key layout: `etcd` campaigns alongside `etcdctl elect NAME` and Go's
+   * `concurrency.Election`, and opens the store at the root unless its URL names a namespace.
+   * @default 'tenure'
+   */
+  layout?: Layout;
 }
 
 /** A CMD that ran this long without exiting resets the backoff. */
@@ -108,7 +114,8 @@ async function electCommand(
   o: ElectCommandOptions,
   say: StatusLine,
 ): Promise<number> {
-  checkCliName(name);
+  const layout = o.layout ?? 'tenure';
+  checkLayoutName(name, layout);
   if (argv.length === 0) throw new UsageError('missing CMD after --: tenure elect NAME -- CMD ARGS…');
   if (!RESTART_POLICIES.includes(o.restart))
     throw new UsageError(`--restart must be one of ${RESTART_POLICIES.join(', ')}, got ${o.restart}`);
@@ -121,7 +128,10 @@ async function electCommand(
     () => command?.signal('SIGWINCH'),
   );
   try {
-    const store = await unlessStopped(openCliStore(o.store, { exclusive: true }), stops.signal);
+    const store = await unlessStopped(
+      openCliStore(o.store, { exclusive: true, defaultNamespace: layoutNamespace(layout) }),
+      stops.signal,
+    );
     if (store === undefined) return 0;
     const value = o.value ?? defaultOwner();
     let session: Session | undefined;
@@ -133,7 +143,9 @@ async function electCommand(
         if (session === undefined) break;
         let leadership: Leadership;
         try {
-          leadership = await new Election(session, name).campaign(value, { signal: stops.signal });
+          leadership = await new Election(session, name, { layout }).campaign(value, {
+            signal: stops.signal,
+          });
         } catch (err) {
           if (stops.signal.aborted) break;
           say(

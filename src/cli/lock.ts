@@ -25,10 +25,10 @@ import type { Lock } from '../recipes/lock.js';
 import { Mutex } from '../recipes/mutex.js';
 import { Session } from '../recipes/session.js';
 import { Command } from './command.js';
+import { checkLayoutName, layoutNamespace, type Layout } from './layout.js';
 import { openCliStore } from './store-url.js';
 import {
   StopSignals,
-  checkCliName,
   forwardedSignal,
   inFlagTerms,
   lossCause,
@@ -56,6 +56,12 @@ export interface LockCommandOptions {
   graceMs: number;
   /** Status lines on stderr as JSON objects, one per line (see docs/cli.md). @default false */
   json?: boolean;
+  /**
+   * Whose key layout: `etcd` shares the lock with `etcdctl lock NAME` and Go's
+   * `concurrency.Mutex`, and opens the store at the root unless its URL names a namespace.
+   * @default 'tenure'
+   */
+  layout?: Layout;
 }
 
 /** Longest wait for the session's revoke and for the store to close, on the way out. */
@@ -78,7 +84,8 @@ async function lockCommand(
   o: LockCommandOptions,
   say: StatusLine,
 ): Promise<number> {
-  checkCliName(name);
+  const layout = o.layout ?? 'tenure';
+  checkLayoutName(name, layout);
   if (argv.length === 0) throw new UsageError('missing CMD after --: tenure lock NAME -- CMD ARGS…');
   if (o.noWait && o.timeoutMs !== undefined)
     throw new UsageError('--no-wait and --timeout cannot be used together: --no-wait gives up at once');
@@ -92,7 +99,10 @@ async function lockCommand(
   );
   try {
     // A stop signal while the store opens or the session starts: exit at once, holding nothing.
-    const store = await unlessStopped(openCliStore(o.store, { exclusive: true }), stops.signal);
+    const store = await unlessStopped(
+      openCliStore(o.store, { exclusive: true, defaultNamespace: layoutNamespace(layout) }),
+      stops.signal,
+    );
     if (store === undefined) return signalExitCode(stops.received!);
     let session: Session;
     try {
@@ -189,7 +199,7 @@ async function acquire(
   stops: StopSignals,
   say: StatusLine,
 ): Promise<Lock | number> {
-  const mutex = new Mutex(session, name);
+  const mutex = new Mutex(session, name, { layout: o.layout });
   let lock: Lock | undefined;
   try {
     if (stops.received) return signalExitCode(stops.received);
@@ -229,7 +239,9 @@ async function acquire(
 async function holder(mutex: Mutex): Promise<{ owner: string; fencingToken: number } | undefined> {
   const first = (await mutex.queue().catch(() => []))[0];
   if (first === undefined) return undefined;
-  return { owner: Buffer.from(first.value).toString('utf8'), fencingToken: first.createRevision };
+  // etcd's clients (and tenure's etcd layout) leave the value empty: the key names the lease.
+  const owner = Buffer.from(first.value).toString('utf8') || `the session of key ${first.key}`;
+  return { owner, fencingToken: first.createRevision };
 }
 
 /** Unlocks, waiting for the store's confirmation at most `ttlMs` or until the next stop signal. */

@@ -34,6 +34,15 @@ function packageVersion(): string {
   }
 }
 
+/** `--layout` of lock and elect (see cli/layout.ts). */
+const layoutOption = () =>
+  new Option(
+    '--layout <layout>',
+    "key layout: tenure, or etcd for the keys of etcd's concurrency package (etcdctl lock/elect, Go concurrency.Mutex/Election), which then opens the store at the root unless the URL gives ?namespace=",
+  )
+    .choices(['tenure', 'etcd'])
+    .default('tenure');
+
 /** A duration option whose help shows its default as a duration (`10s`, not `10000`). */
 const durationOption = (flags: string, description: string, defaultMs?: number) => {
   const option = new Option(flags, description).argParser(parseDuration);
@@ -116,7 +125,10 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
     .command('lock')
     .description('run CMD while holding the lock NAME; its fencing token is in TENURE_FENCING_TOKEN')
     .usage('[options] NAME -- CMD [ARGS...]')
-    .argument('<NAME>', 'lock name: letters, digits and . _ : @ -')
+    .argument(
+      '<NAME>',
+      'lock name: letters, digits and . _ : @ - (with --layout etcd, any text, as etcdctl takes it)',
+    )
     .allowExcessArguments()
     .allowUnknownOption()
     .addOption(storeOption())
@@ -128,6 +140,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
     )
     .option('--no-wait', 'exit 3 at once if the lock is held, naming its holder')
     .option('--json', 'status lines on stderr as JSON objects, one per line (acquired, lost, released, exit)')
+    .addOption(layoutOption())
     .addOption(
       durationOption(
         '--ttl <duration>',
@@ -157,7 +170,15 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
     .action(
       async (
         name: string,
-        o: { store?: string; timeout?: number; wait: boolean; ttl: number; grace: number; json?: boolean },
+        o: {
+          store?: string;
+          timeout?: number;
+          wait: boolean;
+          ttl: number;
+          grace: number;
+          layout: 'tenure' | 'etcd';
+          json?: boolean;
+        },
         cmd: Command,
       ) => {
         const argv = requireCommand('lock', command, cmd.args, cmd.options);
@@ -170,6 +191,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
             ttlMs: o.ttl,
             graceMs: o.grace,
             json: o.json === true,
+            layout: o.layout,
           }),
         );
       },
@@ -181,7 +203,10 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
       'run CMD only while this process leads the election NAME (a singleton supervisor); its term is in TENURE_TERM',
     )
     .usage('[options] NAME -- CMD [ARGS...]')
-    .argument('<NAME>', 'election name: letters, digits and . _ : @ -')
+    .argument(
+      '<NAME>',
+      'election name: letters, digits and . _ : @ - (with --layout etcd, any text, as etcdctl takes it)',
+    )
     .allowExcessArguments()
     .allowUnknownOption()
     .addOption(storeOption())
@@ -204,6 +229,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
       '--json',
       'status lines on stderr as JSON objects, one per line (leading, lost, restarting, exit)',
     )
+    .addOption(layoutOption())
     .addOption(
       new Option(
         '--restart <policy>',
@@ -252,6 +278,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
           maxFailures: number;
           failureWindow: number;
           json?: boolean;
+          layout: 'tenure' | 'etcd';
         },
         cmd: Command,
       ) => {
@@ -269,6 +296,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
             maxFailures: o.maxFailures,
             failureWindowMs: o.failureWindow,
             json: o.json === true,
+            layout: o.layout,
           }),
         );
       },

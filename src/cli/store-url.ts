@@ -40,6 +40,20 @@ export interface CliStoreOptions {
   create?: boolean;
   /** How long opening and a first read may take. @default 5000 */
   timeoutMs?: number;
+  /**
+   * The namespace when the URL names none; a `?namespace=` in the URL wins (`--layout etcd` opens
+   * at the root, where etcdctl's keys are).
+   * @default openStore's: `tenure/` for etcd URLs, none for the others
+   */
+  defaultNamespace?: string;
+}
+
+/** Whether `url` has a `namespace` query parameter (even an empty one). */
+export function urlNamesNamespace(url: string): boolean {
+  const query = url.indexOf('?');
+  if (query < 0) return false;
+  const end = url.indexOf('#', query);
+  return new URLSearchParams(url.slice(query + 1, end < 0 ? undefined : end)).has('namespace');
 }
 
 /**
@@ -68,6 +82,9 @@ export async function openCliStore(url: string, options: CliStoreOptions = {}): 
           password: storePasswordFromEnv(),
           create,
           createFolder: create && url === DEFAULT_STORE_URL,
+          ...(options.defaultNamespace !== undefined && !urlNamesNamespace(url)
+            ? { namespace: options.defaultNamespace }
+            : {}),
         }),
         deadline,
       ]);

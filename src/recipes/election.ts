@@ -8,8 +8,13 @@
  * a failed or cancelled campaign removes its key (etcd 21128), a candidate re-reads its own key
  * and checks its session before declaring itself leader, and resign keeps the leadership state
  * until the store confirms (etcd 22123).
+ *
+ * With `{ layout: 'etcd' }` the candidates are etcd's own (etcd-layout.ts): `<name>/<lease in
+ * hex>` valued with the proclaimed value, so that tenure, `etcdctl elect` and Go's
+ * `concurrency.Election` on one etcd elect one leader among them.
  */
 import { TenureError, invalidArgument } from '../errors.js';
+import { ETCD_QUEUE_LAYOUT, checkLayout, type Layout } from './etcd-layout.js';
 import type { KeyValue } from '../store/types.js';
 import { Holding } from './holding.js';
 import { PREFIX } from './names.js';
@@ -46,6 +51,23 @@ function checkValue(value: unknown): asserts value is string {
   if (typeof value !== 'string') throw invalidArgument('value', `must be a string, got ${typeof value}`);
 }
 
+/** Options of {@link Election}. */
+export interface ElectionOptions {
+  /**
+   * Whose key layout the election uses. `'tenure'`: `election/<name>/<unique key>`. `'etcd'`:
+   * the layout of etcd's `concurrency.Election` and `etcdctl elect` (`<name>/<lease id in hex>`,
+   * valued with the proclaimed value; see etcd-layout.ts), so that they and tenure elect one
+   * leader among them on one etcd, and `etcdctl elect -l` shows tenure's leader. Open the store
+   * at the namespace the other side uses: etcd URLs default to `tenure/`, and `etcdctl elect
+   * NAME` writes at the root (`etcd://host:2379?namespace=`). Under the etcd layout the name may
+   * contain `/`, and a session has one key per name: a second campaign in the same session while
+   * the first leads or waits is refused with TENURE_INVALID_ARGUMENT (etcd's Campaign would take
+   * the first one's key over).
+   * @default 'tenure'
+   */
+  layout?: Layout;
+}
+
 /**
  * An election, seen through one session.
  *
@@ -58,9 +80,12 @@ function checkValue(value: unknown): asserts value is string {
  * ```
  */
 export class Election extends QueueRecipe {
-  /** @throws TENURE_INVALID_ARGUMENT for a bad name (see checkName). */
-  constructor(session: Session, name: string) {
-    super(session, name, PREFIX.election);
+  /** @throws TENURE_INVALID_ARGUMENT for a bad name (see checkName; checkEtcdName under the etcd layout) or option. */
+  constructor(session: Session, name: string, options: ElectionOptions = {}) {
+    if (options === null || typeof options !== 'object')
+      throw invalidArgument('options', 'must be an object');
+    const layout = checkLayout(options.layout);
+    super(session, name, PREFIX.election, layout === 'etcd' ? ETCD_QUEUE_LAYOUT : undefined);
   }
 
   /**
@@ -88,6 +113,7 @@ export class Election extends QueueRecipe {
       behindAll,
       options,
       (ticket, { revision }) => new Leadership(this, ticket, revision, value),
+      this.entryKey(),
     );
   }
 

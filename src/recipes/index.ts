@@ -5,7 +5,8 @@ export {
   type SessionStatus,
   type SessionEvents,
 } from './session.js';
-export { Election, Leadership, type LeaderInfo } from './election.js';
+export { Election, Leadership, type ElectionOptions, type LeaderInfo } from './election.js';
+export { LAYOUTS, type Layout } from './etcd-layout.js';
 export { Mutex, MUTEX_DEFAULTS, type MutexOptions } from './mutex.js';
 export { Semaphore } from './semaphore.js';
 export { RWLock } from './rwlock.js';

@@ -8,8 +8,12 @@
  * tokens. It is implemented with a marker key outside the queue, written (without a lease) by
  * each holder and deleted by its unlock: a marker left by a dead session means the last holder
  * did not unlock.
+ *
+ * With `{ layout: 'etcd' }` the queue is etcd's own (etcd-layout.ts): `<name>/<lease in hex>`, so
+ * that tenure, `etcdctl lock` and Go's `concurrency.Mutex` on one etcd exclude each other.
  */
 import { TenureError, invalidArgument } from '../errors.js';
+import { ETCD_MUTEX_VALUE, ETCD_QUEUE_LAYOUT, checkLayout, type Layout } from './etcd-layout.js';
 import { Lock } from './lock.js';
 import { PREFIX } from './names.js';
 import { ownerOption } from './owner.js';
@@ -34,8 +38,25 @@ export interface MutexOptions {
    * cannot check them, and make it longer than any write can take.
    */
   lockDelayMs?: number;
-  /** How this process describes itself in the queue (see `tenure status`). @default host:pid */
+  /**
+   * How this process describes itself in the queue (see `tenure status`).
+   * @default host:pid; under the etcd layout, empty (what etcd's Mutex writes; etcd never reads it)
+   */
   owner?: string;
+  /**
+   * Whose key layout the lock uses. `'tenure'`: `mutex/<name>/<unique key>`. `'etcd'`: the layout
+   * of etcd's `concurrency.Mutex` and `etcdctl lock` (`<name>/<lease id in hex>`, see
+   * etcd-layout.ts), so that they and tenure exclude each other on one etcd. Open the store at
+   * the namespace the other side uses: etcd URLs default to `tenure/`, and `etcdctl lock NAME`
+   * writes at the root (`etcd://host:2379?namespace=`). Under the etcd layout the name may contain
+   * `/` (it is etcd's prefix), a session has one key per name (a second `lock()` of the name in
+   * the same session, while the first holds or waits or its unlock is not yet confirmed, is
+   * refused with TENURE_INVALID_ARGUMENT rather than sharing the key as etcd does; await
+   * `unlock()` before locking again), and `lockDelayMs` is refused (etcd's clients would not
+   * honour it).
+   * @default 'tenure'
+   */
+  layout?: Layout;
 }
 
 /** Defaults of {@link MutexOptions}. */
@@ -59,7 +80,8 @@ export class Mutex extends QueueRecipe {
 
   /** @throws TENURE_INVALID_ARGUMENT for a bad name or option (named in the message). */
   constructor(session: Session, name: string, options: MutexOptions = {}) {
-    super(session, name, PREFIX.mutex);
+    const layout = checkLayout(typeof options === 'object' ? options?.layout : undefined);
+    super(session, name, PREFIX.mutex, layout === 'etcd' ? ETCD_QUEUE_LAYOUT : undefined);
     if (options === null || typeof options !== 'object')
       throw invalidArgument('options', 'must be an object');
     const delay = options.lockDelayMs ?? MUTEX_DEFAULTS.lockDelayMs;
@@ -68,9 +90,15 @@ export class Mutex extends QueueRecipe {
         'options.lockDelayMs',
         `must be a finite number of milliseconds ≥ 0, got ${String(delay)}`,
       );
+    if (layout === 'etcd' && delay > 0)
+      throw invalidArgument(
+        'options.lockDelayMs',
+        "cannot be used with options.layout 'etcd': etcd's clients would not honour the delay",
+      );
     this.#marker = `${PREFIX.mutexHolder}${name}`;
     this.lockDelayMs = delay;
-    this.#owner = ownerOption(options.owner);
+    this.#owner =
+      layout === 'etcd' && options.owner === undefined ? ETCD_MUTEX_VALUE : ownerOption(options.owner);
   }
 
   /**
@@ -97,6 +125,7 @@ export class Mutex extends QueueRecipe {
         if (this.lockDelayMs > 0) await this.#takeMarker(ticket, scope);
         return this.#lock(ticket, turn.revision);
       },
+      this.entryKey(),
     );
   }
 
@@ -111,7 +140,7 @@ export class Mutex extends QueueRecipe {
    */
   async tryLock(): Promise<Lock | undefined> {
     // Its own entry and the one ahead, if any: enough to know whether it is first.
-    const ticket = await enqueue(this.session, this.prefix, this.#owner, undefined, 2);
+    const ticket = await enqueue(this.session, this.prefix, this.#owner, undefined, 2, this.entryKey());
     const free =
       ticket.queue[0]?.key === ticket.key && (this.lockDelayMs === 0 || (await this.#markerFree()));
     if (!free) {

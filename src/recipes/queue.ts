@@ -88,9 +88,14 @@ export interface Ticket {
  * until the scope ends (timeout, abort, session loss); without one (tryLock, tryAcquire) it makes
  * one attempt. On failure it deletes the key if an attempt may have created it.
  *
+ * `key` is the entry's key (a layout's, see {@link QueueLayout}); by default one unique to this
+ * call. A key that exists before the first attempt belongs to another holder or waiter of this
+ * session (a layout with one key per session per name): it is refused, and left alone.
+ *
  * @throws the scope's reason (TENURE_TIMEOUT, TENURE_ABORTED, TENURE_SESSION_EXPIRED,
  * TENURE_CLOSED); TENURE_SESSION_EXPIRED when the store no longer has the lease; the store's
- * error when it is not retryable or there is no scope (TENURE_UNAVAILABLE, ...).
+ * error when it is not retryable or there is no scope (TENURE_UNAVAILABLE, ...);
+ * TENURE_INVALID_ARGUMENT when `key` is already this session's.
  */
 export async function enqueue(
   session: Session,
@@ -98,9 +103,11 @@ export async function enqueue(
   value: string,
   scope?: WaitScope,
   window = 0,
+  layoutKey?: string,
 ): Promise<Ticket> {
   session.throwIfDead();
-  const key = session.uniqueKey(prefix);
+  const key = layoutKey ?? session.uniqueKey(prefix);
+  let inUse = false;
   for (let failures = 0; ;) {
     try {
       const res = await session.store.txn({
@@ -120,7 +127,17 @@ export async function enqueue(
       });
       const read = res.results[1];
       const queue = read?.type === 'get' ? [...read.kvs].sort(byCreateRevision) : [];
-      if (res.succeeded) return { key, createRevision: res.revision, queue };
+      if (res.succeeded) return reusable(session, layoutKey, { key, createRevision: res.revision, queue });
+      if (failures === 0) {
+        // No attempt of this call preceded this one: the key is another call's (etcd's layout
+        // has one key per session per name). Adopting it would make two holders of one key.
+        inUse = true;
+        throw invalidArgument(
+          'session',
+          `already has the queue key ${key} (another lock or campaign of this session on this name holds or waits for it; one key per session per name): close it first, or use another session`,
+          { key },
+        );
+      }
       // An earlier attempt was applied and its reply lost: this is our entry (the key name holds
       // our lease, and nobody else writes it). Adopt it.
       const own = res.results[0]?.type === 'get' ? res.results[0].kvs[0] : undefined;
@@ -128,8 +145,9 @@ export async function enqueue(
         throw new TenureError('TENURE_CORRUPT', `queue key ${key} exists without this session's lease`, {
           details: { key, lease: own?.lease ?? null },
         });
-      return { key, createRevision: own.createRevision, queue };
+      return reusable(session, layoutKey, { key, createRevision: own.createRevision, queue });
     } catch (err) {
+      if (inUse) throw err; // not ours to remove
       const retry = scope !== undefined && isTransient(err) && !scope.signal.aborted && session.alive;
       if (retry) {
         await backoff(session, scope, ++failures);
@@ -146,7 +164,8 @@ export async function enqueue(
       if (isTransient(err))
         session.clock
           .setTimeout(() => {
-            if (session.alive) void removeKey(session, key);
+            // A reused name (a layout's key) may be another enqueue's entry by now: leave that one.
+            if (session.alive && !reusedKeys.get(session)?.has(key)) void removeKey(session, key);
           }, session.ttlMs)
           .unref();
       if (isTenureError(err, 'TENURE_LEASE_NOT_FOUND')) session.throwIfDead();
@@ -166,12 +185,43 @@ function newest(window: number): Partial<GetOp> {
 }
 
 /**
+ * Per session, the create revision of each layout key (one per session per name, reused from one
+ * lock to the next: etcd-layout.ts) that this session's entry has in the store. A removal of
+ * such a key deletes only that entry, never a later lock's entry under the same name: a delete
+ * retried after a lost reply, or made late, would otherwise remove the next holder's key.
+ */
+const reusedKeys = new WeakMap<Session, Map<string, number>>();
+
+/** Records a ticket's layout key (see reusedKeys); tenure's own keys are never reused. */
+function reusable(session: Session, layoutKey: string | undefined, ticket: Ticket): Ticket {
+  if (layoutKey !== undefined) {
+    let keys = reusedKeys.get(session);
+    if (keys === undefined) reusedKeys.set(session, (keys = new Map()));
+    keys.set(layoutKey, ticket.createRevision);
+  }
+  return ticket;
+}
+
+/**
  * Deletes a queue key, retrying transient failures while the session lives (after that the
  * lease's expiry deletes it). Resolves true once the store confirmed the key is gone.
  */
 export async function removeKey(session: Session, key: string): Promise<boolean> {
+  const keys = reusedKeys.get(session);
+  const createRevision = keys?.get(key);
   for (let attempt = 0; ; attempt++) {
     try {
+      if (createRevision !== undefined) {
+        // A reused layout key: only the entry this session made (etcd's Resign compares the same).
+        await session.store.txn({
+          compare: [{ key, target: 'createRevision', op: '=', value: createRevision }],
+          success: [{ type: 'delete', key }],
+        });
+        if (keys!.get(key) === createRevision) keys!.delete(key);
+        return true;
+      }
+      // A layout key whose entry is unknown (a failed enqueue): stop once a newer entry is ours.
+      if (attempt > 0 && reusedKeys.get(session)?.has(key)) return false;
       // No compare needed: queue key names are unique to this session (lease, process, counter),
       // so nobody else ever creates this key. A plain delete is also etcd's cheaper DeleteRange.
       await session.store.delete(key);
@@ -538,6 +588,7 @@ export async function takeTurn<T>(
     turn: { queue: readonly Entry[]; revision: number },
     scope: WaitScope,
   ) => Promise<T> | T,
+  key?: string,
 ): Promise<T> {
   const scope = new WaitScope(session, what, checkWaitOptions(options));
   try {
@@ -548,6 +599,7 @@ export async function takeTurn<T>(
       value,
       scope,
       blocker === behindAll ? BEHIND_ALL_WINDOW : 0,
+      key,
     );
     try {
       return await onHeld(ticket, await waitForTurn(session, prefix, ticket, blocker, scope), scope);
@@ -560,18 +612,38 @@ export async function takeTurn<T>(
   }
 }
 
+/**
+ * Where a recipe's queue lives when it is not tenure's own layout (`<kind><name>/` and a key unique
+ * to each call): how names are checked, the queue's prefix, and the key of a session's entry
+ * (etcd-layout.ts).
+ */
+export interface QueueLayout {
+  /** @throws TENURE_INVALID_ARGUMENT for a name the layout cannot use. */
+  readonly checkName: (name: string) => void;
+  readonly prefix: (name: string) => string;
+  readonly key: (session: Session, prefix: string) => string;
+}
+
 /** What every queue recipe is: a session, a checked name, and the key prefix of its queue. */
 export abstract class QueueRecipe {
   readonly session: Session;
   readonly name: string;
   /** The key prefix of this recipe's queue. */
   readonly prefix: string;
+  readonly #layout: QueueLayout | undefined;
 
-  constructor(session: Session, name: string, kind: string) {
-    checkName(name);
+  constructor(session: Session, name: string, kind: string, layout?: QueueLayout) {
+    if (layout) layout.checkName(name);
+    else checkName(name);
     this.session = session;
     this.name = name;
-    this.prefix = `${kind}${name}/`;
+    this.prefix = layout ? layout.prefix(name) : `${kind}${name}/`;
+    this.#layout = layout;
+  }
+
+  /** The key of this session's next entry in the queue: the layout's, else undefined (one unique to the call). */
+  protected entryKey(): string | undefined {
+    return this.#layout?.key(this.session, this.prefix);
   }
 
   /** The queue in order: holders (or the leader) first, then the waiters. */
