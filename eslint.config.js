@@ -18,9 +18,6 @@ export default tseslint.config(
     files: ['src/recipes/**/*.ts', 'src/store/**/*.ts'],
     ignores: [
       // Not yet on the injected clock (issue 12): remove a file from this list once it is.
-      'src/recipes/follow-prefix.ts',
-      'src/recipes/holding.ts',
-      'src/recipes/shutdown.ts',
       'src/store/change-log.ts',
       'src/store/etcd/**',
       'src/store/sqlite/**',

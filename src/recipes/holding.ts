@@ -4,6 +4,7 @@
  * store must confirm.
  */
 import { TenureError, isTenureError } from '../errors.js';
+import { sleep } from '../sleep.js';
 import { removeKey, type Ticket } from './queue.js';
 import type { Session } from './session.js';
 
@@ -55,6 +56,10 @@ export class Holding {
     this.#fromRevision = readRevision + 1;
     if (session.signal.aborted) this.#onSessionEnd();
     else session.signal.addEventListener('abort', this.#onSessionEnd, { once: true });
+
+    // Started here, not on first read of `signal`: a getter has no side effects (CONVENTIONS 13),
+    // and a hold whose key someone else deletes is lost whether or not its signal was read.
+    this.#watchKey();
   }
 
   /** The session this is held under. */
@@ -63,29 +68,37 @@ export class Holding {
   }
 
   /**
-   * Where this hold is in its life. Past the session's deadline it is `lost` even if the timer
-   * that ends the session has not fired yet (it then ends the session, aborting the signals, so
-   * that status and signals agree).
+   * Where this hold is in its life. Past the session's deadline it reports `lost` even if the
+   * timer that ends the session has not fired yet: it compares the deadline with the clock, and
+   * changes nothing (a getter has no side effects). To also abort the signals at that moment,
+   * call {@link Holding.throwIfLost}.
    */
   get status(): HoldingStatus {
-    if (this.#status === 'held' && !this.#session.alive) this.#session.checkDeadline();
+    if (this.#status === 'held' && !this.#session.alive) return 'lost';
     return this.#status;
   }
 
   /**
    * Aborts when the hold is lost (session expired: TENURE_SESSION_EXPIRED; key deleted:
-   * TENURE_LOCK_LOST) or released (TENURE_CLOSED). Reading it starts a watch on the key, and
-   * checks the session's deadline like {@link Holding.status} does, so a signal read after a
-   * freeze is already aborted.
+   * TENURE_LOCK_LOST) or released (TENURE_CLOSED). Reading it changes nothing: the watch on the
+   * key runs from the moment the hold was handed out.
    *
-   * A signal read earlier can lag: after a pause (SIGSTOP, a VM pause, a long GC) the process can
-   * run code before the timer that aborts it fires. Before an external effect call
-   * {@link Holding.throwIfLost}, and pass the fencing token: fencing is the guard that holds.
+   * The signal can lag: after a pause (SIGSTOP, a VM pause, a long GC) the process can run code
+   * before the timer that aborts it fires. Before an external effect call
+   * {@link Holding.throwIfLost} (which aborts it then if the deadline has passed), and pass the
+   * fencing token: fencing is the guard that holds.
    */
   get signal(): AbortSignal {
-    if (this.#status === 'held' && !this.#session.alive) this.#session.checkDeadline();
-    this.#watchKey();
     return this.#ac.signal;
+  }
+
+  /**
+   * Ends the session now if its deadline has passed but the timer that ends it has not run yet
+   * (after a freeze), so that the signals agree with the clock. The explicit form of what the
+   * getters only report.
+   */
+  #checkDeadline(): void {
+    if (this.#status === 'held' && !this.#session.alive) this.#session.checkDeadline();
   }
 
   #lose(reason: unknown): void {
@@ -95,7 +108,7 @@ export class Holding {
     this.#session.signal.removeEventListener('abort', this.#onSessionEnd);
   }
 
-  /** Watches the key so the signal aborts if someone else deletes it. Started lazily. */
+  /** Watches the key so the signal aborts if someone else deletes it. Started by the constructor. */
   #watchKey(): void {
     if (this.#watching || this.#status !== 'held') return;
     this.#watching = true;
@@ -131,7 +144,7 @@ export class Holding {
           } else if (isTenureError(err, 'TENURE_CLOSED')) {
             return this.#lose(err);
           } else {
-            await new Promise((r) => setTimeout(r, 100));
+            await sleep(100, { clock: this.#session.clock, signal: this.#ac.signal });
           }
         }
       }
@@ -155,7 +168,8 @@ export class Holding {
    * ```
    */
   throwIfLost(): void {
-    if (this.status === 'held') return;
+    this.#checkDeadline();
+    if (this.#status === 'held') return;
     const reason: unknown = this.#ac.signal.reason;
     const why = reason instanceof Error ? reason.message : 'it is not held';
     const next = this.#lostCode === 'TENURE_NOT_LEADER' ? 'campaign again' : 'lock again';
@@ -174,6 +188,9 @@ export class Holding {
    */
   release(): Promise<void> {
     if (this.#releasing) return this.#releasing;
+    // Past the deadline the hold is lost, not released: end the session first (the lease's expiry
+    // removes the key), as the timer would have.
+    this.#checkDeadline();
     if (this.#status !== 'held') return (this.#releasing = Promise.resolve());
     this.#status = 'releasing';
     this.#ac.abort(new TenureError('TENURE_CLOSED', `${this.#what} was released`));
