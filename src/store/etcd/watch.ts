@@ -235,10 +235,23 @@ async function* iterate(
           `the watch of ${JSON.stringify(key)} could not be resumed from revision ${next} within options.requestTimeoutMs (${ctx.requestTimeoutMs} ms): ${lastWhy}`,
           { details: { nextRevision: next } },
         );
-      const opened = await Promise.race([
-        ctx.conn.stream<Record<string, unknown>, WireWatchResponse>('Watch.Watch', deadline),
-        stopped,
-      ]);
+      const opening = ctx.conn.stream<Record<string, unknown>, WireWatchResponse>('Watch.Watch', deadline);
+      let opened: Awaited<typeof opening>;
+      try {
+        opened = await Promise.race([opening, stopped]);
+      } catch (err) {
+        // Stopped while the stream was being opened: when it opens, nobody will read it. Cancel it,
+        // and take its errors (a member that resets the connection), which would otherwise be
+        // thrown as uncaught exceptions.
+        opening.then(
+          ({ call }) => {
+            call.on('error', () => undefined);
+            call.cancel();
+          },
+          () => undefined,
+        );
+        throw err;
+      }
       const current = new WatchStream(
         opened.call,
         opened.member,
