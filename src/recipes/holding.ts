@@ -5,7 +5,7 @@
  */
 import { TenureError, isTenureError } from '../errors.js';
 import { sleep } from '../sleep.js';
-import { removeKey, type Ticket } from './queue.js';
+import { onAbort, removeKey, type Ticket } from './queue.js';
 import type { Session } from './session.js';
 
 /**
@@ -34,6 +34,8 @@ export class Holding {
   #watching = false;
   #releasing: Promise<void> | undefined;
   readonly #onSessionEnd = () => this.#lose(this.#session.signal.reason);
+  /** Removes #onSessionEnd from the session's signal (one shared listener per signal: queue.ts). */
+  #offSessionEnd: () => void = () => undefined;
 
   /**
    * @throws the session's reason (TENURE_SESSION_EXPIRED, TENURE_CLOSED) if its deadline has
@@ -54,8 +56,7 @@ export class Holding {
     this.token = ticket.createRevision;
     this.#what = what;
     this.#fromRevision = readRevision + 1;
-    if (session.signal.aborted) this.#onSessionEnd();
-    else session.signal.addEventListener('abort', this.#onSessionEnd, { once: true });
+    this.#offSessionEnd = onAbort(session.signal, this.#onSessionEnd);
 
     // Started here, not on first read of `signal`: a getter has no side effects (CONVENTIONS 13),
     // and a hold whose key someone else deletes is lost whether or not its signal was read.
@@ -105,7 +106,7 @@ export class Holding {
     if (this.#status !== 'held') return;
     this.#status = 'lost';
     this.#ac.abort(reason);
-    this.#session.signal.removeEventListener('abort', this.#onSessionEnd);
+    this.#offSessionEnd();
   }
 
   /** Watches the key so the signal aborts if someone else deletes it. Started by the constructor. */
@@ -194,7 +195,7 @@ export class Holding {
     if (this.#status !== 'held') return (this.#releasing = Promise.resolve());
     this.#status = 'releasing';
     this.#ac.abort(new TenureError('TENURE_CLOSED', `${this.#what} was released`));
-    this.#session.signal.removeEventListener('abort', this.#onSessionEnd);
+    this.#offSessionEnd();
     this.#releasing = removeKey(this.#session, this.key).then((confirmed) => {
       this.#status = confirmed ? 'released' : 'lost';
     });

@@ -5,6 +5,7 @@
  * happened, then advances the clock and checks that it did. A global timer that crept back would
  * retry in real time, and the "not before" half fails.
  */
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ManualClock, type Clock, type Timer } from '../../src/clock.js';
 import { TenureError } from '../../src/errors.js';
@@ -261,6 +262,21 @@ describe('getters without side effects', () => {
       await eventually(() => (h.t.calls.get('revoke') ?? 0) === 1);
     } finally {
       await h.close();
+    }
+  });
+
+  it("200 locks held under one session add one listener to the session's signal, not one each", async () => {
+    const store = new MemoryStore();
+    const session = await Session.create(store, { ttlMs: 3000 });
+    try {
+      const before = getEventListeners(session.signal, 'abort').length;
+      const locks = [];
+      for (let i = 0; i < 200; i++) locks.push(await new Mutex(session, `m${i}`).lock());
+      expect(getEventListeners(session.signal, 'abort').length - before).toBeLessThanOrEqual(1);
+      await session.close();
+      expect(locks.every((l) => l.status === 'lost' && l.signal.aborted)).toBe(true);
+    } finally {
+      await session.close();
     }
   });
 });
