@@ -150,6 +150,8 @@ export function inFlagTerms(err: unknown): unknown {
  * while the session lived (an operator, a script, another client).
  */
 export function lossCause(reason: unknown, sessionAlive: boolean): string {
+  // Status reports a loss by deadline before the timer that aborts the signal (and sets a reason) runs.
+  if (reason === undefined) return "its session's deadline passed (the process was paused past its lease)";
   if (isTenureError(reason, 'TENURE_SESSION_EXPIRED'))
     return `its session's lease expired (${oneLine(reason)})`;
   if (isTenureError(reason, 'TENURE_LOCK_LOST')) {

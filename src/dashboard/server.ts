@@ -19,6 +19,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Gauge, Registry } from 'prom-client';
+import { systemClock, type Clock, type Timer } from '../clock.js';
 import { TenureError, invalidArgument } from '../errors.js';
 import { instrument, type Instrumentation } from '../metrics/index.js';
 import { redactUrl } from '../store/redact-url.js';
@@ -59,6 +60,11 @@ export interface DashboardOptions {
   metrics?: Instrumentation;
   /** Extra facts merged into each snapshot sent to the page (the demo adds its own). */
   extra?: () => Record<string, unknown>;
+  /**
+   * The clock `stallTimeoutMs` is measured and swept on (a ManualClock drives it in a test).
+   * @default systemClock
+   */
+  clock?: Clock;
 }
 
 /** A running dashboard. */
@@ -120,7 +126,7 @@ const SECURITY_HEADERS = Object.freeze({
 /** An `/events` client. */
 interface EventClient {
   readonly res: ServerResponse;
-  /** performance.now() since which a write has been waiting for 'drain'; undefined when drained. */
+  /** The time (on the clock option) since which a write has waited for 'drain'; undefined when drained. */
   blockedSince: number | undefined;
   /** The frame last written to it: a client is sent a frame only if it differs. */
   sent: string;
@@ -159,6 +165,9 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
   const maxClients = options.maxClients ?? DASHBOARD_DEFAULTS.maxClients;
   const maxBufferedBytes = options.maxBufferedBytes ?? DASHBOARD_DEFAULTS.maxBufferedBytes;
   const stallTimeoutMs = options.stallTimeoutMs ?? DASHBOARD_DEFAULTS.stallTimeoutMs;
+  const clock = options.clock ?? systemClock;
+  if (typeof clock?.setTimeout !== 'function')
+    throw invalidArgument('options.clock', 'must be a Clock (systemClock, or a ManualClock in tests)');
   for (const [name, value] of [
     ['maxClients', maxClients],
     ['maxBufferedBytes', maxBufferedBytes],
@@ -216,7 +225,7 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
     c.sent = data;
     if (c.res.write(data)) return;
     if (c.res.writableLength > maxBufferedBytes) return drop(c);
-    c.blockedSince = performance.now();
+    c.blockedSince = clock.now();
     c.res.once('drain', () => {
       c.blockedSince = undefined;
       // What it missed meanwhile: the latest frame (each frame is the whole state).
@@ -228,15 +237,19 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
     for (const c of clients) send(c, latest);
   };
   // Disconnects clients that have not taken a frame for stallTimeoutMs.
-  const sweeper = setInterval(
-    () => {
-      const now = performance.now();
-      for (const c of clients)
-        if (c.blockedSince !== undefined && now - c.blockedSince > stallTimeoutMs) drop(c);
-    },
-    Math.max(10, Math.min(1000, Math.floor(stallTimeoutMs / 4))),
-  );
-  sweeper.unref();
+  const sweepEveryMs = Math.max(10, Math.min(1000, Math.floor(stallTimeoutMs / 4)));
+  let sweeper: Timer | undefined;
+  const sweep = () => {
+    const now = clock.now();
+    for (const c of clients)
+      if (c.blockedSince !== undefined && now - c.blockedSince > stallTimeoutMs) drop(c);
+    sweeper = clock.setTimeout(sweep, sweepEveryMs).unref();
+  };
+  const stopSweeping = () => {
+    if (sweeper !== undefined) clock.clearTimeout(sweeper);
+    sweeper = undefined;
+  };
+  sweeper = clock.setTimeout(sweep, sweepEveryMs).unref();
   view.on('event', (e) => {
     if (e.kind === 'slots' && e.moved !== undefined) metrics.slotsMoved(e.name, e.moved);
   });
@@ -326,7 +339,7 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       view.close();
-      clearInterval(sweeper);
+      stopSweeping();
       reject(
         new TenureError(
           'TENURE_UNAVAILABLE',
@@ -372,7 +385,7 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
     close() {
       closing ??= new Promise<void>((resolve) => {
         view.close();
-        clearInterval(sweeper);
+        stopSweeping();
         if (ownsGauge) metrics.registry.removeSingleMetric('tenure_dashboard_events');
         for (const c of clients) c.res.end();
         clients.clear();

@@ -2,7 +2,9 @@
  * Following every change under a prefix for as long as a signal lives: the loop behind
  * Membership's live set and ShardManager's view of slot holders.
  */
+import type { Clock } from '../clock.js';
 import { isTenureError } from '../errors.js';
+import { sleep } from '../sleep.js';
 import type { Store, WatchBatch } from '../store/types.js';
 
 /** What {@link followPrefix} calls. */
@@ -20,12 +22,13 @@ export interface FollowPrefixHandlers {
 /**
  * Watches `prefix` from `revision() + 1` until `signal` aborts or the store closes. A compacted
  * watch resyncs and resumes at once; any other failure resumes after a backoff (20 ms doubling to
- * 1 s, reset by the next batch).
+ * 1 s, reset by the next batch) on `clock`, cut short when `signal` aborts.
  */
 export async function followPrefix(
   store: Store,
   prefix: string,
   signal: AbortSignal,
+  clock: Clock,
   h: FollowPrefixHandlers,
 ): Promise<void> {
   let failures = 0;
@@ -50,7 +53,7 @@ export async function followPrefix(
       } catch (e) {
         h.onError(e);
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 20 * 2 ** failures++)));
+      await sleep(Math.min(1000, 20 * 2 ** failures++), { clock, signal });
     }
   }
 }

@@ -4,7 +4,8 @@
  * store must confirm.
  */
 import { TenureError, isTenureError } from '../errors.js';
-import { removeKey, type Ticket } from './queue.js';
+import { sleep } from '../sleep.js';
+import { onAbort, removeKey, type Ticket } from './queue.js';
 import type { Session } from './session.js';
 
 /**
@@ -33,6 +34,8 @@ export class Holding {
   #watching = false;
   #releasing: Promise<void> | undefined;
   readonly #onSessionEnd = () => this.#lose(this.#session.signal.reason);
+  /** Removes #onSessionEnd from the session's signal (one shared listener per signal: queue.ts). */
+  #offSessionEnd: () => void = () => undefined;
 
   /**
    * @throws the session's reason (TENURE_SESSION_EXPIRED, TENURE_CLOSED) if its deadline has
@@ -53,8 +56,11 @@ export class Holding {
     this.token = ticket.createRevision;
     this.#what = what;
     this.#fromRevision = readRevision + 1;
-    if (session.signal.aborted) this.#onSessionEnd();
-    else session.signal.addEventListener('abort', this.#onSessionEnd, { once: true });
+    this.#offSessionEnd = onAbort(session.signal, this.#onSessionEnd);
+
+    // Started here, not on first read of `signal`: a getter has no side effects (CONVENTIONS 13),
+    // and a hold whose key someone else deletes is lost whether or not its signal was read.
+    this.#watchKey();
   }
 
   /** The session this is held under. */
@@ -63,39 +69,47 @@ export class Holding {
   }
 
   /**
-   * Where this hold is in its life. Past the session's deadline it is `lost` even if the timer
-   * that ends the session has not fired yet (it then ends the session, aborting the signals, so
-   * that status and signals agree).
+   * Where this hold is in its life. Past the session's deadline it reports `lost` even if the
+   * timer that ends the session has not fired yet: it compares the deadline with the clock, and
+   * changes nothing (a getter has no side effects). To also abort the signals at that moment,
+   * call {@link Holding.throwIfLost}.
    */
   get status(): HoldingStatus {
-    if (this.#status === 'held' && !this.#session.alive) this.#session.checkDeadline();
+    if (this.#status === 'held' && !this.#session.alive) return 'lost';
     return this.#status;
   }
 
   /**
    * Aborts when the hold is lost (session expired: TENURE_SESSION_EXPIRED; key deleted:
-   * TENURE_LOCK_LOST) or released (TENURE_CLOSED). Reading it starts a watch on the key, and
-   * checks the session's deadline like {@link Holding.status} does, so a signal read after a
-   * freeze is already aborted.
+   * TENURE_LOCK_LOST) or released (TENURE_CLOSED). Reading it changes nothing: the watch on the
+   * key runs from the moment the hold was handed out.
    *
-   * A signal read earlier can lag: after a pause (SIGSTOP, a VM pause, a long GC) the process can
-   * run code before the timer that aborts it fires. Before an external effect call
-   * {@link Holding.throwIfLost}, and pass the fencing token: fencing is the guard that holds.
+   * The signal can lag: after a pause (SIGSTOP, a VM pause, a long GC) the process can run code
+   * before the timer that aborts it fires. Before an external effect call
+   * {@link Holding.throwIfLost} (which aborts it then if the deadline has passed), and pass the
+   * fencing token: fencing is the guard that holds.
    */
   get signal(): AbortSignal {
-    if (this.#status === 'held' && !this.#session.alive) this.#session.checkDeadline();
-    this.#watchKey();
     return this.#ac.signal;
+  }
+
+  /**
+   * Ends the session now if its deadline has passed but the timer that ends it has not run yet
+   * (after a freeze), so that the signals agree with the clock. The explicit form of what the
+   * getters only report.
+   */
+  #checkDeadline(): void {
+    if (this.#status === 'held' && !this.#session.alive) this.#session.checkDeadline();
   }
 
   #lose(reason: unknown): void {
     if (this.#status !== 'held') return;
     this.#status = 'lost';
     this.#ac.abort(reason);
-    this.#session.signal.removeEventListener('abort', this.#onSessionEnd);
+    this.#offSessionEnd();
   }
 
-  /** Watches the key so the signal aborts if someone else deletes it. Started lazily. */
+  /** Watches the key so the signal aborts if someone else deletes it. Started by the constructor. */
   #watchKey(): void {
     if (this.#watching || this.#status !== 'held') return;
     this.#watching = true;
@@ -131,7 +145,7 @@ export class Holding {
           } else if (isTenureError(err, 'TENURE_CLOSED')) {
             return this.#lose(err);
           } else {
-            await new Promise((r) => setTimeout(r, 100));
+            await sleep(100, { clock: this.#session.clock, signal: this.#ac.signal });
           }
         }
       }
@@ -155,7 +169,8 @@ export class Holding {
    * ```
    */
   throwIfLost(): void {
-    if (this.status === 'held') return;
+    this.#checkDeadline();
+    if (this.#status === 'held') return;
     const reason: unknown = this.#ac.signal.reason;
     const why = reason instanceof Error ? reason.message : 'it is not held';
     const next = this.#lostCode === 'TENURE_NOT_LEADER' ? 'campaign again' : 'lock again';
@@ -174,10 +189,13 @@ export class Holding {
    */
   release(): Promise<void> {
     if (this.#releasing) return this.#releasing;
+    // Past the deadline the hold is lost, not released: end the session first (the lease's expiry
+    // removes the key), as the timer would have.
+    this.#checkDeadline();
     if (this.#status !== 'held') return (this.#releasing = Promise.resolve());
     this.#status = 'releasing';
     this.#ac.abort(new TenureError('TENURE_CLOSED', `${this.#what} was released`));
-    this.#session.signal.removeEventListener('abort', this.#onSessionEnd);
+    this.#offSessionEnd();
     this.#releasing = removeKey(this.#session, this.key).then((confirmed) => {
       this.#status = confirmed ? 'released' : 'lost';
     });

@@ -10,6 +10,7 @@
  * opinion on peers' health.
  */
 import { EventEmitter } from 'node:events';
+import { systemClock, type Clock } from '../clock.js';
 import { TenureError, invalidArgument, isTenureError } from '../errors.js';
 import type { KeyValue, Store, StoreCapabilities, WatchBatch } from '../store/types.js';
 import { checkSignal } from '../store/validate.js';
@@ -82,6 +83,11 @@ export interface MembershipOptions {
   bufferSize?: number;
   /** Aborts the initial read. */
   signal?: AbortSignal;
+  /**
+   * The clock the watch's retry backoff waits on. Pass a ManualClock to drive it in a test.
+   * @default systemClock
+   */
+  clock?: Clock;
 }
 
 /** Defaults of {@link MembershipOptions}. */
@@ -178,6 +184,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   readonly #members = new Map<string, MemberInfo>();
   readonly #buffers = new EventBuffers<MembershipEvent>();
   readonly #ac = new AbortController();
+  readonly #clock: Clock;
   #revision: number;
   #closed = false;
   #sorted: readonly MemberInfo[] | undefined;
@@ -188,8 +195,10 @@ export class Membership extends EventEmitter<MembershipEvents> {
     bufferSize: number,
     initial: readonly KeyValue[],
     revision: number,
+    clock: Clock,
   ) {
     super();
+    this.#clock = clock;
     this.store = store;
     this.group = group;
     this.prefix = `${PREFIX.members}${group}/`;
@@ -211,11 +220,13 @@ export class Membership extends EventEmitter<MembershipEvents> {
       throw invalidArgument('store', 'must be a Store (see openStore)');
     checkName(group, 'group');
     checkSignal(options.signal, 'options.signal');
+    if (options.clock !== undefined && typeof options.clock?.setTimeout !== 'function')
+      throw invalidArgument('options.clock', 'must be a Clock (systemClock, or a ManualClock in tests)');
     const bufferSize = options.bufferSize ?? MEMBERSHIP_DEFAULTS.bufferSize;
     if (!Number.isSafeInteger(bufferSize) || bufferSize < 1)
       throw invalidArgument('options.bufferSize', `must be an integer ≥ 1, got ${String(bufferSize)}`);
     const read = await store.range(`${PREFIX.members}${group}/`);
-    return new Membership(store, group, bufferSize, read.kvs, read.revision);
+    return new Membership(store, group, bufferSize, read.kvs, read.revision, options.clock ?? systemClock);
   }
 
   /** The store revision the view is current to. */
@@ -391,7 +402,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 
   async #watch(): Promise<void> {
-    await followPrefix(this.store, this.prefix, this.#ac.signal, {
+    await followPrefix(this.store, this.prefix, this.#ac.signal, this.#clock, {
       revision: () => this.#revision,
       apply: (batch) => this.#apply(batch),
       resync: () => this.#resync(),

@@ -175,11 +175,13 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   /**
-   * Where the session is in its life (past its deadline it is `expired`, even before its timer
-   * fires: reading it then ends the session, aborting its signal, so that both agree). Never throws.
+   * Where the session is in its life. Past its deadline it reports `expired` even before the timer
+   * that ends it fires: it compares the deadline with {@link Session.clock}, and changes nothing (a
+   * getter has no side effects). To also abort the signal then, call {@link Session.throwIfDead}
+   * or {@link Session.checkDeadline}. Never throws.
    */
   get status(): SessionStatus {
-    this.checkDeadline();
+    if (this.#status === 'alive' && this.clock.now() >= this.#deadline) return 'expired';
     return this.#status;
   }
 

@@ -4,6 +4,7 @@
  * keys and table, then follows them with a watch. It holds no session and writes nothing, so any
  * number of routers can follow a group without changing it.
  */
+import { systemClock, type Clock } from '../clock.js';
 import { invalidArgument } from '../errors.js';
 import type { KeyValue, Store, WatchBatch } from '../store/types.js';
 import { followPrefix } from './follow-prefix.js';
@@ -15,6 +16,11 @@ import { checkSlotCount, SlotMap, SlotView } from './slot-map.js';
 export interface ShardRouterOptions {
   /** Number of slots: the group's members' `slotCount`. @default 1024 (ShardManager's default) */
   slotCount?: number;
+  /**
+   * The clock the watch's retry backoff waits on (a router holds no session to take one from).
+   * @default systemClock
+   */
+  clock?: Clock;
 }
 
 /** Events of a {@link ShardRouter}. */
@@ -43,13 +49,20 @@ export class ShardRouter extends SlotView<ShardRouterEvents> {
   #revision: number;
   readonly #following: Promise<void>;
 
-  private constructor(store: Store, group: string, map: SlotMap, kvs: readonly KeyValue[], revision: number) {
+  private constructor(
+    store: Store,
+    group: string,
+    map: SlotMap,
+    kvs: readonly KeyValue[],
+    revision: number,
+    clock: Clock,
+  ) {
     super(map);
     this.store = store;
     this.group = group;
     this.#revision = revision;
     this.#load(kvs, false);
-    this.#following = followPrefix(store, map.prefix, this.#ac.signal, {
+    this.#following = followPrefix(store, map.prefix, this.#ac.signal, clock, {
       revision: () => this.#revision,
       apply: (batch) => this.#apply(batch),
       resync: async () => {
@@ -73,9 +86,11 @@ export class ShardRouter extends SlotView<ShardRouterEvents> {
     checkName(group, 'group');
     if (options === null || typeof options !== 'object')
       throw invalidArgument('options', 'must be an object');
+    if (options.clock !== undefined && typeof options.clock?.setTimeout !== 'function')
+      throw invalidArgument('options.clock', 'must be a Clock (systemClock, or a ManualClock in tests)');
     const map = new SlotMap(group, checkSlotCount(options.slotCount ?? SHARD_DEFAULTS.slotCount));
     const read = await store.range(map.prefix);
-    return new ShardRouter(store, group, map, read.kvs, read.revision);
+    return new ShardRouter(store, group, map, read.kvs, read.revision, options.clock ?? systemClock);
   }
 
   /** The store revision the view is current to. */

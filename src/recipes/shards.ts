@@ -364,7 +364,7 @@ export class ShardManager extends SlotView<ShardManagerEvents> {
 
   async #watch(): Promise<void> {
     const store = this.membership.store;
-    await followPrefix(store, this.slotMap.prefix, this.#ac.signal, {
+    await followPrefix(store, this.slotMap.prefix, this.#ac.signal, this.member.session.clock, {
       revision: () => this.#revision,
       apply: (batch) => this.#apply(batch),
       resync: async () => {

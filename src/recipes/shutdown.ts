@@ -4,6 +4,7 @@
  * after a ttl. Closing a session revokes its lease, which releases everything held under it in
  * one store revision.
  */
+import { systemClock, type Clock } from '../clock.js';
 import { invalidArgument } from '../errors.js';
 
 /** Anything with an async close/resign/unlock. */
@@ -18,6 +19,11 @@ export interface CloseOnSignalsOptions {
    * @default 5000 — below the usual 10 s grace period of process supervisors.
    */
   timeoutMs?: number;
+  /**
+   * The clock `timeoutMs` is counted on (a session's `clock`, to drive it in a test).
+   * @default systemClock
+   */
+  clock?: Clock;
 }
 
 function closeOne(c: Closable): Promise<void> {
@@ -45,12 +51,15 @@ export function closeOnSignals(
   const timeoutMs = options.timeoutMs ?? 5000;
   if (!Number.isFinite(timeoutMs) || timeoutMs < 0)
     throw invalidArgument('options.timeoutMs', 'must be a number ≥ 0');
+  const clock = options.clock ?? systemClock;
+  if (typeof clock?.setTimeout !== 'function')
+    throw invalidArgument('options.clock', 'must be a Clock (systemClock, or a ManualClock in tests)');
   const handler = (signal: NodeJS.Signals) => {
     remove();
     const closing = (async () => {
       for (const c of closables) await closeOne(c).catch(() => undefined);
     })();
-    const timeout = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
+    const timeout = new Promise((resolve) => clock.setTimeout(() => resolve(undefined), timeoutMs).unref());
     void Promise.race([closing, timeout]).then(() => process.kill(process.pid, signal));
   };
   const remove = () => {

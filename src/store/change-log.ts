@@ -116,18 +116,29 @@ export abstract class ChangeLogStore extends StoreBase implements ChangeLog {
   #count = 0;
   /** The revision up to which changes were dispatched to the subscribers; undefined with none. */
   #dispatched: number | undefined;
+  // eslint-disable-next-line no-restricted-properties -- CPU time this process spent, not time on any clock (see below)
   #lastYield = performance.now();
 
   /**
    * These backends answer synchronously, so a loop of awaited calls would never let timers run
    * (a session's heartbeats among them). Every few milliseconds of such a loop, yield once to the
    * event loop.
+   *
+   * This is the one place below the CLI that reads the process's own clock and schedules on the
+   * event loop directly, and it must: what it measures is how long this process has kept the
+   * event loop busy, and what it does is let queued callbacks run, which no clock can do for it.
+   * Under a ManualClock, whose time moves only when advanced, a clock-measured yield would never
+   * come, and `advance()` (which waits for the event loop to turn) would wait for ever behind such
+   * a loop. It waits for no time and changes no timer.
    */
   protected async yieldToEventLoop(): Promise<void> {
+    // eslint-disable-next-line no-restricted-properties -- as above: event-loop busy time
     const now = performance.now();
     if (now - this.#lastYield < YIELD_EVERY_MS) return;
     this.#lastYield = now;
+    // eslint-disable-next-line no-restricted-globals -- a turn of the event loop, not a timer
     await new Promise<void>((resolve) => setImmediate(resolve));
+    // eslint-disable-next-line no-restricted-properties -- as above: event-loop busy time
     this.#lastYield = performance.now();
   }
 

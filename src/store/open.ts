@@ -37,7 +37,11 @@ export interface OpenStoreOptions {
    * tenure's keys apart; none for sqlite: and memory:
    */
   namespace?: string;
-  /** Clock for the memory backend's leases. @default systemClock */
+  /**
+   * The clock of the store's timers and pauses: the memory backend's leases, the SQLite store's
+   * reaper, polling and busy retries (not its leases, which run on the host's clock), the etcd
+   * client's deadlines, retries and probes. @default systemClock
+   */
   clock?: Clock;
   /**
    * The etcd password, kept out of the URL (the CLI reads it from `TENURE_STORE_PASSWORD` or
@@ -196,6 +200,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
         fileMode,
         create: options.create,
         createFolder: options.createFolder,
+        clock: options.clock,
       });
       break;
     }
@@ -258,6 +263,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
         username,
         password,
         ...numeric,
+        clock: options.clock,
       });
       break;
     }

@@ -89,12 +89,19 @@ describe('checks after a freeze (driven clock)', () => {
     expect(await codeOf(() => lock.throwIfLost())).toBe('TENURE_LOCK_LOST');
   });
 
-  it('reading lock.signal after a freeze gives an aborted signal, even before the timer fires', async () => {
+  it('after a freeze, status reports the loss without side effects; the signals abort at throwIfLost(), not when read', async () => {
     const { clock, session } = await setup();
     const lock = await new Mutex(session, 'm').lock();
     clock.freeze(TTL + 100);
+    expect(lock.status).toBe('lost');
+    expect(session.status).toBe('expired');
+    // Getters changed nothing (CONVENTIONS 13): the timer has not run, so the signals still lag.
+    expect(lock.signal.aborted).toBe(false);
+    expect(session.signal.aborted).toBe(false);
+    expect(await codeOf(() => lock.throwIfLost())).toBe('TENURE_LOCK_LOST');
     expect(lock.signal.aborted).toBe(true);
     expect((lock.signal.reason as TenureError).code).toBe('TENURE_SESSION_EXPIRED');
+    expect(session.signal.aborted).toBe(true);
   });
 
   it('withLock does not call its body when the process froze past the deadline while taking the lock', async () => {

@@ -226,9 +226,14 @@ export class EtcdConnection {
     if (i === this.#current) this.#current = (i + 1) % this.members.length;
   }
 
+  /** Milliseconds from now until `deadline` (a time on the clock option), as a gRPC deadline. */
+  #grpcDeadline(deadline: number): Date {
+    return new Date(Date.now() + Math.max(1, deadline - this.#options.clock.now()));
+  }
+
   /**
    * A member whose channel is connected, trying each in turn from the current one until
-   * `deadline` (a performance.now() time).
+   * `deadline` (a time on the clock option).
    * @throws TENURE_UNAVAILABLE naming every member and why it could not be used.
    */
   async readyMember(deadline: number): Promise<EtcdMember> {
@@ -241,18 +246,18 @@ export class EtcdConnection {
         if (this.#closed) throw closedError();
         const index = (this.#current + i) % n;
         const member = this.members[index]!;
-        const until = Math.min(deadline, performance.now() + this.#options.connectTimeoutMs);
+        const until = Math.min(deadline, this.#options.clock.now() + this.#options.connectTimeoutMs);
         if (await this.#waitReady(member, until)) {
           this.#current = index;
           return member;
         }
         if (tlsProblem(member.lastError, this.#options.tls)?.permanent) certificateProblems++;
-        if (performance.now() >= deadline) break;
+        if (this.#options.clock.now() >= deadline) break;
       }
       if (certificateProblems === n) throw this.#unreachable();
-      const left = deadline - performance.now();
+      const left = deadline - this.#options.clock.now();
       if (left <= 0) throw this.#unreachable();
-      await sleep(Math.min(100, left));
+      await sleep(Math.min(100, left), { clock: this.#options.clock });
     }
   }
 
@@ -266,14 +271,12 @@ export class EtcdConnection {
         return false;
       }
       if (state === grpc.connectivityState.SHUTDOWN) return false;
-      if (performance.now() >= until) {
+      if (this.#options.clock.now() >= until) {
         member.lastError = `no connection within ${this.#options.connectTimeoutMs} ms (options.connectTimeoutMs)`;
         return false;
       }
       await new Promise<void>((resolve) =>
-        channel.watchConnectivityState(state, new Date(Date.now() + (until - performance.now())), () =>
-          resolve(),
-        ),
+        channel.watchConnectivityState(state, this.#grpcDeadline(until), () => resolve()),
       );
     }
   }
@@ -291,7 +294,7 @@ export class EtcdConnection {
         m.responseDeserialize,
         { key: Buffer.from([0]) },
         new grpc.Metadata(),
-        { deadline: Date.now() + 200 },
+        { deadline: this.#grpcDeadline(this.#options.clock.now() + 200) },
         (err) => resolve(err ? tidy(err.details) : 'connection failed'),
       );
     });
@@ -347,7 +350,7 @@ export class EtcdConnection {
   /** A unary call with failover and a deadline of `requestTimeoutMs`. */
   unary<T>(name: EtcdMethod, request: unknown, kind: CallKind): Promise<T> {
     if (this.#closed) return Promise.reject(closedError());
-    const deadline = performance.now() + this.#options.requestTimeoutMs;
+    const deadline = this.#options.clock.now() + this.#options.requestTimeoutMs;
     return this.#retrying<T>(name, request, kind, deadline, () => this.#metadata(deadline));
   }
 
@@ -382,8 +385,10 @@ export class EtcdConnection {
           member.lastError = err.details;
           this.rotate(member);
         }
-        if (retryable && performance.now() < deadline - 10) {
-          await sleep(Math.min(50, Math.max(0, deadline - performance.now())));
+        if (retryable && this.#options.clock.now() < deadline - 10) {
+          await sleep(Math.min(50, Math.max(0, deadline - this.#options.clock.now())), {
+            clock: this.#options.clock,
+          });
           continue;
         }
         if (transportFailure(err) || refusedBeforeApply(err))
@@ -415,7 +420,7 @@ export class EtcdConnection {
         m.responseDeserialize,
         request,
         md,
-        { deadline: Date.now() + Math.max(1, deadline - performance.now()) },
+        { deadline: this.#grpcDeadline(deadline) },
         (err, res) => (err ? reject(err) : resolve(res as T)),
       );
     });

@@ -117,7 +117,7 @@ export class EtcdStore extends StoreBase {
     this.#options = resolveEtcdOptions(options);
     this.endpoints = this.#options.endpoints;
     this.#conn = new EtcdConnection(this.#options);
-    this.#keepAlive = new LeaseKeepAlive(this.#conn, this.#options.requestTimeoutMs);
+    this.#keepAlive = new LeaseKeepAlive(this.#conn, this.#options.requestTimeoutMs, this.#options.clock);
     this.#closing = new Promise<never>((_, reject) => (this.#rejectClosing = reject));
     this.#closing.catch(() => undefined);
   }
@@ -368,6 +368,7 @@ export class EtcdStore extends StoreBase {
     return etcdWatch(
       {
         conn: this.#conn,
+        clock: this.#options.clock,
         requestTimeoutMs: this.#options.requestTimeoutMs,
         probeIntervalMs: this.#options.watchProbeIntervalMs,
         onClose: (fn) => {

@@ -8,6 +8,7 @@
  * member) is stuck: the stream is dropped and the next call opens one on another member.
  */
 import type * as grpc from '@grpc/grpc-js';
+import type { Clock } from '../../clock.js';
 import { TenureError } from '../../errors.js';
 import { closedError } from '../errors.js';
 import { etcdDetails, type EtcdConnection, type EtcdMember } from './connection.js';
@@ -33,19 +34,21 @@ class StreamBroken extends Error {}
 export class LeaseKeepAlive {
   readonly #conn: EtcdConnection;
   readonly #timeoutMs: number;
+  readonly #clock: Clock;
   #stream: OpenStream | undefined;
   #opening: Promise<OpenStream> | undefined;
 
-  constructor(conn: EtcdConnection, timeoutMs: number) {
+  constructor(conn: EtcdConnection, timeoutMs: number, clock: Clock) {
     this.#conn = conn;
     this.#timeoutMs = timeoutMs;
+    this.#clock = clock;
   }
 
   /** Renews lease `id`; returns the granted ttl in seconds, or 0 when the lease is dead. */
   async keepAlive(id: string): Promise<number> {
-    const deadline = performance.now() + this.#timeoutMs;
+    const deadline = this.#clock.now() + this.#timeoutMs;
     let last: unknown;
-    while (performance.now() < deadline) {
+    while (this.#clock.now() < deadline) {
       const stream = await this.#open(deadline);
       try {
         return await this.#send(stream, id, deadline);
@@ -107,21 +110,21 @@ export class LeaseKeepAlive {
 
   #send(stream: OpenStream, id: string, deadline: number): Promise<number> {
     return new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(
+      const timer = this.#clock.setTimeout(
         () => {
           // No answer in time: the member or the path to it is stuck. Fail everything on this
           // stream over to a fresh one.
           this.#break(stream, `no keepalive answer within ${this.#timeoutMs} ms`);
         },
-        Math.max(1, deadline - performance.now()),
+        Math.max(1, deadline - this.#clock.now()),
       );
       const waiter: Waiter = {
         resolve: (ttl) => {
-          clearTimeout(timer);
+          this.#clock.clearTimeout(timer);
           resolve(ttl);
         },
         reject: (err) => {
-          clearTimeout(timer);
+          this.#clock.clearTimeout(timer);
           reject(err);
         },
       };

@@ -2,6 +2,7 @@
  * Options of the etcd backend: one interface, one frozen defaults object, one validation that
  * names the bad option and the accepted range.
  */
+import { systemClock, type Clock } from '../../clock.js';
 import { invalidArgument } from '../../errors.js';
 import { checkInteger } from '../validate.js';
 
@@ -55,6 +56,14 @@ export interface EtcdStoreOptions {
    * @default 2000 — one small message every 2 s per idle watch.
    */
   watchProbeIntervalMs?: number;
+  /**
+   * The clock every deadline, timer and pause of this client runs on: call and connect deadlines
+   * (`requestTimeoutMs`, `connectTimeoutMs`, handed to gRPC as the time left on it), the pauses
+   * between retries, keepalive answer timeouts and the watches' progress probes. Leases expire
+   * on the etcd server's clock, which no client option changes.
+   * @default systemClock
+   */
+  clock?: Clock;
 }
 
 /** Defaults of {@link EtcdStoreOptions}. */
@@ -63,6 +72,7 @@ export const ETCD_STORE_DEFAULTS = Object.freeze({
   requestTimeoutMs: 5000,
   connectTimeoutMs: 1000,
   watchProbeIntervalMs: 2000,
+  clock: systemClock as Clock,
 });
 
 /** Options after defaults and validation. */
@@ -74,6 +84,7 @@ export interface ResolvedEtcdOptions {
   requestTimeoutMs: number;
   connectTimeoutMs: number;
   watchProbeIntervalMs: number;
+  clock: Clock;
 }
 
 const ENDPOINT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/;
@@ -120,6 +131,8 @@ export function resolveEtcdOptions(options: EtcdStoreOptions): ResolvedEtcdOptio
   checkInteger(o.requestTimeoutMs, 'options.requestTimeoutMs', 100, 600_000);
   checkInteger(o.connectTimeoutMs, 'options.connectTimeoutMs', 10, 600_000);
   checkInteger(o.watchProbeIntervalMs, 'options.watchProbeIntervalMs', 100, 600_000);
+  if (typeof o.clock?.setTimeout !== 'function')
+    throw invalidArgument('options.clock', 'must be a Clock (systemClock, or a ManualClock in tests)');
   if (o.connectTimeoutMs > o.requestTimeoutMs)
     throw invalidArgument(
       'options.connectTimeoutMs',
@@ -133,5 +146,6 @@ export function resolveEtcdOptions(options: EtcdStoreOptions): ResolvedEtcdOptio
     requestTimeoutMs: o.requestTimeoutMs,
     connectTimeoutMs: o.connectTimeoutMs,
     watchProbeIntervalMs: o.watchProbeIntervalMs,
+    clock: o.clock,
   };
 }

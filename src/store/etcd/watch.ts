@@ -22,7 +22,9 @@
  * send a progress answer ahead of events still queued for the watcher.
  */
 import type * as grpc from '@grpc/grpc-js';
+import type { Clock, Timer } from '../../clock.js';
 import { abortedError, TenureError } from '../../errors.js';
+import { sleep } from '../../sleep.js';
 import { closedError, compactedError } from '../errors.js';
 import type { WatchBatch, WatchEvent } from '../types.js';
 import { etcdDetails, type EtcdConnection, type EtcdMember } from './connection.js';
@@ -48,31 +50,47 @@ class WatchStream {
   #wake: (() => void) | undefined;
   #ended = false;
   #paused = false;
-  #lastHeard = performance.now();
+  readonly #clock: Clock;
+  #lastHeard: number;
   #probeSentAt: number | undefined;
-  readonly #timer: ReturnType<typeof setInterval>;
+  #timer: Timer | undefined;
 
-  constructor(call: WatchCall, member: EtcdMember, probeIntervalMs: number, answerTimeoutMs: number) {
+  constructor(
+    call: WatchCall,
+    member: EtcdMember,
+    clock: Clock,
+    probeIntervalMs: number,
+    answerTimeoutMs: number,
+  ) {
     this.#call = call;
     this.member = member;
+    this.#clock = clock;
+    this.#lastHeard = clock.now();
     call.on('data', (res: WireWatchResponse) => this.#onData(res));
     call.on('error', (err: unknown) => this.#end(etcdDetails(err) || String(err)));
     call.on('end', () => this.#end('the member ended the watch stream'));
-    this.#timer = setInterval(
-      () => {
-        // Probe only while the consumer waits: a paused stream is silent by design.
-        if (this.#ended || this.#wake === undefined) return;
-        const now = performance.now();
+    const everyMs = Math.max(25, Math.min(probeIntervalMs, answerTimeoutMs) / 4);
+    const check = () => {
+      this.#timer = undefined;
+      if (this.#ended) return;
+      // Probe only while the consumer waits: a paused stream is silent by design.
+      if (this.#wake !== undefined) {
+        const now = clock.now();
         if (this.#probeSentAt !== undefined && now - this.#probeSentAt > answerTimeoutMs)
-          this.#end(`no answer to a progress probe within ${answerTimeoutMs} ms`);
-        else if (this.#probeSentAt === undefined && now - this.#lastHeard >= probeIntervalMs) {
+          return this.#end(`no answer to a progress probe within ${answerTimeoutMs} ms`);
+        if (this.#probeSentAt === undefined && now - this.#lastHeard >= probeIntervalMs) {
           this.#probeSentAt = now;
           this.#call.write({ progress_request: {} });
         }
-      },
-      Math.max(25, Math.min(probeIntervalMs, answerTimeoutMs) / 4),
-    );
-    this.#timer.unref();
+      }
+      this.#timer = clock.setTimeout(check, everyMs).unref();
+    };
+    this.#timer = clock.setTimeout(check, everyMs).unref();
+  }
+
+  #stopTimer(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 
   create(request: Record<string, unknown>): void {
@@ -80,7 +98,7 @@ class WatchStream {
   }
 
   #onData(res: WireWatchResponse): void {
-    this.#lastHeard = performance.now();
+    this.#lastHeard = this.#clock.now();
     this.#probeSentAt = undefined;
     try {
       if (res.canceled) {
@@ -118,7 +136,7 @@ class WatchStream {
   #end(why: string): void {
     if (this.#ended) return;
     this.#ended = true;
-    clearInterval(this.#timer);
+    this.#stopTimer();
     this.#queue.push({ kind: 'broken', why: `${this.member.address}: ${why}` });
     this.#wake?.();
   }
@@ -140,7 +158,7 @@ class WatchStream {
 
   close(): void {
     this.#ended = true;
-    clearInterval(this.#timer);
+    this.#stopTimer();
     this.#call.cancel();
     this.#wake?.();
   }
@@ -149,6 +167,8 @@ class WatchStream {
 /** What a watch needs from its store. */
 export interface WatchContext {
   conn: EtcdConnection;
+  /** The clock of every deadline, probe and pause of the watch. */
+  clock: Clock;
   requestTimeoutMs: number;
   probeIntervalMs: number;
   /** Registers a function called when the store closes; returns its unregistration. */
@@ -207,19 +227,38 @@ async function* iterate(
     let probing = false;
     for (;;) {
       check();
-      const since = outageSince ?? performance.now();
+      const since = outageSince ?? ctx.clock.now();
       const deadline = since + ctx.requestTimeoutMs;
-      if (outageSince !== undefined && performance.now() >= deadline)
+      if (outageSince !== undefined && ctx.clock.now() >= deadline)
         throw new TenureError(
           'TENURE_UNAVAILABLE',
           `the watch of ${JSON.stringify(key)} could not be resumed from revision ${next} within options.requestTimeoutMs (${ctx.requestTimeoutMs} ms): ${lastWhy}`,
           { details: { nextRevision: next } },
         );
-      const opened = await Promise.race([
-        ctx.conn.stream<Record<string, unknown>, WireWatchResponse>('Watch.Watch', deadline),
-        stopped,
-      ]);
-      const current = new WatchStream(opened.call, opened.member, ctx.probeIntervalMs, ctx.requestTimeoutMs);
+      const opening = ctx.conn.stream<Record<string, unknown>, WireWatchResponse>('Watch.Watch', deadline);
+      let opened: Awaited<typeof opening>;
+      try {
+        opened = await Promise.race([opening, stopped]);
+      } catch (err) {
+        // Stopped while the stream was being opened: when it opens, nobody will read it. Cancel it,
+        // and take its errors (a member that resets the connection), which would otherwise be
+        // thrown as uncaught exceptions.
+        opening.then(
+          ({ call }) => {
+            call.on('error', () => undefined);
+            call.cancel();
+          },
+          () => undefined,
+        );
+        throw err;
+      }
+      const current = new WatchStream(
+        opened.call,
+        opened.member,
+        ctx.clock,
+        ctx.probeIntervalMs,
+        ctx.requestTimeoutMs,
+      );
       stream = current;
       current.create({ ...range, start_revision: String(probing ? Math.max(1, next - 1) : next) });
       let checked = probing || next <= 1;
@@ -241,7 +280,7 @@ async function* iterate(
             throw compactedError(next, item.compactRevision);
           } else if (item.kind === 'broken') {
             lastWhy = item.why;
-            outageSince ??= performance.now();
+            outageSince ??= ctx.clock.now();
             if (/invalid auth token/.test(item.why)) ctx.conn.invalidateToken();
             ctx.conn.rotate(current.member);
             break;
@@ -272,7 +311,7 @@ async function* iterate(
         stream = undefined;
       }
       check();
-      if (!reopen) await Promise.race([new Promise((resolve) => setTimeout(resolve, 50)), stopped]);
+      if (!reopen) await Promise.race([sleep(50, { clock: ctx.clock, signal }), stopped]);
     }
   } finally {
     signal?.removeEventListener('abort', onAbort);

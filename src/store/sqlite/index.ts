@@ -6,7 +6,9 @@
  *   SIGKILL at any point loses no committed transaction and leaves the file usable.
  * - Leases run on the host's monotonic clock (see host-clock.ts), immune to wall-clock steps,
  *   and die with a reboot. Expired leases are reaped by whichever process touches the store
- *   first and by a reaper timer in every open store.
+ *   first and by a reaper timer in every open store. That clock is shared by every process of
+ *   the host, so it is read, never injected; every timer and pause of this process (the reaper
+ *   and watch ticker, the busy-retry pauses) runs on the injected `clock` option instead.
  * - Watches wake when the kernel reports a change to the WAL file (inotify: every commit of
  *   another process writes to it), confirm it with `PRAGMA data_version` (a counter SQLite bumps
  *   when another connection commits), then read a change-log table from their last revision on.
@@ -26,7 +28,9 @@
 import Database from 'better-sqlite3';
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
+import type { Clock, Timer } from '../../clock.js';
 import { TenureError, invalidArgument, isTenureError } from '../../errors.js';
+import { sleep } from '../../sleep.js';
 import { isSelective, selectKvs } from '../base.js';
 import { ChangeLogStore } from '../change-log.js';
 import { compactedError, leaseNotFound } from '../errors.js';
@@ -100,13 +104,16 @@ export class SqliteStore extends ChangeLogStore {
   readonly #retain: number;
   readonly #pollIntervalMs: number;
   readonly #idlePollIntervalMs: number;
-  #lastChangeAt = 0;
+  /** The clock every timer and pause of this store runs on (not the leases: see host-clock.ts). */
+  readonly #clock: Clock;
+  /** When a change was last seen (on #clock): polling is faster for a second after one. */
+  #lastChangeAt = -Infinity;
   /** One timer for both jobs: watch polling (while watches exist) and the lease reaper. */
-  #ticker: ReturnType<typeof setTimeout> | undefined;
+  #ticker: Timer | undefined;
   /** The kernel's change notifications for the WAL file, while watches are open. */
   #walWatcher: FSWatcher | undefined;
   readonly #reapIntervalMs: number;
-  #lastReapAt = 0;
+  #lastReapAt = -Infinity;
   #dataVersion = 0;
   readonly #busyTimeoutMs: number;
   /** Set by a revision writer that committed, so #write knows to wake this process's watchers. */
@@ -143,6 +150,7 @@ export class SqliteStore extends ChangeLogStore {
   constructor(options: SqliteStoreOptions) {
     super();
     const o = resolveSqliteStoreOptions(options);
+    this.#clock = o.clock;
     this.path = o.path;
     this.#fileMode = o.fileMode;
     this.#reservationFile = reservationPath(o.path);
@@ -216,14 +224,14 @@ export class SqliteStore extends ChangeLogStore {
    * (the event loop runs between attempts) until busyTimeoutMs, then TENURE_UNAVAILABLE.
    */
   async #write<T>(fn: () => T): Promise<T> {
-    const deadline = performance.now() + this.#busyTimeoutMs;
+    const deadline = this.#clock.now() + this.#busyTimeoutMs;
     for (let pause = 1; ; pause = Math.min(pause * 2, 16)) {
       try {
         return this.#writeOnce(fn);
       } catch (err) {
-        if (!isBusy((err as { cause?: unknown }).cause) || performance.now() + pause >= deadline) throw err;
+        if (!isBusy((err as { cause?: unknown }).cause) || this.#clock.now() + pause >= deadline) throw err;
       }
-      await new Promise((resolve) => setTimeout(resolve, pause));
+      await sleep(pause, { clock: this.#clock });
     }
   }
 
@@ -677,16 +685,16 @@ export class SqliteStore extends ChangeLogStore {
    * awaited work); without watches it only reaps, every `reapIntervalMs`, and does not.
    */
   #schedule(): void {
-    if (this.#ticker !== undefined) clearTimeout(this.#ticker);
+    if (this.#ticker !== undefined) this.#clock.clearTimeout(this.#ticker);
     if (this.closed) return;
     const watching = this.watchers > 0;
     const delay =
       !watching || this.#walWatcher !== undefined
         ? this.#reapIntervalMs
-        : performance.now() - this.#lastChangeAt < 1000
+        : this.#clock.now() - this.#lastChangeAt < 1000
           ? this.#pollIntervalMs
           : this.#idlePollIntervalMs;
-    this.#ticker = setTimeout(() => this.#tick(), delay);
+    this.#ticker = this.#clock.setTimeout(() => this.#tick(), delay);
     if (!watching) this.#ticker.unref();
   }
 
@@ -698,7 +706,7 @@ export class SqliteStore extends ChangeLogStore {
       if (changed !== undefined) this.#markReplaced(changed);
     }
     if (this.watchers > 0) this.#poll();
-    const now = performance.now();
+    const now = this.#clock.now();
     if (now - this.#lastReapAt >= this.#reapIntervalMs) {
       this.#lastReapAt = now;
       this.#reapIfDue();
@@ -711,7 +719,7 @@ export class SqliteStore extends ChangeLogStore {
       const version = this.#stmt.dataVersion.get() as number;
       if (version !== this.#dataVersion) {
         this.#dataVersion = version;
-        this.#lastChangeAt = performance.now();
+        this.#lastChangeAt = this.#clock.now();
         this.notify();
       }
     } catch {
@@ -720,7 +728,7 @@ export class SqliteStore extends ChangeLogStore {
   }
 
   protected async doClose(): Promise<void> {
-    if (this.#ticker !== undefined) clearTimeout(this.#ticker);
+    if (this.#ticker !== undefined) this.#clock.clearTimeout(this.#ticker);
     this.#ticker = undefined;
     this.#walWatcher?.close();
     this.#walWatcher = undefined;

@@ -1,4 +1,5 @@
 /** The options of a SQLite store: each with its default and the reason for it, and their validation. */
+import { systemClock, type Clock } from '../../clock.js';
 import { invalidArgument } from '../../errors.js';
 import { checkInteger } from '../validate.js';
 import { checkFileMode, checkPlainPath } from './paths.js';
@@ -79,6 +80,16 @@ export interface SqliteStoreOptions {
    * @default 'normal'
    */
   synchronous?: 'normal' | 'full';
+  /**
+   * The clock this process's timers and pauses run on: the reaper and watch ticker
+   * (`reapIntervalMs`, `pollIntervalMs`) and the pauses between busy retries (`busyTimeoutMs`).
+   * Lease expiry does not run on it: leases are shared by every process of the host, so they run
+   * on the host's monotonic clock, which every process reads alike (see host-clock.ts). With a
+   * ManualClock, an expired lease is still reaped by the next call of any process that touches
+   * the store, but this store's reaper runs only when the clock is advanced.
+   * @default systemClock
+   */
+  clock?: Clock;
 }
 
 /** Defaults of {@link SqliteStoreOptions}. */
@@ -92,6 +103,7 @@ export const SQLITE_STORE_DEFAULTS = Object.freeze({
   create: true,
   createFolder: false,
   fileMode: 0o600,
+  clock: systemClock,
 });
 
 /** Options with every default filled in. */
@@ -117,6 +129,8 @@ export function resolveSqliteStoreOptions(options: SqliteStoreOptions): Resolved
     throw invalidArgument('options.synchronous', "must be 'normal' or 'full'");
   checkFileMode(o.fileMode);
   if (o.maxBytes !== undefined) checkInteger(o.maxBytes, 'options.maxBytes', 64 * 1024);
+  if (typeof o.clock?.setTimeout !== 'function')
+    throw invalidArgument('options.clock', 'must be a Clock (systemClock, or a ManualClock in tests)');
   for (const name of ['create', 'createFolder'] as const)
     if (typeof o[name] !== 'boolean') throw invalidArgument(`options.${name}`, 'must be a boolean');
   return o;
