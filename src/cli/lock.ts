@@ -167,7 +167,7 @@ async function acquire(
 async function holder(mutex: Mutex): Promise<string> {
   const first = (await mutex.queue().catch(() => []))[0];
   if (first === undefined) return 'another process (it has just let go: try again)';
-  return `${escapeControlCharacters(Buffer.from(first.value).toString('utf8'))} (fencing token ${first.createRevision})`;
+  return `${escapeControlCharacters(first.owner)} (fencing token ${first.token})`;
 }
 
 /** Unlocks, waiting for the store's confirmation at most `ttlMs` or until the next stop signal. */

@@ -12,7 +12,7 @@
 import { TenureError, invalidArgument } from '../errors.js';
 import type { KeyValue } from '../store/types.js';
 import { Holding } from './holding.js';
-import { PREFIX } from './names.js';
+import { decodeText } from './queue-layout.js';
 import {
   byCreateRevision,
   checkWaitOptions,
@@ -36,10 +36,8 @@ export interface LeaderInfo {
   readonly lease: string | null;
 }
 
-const decoder = new TextDecoder();
-
 function toLeader(kv: KeyValue): LeaderInfo {
-  return { value: decoder.decode(kv.value), term: kv.createRevision, key: kv.key, lease: kv.lease };
+  return { value: decodeText(kv.value), term: kv.createRevision, key: kv.key, lease: kv.lease };
 }
 
 function checkValue(value: unknown): asserts value is string {
@@ -60,7 +58,7 @@ function checkValue(value: unknown): asserts value is string {
 export class Election extends QueueRecipe {
   /** @throws TENURE_INVALID_ARGUMENT for a bad name (see checkName). */
   constructor(session: Session, name: string) {
-    super(session, name, PREFIX.election);
+    super(session, name, 'election');
   }
 
   /**

@@ -11,7 +11,8 @@
  */
 import { TenureError, invalidArgument } from '../errors.js';
 import { Lock } from './lock.js';
-import { PREFIX } from './names.js';
+import { encodeMarker, markerKey } from './mutex-layout.js';
+import { toEntry, type QueueEntry } from './queue-layout.js';
 import { ownerOption } from './owner.js';
 import {
   QueueRecipe,
@@ -19,7 +20,6 @@ import {
   enqueue,
   removeKey,
   takeTurn,
-  type Entry,
   type Ticket,
   type WaitOptions,
   type WaitScope,
@@ -59,7 +59,7 @@ export class Mutex extends QueueRecipe {
 
   /** @throws TENURE_INVALID_ARGUMENT for a bad name or option (named in the message). */
   constructor(session: Session, name: string, options: MutexOptions = {}) {
-    super(session, name, PREFIX.mutex);
+    super(session, name, 'mutex');
     if (options === null || typeof options !== 'object')
       throw invalidArgument('options', 'must be an object');
     const delay = options.lockDelayMs ?? MUTEX_DEFAULTS.lockDelayMs;
@@ -68,7 +68,7 @@ export class Mutex extends QueueRecipe {
         'options.lockDelayMs',
         `must be a finite number of milliseconds ≥ 0, got ${String(delay)}`,
       );
-    this.#marker = `${PREFIX.mutexHolder}${name}`;
+    this.#marker = markerKey(name);
     this.lockDelayMs = delay;
     this.#owner = ownerOption(options.owner);
   }
@@ -158,12 +158,13 @@ export class Mutex extends QueueRecipe {
   }
 
   /**
-   * The holder (first) and the waiters, in queue order.
+   * The holder (first) and the waiters, in queue order, decoded: each entry's owner and its
+   * fencing token (create revision).
    * @throws TENURE_UNAVAILABLE when the store cannot answer (retryable), TENURE_CLOSED when the
    * store was closed.
    */
-  async queue(): Promise<Entry[]> {
-    return this.entries();
+  async queue(): Promise<QueueEntry[]> {
+    return (await this.entries()).map((kv) => toEntry(kv));
   }
 
   #lock(ticket: Ticket, revision: number): Lock {
@@ -174,7 +175,7 @@ export class Mutex extends QueueRecipe {
             await this.session.store
               .txn({
                 compare: [
-                  { key: this.#marker, target: 'value', op: '=', value: String(ticket.createRevision) },
+                  { key: this.#marker, target: 'value', op: '=', value: encodeMarker(ticket.createRevision) },
                 ],
                 success: [{ type: 'delete', key: this.#marker }],
               })
@@ -205,7 +206,7 @@ export class Mutex extends QueueRecipe {
     }
     const res = await store.txn({
       compare: [{ key: ticket.key, target: 'createRevision', op: '=', value: ticket.createRevision }],
-      success: [{ type: 'put', key: this.#marker, value: String(ticket.createRevision) }],
+      success: [{ type: 'put', key: this.#marker, value: encodeMarker(ticket.createRevision) }],
     });
     if (!res.succeeded) {
       this.session.throwIfDead();

@@ -9,6 +9,7 @@ import { TenureError, invalidArgument, isTenureError } from '../errors.js';
 import type { GetOp, KeyValue, Store } from '../store/types.js';
 import { checkSignal } from '../store/validate.js';
 import { checkName } from './names.js';
+import { queuePrefix, type QueueKind } from './queue-layout.js';
 import type { Session } from './session.js';
 import { sleep } from '../sleep.js';
 
@@ -567,11 +568,11 @@ export abstract class QueueRecipe {
   /** The key prefix of this recipe's queue. */
   readonly prefix: string;
 
-  constructor(session: Session, name: string, kind: string) {
+  constructor(session: Session, name: string, kind: QueueKind) {
     checkName(name);
     this.session = session;
     this.name = name;
-    this.prefix = `${kind}${name}/`;
+    this.prefix = queuePrefix(kind, name);
   }
 
   /** The queue in order: holders (or the leader) first, then the waiters. */
