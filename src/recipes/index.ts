@@ -45,3 +45,4 @@ export {
   type MeshEvent,
 } from './heartbeat-mesh.js';
 export type { ObservedIterator } from './event-buffer.js';
+export { publishSuspicion, type PublishSuspicionOptions, type PublishedSuspicion } from './suspicion.js';
