@@ -62,6 +62,7 @@ import {
   type PhaseProgress,
 } from './liveness.js';
 import { DEMO_ELECTION } from './names.js';
+import { describeElection, electionPrefix } from '../../recipes/election-layout.js';
 import { DEMO_SLOT_COUNT, idealMoves, moduloMoves, readSlots, settledOver, type SlotState } from './slots.js';
 import type { WorkerConfig } from './worker.js';
 import { sleep } from '../../sleep.js';
@@ -384,11 +385,11 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     const election = store!;
     const waitLeader = async (): Promise<[string, number] | undefined> => {
       for (let i = 0; i < 100; i++) {
-        const { kvs } = await election.range(`election/${DEMO_ELECTION}/`);
-        const first = [...kvs].sort((a, b) => a.createRevision - b.createRevision)[0];
-        const id = first && Buffer.from(first.value).toString();
-        if (first && id && workers.get(id)?.alive && leading.get(id) === first.createRevision)
-          return [id, first.createRevision];
+        const { kvs } = await election.range(electionPrefix(DEMO_ELECTION));
+        const { leader } = describeElection(DEMO_ELECTION, kvs);
+        const id = leader?.owner;
+        if (leader && id && workers.get(id)?.alive && leading.get(id) === leader.token)
+          return [id, leader.token];
         await sleep(50);
       }
       return undefined;
