@@ -46,19 +46,27 @@ export class LeaseTracker {
     if (ask === undefined) this.#gone.clear();
     for (const [lease, ms] of results) {
       if (ms === undefined) {
+        this.#tracks.delete(lease);
         this.#gone.add(lease);
         continue;
       }
       const t = this.#tracks.get(lease);
       if (!t) this.#tracks.set(lease, { maxRemaining: ms, lastRemaining: ms, renewedAt: now, seenAt: now });
       else {
-        // More time left than at the last look: renewed since. A store that reports whole
-        // seconds (etcd) can show the same nonzero time left with or without a renewal, but not
-        // for longer than its granularity without one: a renewal at most that long ago. (Zero
-        // can last longer: the store revokes an expired lease a little late.)
-        if (ms > t.lastRemaining) t.renewedAt = now;
-        else if (ms === t.lastRemaining && ms > 0 && granularityMs > 1)
-          t.renewedAt = Math.max(t.renewedAt, now - granularityMs);
+        if (granularityMs <= 1) {
+          // Exact times: more left than the last look's, counted down, means a renewal, made
+          // when the lease last had its full ttl (as far as seen): now − (ttl − left). Between
+          // slow looks this dates it far closer than "at this look".
+          const counted = t.lastRemaining - (now - t.seenAt);
+          const ttl = Math.max(t.maxRemaining, ms);
+          if (ms > counted + 1) t.renewedAt = Math.max(t.renewedAt, Math.min(now, now - (ttl - ms)));
+        } else if (ms > t.lastRemaining) {
+          // A store that reports whole seconds (etcd): more time left than at the last look is a
+          // renewal since. The same nonzero time left can be shown with or without a renewal,
+          // but not for longer than its granularity without one: a renewal at most that long
+          // ago. (Zero can last longer: the store revokes an expired lease a little late.)
+          t.renewedAt = now;
+        } else if (ms === t.lastRemaining && ms > 0) t.renewedAt = Math.max(t.renewedAt, now - granularityMs);
         t.seenAt = now;
         t.lastRemaining = ms;
         t.maxRemaining = Math.max(t.maxRemaining, ms);
