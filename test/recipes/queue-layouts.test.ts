@@ -2,7 +2,9 @@
  * The queue recipes' layouts (election, mutex, semaphore, rwlock): key builders, value codecs,
  * and each describe()'s holder rule, on good and malformed keys.
  */
-import { describe as suite, expect, it } from 'vitest';
+import { describe as suite, expect, expectTypeOf, it } from 'vitest';
+import { Mutex, RWLock, Semaphore, Session, type QueueEntry, type SemaphoreEntry } from '../../src/index.js';
+import { MemoryStore } from '../../src/store/memory/index.js';
 import * as election from '../../src/recipes/election-layout.js';
 import * as mutex from '../../src/recipes/mutex-layout.js';
 import { decodeTagged, encodeTagged, parseQueueKey, queuePrefix } from '../../src/recipes/queue-layout.js';
@@ -168,5 +170,37 @@ suite('rwlock layout', () => {
     ]);
     expect(rwlock.isWriterValue(enc.encode('write x'))).toBe(true);
     expect(rwlock.isWriterValue(enc.encode('read x'))).toBe(false);
+  });
+});
+
+suite('queue() returns decoded entries', () => {
+  it('owner and fencing token; a semaphore entry its permits, an rwlock entry its mode', async () => {
+    expectTypeOf<Awaited<ReturnType<Mutex['queue']>>>().toEqualTypeOf<QueueEntry[]>();
+    expectTypeOf<Awaited<ReturnType<Semaphore['queue']>>>().toEqualTypeOf<SemaphoreEntry[]>();
+    expectTypeOf<Awaited<ReturnType<RWLock['queue']>>[number]['mode']>().toEqualTypeOf<'read' | 'write'>();
+    const store = new MemoryStore();
+    const s = await Session.create(store, { ttlMs: 5000 });
+    try {
+      const lock = await new Mutex(s, 'm', { owner: 'host-a:1' }).lock();
+      const waiting = new Mutex(s, 'm', { owner: 'host b:2' }).lock();
+      const m = new Mutex(s, 'm');
+      for (let i = 0; i < 100 && (await m.queue()).length < 2; i++)
+        await new Promise((r) => setTimeout(r, 5));
+      const q = await m.queue();
+      expect(q.map((e) => e.owner)).toEqual(['host-a:1', 'host b:2']);
+      expect(q[0]!.token).toBe(lock.fencingToken);
+      expect(q[1]!.token).toBeGreaterThan(q[0]!.token);
+      expect(q[0]!.lease).toBe(s.lease);
+      await lock.unlock();
+      await (await waiting).unlock();
+
+      await new Semaphore(s, 'sem', 2, { owner: 'x' }).acquire();
+      expect(await new Semaphore(s, 'sem', 2).queue()).toMatchObject([{ owner: 'x', permits: 2 }]);
+      await new RWLock(s, 'rw', { owner: 'r' }).readLock();
+      expect(await new RWLock(s, 'rw').queue()).toMatchObject([{ owner: 'r', mode: 'read' }]);
+    } finally {
+      await s.close();
+      await store.close();
+    }
   });
 });
