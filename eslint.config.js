@@ -58,6 +58,53 @@ export default tseslint.config(
       ],
     },
   },
+  // Imports point down only (docs/architecture.md): store <- recipes <- inspect <- dashboard, cli.
+  // One rule block per layer; each lists the layers above it, which it must not import.
+  ...[
+    {
+      files: ['src/store/**/*.ts'],
+      above: ['recipes', 'inspect', 'dashboard', 'cli', 'metrics', 'hashing', 'detect'],
+    },
+    { files: ['src/recipes/**/*.ts'], above: ['inspect', 'dashboard', 'cli', 'metrics'] },
+    { files: ['src/inspect/**/*.ts'], above: ['dashboard', 'cli', 'metrics'] },
+    { files: ['src/metrics/**/*.ts'], above: ['inspect', 'dashboard', 'cli'] },
+    { files: ['src/dashboard/**/*.ts'], above: ['cli'] },
+    // The CLI and the dashboard sit side by side above inspect/; the CLI's `dashboard` and `demo`
+    // commands start the dashboard through its public entry (`tenure/dashboard`), server.ts, only.
+    { files: ['src/cli/**/*.ts'], above: ['dashboard'], except: ['**/dashboard/server.js'] },
+  ].map(({ files, above, except = [] }) => ({
+    files,
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [...above.map((layer) => `**/${layer}/*`), ...except.map((e) => `!${e}`)],
+              message: `imports point down only (docs/architecture.md): ${files[0]} may not import ${above.join(', ')}`,
+            },
+          ],
+        },
+      ],
+    },
+  })),
+  // hashing/ and detect/ are pure: they import nothing of ours but errors and the clock.
+  {
+    files: ['src/hashing/**/*.ts', 'src/detect/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../*', '!../errors.js', '!../clock.js'],
+              message: 'hashing/ and detect/ are pure: they import nothing of ours but errors and the clock',
+            },
+          ],
+        },
+      ],
+    },
+  },
   // Plain-JavaScript fixtures run as Node processes.
   { files: ['**/*.mjs', '**/*.js'], languageOptions: { globals: globals.node } },
 );

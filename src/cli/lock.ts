@@ -240,8 +240,7 @@ async function holder(mutex: Mutex): Promise<{ owner: string; fencingToken: numb
   const first = (await mutex.queue().catch(() => []))[0];
   if (first === undefined) return undefined;
   // etcd's clients (and tenure's etcd layout) leave the value empty: the key names the lease.
-  const owner = Buffer.from(first.value).toString('utf8') || `the session of key ${first.key}`;
-  return { owner, fencingToken: first.createRevision };
+  return { owner: first.owner || `the session of key ${first.key}`, fencingToken: first.token };
 }
 
 /** Unlocks, waiting for the store's confirmation at most `ttlMs` or until the next stop signal. */

@@ -1,5 +1,7 @@
 /** `tenure status` and `tenure watch`: what the fleet looks like, once or as it changes. */
-import { FleetView, type EntryView, type FleetEvent, type FleetSnapshot } from '../dashboard/fleet-view.js';
+import { FleetFollower } from '../inspect/follow.js';
+import type { EntryView, FleetEvent, FleetSnapshot } from '../inspect/model.js';
+import { inspectStore } from '../inspect/read.js';
 import { redactUrl } from '../store/redact-url.js';
 import { openCliStore } from './store-url.js';
 import { formatTable } from './table.js';
@@ -131,7 +133,7 @@ export async function runStatus(storeUrl: string, json: boolean): Promise<number
   void readerGone();
   const store = await openCliStore(storeUrl);
   try {
-    const snapshot = await FleetView.read(store);
+    const snapshot = await inspectStore(store);
     const { events: _events, ...data } = snapshot;
     process.stdout.write(
       json
@@ -205,7 +207,7 @@ export function watchEvent(e: FleetEvent): Record<string, unknown> {
 export async function runWatch(storeUrl: string, json: boolean): Promise<number> {
   const gone = readerGone();
   const store = await openCliStore(storeUrl);
-  const view = new FleetView(store);
+  const view = new FleetFollower(store);
   view.on('event', (e) => {
     process.stdout.write(
       json

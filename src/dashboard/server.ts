@@ -397,9 +397,14 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
   };
 }
 
+/**
+ * Publishing suspicion is a write of the fleet recipes (src/recipes/suspicion.ts): re-exported
+ * here for one release.
+ * @deprecated import `publishSuspicion` from `tenure` instead.
+ */
 export {
   publishSuspicion,
   SUSPICION_PREFIX,
   type PublishedSuspicion,
   type PublishSuspicionOptions,
-} from './suspicion.js';
+} from '../recipes/suspicion.js';

@@ -1,68 +1,12 @@
 /**
- * Where members publish their heartbeat mesh's opinion of their peers, so that a dashboard, which
- * is not a member and so cannot join the mesh, can show it.
- *
- * Each member puts one key, `suspicion/<group>/<id>`, under its session's lease, every
- * `intervalMs`: a JSON object `{ "threshold": 8, "phi": { "<peer>": 0.4, ... } }`. The key goes
- * when the member's lease does, so a dead member's stale opinions vanish with it. The dashboard
- * shows, for each member, the highest phi any live peer reports for it: one slow link is enough
- * to show, and, like the mesh itself, it is advisory only.
+ * Published suspicion moved to the fleet recipes (src/recipes/suspicion.ts): publishing is a
+ * write, and the dashboard only reads. Kept here for one release.
+ * @deprecated import `publishSuspicion` from `tenure` (or the recipes) instead.
  */
-import type { HeartbeatMesh } from '../recipes/heartbeat-mesh.js';
-import type { Session } from '../recipes/session.js';
-
-/** Key prefix of published mesh opinions: `suspicion/<group>/<observer id>`. */
-export const SUSPICION_PREFIX = 'suspicion/';
-
-/** A published opinion, as stored. */
-export interface PublishedSuspicion {
-  /** The observer's detector threshold (phi at which it suspects a peer). */
-  readonly threshold: number;
-  /** Phi per peer, rounded to 0.01. */
-  readonly phi: Readonly<Record<string, number>>;
-}
-
-/** Options of {@link publishSuspicion}. */
-export interface PublishSuspicionOptions {
-  /** The member's group. */
-  group: string;
-  /** The member's id. */
-  id: string;
-  /** The detector's threshold, published for the dashboard's scale. @default 8 (phi accrual's) */
-  threshold?: number;
-  /**
-   * Time between puts.
-   * @default 500 — a dashboard refreshes a few times a second; more often only adds store writes.
-   */
-  intervalMs?: number;
-}
-
-/**
- * Puts `mesh`'s view of its peers under the session's lease every `intervalMs`, until the
- * session ends or the returned function is called. Store errors are ignored: the next put retries.
- */
-export function publishSuspicion(
-  session: Session,
-  mesh: HeartbeatMesh,
-  options: PublishSuspicionOptions,
-): () => void {
-  const key = `${SUSPICION_PREFIX}${options.group}/${options.id}`;
-  const threshold = options.threshold ?? 8;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  const put = async () => {
-    if (stopped || !session.alive) return;
-    const phi: Record<string, number> = {};
-    for (const p of mesh.peers()) phi[p.id] = Math.round(p.suspicion * 100) / 100;
-    const value: PublishedSuspicion = { threshold, phi };
-    await session.store.put(key, JSON.stringify(value), { lease: session.lease }).catch(() => undefined);
-    if (!stopped) timer = setTimeout(() => void put(), options.intervalMs ?? 500).unref();
-  };
-  void put();
-  const stop = () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
-  session.signal.addEventListener('abort', stop, { once: true });
-  return stop;
-}
+export {
+  /** @deprecated import from `tenure` instead; removed in the next release. */
+  publishSuspicion,
+  SUSPICION_PREFIX,
+  type PublishSuspicionOptions,
+  type PublishedSuspicion,
+} from '../recipes/suspicion.js';

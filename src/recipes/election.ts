@@ -17,7 +17,7 @@ import { TenureError, invalidArgument } from '../errors.js';
 import { ETCD_QUEUE_LAYOUT, checkLayout, type Layout } from './etcd-layout.js';
 import type { KeyValue } from '../store/types.js';
 import { Holding } from './holding.js';
-import { PREFIX } from './names.js';
+import { decodeText } from './queue-layout.js';
 import {
   byCreateRevision,
   checkWaitOptions,
@@ -41,10 +41,8 @@ export interface LeaderInfo {
   readonly lease: string | null;
 }
 
-const decoder = new TextDecoder();
-
 function toLeader(kv: KeyValue): LeaderInfo {
-  return { value: decoder.decode(kv.value), term: kv.createRevision, key: kv.key, lease: kv.lease };
+  return { value: decodeText(kv.value), term: kv.createRevision, key: kv.key, lease: kv.lease };
 }
 
 function checkValue(value: unknown): asserts value is string {
@@ -85,7 +83,7 @@ export class Election extends QueueRecipe {
     if (options === null || typeof options !== 'object')
       throw invalidArgument('options', 'must be an object');
     const layout = checkLayout(options.layout);
-    super(session, name, PREFIX.election, layout === 'etcd' ? ETCD_QUEUE_LAYOUT : undefined);
+    super(session, name, 'election', layout === 'etcd' ? ETCD_QUEUE_LAYOUT : undefined);
   }
 
   /**

@@ -13,6 +13,10 @@ export { RWLock } from './rwlock.js';
 export { Lock } from './lock.js';
 export type { HoldingStatus } from './holding.js';
 export type { WaitOptions, Entry } from './queue.js';
+/** What `queue()` returns: decoded entries (owner, fencing token; a semaphore's permits, an rwlock's mode). */
+export type { QueueEntry } from './queue-layout.js';
+export type { SemaphoreEntry } from './semaphore-layout.js';
+export type { RWEntry, RWMode } from './rwlock-layout.js';
 export { FencingGate } from './fencing.js';
 export { closeOnSignals, type Closable, type CloseOnSignalsOptions } from './shutdown.js';
 export { checkName, PREFIX } from './names.js';
@@ -46,3 +50,4 @@ export {
   type MeshEvent,
 } from './heartbeat-mesh.js';
 export type { ObservedIterator } from './event-buffer.js';
+export { publishSuspicion, type PublishSuspicionOptions, type PublishedSuspicion } from './suspicion.js';

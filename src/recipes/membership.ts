@@ -17,7 +17,8 @@ import { checkSignal } from '../store/validate.js';
 import { EventBuffers, type ObservedIterator } from './event-buffer.js';
 import { followPrefix } from './follow-prefix.js';
 import { Holding, type HoldingStatus } from './holding.js';
-import { PREFIX, checkName } from './names.js';
+import { decodeMember, encodeMemberValue, groupPrefix, memberId, memberKey } from './membership-layout.js';
+import { checkName } from './names.js';
 import type { Session } from './session.js';
 
 /** What a member says about itself when it joins. */
@@ -93,24 +94,10 @@ export interface MembershipOptions {
 /** Defaults of {@link MembershipOptions}. */
 export const MEMBERSHIP_DEFAULTS = Object.freeze({ bufferSize: 1000 });
 
-const decoder = new TextDecoder();
-
-function parseMember(kv: KeyValue, prefix: string): MemberInfo | undefined {
-  try {
-    const v = JSON.parse(decoder.decode(kv.value)) as Partial<MemberMetadata>;
-    const id = kv.key.slice(prefix.length);
-    return Object.freeze({
-      id,
-      address: typeof v.address === 'string' ? v.address : undefined,
-      weight: typeof v.weight === 'number' && v.weight > 0 && Number.isFinite(v.weight) ? v.weight : 1,
-      zone: typeof v.zone === 'string' ? v.zone : undefined,
-      data: v.data,
-      joinRevision: kv.createRevision,
-      lease: kv.lease,
-    });
-  } catch {
-    return undefined; // not a member key this version understands: ignored
-  }
+/** A member key as a member; undefined for one this version does not understand (ignored). */
+function parseMember(kv: KeyValue, group: string): MemberInfo | undefined {
+  const m = decodeMember(group, kv);
+  return m && Object.freeze(m);
 }
 
 /**
@@ -121,12 +108,7 @@ function parseMember(kv: KeyValue, prefix: string): MemberInfo | undefined {
 function encodeMetadata(meta: MemberMetadata, caps: StoreCapabilities, name: string): string {
   let value: string;
   try {
-    value = JSON.stringify({
-      address: meta.address,
-      weight: meta.weight ?? 1,
-      zone: meta.zone,
-      data: meta.data,
-    });
+    value = encodeMemberValue(meta);
   } catch (err) {
     throw new TenureError(
       'TENURE_INVALID_ARGUMENT',
@@ -201,11 +183,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.#clock = clock;
     this.store = store;
     this.group = group;
-    this.prefix = `${PREFIX.members}${group}/`;
+    this.prefix = groupPrefix(group);
     this.#bufferSize = bufferSize;
     this.#revision = revision;
     for (const kv of initial) {
-      const m = parseMember(kv, this.prefix);
+      const m = parseMember(kv, group);
       if (m) this.#members.set(m.id, m);
     }
     void this.#watch();
@@ -225,7 +207,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     const bufferSize = options.bufferSize ?? MEMBERSHIP_DEFAULTS.bufferSize;
     if (!Number.isSafeInteger(bufferSize) || bufferSize < 1)
       throw invalidArgument('options.bufferSize', `must be an integer ≥ 1, got ${String(bufferSize)}`);
-    const read = await store.range(`${PREFIX.members}${group}/`);
+    const read = await store.range(groupPrefix(group));
     return new Membership(store, group, bufferSize, read.kvs, read.revision, options.clock ?? systemClock);
   }
 
@@ -261,7 +243,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (session.store !== this.store)
       throw invalidArgument('session', 'must live in the same store as the membership');
     session.throwIfDead();
-    const key = this.prefix + metadata.id;
+    const key = memberKey(this.group, metadata.id);
     const value = encodeMetadata(metadata, this.store.capabilities, 'metadata');
     let res;
     try {
@@ -300,7 +282,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
         version: 1,
         lease: session.lease,
       },
-      this.prefix,
+      this.group,
     )!;
     return new Member(
       session,
@@ -341,10 +323,10 @@ export class Membership extends EventEmitter<MembershipEvents> {
   #apply(batch: WatchBatch): void {
     let changed = false;
     for (const e of batch.events) {
-      const id = e.kv.key.slice(this.prefix.length);
+      const id = memberId(this.group, e.kv.key) ?? '';
       const rev = e.kv.modRevision;
       if (e.type === 'put') {
-        const m = parseMember(e.kv, this.prefix);
+        const m = parseMember(e.kv, this.group);
         if (!m) continue;
         const had = this.#members.get(id);
         this.#members.set(id, m);
@@ -377,7 +359,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     const seen = new Set<string>();
     const events: WatchBatch['events'][number][] = [];
     for (const kv of read.kvs) {
-      const id = kv.key.slice(this.prefix.length);
+      const id = memberId(this.group, kv.key) ?? '';
       seen.add(id);
       const had = this.#members.get(id);
       if (!had || had.joinRevision !== kv.createRevision) {
@@ -390,7 +372,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
         events.push({
           type: 'delete',
           kv: {
-            key: this.prefix + id,
+            key: memberKey(this.group, id),
             value: new Uint8Array(),
             createRevision: 0,
             modRevision: read.revision,

@@ -15,7 +15,8 @@
 import { TenureError, invalidArgument } from '../errors.js';
 import { ETCD_MUTEX_VALUE, ETCD_QUEUE_LAYOUT, checkLayout, type Layout } from './etcd-layout.js';
 import { Lock } from './lock.js';
-import { PREFIX } from './names.js';
+import { encodeMarker, markerKey } from './mutex-layout.js';
+import { toEntry, type QueueEntry } from './queue-layout.js';
 import { ownerOption } from './owner.js';
 import {
   QueueRecipe,
@@ -23,7 +24,6 @@ import {
   enqueue,
   removeKey,
   takeTurn,
-  type Entry,
   type Ticket,
   type WaitOptions,
   type WaitScope,
@@ -81,7 +81,7 @@ export class Mutex extends QueueRecipe {
   /** @throws TENURE_INVALID_ARGUMENT for a bad name or option (named in the message). */
   constructor(session: Session, name: string, options: MutexOptions = {}) {
     const layout = checkLayout(typeof options === 'object' ? options?.layout : undefined);
-    super(session, name, PREFIX.mutex, layout === 'etcd' ? ETCD_QUEUE_LAYOUT : undefined);
+    super(session, name, 'mutex', layout === 'etcd' ? ETCD_QUEUE_LAYOUT : undefined);
     if (options === null || typeof options !== 'object')
       throw invalidArgument('options', 'must be an object');
     const delay = options.lockDelayMs ?? MUTEX_DEFAULTS.lockDelayMs;
@@ -95,7 +95,7 @@ export class Mutex extends QueueRecipe {
         'options.lockDelayMs',
         "cannot be used with options.layout 'etcd': etcd's clients would not honour the delay",
       );
-    this.#marker = `${PREFIX.mutexHolder}${name}`;
+    this.#marker = markerKey(name);
     this.lockDelayMs = delay;
     this.#owner =
       layout === 'etcd' && options.owner === undefined ? ETCD_MUTEX_VALUE : ownerOption(options.owner);
@@ -187,12 +187,13 @@ export class Mutex extends QueueRecipe {
   }
 
   /**
-   * The holder (first) and the waiters, in queue order.
+   * The holder (first) and the waiters, in queue order, decoded: each entry's owner and its
+   * fencing token (create revision).
    * @throws TENURE_UNAVAILABLE when the store cannot answer (retryable), TENURE_CLOSED when the
    * store was closed.
    */
-  async queue(): Promise<Entry[]> {
-    return this.entries();
+  async queue(): Promise<QueueEntry[]> {
+    return (await this.entries()).map((kv) => toEntry(kv));
   }
 
   #lock(ticket: Ticket, revision: number): Lock {
@@ -203,7 +204,7 @@ export class Mutex extends QueueRecipe {
             await this.session.store
               .txn({
                 compare: [
-                  { key: this.#marker, target: 'value', op: '=', value: String(ticket.createRevision) },
+                  { key: this.#marker, target: 'value', op: '=', value: encodeMarker(ticket.createRevision) },
                 ],
                 success: [{ type: 'delete', key: this.#marker }],
               })
@@ -234,7 +235,7 @@ export class Mutex extends QueueRecipe {
     }
     const res = await store.txn({
       compare: [{ key: ticket.key, target: 'createRevision', op: '=', value: ticket.createRevision }],
-      success: [{ type: 'put', key: this.#marker, value: String(ticket.createRevision) }],
+      success: [{ type: 'put', key: this.#marker, value: encodeMarker(ticket.createRevision) }],
     });
     if (!res.succeeded) {
       this.session.throwIfDead();

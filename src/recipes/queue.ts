@@ -9,6 +9,7 @@ import { TenureError, invalidArgument, isTenureError } from '../errors.js';
 import type { GetOp, KeyValue, Store } from '../store/types.js';
 import { checkSignal } from '../store/validate.js';
 import { checkName } from './names.js';
+import { queuePrefix, type QueueKind } from './queue-layout.js';
 import type { Session } from './session.js';
 import { sleep } from '../sleep.js';
 
@@ -632,12 +633,12 @@ export abstract class QueueRecipe {
   readonly prefix: string;
   readonly #layout: QueueLayout | undefined;
 
-  constructor(session: Session, name: string, kind: string, layout?: QueueLayout) {
+  constructor(session: Session, name: string, kind: QueueKind, layout?: QueueLayout) {
     if (layout) layout.checkName(name);
     else checkName(name);
     this.session = session;
     this.name = name;
-    this.prefix = layout ? layout.prefix(name) : `${kind}${name}/`;
+    this.prefix = layout ? layout.prefix(name) : queuePrefix(kind, name);
     this.#layout = layout;
   }
 

@@ -6,8 +6,7 @@
  * entry just ahead: a release wakes only those it unblocks.
  */
 import { Lock } from './lock.js';
-import { PREFIX } from './names.js';
-import { ownerOption, taggedOwner } from './owner.js';
+import { ownerOption } from './owner.js';
 import {
   QueueRecipe,
   behindAll,
@@ -18,13 +17,12 @@ import {
   type Entry,
   type WaitOptions,
 } from './queue.js';
+import { decodeRWEntry, encodeRWValue, isWriterValue, type RWEntry, type RWMode } from './rwlock-layout.js';
 import type { Session } from './session.js';
 
 const READ = 'read';
 const WRITE = 'write';
-// An entry's value is its mode, a space and its owner: `write host:1234`.
-const W = WRITE.charCodeAt(0);
-const isWriter = (e: Entry) => e.value[0] === W;
+const isWriter = (e: Entry) => isWriterValue(e.value);
 
 const writerBlocker: Blocker = behindAll;
 /**
@@ -51,7 +49,7 @@ export class RWLock extends QueueRecipe {
    * @throws TENURE_INVALID_ARGUMENT for a bad name or owner (named in the message).
    */
   constructor(session: Session, name: string, options: { owner?: string } = {}) {
-    super(session, name, PREFIX.rwlock);
+    super(session, name, 'rwlock');
     this.#owner = ownerOption(options.owner);
   }
 
@@ -73,7 +71,7 @@ export class RWLock extends QueueRecipe {
       this.session,
       what,
       this.prefix,
-      taggedOwner(READ, this.#owner),
+      encodeRWValue(READ, this.#owner),
       READER_PAGE + 1,
       (ticket, scope) => waitForNoneAhead(this.session, this.prefix, ticket, isWriter, READER_PAGE, scope),
       options,
@@ -98,21 +96,28 @@ export class RWLock extends QueueRecipe {
   }
 
   /**
-   * Holders and waiters in queue order, each with its mode.
+   * Holders and waiters in queue order, decoded: each entry's mode, owner and fencing token
+   * (create revision). `entry`, the raw key-value, is kept for one release.
    * @throws TENURE_UNAVAILABLE when the store cannot answer (retryable), TENURE_CLOSED when the
    * store was closed.
    */
-  async queue(): Promise<{ mode: 'read' | 'write'; entry: Entry }[]> {
-    return (await this.entries()).map((entry) => ({ mode: isWriter(entry) ? WRITE : READ, entry }));
+  async queue(): Promise<
+    (RWEntry & { mode: RWMode; /** @deprecated use the decoded fields */ entry: Entry })[]
+  > {
+    return (await this.entries()).map((entry) => ({
+      ...decodeRWEntry(entry),
+      mode: isWriter(entry) ? WRITE : READ,
+      entry,
+    }));
   }
 
-  async #acquire(mode: string, blocker: Blocker, options: WaitOptions | undefined): Promise<Lock> {
+  async #acquire(mode: RWMode, blocker: Blocker, options: WaitOptions | undefined): Promise<Lock> {
     const what = `${mode} lock ${this.name}`;
     return takeTurn(
       this.session,
       what,
       this.prefix,
-      taggedOwner(mode, this.#owner),
+      encodeRWValue(mode, this.#owner),
       blocker,
       options,
       (ticket, turn) => new Lock(this.session, ticket, turn.revision, what),

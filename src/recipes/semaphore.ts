@@ -8,8 +8,8 @@
  */
 import { invalidArgument } from '../errors.js';
 import { Lock } from './lock.js';
-import { PREFIX } from './names.js';
-import { ownerOption, splitTagged, taggedOwner } from './owner.js';
+import { ownerOption } from './owner.js';
+import { decodeSemaphoreEntry, encodeSemaphoreValue, type SemaphoreEntry } from './semaphore-layout.js';
 import {
   QueueRecipe,
   enqueue,
@@ -21,8 +21,6 @@ import {
   type WaitOptions,
 } from './queue.js';
 import type { Session } from './session.js';
-
-const decoder = new TextDecoder();
 
 /**
  * A semaphore with a fixed number of permits. Every process using one name must agree on the
@@ -43,14 +41,14 @@ export class Semaphore extends QueueRecipe {
    * @throws TENURE_INVALID_ARGUMENT for a bad name, `permits` or owner (named in the message).
    */
   constructor(session: Session, name: string, permits: number, options: { owner?: string } = {}) {
-    super(session, name, PREFIX.semaphore);
+    super(session, name, 'semaphore');
     if (!Number.isSafeInteger(permits) || permits < 1)
       throw invalidArgument('permits', `must be an integer ≥ 1, got ${String(permits)}`);
     this.permits = permits;
     // Each entry says how many permits its process counts: a process that counts differently
     // refuses to join the queue (see #checkPermits), and readers (`tenure status`, the
     // dashboard) can tell holders from waiters.
-    this.#owner = taggedOwner(permits, ownerOption(options.owner));
+    this.#owner = encodeSemaphoreValue(permits, ownerOption(options.owner));
   }
 
   /**
@@ -61,11 +59,11 @@ export class Semaphore extends QueueRecipe {
    */
   #checkPermits(ahead: readonly Entry[]): void {
     for (const entry of ahead) {
-      const [tag] = splitTagged(decoder.decode(entry.value));
-      if (Number(tag) !== this.permits)
+      const declared = decodeSemaphoreEntry(entry).permits;
+      if (declared !== this.permits)
         throw invalidArgument(
           'permits',
-          `semaphore ${this.name} is in use with ${tag === '' ? 'an unknown number of' : tag} permits, and this process counts ${this.permits}: every process must use the same count`,
+          `semaphore ${this.name} is in use with ${declared ?? 'an unknown number of'} permits, and this process counts ${this.permits}: every process must use the same count`,
         );
     }
   }
@@ -135,12 +133,13 @@ export class Semaphore extends QueueRecipe {
   }
 
   /**
-   * Holders first, then waiters, in queue order.
+   * Holders first, then waiters, in queue order, decoded: each entry's owner, the permit count
+   * it declares and its fencing token (create revision).
    * @throws TENURE_UNAVAILABLE when the store cannot answer (retryable), TENURE_CLOSED when the
    * store was closed.
    */
-  async queue(): Promise<Entry[]> {
-    return this.entries();
+  async queue(): Promise<SemaphoreEntry[]> {
+    return (await this.entries()).map(decodeSemaphoreEntry);
   }
 
   /**

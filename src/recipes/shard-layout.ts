@@ -17,12 +17,12 @@ import type { SlotAssignment } from '../hashing/index.js';
 import { TenureError } from '../errors.js';
 import type { KeyValue } from '../store/types.js';
 import { PREFIX } from './names.js';
+import { UndecodedKeys, type UndecodedKey } from './undecoded-keys.js';
 
 /** The most slots a group may have (and the most a table may claim before anything is allocated). */
 export const MAX_SLOT_COUNT = 65_536;
 
-/** How many undecodable keys {@link describe} lists (the rest are only counted). @default 32 */
-export const MAX_UNDECODED = 32;
+export { MAX_UNDECODED, type UndecodedKey } from './undecoded-keys.js';
 
 // ---- keys ----
 
@@ -220,12 +220,6 @@ export interface SlotDescription {
   readonly planned: string | undefined;
 }
 
-/** A key {@link describe} could not decode, and why. */
-export interface UndecodedKey {
-  readonly key: string;
-  readonly reason: string;
-}
-
 /** A group's keys, decoded. */
 export interface ShardGroupDescription {
   readonly group: string;
@@ -270,12 +264,8 @@ export interface DescribeOptions {
  */
 export function describe(kvs: readonly KeyValue[], options: DescribeOptions): ShardGroupDescription {
   const { group } = options;
-  const undecoded: UndecodedKey[] = [];
-  let undecodedCount = 0;
-  const skip = (key: string, reason: string) => {
-    undecodedCount++;
-    if (undecoded.length < MAX_UNDECODED) undecoded.push({ key, reason });
-  };
+  const report = new UndecodedKeys();
+  const skip = (key: string, reason: string) => report.add(key, reason);
   let slotCount = options.slotCount;
   let table: ShardTable | undefined;
   const key = tableKey(group);
@@ -305,7 +295,14 @@ export function describe(kvs: readonly KeyValue[], options: DescribeOptions): Sh
       planned: table === undefined ? undefined : table.nodes[table.owners[s]!],
     });
   }
-  return { group, slotCount, table, slots, undecoded, undecodedCount };
+  return {
+    group,
+    slotCount,
+    table,
+    slots,
+    undecoded: report.undecoded,
+    undecodedCount: report.undecodedCount,
+  };
 }
 
 /**

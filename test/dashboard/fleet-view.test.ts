@@ -7,7 +7,8 @@ import { createSocket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatStatus } from '../../src/cli/status.js';
 import { FleetView, type FleetEvent } from '../../src/dashboard/fleet-view.js';
-import { publishSuspicion } from '../../src/dashboard/suspicion.js';
+import * as dashboardEntry from '../../src/dashboard/server.js';
+import { publishSuspicion } from '../../src/recipes/suspicion.js';
 import { HeartbeatMesh } from '../../src/recipes/heartbeat-mesh.js';
 import { Membership } from '../../src/recipes/membership.js';
 import { Mutex } from '../../src/recipes/mutex.js';
@@ -260,5 +261,12 @@ describe('FleetView on keys it cannot decode', () => {
     expect(text).toMatch(/… and 91 more/);
     // Numbers people read are rounded: whole milliseconds, two decimals.
     for (const s of snapshot.sessions) expect(Number.isInteger(s.remainingMs)).toBe(true);
+  });
+});
+
+describe('publishSuspicion', () => {
+  it('lives with the fleet recipes; tenure/dashboard still re-exports it for one release', () => {
+    expect(dashboardEntry.publishSuspicion).toBe(publishSuspicion);
+    expect(dashboardEntry.SUSPICION_PREFIX).toBe('suspicion/');
   });
 });

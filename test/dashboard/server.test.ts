@@ -80,11 +80,12 @@ describe('dashboard server', () => {
     closers.push(() => store.close());
     await store.put('election/billing/k1', 'node-a');
     const dashboard = await serve(store);
-    expect(dashboard.view.refreshMs).toBe(250);
+    // Keys are followed by one watch; only leases are looked up on a timer, once a second.
+    expect(dashboard.view.refreshMs).toBe(1000);
     const stream = await events(dashboard.port);
     closers.push(() => stream.close());
     await eventually(() => stream.frames.length === 1);
-    // Eight refreshes of an unchanged store: no frame.
+    // Two lease looks of an unchanged store: no frame.
     await sleep(2000);
     expect(stream.frames).toHaveLength(1);
     await store.put('election/billing/k2', 'node-b');

@@ -7,6 +7,7 @@ import type { Store } from '../../store/types.js';
 import { sleep } from '../../sleep.js';
 import { DEMO_ELECTION } from './names.js';
 import { readSlots, settledOver } from './slots.js';
+import { describeElection, electionPrefix } from '../../recipes/election-layout.js';
 
 /**
  * Waits (up to 100 reads, 50 ms apart) for the leader according to the store (not to the
@@ -20,11 +21,11 @@ export function leaderReader(
 ): () => Promise<[string, number] | undefined> {
   return async (): Promise<[string, number] | undefined> => {
     for (let i = 0; i < 100; i++) {
-      const { kvs } = await election.range(`election/${DEMO_ELECTION}/`);
-      const first = [...kvs].sort((a, b) => a.createRevision - b.createRevision)[0];
-      const id = first && Buffer.from(first.value).toString();
-      if (first && id && workers.get(id)?.alive && leading.get(id) === first.createRevision)
-        return [id, first.createRevision];
+      const { kvs } = await election.range(electionPrefix(DEMO_ELECTION));
+      const { leader } = describeElection(DEMO_ELECTION, kvs);
+      const id = leader?.owner;
+      if (leader && id && workers.get(id)?.alive && leading.get(id) === leader.token)
+        return [id, leader.token];
       await sleep(50);
     }
     return undefined;

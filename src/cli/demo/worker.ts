@@ -19,7 +19,7 @@
  * releases leadership and the lock at once.
  */
 import { createSocket } from 'node:dgram';
-import { publishSuspicion } from '../../dashboard/suspicion.js';
+import { publishSuspicion } from '../../recipes/suspicion.js';
 import { PhiAccrualDetector } from '../../detect/phi-accrual.js';
 import { isTenureError } from '../../errors.js';
 import { Election } from '../../recipes/election.js';
