@@ -66,6 +66,11 @@ export default tseslint.config(
       above: ['recipes', 'inspect', 'dashboard', 'cli', 'metrics', 'hashing', 'detect'],
     },
     { files: ['src/recipes/**/*.ts'], above: ['inspect', 'dashboard', 'cli', 'metrics'] },
+    // Fleet recipes build on sessions; coordination recipes never import the fleet.
+    {
+      files: ['src/recipes/coordination/**/*.ts'],
+      above: ['fleet', 'inspect', 'dashboard', 'cli', 'metrics'],
+    },
     { files: ['src/inspect/**/*.ts'], above: ['dashboard', 'cli', 'metrics'] },
     { files: ['src/metrics/**/*.ts'], above: ['inspect', 'dashboard', 'cli'] },
     { files: ['src/dashboard/**/*.ts'], above: ['cli'] },

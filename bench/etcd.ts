@@ -11,9 +11,9 @@
  *   members' own metrics) and this process's CPU.
  */
 import { Etcd3 } from 'etcd3';
-import { Election } from '../src/recipes/election.js';
-import { Mutex } from '../src/recipes/mutex.js';
-import { Session } from '../src/recipes/session.js';
+import { Election } from '../src/recipes/coordination/election.js';
+import { Mutex } from '../src/recipes/coordination/mutex.js';
+import { Session } from '../src/recipes/coordination/session.js';
 import { EtcdStore } from '../src/store/etcd/index.js';
 import { EtcdCluster } from '../test/helpers/etcd-cluster.js';
 import { percentile, table, writeResults } from './report.js';

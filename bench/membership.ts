@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { describe, groupPrefix } from '../src/recipes/shard-layout.js';
+import { describe, groupPrefix } from '../src/recipes/fleet/shard-layout.js';
 import { EtcdStore } from '../src/store/etcd/index.js';
 import { withNamespace } from '../src/store/namespace.js';
 import { SqliteStore } from '../src/store/sqlite/index.js';

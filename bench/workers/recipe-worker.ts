@@ -5,9 +5,9 @@
  *   waiters made.
  * - `elect <path> <id> <ttlMs>`: campaigns and prints when it leads.
  */
-import { Election } from '../../src/recipes/election.js';
-import { Mutex } from '../../src/recipes/mutex.js';
-import { Session } from '../../src/recipes/session.js';
+import { Election } from '../../src/recipes/coordination/election.js';
+import { Mutex } from '../../src/recipes/coordination/mutex.js';
+import { Session } from '../../src/recipes/coordination/session.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/types.js';
 

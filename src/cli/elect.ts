@@ -20,9 +20,9 @@
  *   stopped, leadership resigned, and tenure exits 0. Every wait on the way out is bounded.
  */
 import { isTenureError } from '../errors.js';
-import { Election, type Leadership } from '../recipes/election.js';
+import { Election, type Leadership } from '../recipes/coordination/election.js';
 import { defaultOwner } from '../recipes/owner.js';
-import { Session } from '../recipes/session.js';
+import { Session } from '../recipes/coordination/session.js';
 import type { Store } from '../store/types.js';
 import { sleep } from '../sleep.js';
 import { Command } from './command.js';

@@ -1,10 +1,10 @@
 /**
  * `--layout` of `tenure lock` and `tenure elect`: tenure's own keys, or etcd's concurrency layout
- * (src/recipes/etcd-layout.ts) so that `etcdctl lock`/`etcdctl elect` and Go services using
+ * (src/recipes/coordination/etcd-layout.ts) so that `etcdctl lock`/`etcdctl elect` and Go services using
  * `concurrency.Mutex`/`concurrency.Election` on the same etcd exclude each other with tenure.
  */
 import { isTenureError } from '../errors.js';
-import { checkEtcdName, type Layout } from '../recipes/etcd-layout.js';
+import { checkEtcdName, type Layout } from '../recipes/coordination/etcd-layout.js';
 import { checkCliName } from './supervisor.js';
 import { UsageError } from './usage-error.js';
 

@@ -21,9 +21,9 @@
  *   goes with the session's lease, within `--ttl`.
  */
 import { isTenureError } from '../errors.js';
-import type { Lock } from '../recipes/lock.js';
-import { Mutex } from '../recipes/mutex.js';
-import { Session } from '../recipes/session.js';
+import type { Lock } from '../recipes/coordination/lock.js';
+import { Mutex } from '../recipes/coordination/mutex.js';
+import { Session } from '../recipes/coordination/session.js';
 import { Command } from './command.js';
 import { checkLayoutName, layoutNamespace, type Layout } from './layout.js';
 import { openCliStore } from './store-url.js';

@@ -398,7 +398,7 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
 }
 
 /**
- * Publishing suspicion is a write of the fleet recipes (src/recipes/suspicion.ts): re-exported
+ * Publishing suspicion is a write of the fleet recipes (src/recipes/fleet/suspicion.ts): re-exported
  * here for one release.
  * @deprecated import `publishSuspicion` from `tenure` instead.
  */
@@ -407,4 +407,4 @@ export {
   SUSPICION_PREFIX,
   type PublishedSuspicion,
   type PublishSuspicionOptions,
-} from '../recipes/suspicion.js';
+} from '../recipes/fleet/suspicion.js';

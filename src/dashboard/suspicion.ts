@@ -1,5 +1,5 @@
 /**
- * Published suspicion moved to the fleet recipes (src/recipes/suspicion.ts): publishing is a
+ * Published suspicion moved to the fleet recipes (src/recipes/fleet/suspicion.ts): publishing is a
  * write, and the dashboard only reads. Kept here for one release.
  * @deprecated import `publishSuspicion` from `tenure` (or the recipes) instead.
  */
@@ -9,4 +9,4 @@ export {
   SUSPICION_PREFIX,
   type PublishSuspicionOptions,
   type PublishedSuspicion,
-} from '../recipes/suspicion.js';
+} from '../recipes/fleet/suspicion.js';

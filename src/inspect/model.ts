@@ -4,14 +4,14 @@
  * sliced here. {@link describeFleet} is pure: the keys read at one revision and what is known of
  * their leases in, a snapshot out.
  */
-import * as electionLayout from '../recipes/election-layout.js';
-import * as membershipLayout from '../recipes/membership-layout.js';
-import * as mutexLayout from '../recipes/mutex-layout.js';
-import * as rwlockLayout from '../recipes/rwlock-layout.js';
-import * as semaphoreLayout from '../recipes/semaphore-layout.js';
-import { describeGroups, SHARDS_PREFIX } from '../recipes/shard-layout.js';
-import * as suspicionLayout from '../recipes/suspicion-layout.js';
-import type { QueueEntry } from '../recipes/queue-layout.js';
+import * as electionLayout from '../recipes/coordination/election-layout.js';
+import * as membershipLayout from '../recipes/fleet/membership-layout.js';
+import * as mutexLayout from '../recipes/coordination/mutex-layout.js';
+import * as rwlockLayout from '../recipes/coordination/rwlock-layout.js';
+import * as semaphoreLayout from '../recipes/coordination/semaphore-layout.js';
+import { describeGroups, SHARDS_PREFIX } from '../recipes/fleet/shard-layout.js';
+import * as suspicionLayout from '../recipes/fleet/suspicion-layout.js';
+import type { QueueEntry } from '../recipes/coordination/queue-layout.js';
 import { UndecodedKeys } from '../recipes/undecoded-keys.js';
 import type { KeyValue } from '../store/types.js';
 

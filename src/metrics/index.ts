@@ -20,11 +20,11 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { invalidArgument } from '../errors.js';
-import type { Election, Leadership } from '../recipes/election.js';
-import type { Lock } from '../recipes/lock.js';
-import type { Mutex } from '../recipes/mutex.js';
-import type { WaitOptions } from '../recipes/queue.js';
-import type { Session } from '../recipes/session.js';
+import type { Election, Leadership } from '../recipes/coordination/election.js';
+import type { Lock } from '../recipes/coordination/lock.js';
+import type { Mutex } from '../recipes/coordination/mutex.js';
+import type { WaitOptions } from '../recipes/coordination/queue.js';
+import type { Session } from '../recipes/coordination/session.js';
 import type { Store } from '../store/types.js';
 import { timedStore } from './timed-store.js';
 

@@ -4,21 +4,21 @@ export {
   type SessionOptions,
   type SessionStatus,
   type SessionEvents,
-} from './session.js';
-export { Election, Leadership, type ElectionOptions, type LeaderInfo } from './election.js';
-export { LAYOUTS, type Layout } from './etcd-layout.js';
-export { Mutex, MUTEX_DEFAULTS, type MutexOptions } from './mutex.js';
-export { Semaphore } from './semaphore.js';
-export { RWLock } from './rwlock.js';
-export { Lock } from './lock.js';
-export type { HoldingStatus } from './holding.js';
-export type { WaitOptions, Entry } from './queue.js';
+} from './coordination/session.js';
+export { Election, Leadership, type ElectionOptions, type LeaderInfo } from './coordination/election.js';
+export { LAYOUTS, type Layout } from './coordination/etcd-layout.js';
+export { Mutex, MUTEX_DEFAULTS, type MutexOptions } from './coordination/mutex.js';
+export { Semaphore } from './coordination/semaphore.js';
+export { RWLock } from './coordination/rwlock.js';
+export { Lock } from './coordination/lock.js';
+export type { HoldingStatus } from './coordination/holding.js';
+export type { WaitOptions, Entry } from './coordination/queue.js';
 /** What `queue()` returns: decoded entries (owner, fencing token; a semaphore's permits, an rwlock's mode). */
-export type { QueueEntry } from './queue-layout.js';
-export type { SemaphoreEntry } from './semaphore-layout.js';
-export type { RWEntry, RWMode } from './rwlock-layout.js';
-export { FencingGate } from './fencing.js';
-export { closeOnSignals, type Closable, type CloseOnSignalsOptions } from './shutdown.js';
+export type { QueueEntry } from './coordination/queue-layout.js';
+export type { SemaphoreEntry } from './coordination/semaphore-layout.js';
+export type { RWEntry, RWMode } from './coordination/rwlock-layout.js';
+export { FencingGate } from './coordination/fencing.js';
+export { closeOnSignals, type Closable, type CloseOnSignalsOptions } from './coordination/shutdown.js';
 export { checkName, PREFIX } from './names.js';
 export {
   Membership,
@@ -30,7 +30,7 @@ export {
   type MembershipEvents,
   type MembershipOptions,
   type MemberStatus,
-} from './membership.js';
+} from './fleet/membership.js';
 export {
   ShardManager,
   SHARD_DEFAULTS,
@@ -39,8 +39,8 @@ export {
   type ShardManagerEvents,
   type ShardStats,
   type ShardManagerStatus,
-} from './shards.js';
-export { ShardRouter, type ShardRouterOptions, type ShardRouterEvents } from './shard-router.js';
+} from './fleet/shards.js';
+export { ShardRouter, type ShardRouterOptions, type ShardRouterEvents } from './fleet/shard-router.js';
 export {
   HeartbeatMesh,
   HEARTBEAT_MESH_DEFAULTS,
@@ -48,6 +48,10 @@ export {
   type HeartbeatMeshEvents,
   type PeerHealth,
   type MeshEvent,
-} from './heartbeat-mesh.js';
+} from './fleet/heartbeat-mesh.js';
 export type { ObservedIterator } from './event-buffer.js';
-export { publishSuspicion, type PublishSuspicionOptions, type PublishedSuspicion } from './suspicion.js';
+export {
+  publishSuspicion,
+  type PublishSuspicionOptions,
+  type PublishedSuspicion,
+} from './fleet/suspicion.js';

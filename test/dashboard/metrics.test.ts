@@ -2,11 +2,11 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { instrument } from '../../src/metrics/index.js';
-import { Election } from '../../src/recipes/election.js';
-import { Mutex } from '../../src/recipes/mutex.js';
-import { RWLock } from '../../src/recipes/rwlock.js';
-import { Semaphore } from '../../src/recipes/semaphore.js';
-import { Session } from '../../src/recipes/session.js';
+import { Election } from '../../src/recipes/coordination/election.js';
+import { Mutex } from '../../src/recipes/coordination/mutex.js';
+import { RWLock } from '../../src/recipes/coordination/rwlock.js';
+import { Semaphore } from '../../src/recipes/coordination/semaphore.js';
+import { Session } from '../../src/recipes/coordination/session.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import { eventually } from '../helpers/async.js';
 

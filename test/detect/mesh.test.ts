@@ -2,9 +2,9 @@ import { createSocket } from 'node:dgram';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { FixedTimeoutDetector } from '../../src/detect/fixed-timeout.js';
-import { HeartbeatMesh } from '../../src/recipes/heartbeat-mesh.js';
-import { Membership } from '../../src/recipes/membership.js';
-import { Session } from '../../src/recipes/session.js';
+import { HeartbeatMesh } from '../../src/recipes/fleet/heartbeat-mesh.js';
+import { Membership } from '../../src/recipes/fleet/membership.js';
+import { Session } from '../../src/recipes/coordination/session.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import { codeOf, eventually } from '../helpers/async.js';
 

@@ -6,8 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTenureError } from '../../src/errors.js';
-import { Mutex } from '../../src/recipes/mutex.js';
-import { Session } from '../../src/recipes/session.js';
+import { Mutex } from '../../src/recipes/coordination/mutex.js';
+import { Session } from '../../src/recipes/coordination/session.js';
 import { EtcdStore } from '../../src/store/etcd/index.js';
 import type { WatchEvent } from '../../src/store/types.js';
 import { codeOf, eventually, sleep } from '../helpers/async.js';

@@ -1,9 +1,9 @@
 /** The recipe suite (sessions, elections, locks, ...) on a real 3-member etcd cluster. */
 import { describe, expect, it } from 'vitest';
 import { TenureError } from '../../src/errors.js';
-import { Election } from '../../src/recipes/election.js';
-import { Mutex } from '../../src/recipes/mutex.js';
-import { Session } from '../../src/recipes/session.js';
+import { Election } from '../../src/recipes/coordination/election.js';
+import { Mutex } from '../../src/recipes/coordination/mutex.js';
+import { Session } from '../../src/recipes/coordination/session.js';
 import { EtcdStore } from '../../src/store/etcd/index.js';
 import { openStore } from '../../src/store/open.js';
 import { EtcdCluster } from '../helpers/etcd-cluster.js';

@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetView, type FleetEvent } from '../../src/dashboard/fleet-view.js';
 import { estimateFaultAt, failoverMs } from '../../src/inspect/failover.js';
-import { Election } from '../../src/recipes/election.js';
-import { Session } from '../../src/recipes/session.js';
+import { Election } from '../../src/recipes/coordination/election.js';
+import { Session } from '../../src/recipes/coordination/session.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import { EtcdStore } from '../../src/store/etcd/index.js';
 import type { Store } from '../../src/store/types.js';

@@ -8,12 +8,12 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { TenureError } from '../../src/errors.js';
-import { Election } from '../../src/recipes/election.js';
-import { Mutex } from '../../src/recipes/mutex.js';
+import { Election } from '../../src/recipes/coordination/election.js';
+import { Mutex } from '../../src/recipes/coordination/mutex.js';
 import { PREFIX } from '../../src/recipes/names.js';
-import { RWLock } from '../../src/recipes/rwlock.js';
-import { Semaphore } from '../../src/recipes/semaphore.js';
-import { Session } from '../../src/recipes/session.js';
+import { RWLock } from '../../src/recipes/coordination/rwlock.js';
+import { Semaphore } from '../../src/recipes/coordination/semaphore.js';
+import { Session } from '../../src/recipes/coordination/session.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import type { TxnRequest } from '../../src/store/types.js';
 import { codeOf } from '../helpers/async.js';

@@ -5,9 +5,9 @@
  * wake. Counted as entries returned by the store's reads, on the memory backend.
  */
 import { describe, expect, it } from 'vitest';
-import { RWLock } from '../../src/recipes/rwlock.js';
-import { Semaphore } from '../../src/recipes/semaphore.js';
-import { Session } from '../../src/recipes/session.js';
+import { RWLock } from '../../src/recipes/coordination/rwlock.js';
+import { Semaphore } from '../../src/recipes/coordination/semaphore.js';
+import { Session } from '../../src/recipes/coordination/session.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import type { Store, TxnResponse } from '../../src/store/types.js';
 import { eventually } from '../helpers/async.js';

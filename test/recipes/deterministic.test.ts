@@ -5,9 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { TenureError } from '../../src/errors.js';
-import { Election } from '../../src/recipes/election.js';
-import { Mutex } from '../../src/recipes/mutex.js';
-import { Session } from '../../src/recipes/session.js';
+import { Election } from '../../src/recipes/coordination/election.js';
+import { Mutex } from '../../src/recipes/coordination/mutex.js';
+import { Session } from '../../src/recipes/coordination/session.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 
 const unavailable = () => new TenureError('TENURE_UNAVAILABLE', 'injected outage');

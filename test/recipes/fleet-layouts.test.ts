@@ -1,7 +1,7 @@
 /** The membership and published-suspicion layouts: keys, codecs, describe() on malformed keys. */
 import { describe as suite, expect, it } from 'vitest';
-import * as members from '../../src/recipes/membership-layout.js';
-import * as suspicion from '../../src/recipes/suspicion-layout.js';
+import * as members from '../../src/recipes/fleet/membership-layout.js';
+import * as suspicion from '../../src/recipes/fleet/suspicion-layout.js';
 import type { KeyValue } from '../../src/store/types.js';
 
 const enc = new TextEncoder();

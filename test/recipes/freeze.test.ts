@@ -9,10 +9,10 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock, type Clock, type Timer } from '../../src/clock.js';
 import { TenureError } from '../../src/errors.js';
-import { Election } from '../../src/recipes/election.js';
-import { Mutex } from '../../src/recipes/mutex.js';
-import { Semaphore } from '../../src/recipes/semaphore.js';
-import { Session } from '../../src/recipes/session.js';
+import { Election } from '../../src/recipes/coordination/election.js';
+import { Mutex } from '../../src/recipes/coordination/mutex.js';
+import { Semaphore } from '../../src/recipes/coordination/semaphore.js';
+import { Session } from '../../src/recipes/coordination/session.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import { codeOf } from '../helpers/async.js';
 

@@ -1,7 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { Mutex } from '../../src/recipes/mutex.js';
-import { Session } from '../../src/recipes/session.js';
+import { Mutex } from '../../src/recipes/coordination/mutex.js';
+import { Session } from '../../src/recipes/coordination/session.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import type { Store, TxnResponse } from '../../src/store/types.js';
 import { eventually } from '../helpers/async.js';

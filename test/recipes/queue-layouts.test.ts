@@ -5,11 +5,16 @@
 import { describe as suite, expect, expectTypeOf, it } from 'vitest';
 import { Mutex, RWLock, Semaphore, Session, type QueueEntry, type SemaphoreEntry } from '../../src/index.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
-import * as election from '../../src/recipes/election-layout.js';
-import * as mutex from '../../src/recipes/mutex-layout.js';
-import { decodeTagged, encodeTagged, parseQueueKey, queuePrefix } from '../../src/recipes/queue-layout.js';
-import * as rwlock from '../../src/recipes/rwlock-layout.js';
-import * as semaphore from '../../src/recipes/semaphore-layout.js';
+import * as election from '../../src/recipes/coordination/election-layout.js';
+import * as mutex from '../../src/recipes/coordination/mutex-layout.js';
+import {
+  decodeTagged,
+  encodeTagged,
+  parseQueueKey,
+  queuePrefix,
+} from '../../src/recipes/coordination/queue-layout.js';
+import * as rwlock from '../../src/recipes/coordination/rwlock-layout.js';
+import * as semaphore from '../../src/recipes/coordination/semaphore-layout.js';
 import { MAX_UNDECODED } from '../../src/recipes/undecoded-keys.js';
 import type { KeyValue } from '../../src/store/types.js';
 

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
-import { closeOnSignals } from '../../src/recipes/shutdown.js';
+import { closeOnSignals } from '../../src/recipes/coordination/shutdown.js';
 import { sleep } from '../helpers/async.js';
 
 afterEach(() => vi.restoreAllMocks());

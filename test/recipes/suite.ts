@@ -2,12 +2,12 @@
  * The recipe suite: every backend runs these tests against real time.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Election } from '../../src/recipes/election.js';
-import { FencingGate } from '../../src/recipes/fencing.js';
-import { Mutex } from '../../src/recipes/mutex.js';
-import { RWLock } from '../../src/recipes/rwlock.js';
-import { Semaphore } from '../../src/recipes/semaphore.js';
-import { Session } from '../../src/recipes/session.js';
+import { Election } from '../../src/recipes/coordination/election.js';
+import { FencingGate } from '../../src/recipes/coordination/fencing.js';
+import { Mutex } from '../../src/recipes/coordination/mutex.js';
+import { RWLock } from '../../src/recipes/coordination/rwlock.js';
+import { Semaphore } from '../../src/recipes/coordination/semaphore.js';
+import { Session } from '../../src/recipes/coordination/session.js';
 import type { Store } from '../../src/store/types.js';
 import { TenureError, isTenureError } from '../../src/errors.js';
 import { codeOf, eventually, sleep } from '../helpers/async.js';

@@ -4,7 +4,7 @@
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { describe, groupPrefix } from '../../src/recipes/shard-layout.js';
+import { describe, groupPrefix } from '../../src/recipes/fleet/shard-layout.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/types.js';
 import { startNode, type Child } from '../helpers/processes.js';

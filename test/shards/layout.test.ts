@@ -12,7 +12,7 @@ import {
   parseKey,
   slotKey,
   tableKey,
-} from '../../src/recipes/shard-layout.js';
+} from '../../src/recipes/fleet/shard-layout.js';
 import type { KeyValue } from '../../src/store/types.js';
 
 const enc = new TextEncoder();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Membership } from '../../src/recipes/membership.js';
-import { Session } from '../../src/recipes/session.js';
+import { Membership } from '../../src/recipes/fleet/membership.js';
+import { Session } from '../../src/recipes/coordination/session.js';
 import { compactedError } from '../../src/store/errors.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import type { Store, WatchBatch } from '../../src/store/types.js';

@@ -1,8 +1,8 @@
 /** Membership on every backend, against real time. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTenureError } from '../../src/errors.js';
-import { Membership } from '../../src/recipes/membership.js';
-import { Session } from '../../src/recipes/session.js';
+import { Membership } from '../../src/recipes/fleet/membership.js';
+import { Session } from '../../src/recipes/coordination/session.js';
 import type { Store } from '../../src/store/types.js';
 import { codeOf, eventually, sleep } from '../helpers/async.js';
 import { cuttable } from './cuttable.js';

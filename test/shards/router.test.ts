@@ -1,9 +1,9 @@
 /** ShardRouter: routing without owning, following a live fleet of ShardManagers. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Membership } from '../../src/recipes/membership.js';
-import { Session } from '../../src/recipes/session.js';
-import { ShardRouter } from '../../src/recipes/shard-router.js';
-import { ShardManager } from '../../src/recipes/shards.js';
+import { Membership } from '../../src/recipes/fleet/membership.js';
+import { Session } from '../../src/recipes/coordination/session.js';
+import { ShardRouter } from '../../src/recipes/fleet/shard-router.js';
+import { ShardManager } from '../../src/recipes/fleet/shards.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import type { Store } from '../../src/store/types.js';
 import { codeOf, eventually } from '../helpers/async.js';

@@ -7,9 +7,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { TenureError } from '../../src/errors.js';
-import { Membership } from '../../src/recipes/membership.js';
-import { Session } from '../../src/recipes/session.js';
-import { ShardManager, type ShardManagerOptions } from '../../src/recipes/shards.js';
+import { Membership } from '../../src/recipes/fleet/membership.js';
+import { Session } from '../../src/recipes/coordination/session.js';
+import { ShardManager, type ShardManagerOptions } from '../../src/recipes/fleet/shards.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import type { Store, TxnRequest } from '../../src/store/types.js';
 import { cuttable } from './cuttable.js';

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { slotQuotas } from '../../src/hashing/index.js';
-import { Membership } from '../../src/recipes/membership.js';
-import { Session } from '../../src/recipes/session.js';
-import { ShardManager } from '../../src/recipes/shards.js';
+import { Membership } from '../../src/recipes/fleet/membership.js';
+import { Session } from '../../src/recipes/coordination/session.js';
+import { ShardManager } from '../../src/recipes/fleet/shards.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import type { Store } from '../../src/store/types.js';
 import { codeOf, eventually } from '../helpers/async.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { Session } from '../../src/recipes/session.js';
+import { Session } from '../../src/recipes/coordination/session.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { codeOf, sleep } from '../helpers/async.js';
 import { startNode } from '../helpers/processes.js';

@@ -4,7 +4,7 @@
  */
 import { slotQuotas } from '../../hashing/slots.js';
 import { TenureError } from '../../errors.js';
-import { describe, groupPrefix, tableKey } from '../../recipes/shard-layout.js';
+import { describe, groupPrefix, tableKey } from '../../recipes/fleet/shard-layout.js';
 import type { Store } from '../../store/types.js';
 import { DEMO_GROUP } from './names.js';
 

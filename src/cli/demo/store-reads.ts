@@ -7,7 +7,7 @@ import type { Store } from '../../store/types.js';
 import { sleep } from '../../sleep.js';
 import { DEMO_ELECTION } from './names.js';
 import { readSlots, settledOver } from './slots.js';
-import { describeElection, electionPrefix } from '../../recipes/election-layout.js';
+import { describeElection, electionPrefix } from '../../recipes/coordination/election-layout.js';
 
 /**
  * Waits (up to 100 reads, 50 ms apart) for the leader according to the store (not to the

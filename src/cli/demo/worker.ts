@@ -19,15 +19,15 @@
  * releases leadership and the lock at once.
  */
 import { createSocket } from 'node:dgram';
-import { publishSuspicion } from '../../recipes/suspicion.js';
+import { publishSuspicion } from '../../recipes/fleet/suspicion.js';
 import { PhiAccrualDetector } from '../../detect/phi-accrual.js';
 import { isTenureError } from '../../errors.js';
-import { Election } from '../../recipes/election.js';
-import { HeartbeatMesh } from '../../recipes/heartbeat-mesh.js';
-import { Membership, type Member } from '../../recipes/membership.js';
-import { Mutex } from '../../recipes/mutex.js';
-import { Session } from '../../recipes/session.js';
-import { ShardManager } from '../../recipes/shards.js';
+import { Election } from '../../recipes/coordination/election.js';
+import { HeartbeatMesh } from '../../recipes/fleet/heartbeat-mesh.js';
+import { Membership, type Member } from '../../recipes/fleet/membership.js';
+import { Mutex } from '../../recipes/coordination/mutex.js';
+import { Session } from '../../recipes/coordination/session.js';
+import { ShardManager } from '../../recipes/fleet/shards.js';
 import { openStore } from '../../store/open.js';
 import { unlessBusy, WORKER_BUSY_TIMEOUT_MS } from './busy.js';
 import { FencedCounter } from './fenced-counter.js';

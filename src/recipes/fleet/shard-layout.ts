@@ -13,16 +13,16 @@
  * slicing keys itself, so a change of layout is a change of this file.
  * @internal
  */
-import type { SlotAssignment } from '../hashing/index.js';
-import { TenureError } from '../errors.js';
-import type { KeyValue } from '../store/types.js';
-import { PREFIX } from './names.js';
-import { UndecodedKeys, type UndecodedKey } from './undecoded-keys.js';
+import type { SlotAssignment } from '../../hashing/index.js';
+import { TenureError } from '../../errors.js';
+import type { KeyValue } from '../../store/types.js';
+import { PREFIX } from '../names.js';
+import { UndecodedKeys, type UndecodedKey } from '../undecoded-keys.js';
 
 /** The most slots a group may have (and the most a table may claim before anything is allocated). */
 export const MAX_SLOT_COUNT = 65_536;
 
-export { MAX_UNDECODED, type UndecodedKey } from './undecoded-keys.js';
+export { MAX_UNDECODED, type UndecodedKey } from '../undecoded-keys.js';
 
 // ---- keys ----
 

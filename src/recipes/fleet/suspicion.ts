@@ -8,9 +8,9 @@
  * with it. The dashboard shows, for each member, the highest phi any live peer reports for it:
  * one slow link is enough to show, and, like the mesh itself, it is advisory only.
  */
-import type { Timer } from '../clock.js';
+import type { Timer } from '../../clock.js';
 import type { HeartbeatMesh } from './heartbeat-mesh.js';
-import type { Session } from './session.js';
+import type { Session } from '../coordination/session.js';
 import {
   DEFAULT_PHI_THRESHOLD,
   encodeSuspicion,

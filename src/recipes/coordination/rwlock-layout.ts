@@ -8,8 +8,8 @@
  * ```
  * @internal
  */
-import type { KeyValue } from '../store/types.js';
-import { PREFIX } from './names.js';
+import type { KeyValue } from '../../store/types.js';
+import { PREFIX } from '../names.js';
 import {
   decodeTagged,
   decodeText,
@@ -19,7 +19,7 @@ import {
   toEntry,
   type QueueEntry,
 } from './queue-layout.js';
-import { UndecodedKeys, type UndecodedReport } from './undecoded-keys.js';
+import { UndecodedKeys, type UndecodedReport } from '../undecoded-keys.js';
 
 /** `rwlock/`: every entry of every read-write lock. */
 export const RWLOCK_PREFIX: string = PREFIX.rwlock;

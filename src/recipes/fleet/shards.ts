@@ -29,11 +29,11 @@
  * callbacks and drains); this file holds the options, the watch, the events and the lifecycle.
  * Every timer and wait runs on the member's session clock.
  */
-import { TenureError, invalidArgument } from '../errors.js';
-import type { KeyValue, WatchBatch } from '../store/types.js';
-import { checkSignal } from '../store/validate.js';
-import { EventBuffers, type ObservedIterator } from './event-buffer.js';
-import { followPrefix } from './follow-prefix.js';
+import { TenureError, invalidArgument } from '../../errors.js';
+import type { KeyValue, WatchBatch } from '../../store/types.js';
+import { checkSignal } from '../../store/validate.js';
+import { EventBuffers, type ObservedIterator } from '../event-buffer.js';
+import { followPrefix } from '../follow-prefix.js';
 import type { Member, Membership } from './membership.js';
 import { ShardPlanner } from './shard-planner.js';
 import { ShardReconciler } from './shard-reconciler.js';

@@ -7,9 +7,9 @@
  * ```
  * @internal
  */
-import type { KeyValue } from '../store/types.js';
-import { PREFIX } from './names.js';
-import { UndecodedKeys, type UndecodedReport } from './undecoded-keys.js';
+import type { KeyValue } from '../../store/types.js';
+import { PREFIX } from '../names.js';
+import { UndecodedKeys, type UndecodedReport } from '../undecoded-keys.js';
 
 /** `members/`: every member of every group. */
 export const MEMBERS_PREFIX: string = PREFIX.members;

@@ -8,7 +8,7 @@
  * Its key and encoding are in shard-layout.ts.
  * @internal
  */
-import { assignSlots, type SlotAssignment } from '../hashing/index.js';
+import { assignSlots, type SlotAssignment } from '../../hashing/index.js';
 
 // The table's codec lives with the rest of the group's layout; re-exported for existing importers.
 export { decodeTable, encodeTable, type ShardTable } from './shard-layout.js';

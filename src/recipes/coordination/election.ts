@@ -13,9 +13,9 @@
  * hex>` valued with the proclaimed value, so that tenure, `etcdctl elect` and Go's
  * `concurrency.Election` on one etcd elect one leader among them.
  */
-import { TenureError, invalidArgument } from '../errors.js';
+import { TenureError, invalidArgument } from '../../errors.js';
 import { ETCD_QUEUE_LAYOUT, checkLayout, type Layout } from './etcd-layout.js';
-import type { KeyValue } from '../store/types.js';
+import type { KeyValue } from '../../store/types.js';
 import { Holding } from './holding.js';
 import { decodeText } from './queue-layout.js';
 import {

@@ -15,9 +15,9 @@
  * applies its holder rule to the entries this module decodes; nobody else slices these keys.
  * @internal
  */
-import type { KeyValue } from '../store/types.js';
-import { PREFIX } from './names.js';
-import { UndecodedKeys, type UndecodedReport } from './undecoded-keys.js';
+import type { KeyValue } from '../../store/types.js';
+import { PREFIX } from '../names.js';
+import { UndecodedKeys, type UndecodedReport } from '../undecoded-keys.js';
 
 /** The queue recipes, by the first segment of their keys. */
 export type QueueKind = 'election' | 'mutex' | 'semaphore' | 'rwlock';

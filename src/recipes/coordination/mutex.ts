@@ -12,12 +12,12 @@
  * With `{ layout: 'etcd' }` the queue is etcd's own (etcd-layout.ts): `<name>/<lease in hex>`, so
  * that tenure, `etcdctl lock` and Go's `concurrency.Mutex` on one etcd exclude each other.
  */
-import { TenureError, invalidArgument } from '../errors.js';
+import { TenureError, invalidArgument } from '../../errors.js';
 import { ETCD_MUTEX_VALUE, ETCD_QUEUE_LAYOUT, checkLayout, type Layout } from './etcd-layout.js';
 import { Lock } from './lock.js';
 import { encodeMarker, markerKey } from './mutex-layout.js';
 import { toEntry, type QueueEntry } from './queue-layout.js';
-import { ownerOption } from './owner.js';
+import { ownerOption } from '../owner.js';
 import {
   QueueRecipe,
   behindAll,

@@ -4,14 +4,14 @@
  * same way). A waiter watches only the one key it waits behind, so a release wakes one waiter,
  * not all of them. A held entry's create revision is its fencing token.
  */
-import { systemClock, type Clock, type Timer } from '../clock.js';
-import { TenureError, invalidArgument, isTenureError } from '../errors.js';
-import type { GetOp, KeyValue, Store } from '../store/types.js';
-import { checkSignal } from '../store/validate.js';
-import { checkName } from './names.js';
+import { systemClock, type Clock, type Timer } from '../../clock.js';
+import { TenureError, invalidArgument, isTenureError } from '../../errors.js';
+import type { GetOp, KeyValue, Store } from '../../store/types.js';
+import { checkSignal } from '../../store/validate.js';
+import { checkName } from '../names.js';
 import { queuePrefix, type QueueKind } from './queue-layout.js';
 import type { Session } from './session.js';
-import { sleep } from '../sleep.js';
+import { sleep } from '../../sleep.js';
 
 /** Options of every call that waits. */
 export interface WaitOptions {

@@ -8,8 +8,8 @@
  * ```
  * @internal
  */
-import type { KeyValue } from '../store/types.js';
-import { UndecodedKeys, type UndecodedReport } from './undecoded-keys.js';
+import type { KeyValue } from '../../store/types.js';
+import { UndecodedKeys, type UndecodedReport } from '../undecoded-keys.js';
 
 /** `suspicion/`: every published opinion. */
 export const SUSPICION_PREFIX = 'suspicion/';

@@ -10,16 +10,16 @@
  * opinion on peers' health.
  */
 import { EventEmitter } from 'node:events';
-import { systemClock, type Clock } from '../clock.js';
-import { TenureError, invalidArgument, isTenureError } from '../errors.js';
-import type { KeyValue, Store, StoreCapabilities, WatchBatch } from '../store/types.js';
-import { checkSignal } from '../store/validate.js';
-import { EventBuffers, type ObservedIterator } from './event-buffer.js';
-import { followPrefix } from './follow-prefix.js';
-import { Holding, type HoldingStatus } from './holding.js';
+import { systemClock, type Clock } from '../../clock.js';
+import { TenureError, invalidArgument, isTenureError } from '../../errors.js';
+import type { KeyValue, Store, StoreCapabilities, WatchBatch } from '../../store/types.js';
+import { checkSignal } from '../../store/validate.js';
+import { EventBuffers, type ObservedIterator } from '../event-buffer.js';
+import { followPrefix } from '../follow-prefix.js';
+import { Holding, type HoldingStatus } from '../coordination/holding.js';
 import { decodeMember, encodeMemberValue, groupPrefix, memberId, memberKey } from './membership-layout.js';
-import { checkName } from './names.js';
-import type { Session } from './session.js';
+import { checkName } from '../names.js';
+import type { Session } from '../coordination/session.js';
 
 /** What a member says about itself when it joins. */
 export interface MemberMetadata {

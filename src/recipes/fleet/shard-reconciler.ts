@@ -10,9 +10,9 @@
  * when the manager's work signal aborts (close), after which each remaining batch is tried once.
  * @internal
  */
-import { TenureError, isTenureError } from '../errors.js';
-import { sleep } from '../sleep.js';
-import type { Op } from '../store/types.js';
+import { TenureError, isTenureError } from '../../errors.js';
+import { sleep } from '../../sleep.js';
+import type { Op } from '../../store/types.js';
 import type { Member } from './membership.js';
 import type { ShardManagerOptions, ShardStats } from './shards.js';
 import type { SlotMap } from './slot-map.js';

@@ -3,8 +3,8 @@
  * key's create revision), a signal that aborts the moment it is lost, and a release that the
  * store must confirm.
  */
-import { TenureError, isTenureError } from '../errors.js';
-import { sleep } from '../sleep.js';
+import { TenureError, isTenureError } from '../../errors.js';
+import { sleep } from '../../sleep.js';
 import { onAbort, removeKey, type Ticket } from './queue.js';
 import type { Session } from './session.js';
 

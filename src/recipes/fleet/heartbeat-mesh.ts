@@ -23,12 +23,12 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import type { Clock, Timer } from '../clock.js';
-import { PhiAccrualDetector } from '../detect/phi-accrual.js';
-import type { FailureDetector, FailureDetectorFactory } from '../detect/types.js';
-import { invalidArgument } from '../errors.js';
-import { checkSignal } from '../store/validate.js';
-import { EventBuffers, type ObservedIterator } from './event-buffer.js';
+import type { Clock, Timer } from '../../clock.js';
+import { PhiAccrualDetector } from '../../detect/phi-accrual.js';
+import type { FailureDetector, FailureDetectorFactory } from '../../detect/types.js';
+import { invalidArgument } from '../../errors.js';
+import { checkSignal } from '../../store/validate.js';
+import { EventBuffers, type ObservedIterator } from '../event-buffer.js';
 import type { Member, MemberInfo, Membership } from './membership.js';
 
 /** Options of {@link HeartbeatMesh.start}. */

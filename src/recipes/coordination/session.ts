@@ -12,10 +12,10 @@
  * issue 155.)
  */
 import { EventEmitter } from 'node:events';
-import { systemClock, type Clock, type Timer } from '../clock.js';
-import { TenureError, abortedError, invalidArgument, isTenureError } from '../errors.js';
-import type { LeaseId, Store } from '../store/types.js';
-import { checkInteger } from '../store/validate.js';
+import { systemClock, type Clock, type Timer } from '../../clock.js';
+import { TenureError, abortedError, invalidArgument, isTenureError } from '../../errors.js';
+import type { LeaseId, Store } from '../../store/types.js';
+import { checkInteger } from '../../store/validate.js';
 
 /** Where a session is in its life. */
 export type SessionStatus = 'alive' | 'expired' | 'closed';

@@ -36,8 +36,8 @@
  * confirmed), is refused (queue.ts, enqueue) rather than sharing the key as etcd's Mutex does,
  * and a removal deletes only the entry it was made for (queue.ts, removeKey).
  */
-import { invalidArgument } from '../errors.js';
-import type { LeaseId } from '../store/types.js';
+import { invalidArgument } from '../../errors.js';
+import type { LeaseId } from '../../store/types.js';
 import type { QueueLayout } from './queue.js';
 import type { Session } from './session.js';
 

@@ -10,10 +10,10 @@
  * ```
  * @internal
  */
-import type { KeyValue } from '../store/types.js';
-import { PREFIX } from './names.js';
+import type { KeyValue } from '../../store/types.js';
+import { PREFIX } from '../names.js';
 import { groupQueues, queuePrefix, toEntry, type QueueEntry } from './queue-layout.js';
-import { UndecodedKeys, type UndecodedReport } from './undecoded-keys.js';
+import { UndecodedKeys, type UndecodedReport } from '../undecoded-keys.js';
 
 /** `mutex/`: every entry of every mutex. */
 export const MUTEX_PREFIX: string = PREFIX.mutex;

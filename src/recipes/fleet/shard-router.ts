@@ -4,11 +4,11 @@
  * keys and table, then follows them with a watch. It holds no session and writes nothing, so any
  * number of routers can follow a group without changing it.
  */
-import { systemClock, type Clock } from '../clock.js';
-import { invalidArgument } from '../errors.js';
-import type { KeyValue, Store, WatchBatch } from '../store/types.js';
-import { followPrefix } from './follow-prefix.js';
-import { checkName } from './names.js';
+import { systemClock, type Clock } from '../../clock.js';
+import { invalidArgument } from '../../errors.js';
+import type { KeyValue, Store, WatchBatch } from '../../store/types.js';
+import { followPrefix } from '../follow-prefix.js';
+import { checkName } from '../names.js';
 import { SHARD_DEFAULTS } from './shards.js';
 import { checkSlotCount, SlotMap, SlotView } from './slot-map.js';
 

@@ -4,8 +4,8 @@
  * after a ttl. Closing a session revokes its lease, which releases everything held under it in
  * one store revision.
  */
-import { systemClock, type Clock } from '../clock.js';
-import { invalidArgument } from '../errors.js';
+import { systemClock, type Clock } from '../../clock.js';
+import { invalidArgument } from '../../errors.js';
 
 /** Anything with an async close/resign/unlock. */
 export type Closable = { close(): Promise<void> } | { resign(): Promise<void> } | { unlock(): Promise<void> };

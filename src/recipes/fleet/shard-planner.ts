@@ -7,7 +7,7 @@
  * Every timer runs on the member's session clock.
  * @internal
  */
-import type { Timer } from '../clock.js';
+import type { Timer } from '../../clock.js';
 import type { Member, Membership } from './membership.js';
 import { encodeTable } from './shard-layout.js';
 import { nextTable, sameMembers, type Participant } from './shard-table.js';

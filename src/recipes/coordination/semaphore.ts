@@ -6,9 +6,9 @@
  * reads the whole queue: each check reads the `permits + 1` entries just ahead of its own
  * (waitForPermit in queue.ts), O(permits) however many wait.
  */
-import { invalidArgument } from '../errors.js';
+import { invalidArgument } from '../../errors.js';
 import { Lock } from './lock.js';
-import { ownerOption } from './owner.js';
+import { ownerOption } from '../owner.js';
 import { decodeSemaphoreEntry, encodeSemaphoreValue, type SemaphoreEntry } from './semaphore-layout.js';
 import {
   QueueRecipe,

@@ -6,9 +6,9 @@
  * them before its watch delivers them.
  */
 import { EventEmitter } from 'node:events';
-import { TenureError, invalidArgument } from '../errors.js';
-import { slotOf, type SlotAssignment } from '../hashing/index.js';
-import type { KeyValue } from '../store/types.js';
+import { TenureError, invalidArgument } from '../../errors.js';
+import { slotOf, type SlotAssignment } from '../../hashing/index.js';
+import type { KeyValue } from '../../store/types.js';
 import {
   MAX_SLOT_COUNT,
   decodeSlotValue,

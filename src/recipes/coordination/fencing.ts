@@ -9,7 +9,7 @@
  * rule must run inside the database, in the same statement as the write; see
  * `examples/fenced-counter.ts` for a SQLite table that does so.
  */
-import { invalidArgument } from '../errors.js';
+import { invalidArgument } from '../../errors.js';
 
 /**
  * The fencing rule for in-process resources: accepts a token at least as high as the highest

@@ -6,7 +6,7 @@
  * entry just ahead: a release wakes only those it unblocks.
  */
 import { Lock } from './lock.js';
-import { ownerOption } from './owner.js';
+import { ownerOption } from '../owner.js';
 import {
   QueueRecipe,
   behindAll,

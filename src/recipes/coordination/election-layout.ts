@@ -8,10 +8,10 @@
  * ```
  * @internal
  */
-import type { KeyValue } from '../store/types.js';
-import { PREFIX } from './names.js';
+import type { KeyValue } from '../../store/types.js';
+import { PREFIX } from '../names.js';
 import { groupQueues, queuePrefix, toEntry, type QueueEntry } from './queue-layout.js';
-import { UndecodedKeys, type UndecodedReport } from './undecoded-keys.js';
+import { UndecodedKeys, type UndecodedReport } from '../undecoded-keys.js';
 
 /** `election/`: every candidate of every election. */
 export const ELECTION_PREFIX: string = PREFIX.election;
