@@ -97,7 +97,7 @@ async function lockLoop(session: Session): Promise<void> {
           highest: write.highest,
         });
     }
-    await lock.unlock();
+    await lock.close();
     await sleep(10 + Math.random() * 40, { signal: session.signal });
   }
 }
@@ -113,7 +113,7 @@ async function leadLoop(session: Session): Promise<void> {
         : leadership.signal.addEventListener('abort', () => resolve(), { once: true }),
     );
     report({ ev: 'leader-end', term: leadership.term, status: leadership.status });
-    await leadership.resign();
+    await leadership.close();
   }
 }
 

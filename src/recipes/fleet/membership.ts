@@ -481,7 +481,7 @@ export class Member {
 
   /** Leaves the group now: deletes the member key (others see the leave within one watch delivery). Idempotent. */
   close(): Promise<void> {
-    return this.#hold.release();
+    return this.#hold.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
