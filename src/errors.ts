@@ -12,7 +12,12 @@ export type TenureErrorCode =
   | 'TENURE_INVALID_ARGUMENT'
   /** A store URL could not be parsed or names a scheme tenure does not know. */
   | 'TENURE_INVALID_URL'
-  /** The object (store, session, lock, ...) was closed; it cannot be used again. */
+  /**
+   * The object (store, session, lock, ...) was closed; it cannot be used again. As the reason a
+   * signal aborted with, it means an orderly end by this process: a ShardManager slot's signal
+   * says which in `details.reason` (`'handover'`: the table gave the slot to another member;
+   * `'closed'`: the manager was closed).
+   */
   | 'TENURE_CLOSED'
   /** The lease does not exist (never granted, revoked or expired). */
   | 'TENURE_LEASE_NOT_FOUND'
@@ -33,6 +38,21 @@ export type TenureErrorCode =
   /** A lock was not free and the caller asked not to wait. */
   | 'TENURE_LOCK_BUSY'
   /**
+   * `Membership.join` found a live member with the same id in the group (another process, or this
+   * one's previous session whose lease has not expired yet). Retryable: the same join succeeds
+   * once that member has left or its lease expired; or pick another id. `details`: `id`, `group`,
+   * `lease` (the holder's).
+   */
+  | 'TENURE_MEMBER_EXISTS'
+  /**
+   * A ShardManager slot this member owned was lost without being released: its key was deleted
+   * (by hand, or by a store restored from an older copy). The slot's signal aborts with it; stop
+   * acting on the slot at once. (A session that expired aborts slots with
+   * TENURE_SESSION_EXPIRED; a routine handover or close aborts them with TENURE_CLOSED and
+   * `details.reason` `'handover'` or `'closed'`.) `details`: `slot`, `group`.
+   */
+  | 'TENURE_SLOT_LOST'
+  /**
    * The stored data is not what this version of tenure understands, is damaged (a corrupted
    * page, a file that is not a database), or has run out of revisions.
    */
@@ -48,6 +68,7 @@ const RETRYABLE: ReadonlySet<TenureErrorCode> = new Set([
   'TENURE_UNAVAILABLE',
   'TENURE_TIMEOUT',
   'TENURE_LOCK_BUSY',
+  'TENURE_MEMBER_EXISTS',
 ]);
 
 /** Options for {@link TenureError}. */

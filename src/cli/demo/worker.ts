@@ -127,7 +127,7 @@ async function join(session: Session): Promise<Member> {
         weight: 1,
       });
     } catch (err) {
-      if (!isTenureError(err, 'TENURE_LOCK_BUSY') || session.signal.aborted) throw err;
+      if (!isTenureError(err, 'TENURE_MEMBER_EXISTS') || session.signal.aborted) throw err;
       await sleep(100, { signal: session.signal });
     }
   }
