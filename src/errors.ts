@@ -1,9 +1,19 @@
 /**
  * Every error tenure throws is a {@link TenureError} with a stable {@link TenureErrorCode}.
  * Match on `code`, never on the message text: messages may be reworded, codes will not change.
+ * One code means one thing.
  *
- * `retryable` tells transient failures (the store was unreachable, a write lock was busy) from
- * final ones (a bad argument, a lease that no longer exists, a lock that was lost).
+ * `retryable` means one thing everywhere: **the same call, with the same arguments, may succeed if
+ * made again** (after a pause; nothing needs to change but time). It is decided by the code:
+ * - retryable: TENURE_UNAVAILABLE (the store could not be reached, did not answer, or was busy),
+ *   TENURE_TIMEOUT, TENURE_LOCK_BUSY, TENURE_MEMBER_EXISTS (the other holder may go away);
+ * - final: everything else, in particular TENURE_STORE_UNUSABLE, the code for a store that cannot
+ *   be used as configured (a missing file or folder, a path that is not a folder, no permission,
+ *   wrong credentials): retrying unchanged fails the same way, the configuration must change.
+ *
+ * The rule for a store failure is therefore: if waiting can fix it, TENURE_UNAVAILABLE; if only a
+ * person can, TENURE_STORE_UNUSABLE (or TENURE_CORRUPT / TENURE_STORE_REPLACED for the data).
+ * TENURE_UNAVAILABLE is never created with `retryable: false`.
  */
 
 /** Stable error codes. */
@@ -23,8 +33,19 @@ export type TenureErrorCode =
   | 'TENURE_LEASE_NOT_FOUND'
   /** A watch asked for revisions the store no longer retains. Re-read and watch from now. */
   | 'TENURE_COMPACTED'
-  /** The store could not be reached or did not answer in time. Retrying may succeed. */
+  /**
+   * The store could not be reached, did not answer in time, or was busy. Always retryable: the
+   * same call may succeed later. (A store that cannot work until its configuration changes is
+   * TENURE_STORE_UNUSABLE.)
+   */
   | 'TENURE_UNAVAILABLE'
+  /**
+   * The store cannot be used as configured, and retrying the same call will fail the same way:
+   * the SQLite file or its folder is missing (and may not be created), a path is not a folder,
+   * the process lacks permission, or etcd refused the credentials or the request. The message says
+   * what to change; `details.path` names the file where there is one. Not retryable.
+   */
+  | 'TENURE_STORE_UNUSABLE'
   /** A `timeoutMs` given by the caller elapsed. */
   | 'TENURE_TIMEOUT'
   /** The caller's AbortSignal aborted (its reason is the `cause`). */
@@ -95,7 +116,10 @@ export class TenureError extends Error {
   override readonly name = 'TenureError';
   /** Stable code: match on this. */
   readonly code: TenureErrorCode;
-  /** Whether the same call may succeed if retried. */
+  /**
+   * Whether the same call, unchanged, may succeed if made again (see the module's header: set by
+   * the code; TENURE_UNAVAILABLE, TENURE_TIMEOUT, TENURE_LOCK_BUSY and TENURE_MEMBER_EXISTS are).
+   */
   readonly retryable: boolean;
   /** Structured facts about the failure. */
   readonly details: Readonly<Record<string, unknown>>;
