@@ -157,6 +157,13 @@ export class EtcdStore extends StoreBase {
         `etcd refused ${name}: ${details}; check options.username and options.password`,
         { cause: err },
       );
+    // Like SQLite's full disk: the same call succeeds once an operator has made room.
+    if (/database space exceeded/.test(details))
+      return new TenureError(
+        'TENURE_UNAVAILABLE',
+        `etcd ${name} failed: ${details}; the cluster is out of space (compact, defragment, disarm the NOSPACE alarm), then retry`,
+        { cause: err },
+      );
     // Transport failures and refusals made before applying were retried or mapped to
     // TENURE_UNAVAILABLE by the connection: what reaches here fails again if sent again.
     return new TenureError('TENURE_STORE_UNUSABLE', `etcd ${name} failed: ${details || err.message}`, {
