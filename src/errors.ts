@@ -1,9 +1,19 @@
 /**
  * Every error tenure throws is a {@link TenureError} with a stable {@link TenureErrorCode}.
  * Match on `code`, never on the message text: messages may be reworded, codes will not change.
+ * One code means one thing.
  *
- * `retryable` tells transient failures (the store was unreachable, a write lock was busy) from
- * final ones (a bad argument, a lease that no longer exists, a lock that was lost).
+ * `retryable` means one thing everywhere: **the same call, with the same arguments, may succeed if
+ * made again** (after a pause; nothing needs to change but time). It is decided by the code:
+ * - retryable: TENURE_UNAVAILABLE (the store could not be reached, did not answer, or was busy),
+ *   TENURE_TIMEOUT, TENURE_LOCK_BUSY, TENURE_MEMBER_EXISTS (the other holder may go away);
+ * - final: everything else, in particular TENURE_STORE_UNUSABLE, the code for a store that cannot
+ *   be used as configured (a missing file or folder, a path that is not a folder, no permission,
+ *   wrong credentials): retrying unchanged fails the same way, the configuration must change.
+ *
+ * The rule for a store failure is therefore: if waiting can fix it, TENURE_UNAVAILABLE; if only a
+ * person can, TENURE_STORE_UNUSABLE (or TENURE_CORRUPT / TENURE_STORE_REPLACED for the data).
+ * TENURE_UNAVAILABLE is never created with `retryable: false`.
  */
 
 /** Stable error codes. */
@@ -12,14 +22,30 @@ export type TenureErrorCode =
   | 'TENURE_INVALID_ARGUMENT'
   /** A store URL could not be parsed or names a scheme tenure does not know. */
   | 'TENURE_INVALID_URL'
-  /** The object (store, session, lock, ...) was closed; it cannot be used again. */
+  /**
+   * The object (store, session, lock, ...) was closed; it cannot be used again. As the reason a
+   * signal aborted with, it means an orderly end by this process: a ShardManager slot's signal
+   * says which in `details.reason` (`'handover'`: the table gave the slot to another member;
+   * `'closed'`: the manager was closed).
+   */
   | 'TENURE_CLOSED'
   /** The lease does not exist (never granted, revoked or expired). */
   | 'TENURE_LEASE_NOT_FOUND'
   /** A watch asked for revisions the store no longer retains. Re-read and watch from now. */
   | 'TENURE_COMPACTED'
-  /** The store could not be reached or did not answer in time. Retrying may succeed. */
+  /**
+   * The store could not be reached, did not answer in time, or was busy. Always retryable: the
+   * same call may succeed later. (A store that cannot work until its configuration changes is
+   * TENURE_STORE_UNUSABLE.)
+   */
   | 'TENURE_UNAVAILABLE'
+  /**
+   * The store cannot be used as configured, and retrying the same call will fail the same way:
+   * the SQLite file or its folder is missing (and may not be created), a path is not a folder,
+   * the process lacks permission, or etcd refused the credentials or the request. The message says
+   * what to change; `details.path` names the file where there is one. Not retryable.
+   */
+  | 'TENURE_STORE_UNUSABLE'
   /** A `timeoutMs` given by the caller elapsed. */
   | 'TENURE_TIMEOUT'
   /** The caller's AbortSignal aborted (its reason is the `cause`). */
@@ -32,6 +58,21 @@ export type TenureErrorCode =
   | 'TENURE_NOT_LEADER'
   /** A lock was not free and the caller asked not to wait. */
   | 'TENURE_LOCK_BUSY'
+  /**
+   * `Membership.join` found a live member with the same id in the group (another process, or this
+   * one's previous session whose lease has not expired yet). Retryable: the same join succeeds
+   * once that member has left or its lease expired; or pick another id. `details`: `id`, `group`,
+   * `lease` (the holder's).
+   */
+  | 'TENURE_MEMBER_EXISTS'
+  /**
+   * A ShardManager slot this member owned was lost without being released: its key was deleted
+   * (by hand, or by a store restored from an older copy). The slot's signal aborts with it; stop
+   * acting on the slot at once. (A session that expired aborts slots with
+   * TENURE_SESSION_EXPIRED; a routine handover or close aborts them with TENURE_CLOSED and
+   * `details.reason` `'handover'` or `'closed'`.) `details`: `slot`, `group`.
+   */
+  | 'TENURE_SLOT_LOST'
   /**
    * The stored data is not what this version of tenure understands, is damaged (a corrupted
    * page, a file that is not a database), or has run out of revisions.
@@ -48,6 +89,7 @@ const RETRYABLE: ReadonlySet<TenureErrorCode> = new Set([
   'TENURE_UNAVAILABLE',
   'TENURE_TIMEOUT',
   'TENURE_LOCK_BUSY',
+  'TENURE_MEMBER_EXISTS',
 ]);
 
 /** Options for {@link TenureError}. */
@@ -74,7 +116,10 @@ export class TenureError extends Error {
   override readonly name = 'TenureError';
   /** Stable code: match on this. */
   readonly code: TenureErrorCode;
-  /** Whether the same call may succeed if retried. */
+  /**
+   * Whether the same call, unchanged, may succeed if made again (see the module's header: set by
+   * the code; TENURE_UNAVAILABLE, TENURE_TIMEOUT, TENURE_LOCK_BUSY and TENURE_MEMBER_EXISTS are).
+   */
   readonly retryable: boolean;
   /** Structured facts about the failure. */
   readonly details: Readonly<Record<string, unknown>>;

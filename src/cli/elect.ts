@@ -176,10 +176,7 @@ async function electCommand(
           );
         }
         const hurry = stops.next();
-        if (
-          !(await settledWithin(leadership.resign(), o.ttlMs, hurry)) ||
-          leadership.status === 'releasing'
-        ) {
+        if (!(await settledWithin(leadership.close(), o.ttlMs, hurry)) || leadership.status === 'releasing') {
           const why = hurry.aborted
             ? `(${oneLine(hurry.reason)} while waiting)`
             : `within ${o.ttlMs} ms (--ttl)`;

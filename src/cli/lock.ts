@@ -252,7 +252,7 @@ async function release(
   say: StatusLine,
 ): Promise<void> {
   const hurry = stops.next();
-  if ((await settledWithin(lock.unlock(), ttlMs, hurry)) && lock.status !== 'releasing') {
+  if ((await settledWithin(lock.close(), ttlMs, hurry)) && lock.status !== 'releasing') {
     say({ event: 'released', lock: name, fencingToken: lock.fencingToken });
     return;
   }

@@ -19,7 +19,6 @@ export type { SemaphoreEntry } from './coordination/semaphore-layout.js';
 export type { RWEntry, RWMode } from './coordination/rwlock-layout.js';
 export { FencingGate } from './coordination/fencing.js';
 export { closeOnSignals, type Closable, type CloseOnSignalsOptions } from './coordination/shutdown.js';
-export { checkName, PREFIX } from './names.js';
 export {
   Membership,
   Member,

@@ -297,10 +297,10 @@ describe('etcd over TLS with client certificates', () => {
       await good.put('app/x', '1');
       expect((await good.get('app/x'))?.version).toBe(1);
       const denied = await good.put('other/x', '1').catch((e: unknown) => e);
-      expect(denied).toMatchObject({ code: 'TENURE_UNAVAILABLE', retryable: false });
+      expect(denied).toMatchObject({ code: 'TENURE_STORE_UNUSABLE', retryable: false });
       expect((denied as Error).message).toMatch(/permission denied/);
       const refused = await wrong.get('app/x').catch((e: unknown) => e);
-      expect(refused).toMatchObject({ code: 'TENURE_UNAVAILABLE', retryable: false });
+      expect(refused).toMatchObject({ code: 'TENURE_STORE_UNUSABLE', retryable: false });
       expect((refused as Error).message).toMatch(/authentication failed.*options.username/);
     } finally {
       await good.close();

@@ -95,13 +95,14 @@ export function membershipSuite(
       expect(await codeOf(a.update({ weight: 1 }))).toBe('TENURE_LOCK_LOST');
     });
 
-    it('refuses a duplicate live id with TENURE_LOCK_BUSY (member-exists), and accepts it after the leave', async () => {
+    it('refuses a duplicate live id with TENURE_MEMBER_EXISTS (retryable), and accepts it after the leave', async () => {
       const g = group();
       const v = await view(g);
       const first = await v.join(await session(), { id: 'same' });
       const err = await v.join(await session(), { id: 'same' }).catch((e: unknown) => e);
-      expect(isTenureError(err, 'TENURE_LOCK_BUSY')).toBe(true);
-      expect((err as { details: { reason: string } }).details.reason).toBe('member-exists');
+      expect(isTenureError(err, 'TENURE_MEMBER_EXISTS')).toBe(true);
+      expect((err as { retryable: boolean }).retryable).toBe(true);
+      expect((err as { details: { id: string } }).details.id).toBe('same');
       await first.close();
       const again = await v.join(await session(), { id: 'same' });
       expect(again.info.joinRevision).toBeGreaterThan(first.info.joinRevision);

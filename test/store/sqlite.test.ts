@@ -121,7 +121,7 @@ describe('SqliteStore specifics', () => {
   it('a path that cannot be created is an error at once, not a hang', () => {
     for (const path of ['/proc/tenure/x.db', '/dev/null/x.db'])
       expect(() => new SqliteStore({ path, createFolder: true })).toThrow(
-        expect.objectContaining({ code: 'TENURE_UNAVAILABLE' }),
+        expect.objectContaining({ code: 'TENURE_STORE_UNUSABLE', retryable: false }),
       );
   });
 

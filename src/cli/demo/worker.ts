@@ -97,7 +97,7 @@ async function lockLoop(session: Session): Promise<void> {
           highest: write.highest,
         });
     }
-    await lock.unlock();
+    await lock.close();
     await sleep(10 + Math.random() * 40, { signal: session.signal });
   }
 }
@@ -113,7 +113,7 @@ async function leadLoop(session: Session): Promise<void> {
         : leadership.signal.addEventListener('abort', () => resolve(), { once: true }),
     );
     report({ ev: 'leader-end', term: leadership.term, status: leadership.status });
-    await leadership.resign();
+    await leadership.close();
   }
 }
 
@@ -127,7 +127,7 @@ async function join(session: Session): Promise<Member> {
         weight: 1,
       });
     } catch (err) {
-      if (!isTenureError(err, 'TENURE_LOCK_BUSY') || session.signal.aborted) throw err;
+      if (!isTenureError(err, 'TENURE_MEMBER_EXISTS') || session.signal.aborted) throw err;
       await sleep(100, { signal: session.signal });
     }
   }

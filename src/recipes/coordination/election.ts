@@ -74,7 +74,7 @@ export interface ElectionOptions {
  * const election = new Election(session, 'billing-cron');
  * const leadership = await election.campaign('host-a');
  * await runWhileLeader(leadership.term, leadership.signal);
- * await leadership.resign();
+ * await leadership.close();
  * ```
  */
 export class Election extends QueueRecipe {
@@ -216,11 +216,13 @@ export class Leadership extends Holding {
 
   /**
    * Gives leadership up: the signal aborts at once, then the key is deleted so the next
-   * candidate takes over within one watch delivery. Idempotent. (Same as `release()`.)
+   * candidate takes over within one watch delivery. Idempotent. Same as {@link Leadership.close}.
    * Never rejects: it retries while the session lives, and the lease's end removes the key after.
+   * @deprecated Use `close()`, the one word that ends every held thing; `resign()` goes in the
+   * next release.
    */
   resign(): Promise<void> {
-    return this.release();
+    return this.close();
   }
 }
 

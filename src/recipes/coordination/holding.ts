@@ -187,7 +187,7 @@ export class Holding {
    * confirmed (status `released`), or once the session ended (the lease's expiry removes the key).
    * Idempotent. Never rejects.
    */
-  release(): Promise<void> {
+  close(): Promise<void> {
     if (this.#releasing) return this.#releasing;
     // Past the deadline the hold is lost, not released: end the session first (the lease's expiry
     // removes the key), as the timer would have.
@@ -202,7 +202,16 @@ export class Holding {
     return this.#releasing;
   }
 
+  /**
+   * Same as {@link Holding.close}.
+   * @deprecated Use `close()`, the one word that ends every held thing; `release()` goes in the
+   * next release.
+   */
+  release(): Promise<void> {
+    return this.close();
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
-    await this.release();
+    await this.close();
   }
 }

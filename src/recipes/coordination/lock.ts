@@ -43,15 +43,19 @@ export class Lock extends Holding {
    * Releases the lock; the next waiter takes it within one watch delivery. Idempotent. Never
    * rejects: it retries while the session lives, and the lease's end removes the key after.
    */
-  override release(): Promise<void> {
+  override close(): Promise<void> {
     if (this.#released) return this.#released;
     const wasHeld = this.status === 'held';
-    this.#released = super.release().then(() => (wasHeld ? this.#afterRelease?.() : undefined));
+    this.#released = super.close().then(() => (wasHeld ? this.#afterRelease?.() : undefined));
     return this.#released;
   }
 
-  /** Same as {@link Lock.release}. */
+  /**
+   * Same as {@link Lock.close}.
+   * @deprecated Use `close()`, the one word that ends every held thing; `unlock()` goes in the
+   * next release.
+   */
   unlock(): Promise<void> {
-    return this.release();
+    return this.close();
   }
 }

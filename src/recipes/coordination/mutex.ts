@@ -52,7 +52,7 @@ export interface MutexOptions {
    * `/` (it is etcd's prefix), a session has one key per name (a second `lock()` of the name in
    * the same session, while the first holds or waits or its unlock is not yet confirmed, is
    * refused with TENURE_INVALID_ARGUMENT rather than sharing the key as etcd does; await
-   * `unlock()` before locking again), and `lockDelayMs` is refused (etcd's clients would not
+   * `close()` before locking again), and `lockDelayMs` is refused (etcd's clients would not
    * honour it).
    * @default 'tenure'
    */
@@ -182,7 +182,7 @@ export class Mutex extends QueueRecipe {
       lock.throwIfLost();
       return result;
     } finally {
-      await lock.unlock();
+      await lock.close();
     }
   }
 

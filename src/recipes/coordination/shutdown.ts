@@ -7,7 +7,11 @@
 import { systemClock, type Clock } from '../../clock.js';
 import { invalidArgument } from '../../errors.js';
 
-/** Anything with an async close/resign/unlock. */
+/**
+ * Anything held that ends with `close()`: a Session, Leadership, Lock, Member, ShardManager,
+ * Membership view, HeartbeatMesh or ShardRouter. (Objects with only the deprecated `resign()` or
+ * `unlock()` are still accepted for one release.)
+ */
 export type Closable = { close(): Promise<void> } | { resign(): Promise<void> } | { unlock(): Promise<void> };
 
 /** Options of {@link closeOnSignals}. */
@@ -27,9 +31,9 @@ export interface CloseOnSignalsOptions {
 }
 
 function closeOne(c: Closable): Promise<void> {
+  if ('close' in c) return c.close();
   if ('resign' in c) return c.resign();
-  if ('unlock' in c) return c.unlock();
-  return c.close();
+  return c.unlock();
 }
 
 /**

@@ -232,7 +232,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   /**
    * Joins the group under `session`: puts `members/<group>/<id>` attached to the session's lease
    * if no live member has that id.
-   * @throws TENURE_LOCK_BUSY (details.reason `member-exists`) if a live member already has the id;
+   * @throws TENURE_MEMBER_EXISTS (retryable) if a live member already has the id;
    * retryable: it frees when that member leaves or its session expires.
    * @throws TENURE_INVALID_ARGUMENT for bad metadata, named (`metadata.data` for data that JSON
    * cannot encode or that is over the store's size limit, with `details.maxBytes`).
@@ -260,12 +260,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
       const got = res.results[0];
       const holder = got?.type === 'get' ? got.kvs[0] : undefined;
       throw new TenureError(
-        'TENURE_LOCK_BUSY',
+        'TENURE_MEMBER_EXISTS',
         `member id "${metadata.id}" is already live in group "${this.group}" (lease ${holder?.lease ?? '?'}): ` +
           'pick another id, or retry once that member has left or its session expired',
         {
           details: {
-            reason: 'member-exists',
             id: metadata.id,
             group: this.group,
             lease: holder?.lease ?? null,
@@ -481,7 +480,7 @@ export class Member {
 
   /** Leaves the group now: deletes the member key (others see the leave within one watch delivery). Idempotent. */
   close(): Promise<void> {
-    return this.#hold.release();
+    return this.#hold.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

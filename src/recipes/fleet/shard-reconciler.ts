@@ -119,8 +119,11 @@ export class ShardReconciler {
       void this.#drop(
         slot,
         new TenureError(
-          'TENURE_LOCK_LOST',
+          'TENURE_SLOT_LOST',
           `slot ${slot} of ${this.#c.map.group} was lost: its key was deleted`,
+          {
+            details: { slot, group: this.#c.map.group },
+          },
         ),
       );
   }
@@ -145,7 +148,9 @@ export class ShardReconciler {
     if (release.length > 0)
       await this.#release(
         release,
-        new TenureError('TENURE_CLOSED', `slots handed over to their new owners (table ${t.modRevision})`),
+        new TenureError('TENURE_CLOSED', `slots handed over to their new owners (table ${t.modRevision})`, {
+          details: { reason: 'handover', table: t.modRevision },
+        }),
       );
     if (me < 0 || !this.#c.running()) return;
     const claim: number[] = [];

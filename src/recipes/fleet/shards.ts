@@ -67,6 +67,11 @@ export interface ShardManagerOptions {
   /**
    * Called when this member takes a slot: `token` is its fencing token, `signal` aborts when the
    * slot is released or lost. Errors thrown are reported as `callbackError` events.
+   *
+   * The signal's reason says why: TENURE_CLOSED with `details.reason` `'handover'` (a new table
+   * gave the slot to another member: routine) or `'closed'` (this manager was closed);
+   * TENURE_SLOT_LOST (its key was deleted without this member releasing it);
+   * TENURE_SESSION_EXPIRED (the member's session ended). The same reason is passed to `released`.
    */
   acquired?: (slot: number, token: number, signal: AbortSignal) => void | Promise<void>;
   /** Called when this member stops owning a slot (after its signal aborted); may return a promise to drain. */
@@ -405,7 +410,9 @@ export class ShardManager extends SlotView<ShardManagerEvents> {
       if (this.#status === 'running') {
         this.#status = 'closing';
         this.#planner.stop();
-        const reason = new TenureError('TENURE_CLOSED', 'the shard manager was closed');
+        const reason = new TenureError('TENURE_CLOSED', 'the shard manager was closed', {
+          details: { reason: 'closed' },
+        });
         this.#work.abort(reason);
         await this.#reconciler.idle.catch(() => undefined);
         await this.#reconciler.releaseAll(reason);

@@ -153,16 +153,21 @@ export class EtcdStore extends StoreBase {
       )
     )
       return new TenureError(
-        'TENURE_UNAVAILABLE',
+        'TENURE_STORE_UNUSABLE',
         `etcd refused ${name}: ${details}; check options.username and options.password`,
-        {
-          cause: err,
-          retryable: false,
-        },
+        { cause: err },
       );
-    return new TenureError('TENURE_UNAVAILABLE', `etcd ${name} failed: ${details || err.message}`, {
+    // Like SQLite's full disk: the same call succeeds once an operator has made room.
+    if (/database space exceeded/.test(details))
+      return new TenureError(
+        'TENURE_UNAVAILABLE',
+        `etcd ${name} failed: ${details}; the cluster is out of space (compact, defragment, disarm the NOSPACE alarm), then retry`,
+        { cause: err },
+      );
+    // Transport failures and refusals made before applying were retried or mapped to
+    // TENURE_UNAVAILABLE by the connection: what reaches here fails again if sent again.
+    return new TenureError('TENURE_STORE_UNUSABLE', `etcd ${name} failed: ${details || err.message}`, {
       cause: err,
-      retryable: false,
     });
   }
 
@@ -306,9 +311,8 @@ export class EtcdStore extends StoreBase {
       'read',
     );
     if (res.error)
-      throw new TenureError('TENURE_UNAVAILABLE', `etcd refused the lease grant: ${res.error}`, {
-        retryable: false,
-      });
+      // Retryable, as the comment above says.
+      throw new TenureError('TENURE_UNAVAILABLE', `etcd refused the lease grant: ${res.error}`);
     return { id: res.ID, ttlMs: exact(res.TTL, 'ttl') * 1000 };
   }
 

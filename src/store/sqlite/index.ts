@@ -173,9 +173,9 @@ export class SqliteStore extends ChangeLogStore {
     if (!existsSync(o.path)) {
       if (!o.create)
         throw new TenureError(
-          'TENURE_UNAVAILABLE',
+          'TENURE_STORE_UNUSABLE',
           `there is no SQLite store at ${o.path} (nothing has written to it yet, or the path is wrong)`,
-          { retryable: false, details: { path: o.path } },
+          { details: { path: o.path } },
         );
       createFileIfMissing(o.path, o.fileMode);
     }
@@ -193,14 +193,12 @@ export class SqliteStore extends ChangeLogStore {
     } catch (err) {
       db?.close();
       const mapped = mapSqliteError(err, o.path);
-      if (mapped instanceof TenureError && mapped.code !== 'TENURE_UNAVAILABLE') throw mapped;
+      // Busy past busyTimeoutMs or a full disk (TENURE_UNAVAILABLE) may pass: open again later.
+      if (mapped instanceof TenureError) throw mapped;
       throw new TenureError(
-        'TENURE_UNAVAILABLE',
+        'TENURE_STORE_UNUSABLE',
         `cannot open the SQLite store at ${o.path}: ${(err as Error).message}`,
-        {
-          cause: err,
-          retryable: false,
-        },
+        { cause: err, details: { path: o.path } },
       );
     }
     this.#stmt = prepareStatements(this.#db);

@@ -65,7 +65,7 @@ export function checkFileMode(mode: unknown, name = 'options.fileMode'): asserts
  * default store alone, so a typo in `--store` is an error rather than a new, empty store.
  * @throws TENURE_INVALID_ARGUMENT when the folder is missing and may not be created (the message
  * names it and the mkdir that creates it);
- * TENURE_UNAVAILABLE when creating it fails.
+ * TENURE_STORE_UNUSABLE when creating it fails or a part of the path is not a folder.
  */
 export function prepareFolder(dir: string, create: boolean, folderMode: number): void {
   const missing: string[] = [];
@@ -73,8 +73,7 @@ export function prepareFolder(dir: string, create: boolean, folderMode: number):
     const stat = statSync(d, { throwIfNoEntry: false });
     if (stat !== undefined) {
       if (!stat.isDirectory())
-        throw new TenureError('TENURE_UNAVAILABLE', `cannot open the SQLite store: ${d} is not a folder`, {
-          retryable: false,
+        throw new TenureError('TENURE_STORE_UNUSABLE', `cannot open the SQLite store: ${d} is not a folder`, {
           details: { path: d },
         });
       break;
@@ -99,9 +98,9 @@ export function prepareFolder(dir: string, create: boolean, folderMode: number):
     }
   } catch (err) {
     throw new TenureError(
-      'TENURE_UNAVAILABLE',
+      'TENURE_STORE_UNUSABLE',
       `cannot create the folder of the SQLite store ${resolve(dir)}: ${(err as Error).message}`,
-      { cause: err, retryable: false, details: { path: resolve(dir) } },
+      { cause: err, details: { path: resolve(dir) } },
     );
   }
 }
@@ -140,9 +139,9 @@ export function createFileIfMissing(path: string, fileMode: number): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw new TenureError(
-      'TENURE_UNAVAILABLE',
+      'TENURE_STORE_UNUSABLE',
       `cannot create the SQLite store ${path}: ${(err as Error).message}`,
-      { cause: err, retryable: false, details: { path } },
+      { cause: err, details: { path } },
     );
   }
   try {

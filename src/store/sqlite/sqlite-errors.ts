@@ -10,8 +10,8 @@ function sqliteCode(err: unknown): string | undefined {
 
 /**
  * Maps a SQLite error to a TenureError: a lock held by another process past busyTimeoutMs and a
- * full disk to TENURE_UNAVAILABLE (retryable), a damaged file to TENURE_CORRUPT, an I/O error to
- * TENURE_UNAVAILABLE (final). TenureErrors and other errors (bugs) pass through.
+ * full disk to TENURE_UNAVAILABLE (retryable), a damaged file to TENURE_CORRUPT, an I/O error or
+ * a file that cannot be opened to TENURE_STORE_UNUSABLE (final). TenureErrors and other errors (bugs) pass through.
  */
 export function mapSqliteError(err: unknown, path: string): unknown {
   if (err instanceof TenureError) return err;
@@ -36,15 +36,13 @@ export function mapSqliteError(err: unknown, path: string): unknown {
       `the SQLite store ${path} is damaged (${code}): stop its users, move the file away (a new one at the same path starts above every revision handed out before) or restore a backup`,
       { cause: err, details },
     );
+  // The file cannot be opened, read or written (gone, no permission, a failing disk): final, a
+  // person must look (see errors.ts for the rule).
   if (code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CANTOPEN'))
     return new TenureError(
-      'TENURE_UNAVAILABLE',
-      `the SQLite store ${path} cannot be read or written (${code})`,
-      {
-        cause: err,
-        retryable: false,
-        details,
-      },
+      'TENURE_STORE_UNUSABLE',
+      `the SQLite store ${path} cannot be read or written (${code}): check the file, its folder and their permissions`,
+      { cause: err, details },
     );
   return err;
 }
