@@ -384,7 +384,10 @@ export function recipeSuite(name: string, harness: RecipeHarness): void {
       });
 
       it('rejects a bad permit count', async () => {
-        expect(() => new Semaphore(sessions[0]!, 'x', 0)).toThrow(/permits/);
+        const s = await session(); // its own, not one an earlier test left behind
+        expect(() => new Semaphore(s, 'x', 0)).toThrow(/permits/);
+        expect(() => new Semaphore(s, 'x', 1.5)).toThrow(/permits/);
+        expect(new Semaphore(s, 'x', 1).permits).toBe(1); // negative control: a good count is taken
       });
 
       it('refuses to count among processes that count differently, and leaves no key', async () => {
@@ -436,7 +439,7 @@ export function recipeSuite(name: string, harness: RecipeHarness): void {
 
     describe('bad input', () => {
       it('rejects bad names and options with TENURE_INVALID_ARGUMENT', async () => {
-        const s = sessions[0]!;
+        const s = await session(); // its own, not one an earlier test left behind
         expect(() => new Election(s, '')).toThrow(/name/);
         expect(() => new Mutex(s, 'a/b')).toThrow(/name/);
         expect(() => new Mutex(s, 'ok', { lockDelayMs: -1 })).toThrow(/options.lockDelayMs/);
