@@ -187,19 +187,24 @@ export function recipeSuite(name: string, harness: RecipeHarness): void {
         const first = await mutexes[0]!.lock();
         const order: number[] = [];
         let inside = 0;
-        const waiters = mutexes.slice(1).map(async (m, i) => {
-          await sleep(30 * i); // queue in a known order
-          await m.withLock(async (signal, lock) => {
-            inside++;
-            expect(inside).toBe(1);
-            expect(signal.aborted).toBe(false);
-            expect(gate.admit(lock.fencingToken)).toBe(true);
-            order.push(i + 1);
-            await sleep(10);
-            inside--;
-          });
-        });
-        await sleep(150);
+        // Queue in a known order without timing: each waiter starts only once the one before it
+        // has its key in the queue (holder + i waiters), so the queue order is 1, 2, 3.
+        const waiters: Promise<void>[] = [];
+        for (const [i, m] of mutexes.slice(1).entries()) {
+          waiters.push(
+            m.withLock(async (signal, lock) => {
+              inside++;
+              expect(inside).toBe(1);
+              expect(signal.aborted).toBe(false);
+              expect(gate.admit(lock.fencingToken)).toBe(true);
+              order.push(i + 1);
+              await sleep(10);
+              inside--;
+            }),
+          );
+          await eventually(async () => (await mutexes[0]!.queue()).length === i + 2);
+        }
+        expect(order).toEqual([]); // nobody got in while the first held it
         expect(gate.admit(first.fencingToken)).toBe(true);
         await first.unlock();
         await Promise.all(waiters);
@@ -349,26 +354,40 @@ export function recipeSuite(name: string, harness: RecipeHarness): void {
         let inside = 0;
         let peak = 0;
         const order: number[] = [];
-        await Promise.all(
-          sems.map(async (sem, i) => {
-            // Spaced well beyond a write's latency (etcd under load: ~10 ms) so the queue order is i.
-            await sleep(50 * i);
-            const permit = await sem.acquire();
-            order.push(i);
-            inside++;
-            peak = Math.max(peak, inside);
-            await sleep(150);
-            inside--;
-            await permit.unlock();
-          }),
-        );
+        // Holders keep their permits until all six have queued, so the queue only grows while
+        // they queue: each starts once the one before it has its key (i entries before it).
+        let allQueued!: () => void;
+        const queued = new Promise<void>((resolve) => (allQueued = resolve));
+        const runs: Promise<void>[] = [];
+        for (const [i, sem] of sems.entries()) {
+          runs.push(
+            (async () => {
+              const permit = await sem.acquire();
+              order.push(i);
+              inside++;
+              peak = Math.max(peak, inside);
+              await queued;
+              await sleep(20);
+              inside--;
+              await permit.unlock();
+            })(),
+          );
+          await eventually(async () => (await sems[0]!.queue()).length === i + 1);
+        }
+        await eventually(() => order.length === permits);
+        expect(order).toEqual([0, 1]); // only `permits` got in while the others wait
+        allQueued();
+        await Promise.all(runs);
         expect(peak).toBe(permits);
         expect(order).toEqual([0, 1, 2, 3, 4, 5]);
         expect(await sems[0]!.tryAcquire().then((l) => l?.unlock().then(() => true))).toBe(true);
       });
 
       it('rejects a bad permit count', async () => {
-        expect(() => new Semaphore(sessions[0]!, 'x', 0)).toThrow(/permits/);
+        const s = await session(); // its own, not one an earlier test left behind
+        expect(() => new Semaphore(s, 'x', 0)).toThrow(/permits/);
+        expect(() => new Semaphore(s, 'x', 1.5)).toThrow(/permits/);
+        expect(new Semaphore(s, 'x', 1).permits).toBe(1); // negative control: a good count is taken
       });
 
       it('refuses to count among processes that count differently, and leaves no key', async () => {
@@ -420,7 +439,7 @@ export function recipeSuite(name: string, harness: RecipeHarness): void {
 
     describe('bad input', () => {
       it('rejects bad names and options with TENURE_INVALID_ARGUMENT', async () => {
-        const s = sessions[0]!;
+        const s = await session(); // its own, not one an earlier test left behind
         expect(() => new Election(s, '')).toThrow(/name/);
         expect(() => new Mutex(s, 'a/b')).toThrow(/name/);
         expect(() => new Mutex(s, 'ok', { lockDelayMs: -1 })).toThrow(/options.lockDelayMs/);
