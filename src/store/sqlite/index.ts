@@ -74,7 +74,7 @@ import { prepareStatements, type Statements } from './statements.js';
 
 export { SQLITE_STORE_DEFAULTS, type SqliteStoreOptions } from './options.js';
 
-/** Most revisions with events one watch read returns, so a far-behind watcher catches up in steps. */
+/** Most revision numbers one watch read covers from its first event, so a far-behind watcher catches up in steps. */
 const READ_REVISIONS = 1000;
 
 /**
@@ -636,11 +636,11 @@ export class SqliteStore extends ChangeLogStore {
     return this.#read(() => {
       const state = this.#stmt.state.get() as { revision: number; compact_revision: number };
       if (after < state.compact_revision) throw compactedError(after + 1, state.compact_revision);
-      // The window is counted in revisions that have events, not in revision numbers: revisions
-      // skip (a new process's first write, a restored file), and a watcher far behind must not
-      // step through empty numbers a thousand at a time.
-      const nth = this.#stmt.nthLogRevisionAfter.get(after, READ_REVISIONS - 1) as number | undefined;
-      const upTo = nth === undefined ? state.revision : Math.min(state.revision, nth);
+      // The window starts at the next revision that has events, not at the next number:
+      // revisions skip (a new process's first write, a restored file), and a watcher far behind
+      // must not step through empty numbers a thousand at a time. One index seek.
+      const next = this.#stmt.nextLogRevision.get(after) as number | null;
+      const upTo = next === null ? state.revision : Math.min(state.revision, next - 1 + READ_REVISIONS);
       let rows: LogRow[];
       if (!prefix) rows = this.#stmt.readLogKey.all(after, upTo, keyBytes(key)) as LogRow[];
       else {

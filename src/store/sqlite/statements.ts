@@ -39,8 +39,8 @@ const SQL = {
   readLogOpen:
     'SELECT rev, deleted, key, value, create_rev, mod_rev, version, lease FROM changelog WHERE rev > ? AND rev <= ? AND key >= ? ORDER BY rev, seq',
   trimLog: 'DELETE FROM changelog WHERE rev <= ?',
-  /** The n-th (OFFSET n - 1) revision with events after a revision: a watch read's window end. */
-  nthLogRevisionAfter: 'SELECT DISTINCT rev FROM changelog WHERE rev > ? ORDER BY rev LIMIT 1 OFFSET ?',
+  /** The first revision with events after a revision: where a watch read's window starts. */
+  nextLogRevision: 'SELECT MIN(rev) FROM changelog WHERE rev > ?',
   /** The revision before the newest N with history, after a compaction point: where to trim to. */
   nthNewestRevision: 'SELECT DISTINCT rev FROM changelog WHERE rev > ? ORDER BY rev DESC LIMIT 1 OFFSET ?',
   grant: 'INSERT OR IGNORE INTO lease (id, ttl_ms, expires_at) VALUES (?, ?, ?)',
@@ -59,7 +59,7 @@ const PLUCKED: ReadonlySet<keyof typeof SQL> = new Set([
   'keysOfLease',
   'leasedKeys',
   'nthNewestRevision',
-  'nthLogRevisionAfter',
+  'nextLogRevision',
   'expired',
   'anyExpired',
 ] as const);
