@@ -29,6 +29,7 @@ import { Command } from './command.js';
 import { checkLayoutName, layoutNamespace, type Layout } from './layout.js';
 import { openCliStore } from './store-url.js';
 import {
+  CLOSE_WAIT_MS,
   StopSignals,
   forwardedSignal,
   inFlagTerms,
@@ -37,7 +38,7 @@ import {
   unlessStopped,
 } from './supervisor.js';
 import { EXIT_GAVE_UP, UsageError, oneLine } from './usage-error.js';
-import { statusLine, type StatusLine } from './status-line.js';
+import { codeOf, statusLine, type StatusLine } from './status-line.js';
 
 /** When CMD is restarted after it exits while its supervisor leads (systemd's `Restart=`). */
 export type RestartPolicy = 'on-failure' | 'always' | 'never';
@@ -84,11 +85,6 @@ export interface ElectCommandOptions {
 
 /** A CMD that ran this long without exiting resets the backoff. */
 const HEALTHY_RUN_MS = 10_000;
-/** Longest wait for the session's revoke and for the store to close, on the way out. */
-const CLOSE_WAIT_MS = 2000;
-
-/** The error code of a loss or failure, for `--json`. */
-const codeOf = (reason: unknown): unknown => (reason as { code?: unknown } | undefined)?.code;
 
 /** How a term of leadership ended for the supervisor. */
 type Outcome = { kind: 'ended' } | { kind: 'exit'; code: number };

@@ -28,6 +28,7 @@ import { Command } from './command.js';
 import { checkLayoutName, layoutNamespace, type Layout } from './layout.js';
 import { openCliStore } from './store-url.js';
 import {
+  CLOSE_WAIT_MS,
   StopSignals,
   forwardedSignal,
   inFlagTerms,
@@ -38,7 +39,7 @@ import {
 } from './supervisor.js';
 import { EXIT_LOCK_LOST, EXIT_NOT_ACQUIRED, UsageError, oneLine } from './usage-error.js';
 import { escapeControlCharacters } from './terminal-text.js';
-import { statusLine, type StatusLine } from './status-line.js';
+import { codeOf, statusLine, type StatusLine } from './status-line.js';
 
 /** Options of {@link runLock}. */
 export interface LockCommandOptions {
@@ -63,12 +64,6 @@ export interface LockCommandOptions {
    */
   layout?: Layout;
 }
-
-/** Longest wait for the session's revoke and for the store to close, on the way out. */
-const CLOSE_WAIT_MS = 2000;
-
-/** The error code of a loss, for `--json` (TENURE_SESSION_EXPIRED, TENURE_LOCK_LOST, ...). */
-const codeOf = (reason: unknown): unknown => (reason as { code?: unknown } | undefined)?.code;
 
 /** Runs the lock command; resolves with the exit code, the last `--json` event. */
 export async function runLock(name: string, argv: readonly string[], o: LockCommandOptions): Promise<number> {

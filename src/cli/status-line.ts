@@ -5,6 +5,9 @@
  * events are listed in docs/cli.md.
  */
 
+/** The error code of a loss or failure (TENURE_SESSION_EXPIRED, ...), for a `--json` event. */
+export const codeOf = (reason: unknown): unknown => (reason as { code?: unknown } | undefined)?.code;
+
 /** One event: its name and its facts. */
 export interface StatusEvent {
   readonly event: string;

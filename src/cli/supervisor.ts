@@ -9,6 +9,9 @@ import { checkName } from '../recipes/names.js';
 import { sleep } from '../sleep.js';
 import { UsageError, oneLine } from './usage-error.js';
 
+/** Longest wait for the session's revoke and for the store to close, on the way out. */
+export const CLOSE_WAIT_MS = 2000;
+
 /**
  * The signals that stop a supervisor: CMD's group is stopped, the lock released or leadership
  * resigned, and tenure exits. SIGHUP (the terminal went away) and SIGQUIT (Ctrl-\) are handled

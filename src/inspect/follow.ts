@@ -28,6 +28,7 @@ import {
   type TermView,
 } from './model.js';
 import { leasesOf, readKeys } from './read.js';
+import { sleep } from '../sleep.js';
 
 /** Options of {@link FleetFollower}. */
 export interface FleetFollowerOptions {
@@ -181,7 +182,7 @@ export class FleetFollower extends EventEmitter<{
     let behind = !this.ready;
     let failures = 0;
     while (!signal.aborted) {
-      if (failures > 0) await new Promise<void>((r) => this.clock.setTimeout(r, RETRY_MS).unref());
+      if (failures > 0) await sleep(RETRY_MS, { clock: this.clock, signal });
       if (signal.aborted) return;
       if (behind) {
         await this.refresh();

@@ -96,6 +96,31 @@ export interface QueueGroups extends UndecodedReport {
 }
 
 /**
+ * Each queue of `kind` in `kvs`, by name, with its entries decoded by `decode` in queue order.
+ * An entry `decode` cannot read (undefined) is reported as `problem` and left out; a queue with
+ * no readable entry is left out.
+ */
+export function decodeQueues<E>(
+  kind: QueueKind,
+  kvs: readonly KeyValue[],
+  undecoded: UndecodedKeys,
+  decode: (kv: KeyValue) => E | undefined,
+  problem: string,
+): [name: string, entries: E[]][] {
+  const out: [string, E[]][] = [];
+  for (const [name, list] of groupQueues(kind, kvs, undecoded).queues) {
+    const entries: E[] = [];
+    for (const kv of list) {
+      const e = decode(kv);
+      if (e === undefined) undecoded.add(kv.key, problem);
+      else entries.push(e);
+    }
+    if (entries.length > 0) out.push([name, entries]);
+  }
+  return out;
+}
+
+/**
  * Groups the keys of a range of `<kind>/` by queue name, each queue in create-revision order
  * (queue order) and the names sorted; keys that are not `<kind>/<name>/<unique>` are reported.
  */

@@ -14,7 +14,7 @@ import {
   decodeTagged,
   decodeText,
   encodeTagged,
-  groupQueues,
+  decodeQueues,
   queuePrefix,
   toEntry,
   type QueueEntry,
@@ -82,17 +82,18 @@ export interface RWLocksDescription extends UndecodedReport {
  * reported and left out; a lock with no readable entry is left out. Pure.
  */
 export function describe(kvs: readonly KeyValue[], undecoded = new UndecodedKeys()): RWLocksDescription {
-  const { queues } = groupQueues('rwlock', kvs, undecoded);
   const rwlocks: RWLockDescription[] = [];
-  for (const [name, list] of queues) {
-    const q: (RWEntry & { mode: RWMode })[] = [];
-    for (const kv of list) {
+  const queues = decodeQueues(
+    'rwlock',
+    kvs,
+    undecoded,
+    (kv) => {
       const e = decodeRWEntry(kv);
-      if (e.mode === undefined)
-        undecoded.add(kv.key, 'a read-write lock entry that is neither read nor write');
-      else q.push({ ...e, mode: e.mode });
-    }
-    if (q.length === 0) continue;
+      return e.mode === undefined ? undefined : { ...e, mode: e.mode };
+    },
+    'a read-write lock entry that is neither read nor write',
+  );
+  for (const [name, q] of queues) {
     const held = heldCount(q.map((e) => e.mode));
     rwlocks.push({ name, holders: q.slice(0, held), waiters: q.slice(held) });
   }

@@ -14,7 +14,7 @@ import {
   decodeTagged,
   decodeText,
   encodeTagged,
-  groupQueues,
+  decodeQueues,
   queuePrefix,
   toEntry,
   type QueueEntry,
@@ -73,17 +73,18 @@ export interface SemaphoresDescription extends UndecodedReport {
  * left out; a semaphore with no readable entry is left out. Pure.
  */
 export function describe(kvs: readonly KeyValue[], undecoded = new UndecodedKeys()): SemaphoresDescription {
-  const { queues } = groupQueues('semaphore', kvs, undecoded);
   const semaphores: SemaphoreDescription[] = [];
-  for (const [name, list] of queues) {
-    const q: (SemaphoreEntry & { permits: number })[] = [];
-    for (const kv of list) {
+  const queues = decodeQueues(
+    'semaphore',
+    kvs,
+    undecoded,
+    (kv) => {
       const e = decodeSemaphoreEntry(kv);
-      if (e.permits === undefined)
-        undecoded.add(kv.key, 'a semaphore entry without its permit count (<permits> <owner>)');
-      else q.push({ ...e, permits: e.permits });
-    }
-    if (q.length === 0) continue;
+      return e.permits === undefined ? undefined : { ...e, permits: e.permits };
+    },
+    'a semaphore entry without its permit count (<permits> <owner>)',
+  );
+  for (const [name, q] of queues) {
     const declared = [...new Set(q.map((e) => e.permits))].sort((a, b) => a - b);
     const permits = declared[0]!;
     semaphores.push({
