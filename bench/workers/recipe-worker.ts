@@ -8,6 +8,7 @@
 import { Election } from '../../src/recipes/coordination/election.js';
 import { Mutex } from '../../src/recipes/coordination/mutex.js';
 import { Session } from '../../src/recipes/coordination/session.js';
+import { exitAfterOutput } from '../../src/cli/exit.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/types.js';
 
@@ -46,7 +47,8 @@ if (mode === 'contend') {
   process.stdout.write(`${JSON.stringify({ pid: process.pid, reads, log })}\n`);
   for (const s of sessions) await s.close();
   await store.close();
-  process.exit(0);
+  // The log is far larger than a pipe's buffer: exit only once stdout has taken all of it.
+  await exitAfterOutput(0);
 } else if (mode === 'elect') {
   const session = await Session.create(store, { ttlMs: Number(b) });
   process.stdout.write('ready\n');
