@@ -251,9 +251,13 @@ describe('signals to tenure', () => {
     it(`${verb}: one Ctrl-C in a terminal delivers exactly one signal to CMD, a SIGINT`, async () => {
       const log = join(tmp.dir, 'signals.log');
       const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-      const line = [process.execPath, CLI, verb, 'tty', '--', process.execPath, SIGNAL_LOG, log]
+      // `exec`: the shell script(1) starts ($SHELL, or /bin/sh where SHELL is unset, as under CI)
+      // must not stay in the terminal's foreground group as tenure's parent. dash does not exec a
+      // lone command by itself; it would take the Ctrl-C too, and its exit status, not tenure's,
+      // would be what script reports.
+      const line = `exec ${[process.execPath, CLI, verb, 'tty', '--', process.execPath, SIGNAL_LOG, log]
         .map(quote)
-        .join(' ');
+        .join(' ')}`;
       // script(1) runs the line in a new session whose controlling terminal is a pseudo-terminal,
       // and copies its stdin to the terminal's master side: \x03 there is a Ctrl-C typed by a user.
       const term = spawn('script', ['-q', '-e', '-c', line, '/dev/null'], {
