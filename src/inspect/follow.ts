@@ -17,9 +17,11 @@ import type { KeyValue, Store } from '../store/types.js';
 import { estimateFaultAt, FAULT_ESTIMATE, failoverMs as measureFailover } from './failover.js';
 import { LeaseTracker } from './leases.js';
 import {
+  bucketOf,
   describeFleet,
+  ETCD_LAYOUT_BUCKET,
   inspectedPrefix,
-  INSPECT_PREFIXES,
+  INSPECT_BUCKETS,
   type EntryView,
   type FleetEvent,
   type FleetSnapshot,
@@ -75,8 +77,8 @@ export class FleetFollower extends EventEmitter<{
   readonly clock: Clock;
   readonly #ac = new AbortController();
   readonly #leases: LeaseTracker;
-  /** The keys under the inspected prefixes, by prefix then key, as of {@link #revision}. */
-  readonly #keys = new Map<string, Map<string, KeyValue>>(INSPECT_PREFIXES.map((p) => [p, new Map()]));
+  /** The keys of every bucket (inspected prefixes, etcd's layout), by bucket then key, as of {@link #revision}. */
+  readonly #keys = new Map<string, Map<string, KeyValue>>(INSPECT_BUCKETS.map((b) => [b, new Map()]));
   #revision = 0;
   readonly #history = new Map<string, TermView[]>();
   /** Each slot map's last non-null holder per slot, to count a move once (not as leave + take). */
@@ -199,12 +201,17 @@ export class FleetFollower extends EventEmitter<{
           signal,
         })) {
           failures = 0;
-          const events = batch.events.filter((e) => inspectedPrefix(e.kv.key) !== undefined);
+          const etcdKeys = this.#keys.get(ETCD_LAYOUT_BUCKET)!;
+          // A delete carries no lease: an etcd-layout key is known by the bucket that holds it.
+          const known = (key: string) => inspectedPrefix(key) !== undefined || etcdKeys.has(key);
+          const events = batch.events.filter((e) => known(e.kv.key) || (e.type === 'put' && bucketOf(e.kv)));
           await this.#enqueue(async () => {
             for (const e of events) {
-              const keys = this.#keys.get(inspectedPrefix(e.kv.key)!)!;
-              if (e.type === 'delete') keys.delete(e.kv.key);
-              else keys.set(e.kv.key, e.kv);
+              const bucket = e.type === 'put' ? bucketOf(e.kv) : undefined;
+              if (bucket === undefined) {
+                // Deleted, or rewritten into a key no layout reads: out of whichever bucket held it.
+                this.#keys.get(inspectedPrefix(e.kv.key) ?? ETCD_LAYOUT_BUCKET)!.delete(e.kv.key);
+              } else this.#keys.get(bucket)!.set(e.kv.key, e.kv);
             }
             this.#revision = Math.max(this.#revision, batch.revision);
             if (events.length === 0) return;
