@@ -27,7 +27,7 @@ async function uncontended(store: Store, n: number): Promise<number[]> {
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
     const lock = await mutex.lock();
-    await lock.unlock();
+    await lock.close();
     out.push(performance.now() - t0);
   }
   await session.close();
@@ -61,7 +61,7 @@ async function contendedInProcess(make: () => Store, waiters: number, cycles: nu
         done++;
         releasedAt = performance.now();
         releases++;
-        await lock.unlock();
+        await lock.close();
       }
     }),
   );
@@ -148,7 +148,7 @@ async function electionHandoverInProcess(store: Store, rounds: number): Promise<
     const next = new Election(other, 'handover').campaign(other === a ? 'a' : 'b');
     await new Promise((r) => setTimeout(r, 2));
     const t0 = performance.now();
-    await leader.resign();
+    await leader.close();
     leader = await next;
     out.push(performance.now() - t0);
     other = other === a ? b : a;
