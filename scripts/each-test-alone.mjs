@@ -8,7 +8,9 @@
  *   node scripts/each-test-alone.mjs --report alone.json --timeout 300 test/shards/*.test.ts
  *
  * Each test is selected by its full name (suites and title), escaped and anchored, with `-t`; a
- * run that passes no test, or fails, is reported with the end of its output. Exits 1 if any did.
+ * run that passes no test, or fails, is run once more (the machine may be loaded: a test that
+ * then passes is reported as `flaky`, not as depending on others) and reported with the end of
+ * its output. Exits 1 if any test did not pass.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -59,59 +61,85 @@ function pattern(listed) {
 }
 
 const scratch = mkdtempSync(join(tmpdir(), 'each-test-alone-'));
+
+/** Runs the test `name` of `file` alone, once. */
+function runAlone(file, name) {
+  const out = join(scratch, 'result.json');
+  rmSync(out, { force: true });
+  const t0 = performance.now();
+  const r = spawnSync(
+    process.execPath,
+    [
+      VITEST,
+      'run',
+      file,
+      '-t',
+      pattern(name),
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile.json=${out}`,
+    ],
+    {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: timeoutS * 1000,
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+    },
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  let counts = { passed: 0, failed: 0, skipped: 0 };
+  try {
+    const json = JSON.parse(readFileSync(out, 'utf8'));
+    counts = {
+      passed: json.numPassedTests,
+      failed: json.numFailedTests,
+      skipped: json.numPendingTests + json.numTodoTests,
+    };
+  } catch {
+    // No report: the run crashed or timed out; reported below as a failure.
+  }
+  const outcome =
+    r.status === 0 && counts.failed === 0 && counts.passed === 1
+      ? 'pass'
+      : r.status === 0 && counts.passed === 0 && counts.failed === 0 && counts.skipped > 0
+        ? 'skipped'
+        : r.error?.code === 'ETIMEDOUT' || r.signal
+          ? 'timeout'
+          : counts.passed + counts.failed + counts.skipped === 0
+            ? 'no test matched'
+            : 'fail';
+  const tail = `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').slice(-40).join('\n');
+  return { outcome, seconds, counts, tail };
+}
+
 const results = [];
 try {
   for (const file of files) {
     const tests = listTests(file);
     console.log(`${file}: ${tests.length} tests`);
     for (const name of tests) {
-      const out = join(scratch, 'result.json');
-      rmSync(out, { force: true });
-      const t0 = performance.now();
-      const r = spawnSync(
-        process.execPath,
-        [VITEST, 'run', file, '-t', pattern(name), '--reporter=json', `--outputFile=${out}`],
-        { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: timeoutS * 1000 },
-      );
-      const seconds = (performance.now() - t0) / 1000;
-      let counts = { passed: 0, failed: 0, skipped: 0 };
-      try {
-        const json = JSON.parse(readFileSync(out, 'utf8'));
-        counts = {
-          passed: json.numPassedTests,
-          failed: json.numFailedTests,
-          skipped: json.numPendingTests + json.numTodoTests,
-        };
-      } catch {
-        // No report: the run crashed or timed out; reported below as a failure.
+      let run = runAlone(file, name);
+      if (run.outcome !== 'pass' && run.outcome !== 'skipped') {
+        const again = runAlone(file, name);
+        if (again.outcome === 'pass') run = { ...again, outcome: 'flaky', tail: run.tail };
       }
-      const outcome =
-        r.status === 0 && counts.failed === 0 && counts.passed === 1
-          ? 'pass'
-          : r.status === 0 && counts.passed === 0 && counts.failed === 0 && counts.skipped > 0
-            ? 'skipped'
-            : r.error?.code === 'ETIMEDOUT' || r.signal
-              ? 'timeout'
-              : counts.passed + counts.failed + counts.skipped === 0
-                ? 'no test matched'
-                : 'fail';
+      const { outcome, seconds, counts, tail } = run;
       results.push({ file, name, outcome, seconds: Math.round(seconds * 10) / 10, ...counts });
       console.log(`  ${outcome.padEnd(15)} ${seconds.toFixed(1).padStart(6)} s  ${name}`);
-      if (outcome !== 'pass' && outcome !== 'skipped') {
-        const tail = `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').slice(-40).join('\n');
-        console.log(tail.replace(/^/gm, '      | '));
-      }
+      if (outcome !== 'pass' && outcome !== 'skipped') console.log(tail.replace(/^/gm, '      | '));
     }
   }
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
 
-const bad = results.filter((r) => r.outcome !== 'pass' && r.outcome !== 'skipped');
+const bad = results.filter((r) => !['pass', 'skipped', 'flaky'].includes(r.outcome));
 const skipped = results.filter((r) => r.outcome === 'skipped').length;
+const flaky = results.filter((r) => r.outcome === 'flaky');
 console.log(
-  `\n${results.length} tests run alone: ${results.length - bad.length - skipped} passed, ${skipped} skipped, ${bad.length} did not pass`,
+  `\n${results.length} tests run alone: ${results.length - bad.length - skipped - flaky.length} passed, ${flaky.length} passed only on a second run, ${skipped} skipped, ${bad.length} did not pass`,
 );
+for (const r of flaky) console.log(`  flaky: ${r.file} > ${r.name}`);
 for (const r of bad) console.log(`  ${r.outcome}: ${r.file} > ${r.name}`);
 if (report) writeFileSync(report, `${JSON.stringify(results, null, 2)}\n`);
 process.exit(bad.length > 0 ? 1 : 0);
