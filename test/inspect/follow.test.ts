@@ -9,6 +9,7 @@ import type { FleetEvent } from '../../src/inspect/model.js';
 import { inspectStore } from '../../src/inspect/read.js';
 import { Election } from '../../src/recipes/coordination/election.js';
 import { Membership } from '../../src/recipes/fleet/membership.js';
+import { etcdKey, etcdPrefix } from '../../src/recipes/coordination/etcd-layout.js';
 import { Mutex } from '../../src/recipes/coordination/mutex.js';
 import { RWLock } from '../../src/recipes/coordination/rwlock.js';
 import { Semaphore } from '../../src/recipes/coordination/semaphore.js';
@@ -217,5 +218,24 @@ describe("etcd's concurrency layout", () => {
     await lock.close();
     await eventually(() => events.some((e) => e.kind === 'unlock' && e.name === 'deploy'));
     expect(view.snapshot().locks).toEqual([]);
+  });
+});
+
+describe("etcd's concurrency layout, followed", () => {
+  it('an etcd-layout entry put and deleted within one watch batch leaves no lock behind', async () => {
+    const store = new MemoryStore();
+    closers.push(() => store.close());
+    const view = new FleetFollower(store, { refreshMs: 600_000 });
+    closers.push(() => view.close());
+    await view.start();
+    const s = await Session.create(store, { ttlMs: 5000 });
+    closers.push(() => s.close());
+    const key = etcdKey(etcdPrefix('flash'), s.lease);
+    // Both commits before the follower's watch reads: they reach it as one batch.
+    await Promise.all([store.put(key, '', { lease: s.lease }), store.delete(key)]);
+    const other = await new Mutex(s, 'after', { layout: 'etcd' }).lock();
+    await eventually(() => view.snapshot().locks.some((l) => l.name === 'after'));
+    expect(view.snapshot().locks.map((l) => l.name)).toEqual(['after']);
+    await other.close();
   });
 });
