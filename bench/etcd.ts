@@ -120,7 +120,7 @@ export async function run(): Promise<void> {
       },
       async () => {
         const lock = await mutex.lock();
-        await lock.unlock();
+        await lock.close();
       },
     );
     peerLock.push(...peerLock2);
@@ -140,10 +140,10 @@ export async function run(): Promise<void> {
         .then((lock) => ({ lock, at: performance.now() }));
       await new Promise((r) => setTimeout(r, 5));
       const t0 = performance.now();
-      await a.unlock();
+      await a.close();
       const b = await waiting;
       handoff.push(b.at - t0);
-      await b.lock.unlock();
+      await b.lock.close();
     }
     // Election handover after a graceful resign.
     const handover: number[] = [];
@@ -154,10 +154,10 @@ export async function run(): Promise<void> {
         .then((l) => ({ l, at: performance.now() }));
       await new Promise((r) => setTimeout(r, 5));
       const t0 = performance.now();
-      await leader.resign();
+      await leader.close();
       const b = await next;
       handover.push(b.at - t0);
-      await b.l.resign();
+      await b.l.close();
     }
     console.log(`handoff p50 ${p50(handoff)} ms, election handover p50 ${p50(handover)} ms`);
 
@@ -178,7 +178,7 @@ export async function run(): Promise<void> {
       await crashing.close();
       const b = await next;
       failover.push(performance.now() - t0);
-      await b.resign();
+      await b.close();
     }
     console.log(`crash failover p50 ${p50(failover)} ms (ttl ${failoverTtlMs} ms)`);
 

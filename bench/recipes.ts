@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Election } from '../src/recipes/coordination/election.js';
 import { Mutex } from '../src/recipes/coordination/mutex.js';
+import { Semaphore } from '../src/recipes/coordination/semaphore.js';
 import { Session } from '../src/recipes/coordination/session.js';
 import { MemoryStore } from '../src/store/memory/index.js';
 import { SqliteStore } from '../src/store/sqlite/index.js';
@@ -27,9 +28,55 @@ async function uncontended(store: Store, n: number): Promise<number[]> {
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
     const lock = await mutex.lock();
-    await lock.unlock();
+    await lock.close();
     out.push(performance.now() - t0);
   }
+  await session.close();
+  return out;
+}
+
+/**
+ * Uncontended recipes on one store against their floor, side by side: each round runs every
+ * measure once, in an order that rotates, so load from elsewhere falls on all of them alike.
+ * - floor: two raw puts (the two writes a lock must make: take it, give it back);
+ * - queue txn + delete: the writes an uncontended turn makes, without the recipe (a put-if-absent
+ *   under the session's lease that reads the entries ahead in the same transaction, then a delete);
+ * - Mutex lock+close, Election campaign+close, Semaphore (2 permits) acquire+close.
+ */
+async function floors(store: Store, rounds: number): Promise<Record<string, number[]>> {
+  const session = await Session.create(store, { ttlMs: 5000 });
+  const mutex = new Mutex(session, 'floor');
+  const election = new Election(session, 'floor');
+  const semaphore = new Semaphore(session, 'floor', 2);
+  const queueKey = `bench/queue/${session.lease}`;
+  const measures: Record<string, () => Promise<unknown>> = {
+    twoPuts: async () => {
+      await store.put('bench/raw', 'v');
+      await store.put('bench/raw', 'v');
+    },
+    queueTxnAndDelete: async () => {
+      await store.txn({
+        compare: [{ key: queueKey, target: 'createRevision', op: '=', value: 0 }],
+        success: [
+          { type: 'put', key: queueKey, value: 'v', lease: session.lease },
+          { type: 'get', key: 'bench/queue/', prefix: true, order: 'createRevisionDescending', limit: 3 },
+        ],
+      });
+      await store.delete(queueKey);
+    },
+    mutex: async () => (await mutex.lock()).close(),
+    election: async () => (await election.campaign('v')).close(),
+    semaphore: async () => (await semaphore.acquire()).close(),
+  };
+  const names = Object.keys(measures);
+  const out: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (let r = 0; r < rounds; r++)
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(r + k) % names.length]!;
+      const t0 = performance.now();
+      await measures[name]!();
+      out[name]!.push(performance.now() - t0);
+    }
   await session.close();
   return out;
 }
@@ -61,7 +108,7 @@ async function contendedInProcess(make: () => Store, waiters: number, cycles: nu
         done++;
         releasedAt = performance.now();
         releases++;
-        await lock.unlock();
+        await lock.close();
       }
     }),
   );
@@ -148,7 +195,7 @@ async function electionHandoverInProcess(store: Store, rounds: number): Promise<
     const next = new Election(other, 'handover').campaign(other === a ? 'a' : 'b');
     await new Promise((r) => setTimeout(r, 2));
     const t0 = performance.now();
-    await leader.resign();
+    await leader.close();
     leader = await next;
     out.push(performance.now() - t0);
     other = other === a ? b : a;
@@ -204,6 +251,8 @@ export async function run(): Promise<void> {
       await sql.put('bench/raw', 'v');
       rawPut.push(performance.now() - t0);
     }
+    await floors(sql, 300);
+    const floor = await floors(sql, 3000);
     const sqlHandover = await electionHandoverInProcess(sql, 200);
     await sql.close();
     const memHandover = await electionHandoverInProcess(new MemoryStore(), 500);
@@ -211,6 +260,18 @@ export async function run(): Promise<void> {
       memoryP50Ms: r3(percentile(memUnc, 50)),
       sqliteP50Ms: r3(percentile(sqlUnc, 50)),
       sqliteTwoPutsP50Ms: r3(2 * percentile(rawPut, 50)),
+    };
+    const twoPuts = percentile(floor.twoPuts!, 50);
+    const floorRow = (name: string) => ({
+      p50Ms: r3(percentile(floor[name]!, 50)),
+      vsTwoPuts: r3(percentile(floor[name]!, 50) / twoPuts),
+    });
+    results.sqliteFloors = {
+      twoPutsP50Ms: r3(twoPuts),
+      queueTxnAndDelete: floorRow('queueTxnAndDelete'),
+      mutexLockClose: floorRow('mutex'),
+      electionCampaignClose: floorRow('election'),
+      semaphoreAcquireClose: floorRow('semaphore'),
     };
     const contended: Record<string, unknown>[] = [];
     for (const waiters of [2, 10, 100]) {
@@ -248,6 +309,9 @@ export async function run(): Promise<void> {
     const u = results.uncontended as Record<string, number>;
     const e = results.electionHandover as Record<string, number>;
     const c = results.crashFailover as { p50Ratio: number; maxRatio: number };
+    const f = results.sqliteFloors as Record<string, { p50Ms: number; vsTwoPuts: number }> & {
+      twoPutsP50Ms: number;
+    };
     writeResults(
       'recipes',
       results,
@@ -272,6 +336,28 @@ export async function run(): Promise<void> {
               '',
               `p50 ${c.p50Ratio}, max ${c.maxRatio}`,
               '≤ 1.1',
+            ],
+          ],
+        ) +
+        `\n\nSQLite, uncontended, against the floor of two raw puts (${f.twoPutsP50Ms} ms p50), measured side by side (every round runs each once, in rotating order; 3,000 rounds). Goal (issue 18): the Mutex within 1.5× the floor.\n\n` +
+        table(
+          ['measure', 'p50', '× two raw puts'],
+          [
+            [
+              'queue txn + delete (the two writes, no recipe)',
+              `${f.queueTxnAndDelete!.p50Ms} ms`,
+              f.queueTxnAndDelete!.vsTwoPuts,
+            ],
+            ['Mutex lock + close', `${f.mutexLockClose!.p50Ms} ms`, f.mutexLockClose!.vsTwoPuts],
+            [
+              'Election campaign + close',
+              `${f.electionCampaignClose!.p50Ms} ms`,
+              f.electionCampaignClose!.vsTwoPuts,
+            ],
+            [
+              'Semaphore acquire + close',
+              `${f.semaphoreAcquireClose!.p50Ms} ms`,
+              f.semaphoreAcquireClose!.vsTwoPuts,
             ],
           ],
         ) +

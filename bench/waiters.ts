@@ -153,7 +153,7 @@ async function child(backend: string, n: number): Promise<Result> {
     maxHolders = Math.max(maxHolders, holding);
     held++;
     holding--;
-    await lock.unlock();
+    await lock.close();
   });
   const settled = Promise.allSettled(waits);
   // Checked on every enqueue as well as on a timer: a run that saturates the event loop starves
@@ -196,7 +196,7 @@ async function child(backend: string, n: number): Promise<Result> {
   if (enqueueFinished) {
     for (const k of Object.keys(state.calls)) state.calls[k] = 0;
     const t1 = performance.now();
-    await holder.unlock();
+    await holder.close();
     const drained = await capped(() => held >= n, DRAIN_CAP_MS + (t1 - t0));
     const drainMs = performance.now() - t1;
     result.drained = held;

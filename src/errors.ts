@@ -74,6 +74,13 @@ export type TenureErrorCode =
    */
   | 'TENURE_SLOT_LOST'
   /**
+   * `Member.update` was called on a member that is no longer one: it left (`close()`), its
+   * session expired, or its key was deleted or belongs to a later join of the id. Join again to
+   * be a member. `details`: `id`, `status` (the member's: `released`, `lost`, or `held`
+   * when the store showed the key gone before this process noticed).
+   */
+  | 'TENURE_MEMBER_LOST'
+  /**
    * The stored data is not what this version of tenure understands, is damaged (a corrupted
    * page, a file that is not a database), or has run out of revisions.
    */

@@ -39,7 +39,7 @@ if (mode === 'contend') {
         const lock = await mutex.lock();
         const acquiredAt = now();
         const releasedAt = now();
-        await lock.unlock();
+        await lock.close();
         log.push([lock.fencingToken, acquiredAt, releasedAt]);
       }
     }),

@@ -34,32 +34,33 @@ export function formatStatus(s: FleetSnapshot, storeUrl: string): string {
       x.remainingMs === undefined ? 'expired' : `${Math.round(x.remainingMs)} ms`,
     ]),
   );
+  // etcd's layout (etcdctl lock, Go's concurrency.Mutex) writes empty values: name the session.
+  const shown = (e: EntryView) => (e.value === '' && e.lease !== null ? `(lease ${e.lease})` : e.value);
+  const named = (x: { name: string; layout?: 'etcd' }) =>
+    x.layout === 'etcd' ? `${x.name} (etcd layout)` : x.name;
   section(
     'ELECTIONS',
     ['NAME', 'LEADER', 'TERM', 'CANDIDATES'],
     s.elections.map((e) => [
-      e.name,
-      e.leader?.value ?? '-',
+      named(e),
+      e.leader ? shown(e.leader) : '-',
       // The leader's term: its fencing token, as TENURE_TERM gives it to the leader's command.
       e.leader ? `term ${e.leader.revision}` : '-',
-      e.candidates
-        .slice(1)
-        .map((c) => c.value)
-        .join(', ') || '-',
+      e.candidates.slice(1).map(shown).join(', ') || '-',
     ]),
   );
   section(
     'LOCKS',
     ['KIND', 'NAME', 'HOLDERS', 'FENCING TOKENS', 'WAITERS'],
     s.locks.map((l) => {
-      const who = (e: EntryView) => (e.mode === undefined ? e.value : `${e.mode} ${e.value}`);
+      const who = (e: EntryView) => (e.mode === undefined ? shown(e) : `${e.mode} ${shown(e)}`);
       const kind =
         l.permits === undefined
           ? l.kind
           : `${l.kind} of ${l.permits}${l.permitsDeclared ? ` (DISAGREE: ${l.permitsDeclared.join(', ')})` : ''}`;
       return [
         kind,
-        l.name,
+        named(l),
         l.holders.map(who).join(', ') || '-',
         l.holders.map((h) => h.revision).join(', ') || '-',
         l.waiters.map(who).join(', ') || '-',

@@ -13,13 +13,15 @@
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock, type Timer } from '../clock.js';
 import { isTenureError } from '../errors.js';
-import type { KeyValue, Store } from '../store/types.js';
+import type { KeyValue, Store, WatchEvent } from '../store/types.js';
 import { estimateFaultAt, FAULT_ESTIMATE, failoverMs as measureFailover } from './failover.js';
 import { LeaseTracker } from './leases.js';
 import {
+  bucketOf,
   describeFleet,
+  ETCD_LAYOUT_BUCKET,
   inspectedPrefix,
-  INSPECT_PREFIXES,
+  INSPECT_BUCKETS,
   type EntryView,
   type FleetEvent,
   type FleetSnapshot,
@@ -75,8 +77,8 @@ export class FleetFollower extends EventEmitter<{
   readonly clock: Clock;
   readonly #ac = new AbortController();
   readonly #leases: LeaseTracker;
-  /** The keys under the inspected prefixes, by prefix then key, as of {@link #revision}. */
-  readonly #keys = new Map<string, Map<string, KeyValue>>(INSPECT_PREFIXES.map((p) => [p, new Map()]));
+  /** The keys of every bucket (inspected prefixes, etcd's layout), by bucket then key, as of {@link #revision}. */
+  readonly #keys = new Map<string, Map<string, KeyValue>>(INSPECT_BUCKETS.map((b) => [b, new Map()]));
   #revision = 0;
   readonly #history = new Map<string, TermView[]>();
   /** Each slot map's last non-null holder per slot, to count a move once (not as leave + take). */
@@ -199,15 +201,11 @@ export class FleetFollower extends EventEmitter<{
           signal,
         })) {
           failures = 0;
-          const events = batch.events.filter((e) => inspectedPrefix(e.kv.key) !== undefined);
           await this.#enqueue(async () => {
-            for (const e of events) {
-              const keys = this.#keys.get(inspectedPrefix(e.kv.key)!)!;
-              if (e.type === 'delete') keys.delete(e.kv.key);
-              else keys.set(e.kv.key, e.kv);
-            }
+            let relevant = 0;
+            for (const e of batch.events) if (this.#apply(e)) relevant++;
             this.#revision = Math.max(this.#revision, batch.revision);
-            if (events.length === 0) return;
+            if (relevant === 0) return;
             await this.#leases.lookNew(leasesOf(this.#kvs())).catch(() => undefined);
             this.#update();
           });
@@ -223,6 +221,27 @@ export class FleetFollower extends EventEmitter<{
         }
       }
     }
+  }
+
+  /**
+   * Applies one change to the model's keys; returns whether it concerns the model. Event by event,
+   * in order: an etcd-layout key is known only by the bucket holding it once put (its delete
+   * carries no lease), so a put and its delete in one batch must be applied one after the other.
+   */
+  #apply(e: WatchEvent): boolean {
+    const key = e.kv.key;
+    const bucket = e.type === 'put' ? bucketOf(e.kv) : undefined;
+    if (bucket !== undefined) {
+      this.#keys.get(bucket)!.set(key, e.kv);
+      return true;
+    }
+    // Deleted, or rewritten into a key no layout reads: out of whichever bucket held it.
+    const prefix = inspectedPrefix(key);
+    if (prefix !== undefined) {
+      this.#keys.get(prefix)!.delete(key);
+      return true;
+    }
+    return this.#keys.get(ETCD_LAYOUT_BUCKET)!.delete(key);
   }
 
   /** The model's keys by prefix, each in key order (the order a read returns them). */

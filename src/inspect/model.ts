@@ -5,6 +5,7 @@
  * their leases in, a snapshot out.
  */
 import * as electionLayout from '../recipes/coordination/election-layout.js';
+import * as etcdLayout from '../recipes/coordination/etcd-layout.js';
 import * as membershipLayout from '../recipes/fleet/membership-layout.js';
 import * as mutexLayout from '../recipes/coordination/mutex-layout.js';
 import * as rwlockLayout from '../recipes/coordination/rwlock-layout.js';
@@ -32,6 +33,24 @@ export const INSPECT_PREFIXES = [
 /** Which of {@link INSPECT_PREFIXES} a key is under, if any. */
 export function inspectedPrefix(key: string): (typeof INSPECT_PREFIXES)[number] | undefined {
   return INSPECT_PREFIXES.find((p) => key.startsWith(p));
+}
+
+/**
+ * Where the model keeps the entries of etcd's concurrency layout (Mutex and Election under
+ * `{ layout: 'etcd' }`, `etcdctl lock` and `etcdctl elect`): keys `<name>/<lease in hex>`
+ * outside every tenure prefix. Not a key prefix: the name of that bucket in {@link KeysByPrefix}.
+ */
+export const ETCD_LAYOUT_BUCKET = '(etcd layout)';
+
+/** Every bucket of {@link KeysByPrefix}: the inspected prefixes, then etcd's layout. */
+export const INSPECT_BUCKETS: readonly string[] = [...INSPECT_PREFIXES, ETCD_LAYOUT_BUCKET];
+
+/**
+ * The bucket of a key read or put: its tenure prefix, else etcd's layout when the key is one of
+ * its entries (see isEtcdEntry), else none (another application's key: not shown).
+ */
+export function bucketOf(kv: KeyValue): string | undefined {
+  return inspectedPrefix(kv.key) ?? (etcdLayout.isEtcdEntry(kv) ? ETCD_LAYOUT_BUCKET : undefined);
 }
 
 /** A session: a live lease that holds keys. */
@@ -80,6 +99,8 @@ export interface ElectionView {
   readonly candidates: readonly EntryView[];
   /** Leaders seen by this view, oldest first (at most 20). */
   readonly history: readonly TermView[];
+  /** `'etcd'` for an election in etcd's concurrency layout (`etcdctl elect`); absent for tenure's. */
+  readonly layout?: 'etcd';
 }
 
 /** A mutex, a semaphore or a read-write lock. */
@@ -99,6 +120,8 @@ export interface LockView {
    */
   readonly permits?: number;
   readonly permitsDeclared?: readonly number[];
+  /** `'etcd'` for a mutex in etcd's concurrency layout (`etcdctl lock`); absent for tenure's. */
+  readonly layout?: 'etcd';
 }
 
 /** A member of a group. */
@@ -218,11 +241,12 @@ function entryView(e: QueueEntry, mode?: 'read' | 'write'): EntryView {
   };
 }
 
-/** The raw keys of a read, by inspected prefix. */
+/** The raw keys of a read, by bucket (see {@link INSPECT_BUCKETS}). */
 export type KeysByPrefix = ReadonlyMap<string, readonly KeyValue[]>;
 
 /**
- * The fleet in `kvs` (keys under {@link INSPECT_PREFIXES} read at `revision`): every election,
+ * The fleet in `kvs` (keys under {@link INSPECT_PREFIXES}, and the entries of etcd's concurrency
+ * layout, read at `revision`, by bucket): every election,
  * lock, member (with lease-based and published suspicion) and slot map, and the keys no layout
  * could decode (the first {@link SKIPPED_LIST_LIMIT} listed, all counted). Elections' histories
  * and the events are the follower's: here they are empty. Pure.
@@ -244,6 +268,27 @@ export function describeFleet(
       history: [],
     }));
   const locks: LockView[] = [];
+  // etcd's layout: a queue is a mutex or an election by its values (see etcd-layout.ts).
+  for (const q of etcdLayout.describe(get(ETCD_LAYOUT_BUCKET)).queues) {
+    const [first, ...rest] = q.entries.map((e) => entryView(e));
+    if (q.kind === 'election')
+      elections.push({
+        name: q.name,
+        leader: first,
+        term: first?.revision,
+        candidates: q.entries.map((e) => entryView(e)),
+        history: [],
+        layout: 'etcd',
+      });
+    else
+      locks.push({
+        name: q.name,
+        kind: 'mutex',
+        holders: first ? [first] : [],
+        waiters: rest,
+        layout: 'etcd',
+      });
+  }
   for (const m of mutexLayout.describe(get(mutexLayout.MUTEX_PREFIX), skipped).mutexes)
     locks.push({
       name: m.name,

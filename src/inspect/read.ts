@@ -1,21 +1,24 @@
 /**
- * One read of a whole store: every tenure prefix at one revision (one transaction), and the time
+ * One read of a whole store: every tenure prefix at one revision (one read), and the time
  * each lease holding those keys has left. What `tenure status` prints.
  */
 import type { KeyValue, Store } from '../store/types.js';
 import { LeaseTracker } from './leases.js';
-import { describeFleet, INSPECT_PREFIXES, type FleetSnapshot } from './model.js';
+import { bucketOf, describeFleet, INSPECT_BUCKETS, type FleetSnapshot } from './model.js';
 
-/** The raw keys under every inspected prefix, read in one transaction (one revision). */
+/**
+ * The raw keys of every bucket (see INSPECT_BUCKETS), in key order, read at one revision. It
+ * reads the store's whole namespace: the entries of etcd's concurrency layout have no prefix of
+ * their own (they are wherever their names put them); other applications' keys are dropped.
+ */
 export async function readKeys(store: Store): Promise<{ revision: number; kvs: Map<string, KeyValue[]> }> {
-  const res = await store.txn({
-    success: INSPECT_PREFIXES.map((key) => ({ type: 'get' as const, key, prefix: true })),
-  });
-  const kvs = new Map<string, KeyValue[]>();
-  INSPECT_PREFIXES.forEach((p, i) => {
-    const r = res.results[i];
-    kvs.set(p, r?.type === 'get' ? [...r.kvs] : []);
-  });
+  const res = await store.txn({ success: [{ type: 'get', key: '', prefix: true }] });
+  const read = res.results[0];
+  const kvs = new Map<string, KeyValue[]>(INSPECT_BUCKETS.map((b) => [b, []]));
+  for (const kv of read?.type === 'get' ? read.kvs : []) {
+    const bucket = bucketOf(kv);
+    if (bucket !== undefined) kvs.get(bucket)!.push(kv);
+  }
   return { revision: res.revision, kvs };
 }
 

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Election } from '../../src/recipes/coordination/election.js';
 import { Membership } from '../../src/recipes/fleet/membership.js';
 import { Session } from '../../src/recipes/coordination/session.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
@@ -222,6 +223,49 @@ describe('status --json and watch --json', () => {
     } finally {
       await session.close();
       await store.close();
+    }
+  });
+
+  it("status lists locks (tenure lock --layout etcd) and elections ({ layout: 'etcd' }) in etcd's layout", async () => {
+    const path = join(tmp.dir, 'etcd-layout.db');
+    const url = `sqlite://${path}`;
+    const holder = startNode(CLI, [
+      'lock',
+      '--layout',
+      'etcd',
+      '--store',
+      url,
+      'billing/lock',
+      '--',
+      'sh',
+      '-c',
+      'echo held; exec sleep 60',
+    ]);
+    try {
+      await holder.waitFor((l) => l === 'held');
+      const store = new SqliteStore({ path });
+      const session = await Session.create(store, { ttlMs: 30_000 });
+      try {
+        await new Election(session, 'jobs', { layout: 'etcd' }).campaign('node-a');
+        const text = cli(['status'], url);
+        expect(text.code).toBe(0);
+        expect(text.stdout).toMatch(/jobs \(etcd layout\)\s+node-a\s+term \d+/);
+        // etcd's Mutex writes an empty value: the holder is named by its session's lease.
+        expect(text.stdout).toMatch(/mutex\s+billing\/lock \(etcd layout\)\s+\(lease \d+\)\s+\d+\s+-/);
+        const json = JSON.parse(cli(['status', '--json'], url).stdout) as {
+          locks: { name: string; kind: string; layout?: string; holders: unknown[] }[];
+          elections: { name: string; layout?: string; leader: { value: string } }[];
+        };
+        expect(json.locks).toMatchObject([{ name: 'billing/lock', kind: 'mutex', layout: 'etcd' }]);
+        expect(json.locks[0]!.holders).toHaveLength(1);
+        expect(json.elections).toMatchObject([{ name: 'jobs', layout: 'etcd', leader: { value: 'node-a' } }]);
+      } finally {
+        await session.close();
+        await store.close();
+      }
+    } finally {
+      holder.proc.kill('SIGTERM');
+      await holder.exited;
     }
   });
 

@@ -9,6 +9,7 @@ import type { FleetEvent } from '../../src/inspect/model.js';
 import { inspectStore } from '../../src/inspect/read.js';
 import { Election } from '../../src/recipes/coordination/election.js';
 import { Membership } from '../../src/recipes/fleet/membership.js';
+import { etcdKey, etcdPrefix } from '../../src/recipes/coordination/etcd-layout.js';
 import { Mutex } from '../../src/recipes/coordination/mutex.js';
 import { RWLock } from '../../src/recipes/coordination/rwlock.js';
 import { Semaphore } from '../../src/recipes/coordination/semaphore.js';
@@ -162,5 +163,79 @@ describe('FleetFollower', () => {
     expect(view.failure).toBeUndefined();
     await raw.put('election/e/k1', 'node-a');
     await eventually(() => view.snapshot().elections[0]?.leader?.value === 'node-a');
+  });
+});
+
+describe("etcd's concurrency layout", () => {
+  it("reads locks and elections made with { layout: 'etcd' }, and no key that only looks like one", async () => {
+    const store = new MemoryStore();
+    closers.push(() => store.close());
+    const a = await Session.create(store, { ttlMs: 5000 });
+    const b = await Session.create(store, { ttlMs: 5000 });
+    closers.push(
+      () => a.close(),
+      () => b.close(),
+    );
+    await new Mutex(a, 'billing/lock', { layout: 'etcd' }).lock();
+    const ac = new AbortController();
+    const waiting = new Mutex(b, 'billing/lock', { layout: 'etcd' }).lock({ signal: ac.signal });
+    await new Election(a, 'jobs', { layout: 'etcd' }).campaign('node-a');
+    await eventually(async () => (await inspectStore(store)).locks[0]?.waiters.length === 1);
+    // Negative controls: keys shaped `<name>/<hex>` whose hex is not their own lease, or without a lease.
+    await store.put(`decoy/${(BigInt(b.lease) + 100n).toString(16)}`, 'x', { lease: b.lease });
+    await store.put(`plain/${BigInt(a.lease).toString(16)}`, '');
+
+    const fleet = await inspectStore(store);
+    expect(
+      fleet.locks.map((l) => [
+        l.kind,
+        l.layout,
+        l.name,
+        l.holders.map((h) => h.lease),
+        l.waiters.map((w) => w.lease),
+      ]),
+    ).toEqual([['mutex', 'etcd', 'billing/lock', [a.lease], [b.lease]]]);
+    expect(
+      fleet.elections.map((e) => [e.layout, e.name, e.leader?.value, e.term === e.leader?.revision]),
+    ).toEqual([['etcd', 'jobs', 'node-a', true]]);
+    expect(fleet.skippedCount).toBe(0);
+    ac.abort();
+    await expect(waiting).rejects.toMatchObject({ code: 'TENURE_ABORTED' });
+  });
+
+  it('follows an etcd-layout lock from its watch: taken, then released (a delete carries no lease)', async () => {
+    const store = new MemoryStore();
+    closers.push(() => store.close());
+    const view = new FleetFollower(store, { refreshMs: 600_000 });
+    closers.push(() => view.close());
+    const events: FleetEvent[] = [];
+    view.on('event', (e) => events.push(e));
+    await view.start();
+    const s = await Session.create(store, { ttlMs: 5000 });
+    closers.push(() => s.close());
+    const lock = await new Mutex(s, 'deploy', { layout: 'etcd' }).lock();
+    await eventually(() => events.some((e) => e.kind === 'lock' && e.name === 'deploy'));
+    await lock.close();
+    await eventually(() => events.some((e) => e.kind === 'unlock' && e.name === 'deploy'));
+    expect(view.snapshot().locks).toEqual([]);
+  });
+});
+
+describe("etcd's concurrency layout, followed", () => {
+  it('an etcd-layout entry put and deleted within one watch batch leaves no lock behind', async () => {
+    const store = new MemoryStore();
+    closers.push(() => store.close());
+    const view = new FleetFollower(store, { refreshMs: 600_000 });
+    closers.push(() => view.close());
+    await view.start();
+    const s = await Session.create(store, { ttlMs: 5000 });
+    closers.push(() => s.close());
+    const key = etcdKey(etcdPrefix('flash'), s.lease);
+    // Both commits before the follower's watch reads: they reach it as one batch.
+    await Promise.all([store.put(key, '', { lease: s.lease }), store.delete(key)]);
+    const other = await new Mutex(s, 'after', { layout: 'etcd' }).lock();
+    await eventually(() => view.snapshot().locks.some((l) => l.name === 'after'));
+    expect(view.snapshot().locks.map((l) => l.name)).toEqual(['after']);
+    await other.close();
   });
 });

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTenureError } from '../../src/errors.js';
 import { Membership } from '../../src/recipes/fleet/membership.js';
+import { memberKey } from '../../src/recipes/fleet/membership-layout.js';
 import { Session } from '../../src/recipes/coordination/session.js';
 import type { Store } from '../../src/store/types.js';
 import { codeOf, eventually, sleep } from '../helpers/async.js';
@@ -92,7 +93,19 @@ export function membershipSuite(
       await expect(a.update({ address: 'nowhere' })).rejects.toThrow(/metadata\.address/);
       expect(watcher.get('a')?.weight).toBe(3); // refused updates changed nothing
       await a.close();
-      expect(await codeOf(a.update({ weight: 1 }))).toBe('TENURE_LOCK_LOST');
+      expect(await codeOf(a.update({ weight: 1 }))).toBe('TENURE_MEMBER_LOST');
+    });
+
+    it('update() on a member whose key was deleted under it throws TENURE_MEMBER_LOST, not a lock code', async () => {
+      const g = group();
+      const m = await (await view(g)).join(await session(), { id: 'gone' });
+      await store.delete(memberKey(g, 'gone'));
+      const err = await m.update({ weight: 2 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toMatchObject({ code: 'TENURE_MEMBER_LOST', retryable: false, details: { id: 'gone' } });
+      await m.close();
     });
 
     it('refuses a duplicate live id with TENURE_MEMBER_EXISTS (retryable), and accepts it after the leave', async () => {

@@ -26,6 +26,7 @@ describe('retryable means the same call may be retried as is', () => {
     expect(retryable('TENURE_MEMBER_EXISTS')).toBe(true);
     expect(retryable('TENURE_STORE_UNUSABLE')).toBe(false);
     expect(retryable('TENURE_SLOT_LOST')).toBe(false);
+    expect(retryable('TENURE_MEMBER_LOST')).toBe(false);
     expect(retryable('TENURE_CORRUPT')).toBe(false);
   });
 

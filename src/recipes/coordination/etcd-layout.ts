@@ -35,10 +35,18 @@
  * of a name in a session, while its key is still there (held, waiting, or its release not yet
  * confirmed), is refused (queue.ts, enqueue) rather than sharing the key as etcd's Mutex does,
  * and a removal deletes only the entry it was made for (queue.ts, removeKey).
+ *
+ * **Reading it back** ({@link describe}): a key is an entry of etcd's layout when its last
+ * segment is its own lease id in lowercase hexadecimal, which no tenure key and hardly any other
+ * key is. The layout does not say whether a queue is a Mutex's or an Election's (both write the
+ * same key): a Mutex writes an empty value (etcd's, `etcdctl lock`, tenure's without `owner`), an
+ * Election its proclaimed value, so a queue whose values are all empty reads as a mutex and any
+ * other as an election.
  */
 import { invalidArgument } from '../../errors.js';
-import type { LeaseId } from '../../store/types.js';
+import type { KeyValue, LeaseId } from '../../store/types.js';
 import type { QueueLayout } from './queue.js';
+import { decodeText, toEntry, type QueueEntry } from './queue-layout.js';
 import type { Session } from './session.js';
 
 /** Whose key layout a Mutex or an Election uses. */
@@ -113,3 +121,44 @@ export const ETCD_QUEUE_LAYOUT: QueueLayout = Object.freeze({
   prefix: etcdPrefix,
   key: (session: Session, prefix: string) => etcdKey(prefix, session.lease),
 });
+
+/** Whether `kv` is an entry of etcd's layout: `<name>/<its own lease id in lowercase hex>`. */
+export function isEtcdEntry(kv: KeyValue): boolean {
+  if (kv.lease === null || !/^[0-9]+$/.test(kv.lease)) return false;
+  const slash = kv.key.lastIndexOf('/');
+  return slash > 0 && kv.key.slice(slash + 1) === BigInt(kv.lease).toString(16);
+}
+
+/** One queue of etcd's layout, decoded. */
+export interface EtcdQueueDescription {
+  /** The name etcd's clients give (`etcdctl lock NAME`), without the slash they append. */
+  readonly name: string;
+  /** `mutex` when every entry's value is empty (what a Mutex writes), else `election`. */
+  readonly kind: 'mutex' | 'election';
+  /** Every entry in queue order: the holder (the leader) first; its token is the fencing token (term). */
+  readonly entries: readonly QueueEntry[];
+}
+
+/**
+ * Decodes the queues of etcd's layout among `kvs` (any keys: those that are not its entries,
+ * see {@link isEtcdEntry}, are ignored, since they are other applications' as often as not),
+ * names sorted, each in queue order. Pure.
+ */
+export function describe(kvs: readonly KeyValue[]): { readonly queues: readonly EtcdQueueDescription[] } {
+  const groups = new Map<string, KeyValue[]>();
+  for (const kv of kvs) {
+    if (!isEtcdEntry(kv)) continue;
+    const name = kv.key.slice(0, kv.key.lastIndexOf('/'));
+    let list = groups.get(name);
+    if (list === undefined) groups.set(name, (list = []));
+    list.push(kv);
+  }
+  const names = [...groups.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return {
+    queues: names.map((name) => {
+      const list = groups.get(name)!.sort((a, b) => a.createRevision - b.createRevision);
+      const entries = list.map((kv) => toEntry(kv, decodeText(kv.value)));
+      return { name, kind: entries.every((e) => e.owner === '') ? 'mutex' : 'election', entries };
+    }),
+  };
+}

@@ -20,7 +20,7 @@ import { toEntry, type QueueEntry } from './queue-layout.js';
 import { ownerOption } from '../owner.js';
 import {
   QueueRecipe,
-  behindAll,
+  exclusive,
   enqueue,
   removeKey,
   takeTurn,
@@ -119,7 +119,7 @@ export class Mutex extends QueueRecipe {
       `lock ${this.name}`,
       this.prefix,
       this.#owner,
-      behindAll,
+      exclusive,
       options,
       async (ticket, turn, scope) => {
         if (this.lockDelayMs > 0) await this.#takeMarker(ticket, scope);

@@ -44,22 +44,106 @@ export function byCreateRevision(a: Entry, b: Entry): number {
 }
 
 /**
- * Decides, for the entry at `index` of the ordered queue, which keys it must wait behind (any
- * change to one of them wakes it to decide again); an empty list when it holds.
+ * What a waiter decides from the entries nearest ahead of its own (nearest first):
+ * - `hold`: it holds; `queue` is what it returns (its entries, in queue order);
+ * - `read`: nothing to wait for in this stretch: read again, the entries created at or before
+ *   `below` (a reader paging towards the nearest writer);
+ * - `follow`: hold once fewer than `holdBelow` of `entries` are left, following the queue's
+ *   ordered stream (no read after it unless `thenRead`): every entry that can block it is known;
+ * - `watch`: wait for a change of `entry`'s key, then read again (from `below` if given).
  */
-export type Blocker = (queue: readonly Entry[], index: number) => readonly Entry[];
+type Step =
+  | { readonly kind: 'hold'; readonly queue: readonly Entry[] }
+  | { readonly kind: 'read'; readonly below: number }
+  | {
+      readonly kind: 'follow';
+      readonly entries: readonly Entry[];
+      readonly holdBelow: number;
+      readonly thenRead: boolean;
+    }
+  | { readonly kind: 'watch'; readonly entry: Entry; readonly below?: number };
 
 /**
- * The blocker of every exclusive turn (a mutex, a leadership, a write lock): an entry holds when
- * nothing is ahead of it, and waits behind the entry just ahead. {@link takeTurn} knows it and
- * never reads the whole queue for it: each check reads only the two entries just ahead of its
- * own, by create revision (etcd's waitDeletes), so a waiter's store work and memory stay O(1)
- * reads of O(log n) cost however long the queue (issue 10: 10,000 waiters on one lock).
+ * What a waiter waits behind. Each check reads its own key and the `limit` entries nearest ahead
+ * of it (one transaction, O(limit) however long the queue), and `next` decides from them. Entries
+ * are never created ahead of a ticket, only deleted, which is what lets every rule hold on a
+ * stream event with no read after it.
  */
-export const behindAll: Blocker = (queue, index) => (index === 0 ? [] : [queue[index - 1]!]);
+export interface WaitRule {
+  /** How many entries nearest ahead one check reads (enqueue reads one more: its own). */
+  readonly limit: number;
+  /** Decides from `ahead` (nearest first, at most `limit`) and the ticket's own entry; may throw to refuse the queue. */
+  next(ahead: readonly Entry[], own: Entry): Step;
+}
 
-/** How many of the newest entries an exclusive turn reads: its own and the two ahead of it. */
-const BEHIND_ALL_WINDOW = 3;
+/**
+ * An exclusive turn (a mutex, a leadership, a write lock): it holds when nothing is ahead. With
+ * two or more ahead it watches the key just ahead; with one, it is next in line and follows the
+ * queue's stream until that entry goes, holding at that revision with no read (etcd's
+ * waitDeletes). A release therefore wakes one waiter, which makes at most one read of O(log n)
+ * cost: a waiter's store work and memory stay O(1) however long the queue (10,000 waiters on one
+ * lock).
+ */
+export const exclusive: WaitRule = {
+  limit: 2,
+  next: (ahead, own) =>
+    ahead.length === 0
+      ? { kind: 'hold', queue: [own] }
+      : ahead.length === 1
+        ? { kind: 'follow', entries: ahead, holdBelow: 1, thenRead: false }
+        : { kind: 'watch', entry: ahead[0]! },
+};
+
+/**
+ * A counting turn (a semaphore's permit): it holds when fewer than `permits` entries are ahead,
+ * and returns them with its own, in queue order. With exactly `permits` ahead it is the first
+ * waiter and follows the queue's stream until one of them goes, then reads the entries ahead once
+ * (O(permits)); with more, it waits behind the entry just ahead, which wakes it by touching its
+ * key when it takes a permit (see Semaphore). `check` sees every read (nearest first) and may
+ * throw to refuse the queue.
+ */
+export function counting(permits: number, check: (ahead: readonly Entry[]) => void): WaitRule {
+  return {
+    limit: permits + 1,
+    next(ahead, own) {
+      check(ahead);
+      if (ahead.length < permits) return { kind: 'hold', queue: [...ahead].reverse().concat(own) };
+      if (ahead.length === permits)
+        return { kind: 'follow', entries: ahead, holdBelow: permits, thenRead: true };
+      return { kind: 'watch', entry: ahead[0]! };
+    },
+  };
+}
+
+/**
+ * A shared turn (a read lock): it holds when no entry ahead `blocks` (no writer), and returns
+ * only its own entry. It reads the entries ahead nearest first, `pageSize` at a time, and never
+ * the entries behind it: a stretch of the queue once read without a blocking entry stays so, so
+ * each later read starts below the nearest blocking entry it waited for, and every entry ahead is
+ * read at most once across the whole wait.
+ *
+ * What this cannot bound: an entry's kind is in its value, so finding the nearest blocking entry
+ * means reading the non-blocking ones between (readers queued behind a writer read the readers
+ * ahead of them, once). Without a blocking entry within its first page, and with every blocking
+ * entry of a complete page known, it follows the queue's stream until they are gone and holds
+ * with no read.
+ */
+export function shared(blocks: (e: Entry) => boolean, pageSize: number): WaitRule {
+  return {
+    limit: pageSize,
+    next(page, own) {
+      const blocking = page.filter(blocks);
+      const complete = page.length < pageSize; // every entry ahead of the page's start was read
+      if (blocking.length === 0)
+        return complete
+          ? { kind: 'hold', queue: [own] }
+          : { kind: 'read', below: page[page.length - 1]!.createRevision - 1 };
+      if (complete) return { kind: 'follow', entries: blocking, holdBelow: 1, thenRead: false };
+      const nearest = blocking[0]!;
+      return { kind: 'watch', entry: nearest, below: nearest.createRevision };
+    },
+  };
+}
 
 /** A key in the queue, owned by this process, and the queue as read when it was put. */
 export interface Ticket {
@@ -343,189 +427,81 @@ export async function waitForChange(
 }
 
 /**
- * Waits until the ticket's entry holds, as decided by `blocker`. Before returning, it has read
- * its own key back from the store and checked that its session is alive: a waiter whose lease
- * expired while it waited is never told it holds (etcd issues 11456 and 9921), and a waiter
- * notices its own session's expiry while it waits (etcd issue 19597).
+ * Waits until the ticket's entry holds, as `rule` decides from the entries nearest ahead of it.
+ * Before returning, it has read its own key back from the store (or followed the stream past the
+ * last entry ahead with its own key still there) and checked that its session is alive: a waiter
+ * whose lease expired while it waited is never told it holds (etcd issues 11456 and 9921), and a
+ * waiter notices its own session's expiry while it waits (etcd issue 19597). Transient store
+ * errors (a lost reply included) are retried with a backoff until the scope ends; a watch that
+ * fell behind compaction reads again.
  *
- * Returns the queue, and the revision it was read at, when it took hold.
+ * Returns the rule's queue and the revision it took hold at.
  */
-export async function waitForTurn(
+export async function waitBehind(
   session: Session,
   prefix: string,
   ticket: Ticket,
-  blocker: Blocker,
+  rule: WaitRule,
   scope: WaitScope,
 ): Promise<{ queue: readonly Entry[]; revision: number }> {
-  if (blocker === behindAll) return waitBehindAll(session, prefix, ticket, scope);
   const store = session.store;
-  let snapshot: { queue: readonly Entry[]; revision: number } | undefined = {
-    queue: ticket.queue,
-    revision: ticket.createRevision,
-  };
+  // Entries created at or before this revision are still to be read.
+  let below = ticket.createRevision - 1;
+  let ahead: readonly Entry[] | undefined = nearestAhead(ticket, rule.limit);
+  let own: Entry | undefined = ticket.queue.find((e) => e.key === ticket.key);
+  let revision = ticket.createRevision;
   for (let failures = 0; ;) {
     scope.throwIfAborted();
     session.throwIfDead();
-    let blocking: readonly Entry[];
-    let revision: number;
-    let current: readonly Entry[];
-    let index: number;
+    let step: Step;
     try {
-      if (snapshot === undefined) {
-        // A serializable read is enough here: keys ahead of ours can only disappear (any new key
-        // is created later, behind ours), so a read that is a little behind can only make us
-        // wait longer, never hold too early. One older than our own key proves nothing: read
-        // again, linearizably.
-        let read = await store.range(prefix, { serializable: true });
-        if (read.revision < ticket.createRevision) read = await store.range(prefix);
-        snapshot = { queue: [...read.kvs].sort(byCreateRevision), revision: read.revision };
-      }
-      const { queue } = snapshot;
-      revision = snapshot.revision;
-      current = queue;
-      snapshot = undefined;
-      index = queue.findIndex((e) => e.key === ticket.key);
-      if (index < 0 || queue[index]!.createRevision !== ticket.createRevision) {
-        session.throwIfDead();
-        throw new TenureError('TENURE_LOCK_LOST', `queue key ${ticket.key} was deleted while it waited`, {
-          details: { key: ticket.key },
-        });
-      }
-      blocking = blocker(queue, index);
-      if (blocking.length === 0) {
+      if (ahead === undefined)
+        ({ own, ahead, revision } = await readAhead(store, prefix, ticket, below, rule.limit));
+      if (own === undefined || own.createRevision !== ticket.createRevision)
+        throw lostWhileWaiting(session, ticket);
+      step = rule.next(ahead, own);
+      if (step.kind === 'hold') {
         scope.throwIfAborted();
         session.throwIfDead();
-        return { queue, revision };
+        return { queue: step.queue, revision };
+      }
+      if (step.kind === 'read') {
+        below = step.below;
+        ahead = undefined;
+        continue;
       }
     } catch (err) {
       if (!isTransient(err)) throw err;
+      ahead = undefined;
       await backoff(session, scope, ++failures);
       continue;
     }
     try {
-      if (blocking.length === index) {
-        // Next in line: everything ahead is a blocker. Follow the queue's own ordered stream, so
-        // the release that lets it hold needs no read afterwards (one watch delivery).
-        snapshot = await followQueue(store, prefix, current, revision, ticket, blocker, scope.signal);
-      } else {
-        await waitForChange(
+      if (step.kind === 'follow') {
+        const at = await followUntilFewer(
           store,
-          blocking.map((e) => e.key),
-          revision + 1,
+          prefix,
+          step.entries,
+          step.holdBelow,
+          revision,
+          ticket,
           scope.signal,
         );
-      }
-      failures = 0;
-    } catch (err) {
-      scope.throwIfAborted();
-      if (isTenureError(err, 'TENURE_COMPACTED')) continue; // fell behind: read again
-      if (!isTransient(err)) throw err;
-      await backoff(session, scope, ++failures);
-    }
-  }
-}
-
-/**
- * Applies the prefix's events, in revision order, to the queue as last read, until `blocker`
- * says the ticket holds or its own key is gone. The stream is ordered and complete, so the queue
- * it yields at an event's revision is exactly what a read at that revision would return:
- * holding on it is as safe as holding on a fresh read, and needs no read.
- */
-async function followQueue(
-  store: Store,
-  prefix: string,
-  queue: readonly Entry[],
-  from: number,
-  ticket: Ticket,
-  blocker: Blocker,
-  signal: AbortSignal,
-): Promise<{ queue: readonly Entry[]; revision: number }> {
-  const entries = new Map(queue.map((e) => [e.key, e]));
-  let revision = from;
-  for await (const batch of store.watch(prefix, { prefix: true, fromRevision: from + 1, signal })) {
-    for (const e of batch.events) {
-      revision = e.kv.modRevision;
-      if (e.type === 'delete') entries.delete(e.kv.key);
-      else entries.set(e.kv.key, e.kv);
-    }
-    const current = [...entries.values()].sort(byCreateRevision);
-    const index = current.findIndex((e) => e.key === ticket.key);
-    if (index < 0 || blocker(current, index).length === 0) return { queue: current, revision };
-  }
-  throw new TenureError('TENURE_UNAVAILABLE', 'the queue watch ended before the wait did');
-}
-
-/**
- * {@link waitForTurn} for {@link behindAll}, without ever reading the queue: it knows the (at
- * most two) entries just ahead of its own. With two or more ahead, it watches the key just ahead
- * and, when that changes, reads its own key and the two entries now ahead of it, by create
- * revision, in one transaction. With one ahead, it is next in line: it follows the queue's
- * ordered stream, and the delete of the entry ahead lets it hold at that revision with no read
- * (no key can ever be created ahead of it). A release therefore wakes one waiter, which makes at
- * most one read of O(log n) cost.
- */
-async function waitBehindAll(
-  session: Session,
-  prefix: string,
-  ticket: Ticket,
-  scope: WaitScope,
-): Promise<{ queue: readonly Entry[]; revision: number }> {
-  const store = session.store;
-  let ahead: readonly Entry[] | undefined = ticket.queue.filter(
-    (e) => e.createRevision < ticket.createRevision,
-  );
-  let revision = ticket.createRevision;
-  let own: Entry | undefined = ticket.queue.find((e) => e.key === ticket.key);
-  for (let failures = 0; ;) {
-    scope.throwIfAborted();
-    session.throwIfDead();
-    try {
-      if (ahead === undefined) {
-        const res = await store.txn({
-          success: [
-            { type: 'get', key: ticket.key },
-            {
-              type: 'get',
-              key: prefix,
-              prefix: true,
-              maxCreateRevision: ticket.createRevision - 1,
-              ...newest(BEHIND_ALL_WINDOW - 1),
-            },
-          ],
-        });
-        const [mine, before] = res.results;
-        own = mine?.type === 'get' ? mine.kvs[0] : undefined;
-        ahead = before?.type === 'get' ? [...before.kvs].sort(byCreateRevision) : [];
-        revision = res.revision;
-      }
-      if (own === undefined || own.createRevision !== ticket.createRevision) {
-        session.throwIfDead();
-        throw new TenureError('TENURE_LOCK_LOST', `queue key ${ticket.key} was deleted while it waited`, {
-          details: { key: ticket.key },
-        });
-      }
-      if (ahead.length === 0) {
-        scope.throwIfAborted();
-        session.throwIfDead();
-        return { queue: [own], revision };
-      }
-    } catch (err) {
-      if (!isTransient(err)) throw err;
-      ahead = undefined;
-      await backoff(session, scope, ++failures);
-      continue;
-    }
-    const next = ahead[ahead.length - 1]!;
-    try {
-      if (ahead.length === 1) {
-        const at = await followBehind(store, prefix, next, revision, ticket, scope.signal);
+        ahead = undefined;
         if (at !== undefined) {
-          ahead = [];
-          revision = at;
+          // It holds at that revision: with no read (nothing is ahead any more that it waits
+          // for), or after one that returns the entries still ahead.
+          if (!step.thenRead) {
+            ahead = [];
+            revision = at;
+          }
           continue;
         }
-      } else await waitForChange(store, [next.key], revision + 1, scope.signal);
-      ahead = undefined;
+      } else {
+        await waitForChange(store, [step.entry.key], revision + 1, scope.signal);
+        ahead = undefined;
+        if (step.below !== undefined) below = step.below;
+      }
       failures = 0;
     } catch (err) {
       scope.throwIfAborted();
@@ -534,123 +510,6 @@ async function waitBehindAll(
       if (!isTransient(err)) throw err;
       await backoff(session, scope, ++failures);
     }
-  }
-}
-
-/**
- * Follows the queue's ordered stream after `from` until the entry just ahead (the only one left)
- * is deleted, and returns that revision: the ticket holds there. Its own key's delete first means
- * the ticket was lost (undefined: read again, which says so). Other changes, behind it, are
- * skipped in O(1) each.
- */
-async function followBehind(
-  store: Store,
-  prefix: string,
-  ahead: Entry,
-  from: number,
-  ticket: Ticket,
-  signal: AbortSignal,
-): Promise<number | undefined> {
-  for await (const batch of store.watch(prefix, { prefix: true, fromRevision: from + 1, signal })) {
-    let goneAt: number | undefined;
-    for (const e of batch.events) {
-      if (e.type !== 'delete') continue;
-      if (e.kv.key === ticket.key) return undefined;
-      if (e.kv.key === ahead.key && goneAt === undefined) goneAt = e.kv.modRevision;
-    }
-    if (goneAt !== undefined) return goneAt;
-  }
-  throw new TenureError('TENURE_UNAVAILABLE', 'the queue watch ended before the wait did');
-}
-
-function isTransient(err: unknown): boolean {
-  return err instanceof TenureError && err.retryable;
-}
-
-async function backoff(session: Session, scope: WaitScope, failures: number): Promise<void> {
-  const ms = Math.min(1000, 10 * 2 ** Math.min(failures, 7));
-  await sleep(ms, { signal: scope.signal, clock: session.clock });
-}
-
-/**
- * The whole of taking a turn: enqueue, wait until `blocker` says it holds, then `onHeld`. On any
- * failure (abort, timeout, session loss, store error) the queue key is removed before rejecting,
- * so a failed wait leaves no trace.
- */
-export async function takeTurn<T>(
-  session: Session,
-  what: string,
-  prefix: string,
-  value: string,
-  blocker: Blocker,
-  options: WaitOptions | undefined,
-  onHeld: (
-    ticket: Ticket,
-    turn: { queue: readonly Entry[]; revision: number },
-    scope: WaitScope,
-  ) => Promise<T> | T,
-  key?: string,
-): Promise<T> {
-  const scope = new WaitScope(session, what, checkWaitOptions(options));
-  try {
-    scope.throwIfAborted();
-    const ticket = await enqueue(
-      session,
-      prefix,
-      value,
-      scope,
-      blocker === behindAll ? BEHIND_ALL_WINDOW : 0,
-      key,
-    );
-    try {
-      return await onHeld(ticket, await waitForTurn(session, prefix, ticket, blocker, scope), scope);
-    } catch (err) {
-      await removeKey(session, ticket.key);
-      throw err;
-    }
-  } finally {
-    scope.dispose();
-  }
-}
-
-/**
- * Where a recipe's queue lives when it is not tenure's own layout (`<kind><name>/` and a key unique
- * to each call): how names are checked, the queue's prefix, and the key of a session's entry
- * (etcd-layout.ts).
- */
-export interface QueueLayout {
-  /** @throws TENURE_INVALID_ARGUMENT for a name the layout cannot use. */
-  readonly checkName: (name: string) => void;
-  readonly prefix: (name: string) => string;
-  readonly key: (session: Session, prefix: string) => string;
-}
-
-/** What every queue recipe is: a session, a checked name, and the key prefix of its queue. */
-export abstract class QueueRecipe {
-  readonly session: Session;
-  readonly name: string;
-  /** The key prefix of this recipe's queue. */
-  readonly prefix: string;
-  readonly #layout: QueueLayout | undefined;
-
-  constructor(session: Session, name: string, kind: QueueKind, layout?: QueueLayout) {
-    if (layout) layout.checkName(name);
-    else checkName(name);
-    this.session = session;
-    this.name = name;
-    this.prefix = layout ? layout.prefix(name) : queuePrefix(kind, name);
-    this.#layout = layout;
-  }
-
-  /** The key of this session's next entry in the queue: the layout's, else undefined (one unique to the call). */
-  protected entryKey(): string | undefined {
-    return this.#layout?.key(this.session, this.prefix);
-  }
-
-  /** The queue in order: holders (or the leader) first, then the waiters. */
-  protected async entries(): Promise<Entry[]> {
-    const { kvs } = await this.session.store.range(this.prefix);
-    return [...kvs].sort(byCreateRevision);
   }
 }
 
@@ -733,187 +592,87 @@ async function followUntilFewer(
   throw new TenureError('TENURE_UNAVAILABLE', 'the queue watch ended before the wait did');
 }
 
-/**
- * A counting turn (a semaphore's permit): the ticket holds when fewer than `permits` entries are
- * ahead of it. It never reads the whole queue: each check reads its own key and the
- * `permits + 1` entries nearest ahead (one transaction, O(permits)). With exactly `permits`
- * ahead it is the first waiter, and follows the queue's stream until one of them goes (no read
- * after it); with more, it waits behind the entry just ahead, which wakes it by touching its key
- * when it takes a permit (see Semaphore). `check` sees every window read (nearest first) and may
- * throw to refuse the queue.
- *
- * Returns the entries ahead (all of them: fewer than `permits`) and its own, in queue order.
- */
-export async function waitForPermit(
-  session: Session,
-  prefix: string,
-  ticket: Ticket,
-  permits: number,
-  scope: WaitScope,
-  check: (ahead: readonly Entry[]) => void,
-): Promise<{ queue: readonly Entry[]; revision: number }> {
-  const store = session.store;
-  let ahead: Entry[] | undefined = nearestAhead(ticket, permits + 1);
-  let own: Entry | undefined = ticket.queue.find((e) => e.key === ticket.key);
-  let revision = ticket.createRevision;
-  for (let failures = 0; ;) {
-    scope.throwIfAborted();
-    session.throwIfDead();
-    try {
-      if (ahead === undefined)
-        ({ own, ahead, revision } = await readAhead(
-          store,
-          prefix,
-          ticket,
-          ticket.createRevision - 1,
-          permits + 1,
-        ));
-      if (own === undefined || own.createRevision !== ticket.createRevision)
-        throw lostWhileWaiting(session, ticket);
-      check(ahead);
-      if (ahead.length < permits) {
-        scope.throwIfAborted();
-        session.throwIfDead();
-        return { queue: [...ahead].reverse().concat(own), revision };
-      }
-    } catch (err) {
-      if (!isTransient(err)) throw err;
-      ahead = undefined;
-      await backoff(session, scope, ++failures);
-      continue;
-    }
-    try {
-      if (ahead.length === permits) {
-        const at = await followUntilFewer(store, prefix, ahead, permits, revision, ticket, scope.signal);
-        ahead = undefined;
-        // Held at that revision; the read that follows (O(permits)) returns the entries ahead.
-        if (at !== undefined) continue;
-      } else {
-        await waitForChange(store, [ahead[0]!.key], revision + 1, scope.signal);
-        ahead = undefined;
-      }
-      failures = 0;
-    } catch (err) {
-      scope.throwIfAborted();
-      ahead = undefined;
-      if (isTenureError(err, 'TENURE_COMPACTED')) continue; // fell behind: read again
-      if (!isTransient(err)) throw err;
-      await backoff(session, scope, ++failures);
-    }
-  }
+function isTransient(err: unknown): boolean {
+  return err instanceof TenureError && err.retryable;
+}
+
+async function backoff(session: Session, scope: WaitScope, failures: number): Promise<void> {
+  const ms = Math.min(1000, 10 * 2 ** Math.min(failures, 7));
+  await sleep(ms, { signal: scope.signal, clock: session.clock });
 }
 
 /**
- * A shared turn (a read lock): the ticket holds when no entry ahead of it `blocks` (no writer).
- * It reads the entries ahead nearest first, `pageSize` at a time, and never the entries behind
- * it. Entries are never created ahead of a ticket, only deleted, so a stretch of the queue it has
- * once read without a blocking entry stays so: each later read starts below the nearest blocking
- * entry it waited for, and every entry ahead is read at most once across the whole wait.
- *
- * What this cannot bound: an entry's kind is in its value, so finding the nearest blocking entry
- * means reading the non-blocking ones between (readers queued behind a writer read the readers
- * ahead of them, once). Without a blocking entry within its first page, and with every blocking
- * entry of a complete page known, it follows the queue's stream until they are gone and holds
- * with no read.
- *
- * Returns only its own entry, and the revision it holds at.
+ * The whole of taking a turn: enqueue (reading, with the put, its own entry and the `rule.limit`
+ * entries ahead), wait until `rule` says it holds, then `onHeld`. On any failure (abort, timeout,
+ * session loss, store error) the queue key is removed before rejecting, so a failed wait leaves
+ * no trace.
  */
-export async function waitForNoneAhead(
-  session: Session,
-  prefix: string,
-  ticket: Ticket,
-  blocks: (e: Entry) => boolean,
-  pageSize: number,
-  scope: WaitScope,
-): Promise<{ queue: readonly Entry[]; revision: number }> {
-  const store = session.store;
-  let page: Entry[] | undefined = nearestAhead(ticket, pageSize);
-  let own: Entry | undefined = ticket.queue.find((e) => e.key === ticket.key);
-  let revision = ticket.createRevision;
-  // Entries created at or before this revision are still to be checked.
-  let below = ticket.createRevision - 1;
-  for (let failures = 0; ;) {
-    scope.throwIfAborted();
-    session.throwIfDead();
-    let blocking: Entry[];
-    try {
-      if (page === undefined)
-        ({ own, ahead: page, revision } = await readAhead(store, prefix, ticket, below, pageSize));
-      if (own === undefined || own.createRevision !== ticket.createRevision)
-        throw lostWhileWaiting(session, ticket);
-      blocking = page.filter(blocks);
-      if (blocking.length === 0) {
-        if (page.length < pageSize) {
-          scope.throwIfAborted();
-          session.throwIfDead();
-          return { queue: [own], revision };
-        }
-        below = page[page.length - 1]!.createRevision - 1;
-        page = undefined;
-        continue;
-      }
-    } catch (err) {
-      if (!isTransient(err)) throw err;
-      page = undefined;
-      await backoff(session, scope, ++failures);
-      continue;
-    }
-    try {
-      if (page.length < pageSize) {
-        // Every blocking entry ahead is known: hold when the last of them goes, with no read.
-        const at = await followUntilFewer(store, prefix, blocking, 1, revision, ticket, scope.signal);
-        if (at !== undefined) {
-          page = [];
-          revision = at;
-          continue;
-        }
-      } else {
-        const nearest = blocking[0]!;
-        await waitForChange(store, [nearest.key], revision + 1, scope.signal);
-        below = nearest.createRevision;
-      }
-      page = undefined;
-      failures = 0;
-    } catch (err) {
-      scope.throwIfAborted();
-      page = undefined;
-      if (isTenureError(err, 'TENURE_COMPACTED')) continue; // fell behind: read again
-      if (!isTransient(err)) throw err;
-      await backoff(session, scope, ++failures);
-    }
-  }
-}
-
-/**
- * {@link takeTurn} with a wait of its own instead of a {@link Blocker}: enqueue reading the
- * `window` newest entries, then `wait`, then `onHeld`; on any failure the queue key is removed
- * before rejecting.
- */
-export async function takeBoundedTurn<T>(
+export async function takeTurn<T>(
   session: Session,
   what: string,
   prefix: string,
   value: string,
-  window: number,
-  wait: (ticket: Ticket, scope: WaitScope) => Promise<{ queue: readonly Entry[]; revision: number }>,
+  rule: WaitRule,
   options: WaitOptions | undefined,
   onHeld: (
     ticket: Ticket,
     turn: { queue: readonly Entry[]; revision: number },
     scope: WaitScope,
   ) => Promise<T> | T,
+  key?: string,
 ): Promise<T> {
   const scope = new WaitScope(session, what, checkWaitOptions(options));
   try {
     scope.throwIfAborted();
-    const ticket = await enqueue(session, prefix, value, scope, window);
+    const ticket = await enqueue(session, prefix, value, scope, rule.limit + 1, key);
     try {
-      return await onHeld(ticket, await wait(ticket, scope), scope);
+      return await onHeld(ticket, await waitBehind(session, prefix, ticket, rule, scope), scope);
     } catch (err) {
       await removeKey(session, ticket.key);
       throw err;
     }
   } finally {
     scope.dispose();
+  }
+}
+
+/**
+ * Where a recipe's queue lives when it is not tenure's own layout (`<kind><name>/` and a key unique
+ * to each call): how names are checked, the queue's prefix, and the key of a session's entry
+ * (etcd-layout.ts).
+ */
+export interface QueueLayout {
+  /** @throws TENURE_INVALID_ARGUMENT for a name the layout cannot use. */
+  readonly checkName: (name: string) => void;
+  readonly prefix: (name: string) => string;
+  readonly key: (session: Session, prefix: string) => string;
+}
+
+/** What every queue recipe is: a session, a checked name, and the key prefix of its queue. */
+export abstract class QueueRecipe {
+  readonly session: Session;
+  readonly name: string;
+  /** The key prefix of this recipe's queue. */
+  readonly prefix: string;
+  readonly #layout: QueueLayout | undefined;
+
+  constructor(session: Session, name: string, kind: QueueKind, layout?: QueueLayout) {
+    if (layout) layout.checkName(name);
+    else checkName(name);
+    this.session = session;
+    this.name = name;
+    this.prefix = layout ? layout.prefix(name) : queuePrefix(kind, name);
+    this.#layout = layout;
+  }
+
+  /** The key of this session's next entry in the queue: the layout's, else undefined (one unique to the call). */
+  protected entryKey(): string | undefined {
+    return this.#layout?.key(this.session, this.prefix);
+  }
+
+  /** The queue in order: holders (or the leader) first, then the waiters. */
+  protected async entries(): Promise<Entry[]> {
+    const { kvs } = await this.session.store.range(this.prefix);
+    return [...kvs].sort(byCreateRevision);
   }
 }

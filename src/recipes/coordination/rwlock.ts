@@ -7,16 +7,7 @@
  */
 import { Lock } from './lock.js';
 import { ownerOption } from '../owner.js';
-import {
-  QueueRecipe,
-  behindAll,
-  takeBoundedTurn,
-  takeTurn,
-  waitForNoneAhead,
-  type Blocker,
-  type Entry,
-  type WaitOptions,
-} from './queue.js';
+import { QueueRecipe, exclusive, shared, takeTurn, type Entry, type WaitOptions } from './queue.js';
 import { decodeRWEntry, encodeRWValue, isWriterValue, type RWEntry, type RWMode } from './rwlock-layout.js';
 import type { Session } from './session.js';
 
@@ -24,13 +15,15 @@ const READ = 'read';
 const WRITE = 'write';
 const isWriter = (e: Entry) => isWriterValue(e.value);
 
-const writerBlocker: Blocker = behindAll;
 /**
  * How many entries ahead a reader reads at a time while it looks for the nearest writer: its
  * enqueue reads them with its put, so a reader with a writer (or nothing) among the 32 entries
  * ahead decides without another read.
  */
 const READER_PAGE = 32;
+
+/** A reader waits for no writer ahead, reading the queue ahead a page at a time. */
+const reader = shared(isWriter, READER_PAGE);
 
 /**
  * A readers-writer lock, used through one session.
@@ -67,13 +60,12 @@ export class RWLock extends QueueRecipe {
    */
   readLock(options?: WaitOptions): Promise<Lock> {
     const what = `${READ} lock ${this.name}`;
-    return takeBoundedTurn(
+    return takeTurn(
       this.session,
       what,
       this.prefix,
       encodeRWValue(READ, this.#owner),
-      READER_PAGE + 1,
-      (ticket, scope) => waitForNoneAhead(this.session, this.prefix, ticket, isWriter, READER_PAGE, scope),
+      reader,
       options,
       (ticket, turn) => new Lock(this.session, ticket, turn.revision, what),
     );
@@ -92,7 +84,16 @@ export class RWLock extends QueueRecipe {
    * in the background until the lease ends).
    */
   writeLock(options?: WaitOptions): Promise<Lock> {
-    return this.#acquire(WRITE, writerBlocker, options);
+    const what = `${WRITE} lock ${this.name}`;
+    return takeTurn(
+      this.session,
+      what,
+      this.prefix,
+      encodeRWValue(WRITE, this.#owner),
+      exclusive,
+      options,
+      (ticket, turn) => new Lock(this.session, ticket, turn.revision, what),
+    );
   }
 
   /**
@@ -109,18 +110,5 @@ export class RWLock extends QueueRecipe {
       mode: isWriter(entry) ? WRITE : READ,
       entry,
     }));
-  }
-
-  async #acquire(mode: RWMode, blocker: Blocker, options: WaitOptions | undefined): Promise<Lock> {
-    const what = `${mode} lock ${this.name}`;
-    return takeTurn(
-      this.session,
-      what,
-      this.prefix,
-      encodeRWValue(mode, this.#owner),
-      blocker,
-      options,
-      (ticket, turn) => new Lock(this.session, ticket, turn.revision, what),
-    );
   }
 }

@@ -4,7 +4,7 @@
  * every later waiter watches only the waiter just ahead of it, which touches its key when it
  * takes a permit. A release therefore wakes one waiter, never the whole queue, and no waiter ever
  * reads the whole queue: each check reads the `permits + 1` entries just ahead of its own
- * (waitForPermit in queue.ts), O(permits) however many wait.
+ * (`counting` in queue.ts), O(permits) however many wait.
  */
 import { invalidArgument } from '../../errors.js';
 import { Lock } from './lock.js';
@@ -12,10 +12,10 @@ import { ownerOption } from '../owner.js';
 import { decodeSemaphoreEntry, encodeSemaphoreValue, type SemaphoreEntry } from './semaphore-layout.js';
 import {
   QueueRecipe,
+  counting,
   enqueue,
   removeKey,
-  takeBoundedTurn,
-  waitForPermit,
+  takeTurn,
   type Entry,
   type Ticket,
   type WaitOptions,
@@ -88,16 +88,12 @@ export class Semaphore extends QueueRecipe {
    * in the background until the lease ends).
    */
   async acquire(options?: WaitOptions): Promise<Lock> {
-    return takeBoundedTurn(
+    return takeTurn(
       this.session,
       `acquire ${this.name}`,
       this.prefix,
       this.#owner,
-      this.#window,
-      (ticket, scope) =>
-        waitForPermit(this.session, this.prefix, ticket, this.permits, scope, (ahead) =>
-          this.#checkPermits(ahead),
-        ),
+      counting(this.permits, (ahead) => this.#checkPermits(ahead)),
       options,
       async (ticket, turn) => {
         // Held with the put itself: nobody was behind it then, and whoever came later saw it hold.

@@ -438,8 +438,8 @@ export class Member {
    * change as a `change` event (not a leave and a join), and ShardManagers replan on a new weight.
    * @throws TENURE_INVALID_ARGUMENT for bad metadata (named: `changes.data` for data that JSON
    * cannot encode or that is over the store's size limit, with `details.maxBytes`).
-   * @throws TENURE_LOCK_LOST if the membership has ended (its key is gone or belongs to a later
-   * join); TENURE_SESSION_EXPIRED / TENURE_CLOSED if the session is gone.
+   * @throws TENURE_MEMBER_LOST if the membership has ended (it left, or its key is gone or belongs
+   * to a later join); TENURE_SESSION_EXPIRED / TENURE_CLOSED if the session is gone.
    */
   async update(changes: Omit<MemberMetadata, 'id'>): Promise<MemberInfo> {
     if (changes === null || typeof changes !== 'object')
@@ -449,18 +449,24 @@ export class Member {
     checkMetadata(next);
     const value = encodeMetadata(next, this.session.store.capabilities, 'changes');
     this.session.throwIfDead();
-    if (this.status !== 'held')
-      throw new TenureError('TENURE_LOCK_LOST', `member ${id} has left (status ${this.status})`);
+    if (this.status !== 'held') throw this.#lost(`has left (status ${this.status})`);
     const res = await this.session.store.txn({
       compare: [{ key: this.#key, target: 'createRevision', op: '=', value: this.#info.joinRevision }],
       success: [{ type: 'put', key: this.#key, value, lease: this.session.lease }],
     });
     if (!res.succeeded) {
       this.session.throwIfDead();
-      throw new TenureError('TENURE_LOCK_LOST', `member ${id} was lost: its key was deleted`);
+      throw this.#lost('was lost: its key was deleted');
     }
     this.#info = Object.freeze({ ...this.#info, ...next, weight: next.weight ?? 1 });
     return this.#info;
+  }
+
+  #lost(what: string): TenureError {
+    const { id } = this.#info;
+    return new TenureError('TENURE_MEMBER_LOST', `member ${id} ${what}: join again to be a member`, {
+      details: { id, status: this.status },
+    });
   }
 
   /** The member id. */

@@ -4,16 +4,16 @@
  * - The file is in WAL mode; every write is an IMMEDIATE transaction, so writers queue on
  *   SQLite's lock (up to `busyTimeoutMs`) and readers never block them. A process killed with
  *   SIGKILL at any point loses no committed transaction and leaves the file usable.
- * - Leases run on the host's monotonic clock (see host-clock.ts), immune to wall-clock steps,
- *   and die with a reboot. Expired leases are reaped by whichever process touches the store
- *   first and by a reaper timer in every open store. That clock is shared by every process of
- *   the host, so it is read, never injected; every timer and pause of this process (the reaper
- *   and watch ticker, the busy-retry pauses) runs on the injected `clock` option instead.
- * - Watches wake when the kernel reports a change to the WAL file (inotify: every commit of
- *   another process writes to it), confirm it with `PRAGMA data_version` (a counter SQLite bumps
- *   when another connection commits), then read a change-log table from their last revision on.
- *   Where change notifications are unavailable they poll `data_version` instead. The change log
- *   keeps `retainRevisions` revisions; older ones are compacted.
+ * - Leases (leases.ts) run on the host's monotonic clock (see host-clock.ts), immune to
+ *   wall-clock steps, and die with a reboot. Expired leases are reaped by whichever process
+ *   touches the store first and by a reaper timer in every open store. That clock is shared by
+ *   every process of the host, so it is read, never injected; every timer and pause of this
+ *   process (the reaper and watch ticker, the busy-retry pauses) runs on the injected `clock`
+ *   option instead.
+ * - Watches read a change-log table from their last revision on. A commit of this process wakes
+ *   them at once; a commit of another process is seen through the WAL file and
+ *   `PRAGMA data_version` (notify.ts). The change log keeps `retainRevisions` revisions; older
+ *   ones are compacted.
  *
  * - A file swapped underneath (deleted, renamed over, truncated, restored from an older copy) is
  *   noticed (file-identity.ts and the checks of #verify): every call then fails with
@@ -22,13 +22,14 @@
  *
  * The file must be on a local disk: SQLite's locking is not reliable on network file systems.
  * Alongside this file: options.ts (options, defaults, validation), schema.ts (tables, rows, the
- * creation and upgrade of a file), statements.ts (the SQL), paths.ts (plain paths, the default
- * path, folders and file modes), sqlite-errors.ts (SQLite's errors as TenureErrors).
+ * creation and upgrade of a file), statements.ts (the SQL), leases.ts (grant, renewal, revocation,
+ * expiry), notify.ts (changes of other processes, the store's timer), paths.ts (plain paths, the
+ * default path, folders and file modes), sqlite-errors.ts (SQLite's errors as TenureErrors).
  */
 import Database from 'better-sqlite3';
-import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Clock, Timer } from '../../clock.js';
+import type { Clock } from '../../clock.js';
 import { TenureError, invalidArgument, isTenureError } from '../../errors.js';
 import { sleep } from '../../sleep.js';
 import { isSelective, selectKvs } from '../base.js';
@@ -48,7 +49,8 @@ import type {
 import { toBytes } from '../validate.js';
 import { isBusy } from './busy.js';
 import { FileIdentity } from './file-identity.js';
-import { bootId, hostNow } from './host-clock.js';
+import { SqliteLeases, renewalError } from './leases.js';
+import { ChangeNotifier } from './notify.js';
 import { resolveSqliteStoreOptions, type SqliteStoreOptions } from './options.js';
 import { createFileIfMissing, folderModeFor, prepareFolder } from './paths.js';
 import {
@@ -62,7 +64,6 @@ import {
   EMPTY,
   initializeSchema,
   keyBytes,
-  newLeaseId,
   prefixEnd,
   toKv,
   type KvRow,
@@ -102,19 +103,10 @@ export class SqliteStore extends ChangeLogStore {
   readonly path: string;
   readonly #db: Database.Database;
   readonly #retain: number;
-  readonly #pollIntervalMs: number;
-  readonly #idlePollIntervalMs: number;
   /** The clock every timer and pause of this store runs on (not the leases: see host-clock.ts). */
   readonly #clock: Clock;
-  /** When a change was last seen (on #clock): polling is faster for a second after one. */
-  #lastChangeAt = -Infinity;
-  /** One timer for both jobs: watch polling (while watches exist) and the lease reaper. */
-  #ticker: Timer | undefined;
-  /** The kernel's change notifications for the WAL file, while watches are open. */
-  #walWatcher: FSWatcher | undefined;
-  readonly #reapIntervalMs: number;
-  #lastReapAt = -Infinity;
-  #dataVersion = 0;
+  readonly #leases: SqliteLeases;
+  readonly #notifier: ChangeNotifier;
   readonly #busyTimeoutMs: number;
   /** Set by a revision writer that committed, so #write knows to wake this process's watchers. */
   #wrote = false;
@@ -155,8 +147,6 @@ export class SqliteStore extends ChangeLogStore {
     this.#fileMode = o.fileMode;
     this.#reservationFile = reservationPath(o.path);
     this.#retain = o.retainRevisions;
-    this.#pollIntervalMs = o.pollIntervalMs;
-    this.#idlePollIntervalMs = o.idlePollIntervalMs;
     this.capabilities = Object.freeze({
       backend: 'sqlite',
       minTtlMs: 500, // a session's heartbeats (every ttl/3) must outlast a GC pause or a busy host
@@ -208,13 +198,34 @@ export class SqliteStore extends ChangeLogStore {
     this.#seenRevision = state.revision;
     // The -wal and -shm files exist from the first transaction on, while any connection is open.
     this.#files = new FileIdentity([o.path, `${o.path}-wal`, `${o.path}-shm`]);
-    this.#writeOnce(() => this.#checkBoot());
+    this.#leases = new SqliteLeases({
+      stmt: this.#stmt,
+      revisionWriter: () => this.#revisionWriter(),
+      writeOnce: (fn) => this.#writeOnce(fn),
+      isClosed: () => this.closed,
+    });
+    this.#writeOnce(() => this.#leases.checkBoot());
     // From here on SQLite waits one step at a time (see BUSY_STEP_MS); #write retries.
     this.#db.pragma(`busy_timeout = ${Math.min(o.busyTimeoutMs, BUSY_STEP_MS)}`);
     this.#busyTimeoutMs = o.busyTimeoutMs;
-    this.#dataVersion = this.#stmt.dataVersion.get() as number;
-    this.#reapIntervalMs = o.reapIntervalMs;
-    this.#schedule();
+    this.#notifier = new ChangeNotifier({
+      clock: o.clock,
+      path: o.path,
+      pollIntervalMs: o.pollIntervalMs,
+      idlePollIntervalMs: o.idlePollIntervalMs,
+      reapIntervalMs: o.reapIntervalMs,
+      dataVersion: () => this.#stmt.dataVersion.get() as number,
+      watchers: () => this.watchers,
+      isClosed: () => this.closed,
+      notify: () => this.notify(),
+      // Watch-only processes learn of a swapped file here, within reapIntervalMs.
+      onTick: () => {
+        if (this.#replaced !== undefined) return;
+        const changed = this.#files.changed();
+        if (changed !== undefined) this.#markReplaced(changed);
+      },
+      onReapDue: () => this.#leases.reapIfDue(),
+    });
   }
 
   /**
@@ -431,48 +442,16 @@ export class SqliteStore extends ChangeLogStore {
     this.#stmt.setCompact.run(revision);
   }
 
-  /** Inside a write transaction: a reboot since the last open kills every lease. */
-  #checkBoot(): void {
-    const state = this.#stmt.state.get() as { boot_id: string };
-    if (state.boot_id === bootId()) return;
-    const w = this.#revisionWriter();
-    for (const key of this.#stmt.leasedKeys.all() as Buffer[]) w.delete(key);
-    this.#stmt.deleteAllLeases.run();
-    w.commit();
-    this.#stmt.setBoot.run(bootId());
-  }
-
-  /** Inside a write transaction: deletes every expired lease and its keys, in one revision. */
-  #reap(): void {
-    const expired = this.#stmt.expired.all(hostNow()) as number[];
-    if (expired.length === 0) return;
-    const w = this.#revisionWriter();
-    for (const id of expired) {
-      for (const key of this.#stmt.keysOfLease.all(id) as Buffer[]) w.delete(key);
-      this.#stmt.deleteLease.run(id);
-    }
-    w.commit();
-  }
-
-  #reapIfDue(): void {
-    if (this.closed) return;
-    try {
-      if (this.#stmt.anyExpired.get(hostNow()) !== undefined) this.#writeOnce(() => this.#reap());
-    } catch {
-      // A busy file: the next tick, or the next process to touch the store, reaps.
-    }
-  }
-
   protected async doTxn(request: TxnRequest): Promise<TxnResponse> {
     await this.yieldToEventLoop();
     const writes = [...(request.success ?? []), ...(request.failure ?? [])].some((op) => op.type !== 'get');
     if (writes) return await this.#write(() => this.#txn(request, true));
-    this.#reapIfDue();
+    this.#leases.reapIfDue();
     return this.#read(() => this.#txn(request, false));
   }
 
   #txn(request: TxnRequest, writable: boolean): TxnResponse {
-    if (writable) this.#reap();
+    if (writable) this.#leases.reap();
     const stmt = this.#stmt;
     const succeeded = (request.compare ?? []).every((c) => {
       const row = stmt.getKv.get(keyBytes(c.key)) as KvRow | undefined;
@@ -489,7 +468,7 @@ export class SqliteStore extends ChangeLogStore {
         case 'put': {
           const key = keyBytes(op.key);
           const lease = op.lease == null ? 0 : Number(op.lease);
-          if (lease !== 0 && stmt.getLease.get(lease) === undefined) throw leaseNotFound(op.lease!);
+          if (!this.#leases.exists(lease)) throw leaseNotFound(op.lease!);
           const prev = stmt.getKv.get(key) as KvRow | undefined;
           w.put(key, toBytes(op.value), prev?.create_rev ?? w.rev, (prev?.version ?? 0) + 1, lease);
           return { type: 'put' };
@@ -555,60 +534,35 @@ export class SqliteStore extends ChangeLogStore {
   }
 
   protected async doGrant(ttlMs: number): Promise<Lease> {
-    const id = await this.#write(() => {
-      this.#reap();
-      for (;;) {
-        const id = newLeaseId();
-        if (this.#stmt.grant.run(id, ttlMs, hostNow() + ttlMs).changes === 1) return id;
-      }
-    });
+    const id = await this.#write(() => this.#leases.grant(ttlMs));
     return { id: String(id), ttlMs };
   }
 
   protected async doKeepAlive(id: LeaseId): Promise<number> {
     try {
-      return await this.#write(() => {
-        // Reap first: a lease past its expiry must not be brought back to life.
-        this.#reap();
-        const row = this.#stmt.getLease.get(Number(id)) as { ttl_ms: number } | undefined;
-        if (row === undefined) throw leaseNotFound(id);
-        // A store that cannot hand out a revision cannot release a lock or reap a lease: its
-        // holders must stop rather than hold on forever.
-        if (this.#tx.revision >= Number.MAX_SAFE_INTEGER) throw this.#exhausted(this.#tx.revision);
-        this.#stmt.renew.run(hostNow() + row.ttl_ms, Number(id));
-        return row.ttl_ms;
-      });
+      return await this.#write(() =>
+        this.#leases.renew(id, () => {
+          // A store that cannot hand out a revision cannot release a lock or reap a lease: its
+          // holders must stop rather than hold on forever.
+          if (this.#tx.revision >= Number.MAX_SAFE_INTEGER) throw this.#exhausted(this.#tx.revision);
+        }),
+      );
     } catch (err) {
-      // A lease in a swapped, damaged or exhausted file is gone for good: say so in the code
-      // sessions end on, with the reason as its cause.
-      if (isTenureError(err, 'TENURE_STORE_REPLACED') || isTenureError(err, 'TENURE_CORRUPT'))
-        throw new TenureError('TENURE_LEASE_NOT_FOUND', `lease ${id} is lost: ${err.message}`, {
-          cause: err,
-          details: { lease: id },
-        });
-      throw err;
+      throw renewalError(id, err);
     }
   }
 
   protected async doRevoke(id: LeaseId): Promise<void> {
-    await this.#write(() => {
-      this.#reap();
-      if (this.#stmt.getLease.get(Number(id)) === undefined) return;
-      const w = this.#revisionWriter();
-      for (const key of this.#stmt.keysOfLease.all(Number(id)) as Buffer[]) w.delete(key);
-      this.#stmt.deleteLease.run(Number(id));
-      w.commit();
-    });
+    await this.#write(() => this.#leases.revoke(id));
   }
 
   protected async doTimeToLive(id: LeaseId): Promise<number | undefined> {
-    this.#reapIfDue();
-    const row = this.#read(() => this.#stmt.getLease.get(Number(id))) as { expires_at: number } | undefined;
-    return row === undefined ? undefined : Math.max(0, row.expires_at - hostNow());
+    this.#leases.reapIfDue();
+    return this.#read(() => this.#leases.timeToLive(id));
   }
 
   protected async doRevision(): Promise<number> {
-    this.#reapIfDue();
+    this.#leases.reapIfDue();
     return this.#read(() => this.#currentRevisionUnsafe());
   }
 
@@ -658,82 +612,11 @@ export class SqliteStore extends ChangeLogStore {
   }
 
   protected override onFirstWatcher(): void {
-    this.#watchWal();
-    this.#schedule(); // from the reaper's cadence to the watch cadence
-  }
-
-  /**
-   * Asks the kernel (inotify) to say when the WAL file changes: every commit of another process
-   * writes to it. Watches then wake within about a millisecond and polling becomes a safety net.
-   * Where notifications are unavailable, polling alone carries the watches.
-   */
-  #watchWal(): void {
-    if (this.#walWatcher !== undefined || this.path === ':memory:') return;
-    try {
-      const watcher = watch(`${this.path}-wal`, { persistent: false }, () => this.#poll());
-      watcher.on('error', () => {
-        watcher.close();
-        if (this.#walWatcher === watcher) this.#walWatcher = undefined;
-      });
-      this.#walWatcher = watcher;
-    } catch {
-      this.#walWatcher = undefined;
-    }
-  }
-
-  /**
-   * Schedules the next tick. With watches open and no change notifications it polls every `pollIntervalMs` while changes flow
-   * and every `idlePollIntervalMs` after a quiet second, and keeps the process alive (a watch is
-   * awaited work); without watches it only reaps, every `reapIntervalMs`, and does not.
-   */
-  #schedule(): void {
-    if (this.#ticker !== undefined) this.#clock.clearTimeout(this.#ticker);
-    if (this.closed) return;
-    const watching = this.watchers > 0;
-    const delay =
-      !watching || this.#walWatcher !== undefined
-        ? this.#reapIntervalMs
-        : this.#clock.now() - this.#lastChangeAt < 1000
-          ? this.#pollIntervalMs
-          : this.#idlePollIntervalMs;
-    this.#ticker = this.#clock.setTimeout(() => this.#tick(), delay);
-    if (!watching) this.#ticker.unref();
-  }
-
-  #tick(): void {
-    if (this.closed) return;
-    // Watch-only processes learn of a swapped file here, within reapIntervalMs.
-    if (this.#replaced === undefined) {
-      const changed = this.#files.changed();
-      if (changed !== undefined) this.#markReplaced(changed);
-    }
-    if (this.watchers > 0) this.#poll();
-    const now = this.#clock.now();
-    if (now - this.#lastReapAt >= this.#reapIntervalMs) {
-      this.#lastReapAt = now;
-      this.#reapIfDue();
-    }
-    this.#schedule();
-  }
-
-  #poll(): void {
-    try {
-      const version = this.#stmt.dataVersion.get() as number;
-      if (version !== this.#dataVersion) {
-        this.#dataVersion = version;
-        this.#lastChangeAt = this.#clock.now();
-        this.notify();
-      }
-    } catch {
-      // A busy or closing file: check again next tick.
-    }
+    this.#notifier.watchStarted();
   }
 
   protected async doClose(): Promise<void> {
-    if (this.#ticker !== undefined) this.#clock.clearTimeout(this.#ticker);
-    this.#ticker = undefined;
-    this.#walWatcher?.close();
-    this.#walWatcher = undefined;
+    this.#notifier.close();
     this.notify();
     this.#db.close();
   }
