@@ -7,16 +7,25 @@
  *   survivor's `suspect` event, phi ≥ 8);
  * - false suspicions per member-hour with no load and under `stress-ng --cpu` load, measured over
  *   a short window and extrapolated linearly (stated in the table).
+ *
+ * `TENURE_BENCH_MEMBERSHIP=fleet npm run bench -- membership` measures only the fleets (the mesh
+ * rows are kept from the previous results file, and say so); `=mesh` only the mesh.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { describe, groupPrefix } from '../src/recipes/fleet/shard-layout.js';
-import { EtcdStore } from '../src/store/etcd/index.js';
-import { withNamespace } from '../src/store/namespace.js';
+import {
+  describe as describeMembers,
+  groupPrefix as membersPrefix,
+} from '../src/recipes/fleet/membership-layout.js';
+import {
+  describe as describeShards,
+  groupPrefix as shardsPrefix,
+} from '../src/recipes/fleet/shard-layout.js';
+import { openStore } from '../src/store/open.js';
 import { SqliteStore } from '../src/store/sqlite/index.js';
 import type { Store } from '../src/store/types.js';
 import { EtcdCluster } from '../test/helpers/etcd-cluster.js';
@@ -60,13 +69,13 @@ async function stopAll(ps: Proc[]): Promise<void> {
 }
 
 async function fleetState(store: Store, slots: number) {
-  const read = await store.range(groupPrefix('fleet'));
-  const d = describe(read.kvs, { group: 'fleet', slotCount: slots });
+  const read = await store.range(shardsPrefix('fleet'));
+  const d = describeShards(read.kvs, { group: 'fleet', slotCount: slots });
   const holders = d.slots.map((s) => s.holder);
   const owners = d.table === undefined ? [] : d.slots.map((s) => s.planned);
   const tableMembers: readonly string[] = d.table?.nodes ?? [];
-  const members = (await store.range('members/fleet/')).kvs
-    .map((kv) => kv.key.slice('members/fleet/'.length))
+  const members = describeMembers((await store.range(membersPrefix('fleet'))).kvs)
+    .members.map((m) => m.id)
     .sort();
   return { holders, owners, tableMembers, members, revision: read.revision };
 }
@@ -256,34 +265,95 @@ async function falseSuspicions(n: number, intervalMs: number, seconds: number, s
   }
 }
 
-export async function run(): Promise<void> {
-  const hasStress = spawnSync('stress-ng', ['--version'], { stdio: 'ignore' }).status === 0;
+const PARTS = ['fleet', 'mesh'] as const;
+type Part = (typeof PARTS)[number];
+
+/** The parts named by TENURE_BENCH_MEMBERSHIP (all by default). */
+function askedParts(): Part[] {
+  const asked = (process.env.TENURE_BENCH_MEMBERSHIP ?? PARTS.join(',')).split(',').filter((p) => p !== '');
+  const unknown = asked.filter((p) => !(PARTS as readonly string[]).includes(p));
+  if (unknown.length > 0)
+    throw new Error(`TENURE_BENCH_MEMBERSHIP: unknown ${unknown.join(', ')}; known: ${PARTS.join(', ')}`);
+  return asked as Part[];
+}
+
+type Failover = Awaited<ReturnType<typeof shardFailover>>;
+interface MembershipResults {
+  failover: Failover;
+  etcdFailover: Failover;
+  detection: Awaited<ReturnType<typeof meshDetection>>;
+  idle: Awaited<ReturnType<typeof falseSuspicions>>;
+  loaded: Awaited<ReturnType<typeof falseSuspicions>> | undefined;
+  /** When each part was measured (ISO date): a part not asked for keeps its earlier date. */
+  measured?: Partial<Record<Part, string>>;
+}
+
+/** The previous run's results, to keep the parts not measured this time. */
+function previousResults(): MembershipResults | undefined {
+  try {
+    const saved = JSON.parse(readFileSync(join(benchDir, 'results', 'membership.json'), 'utf8')) as {
+      environment: { date: string };
+      results: MembershipResults;
+    };
+    const date = saved.environment.date;
+    return { ...saved.results, measured: { fleet: date, mesh: date, ...saved.results.measured } };
+  } catch {
+    return undefined;
+  }
+}
+
+async function measureFleets(): Promise<Pick<MembershipResults, 'failover' | 'etcdFailover'>> {
   const failover = await shardFailover(20, 1024, 2000);
   console.log('shard failover', failover);
   const cluster = await EtcdCluster.start();
-  let etcdFailover: Awaited<ReturnType<typeof shardFailover>>;
+  let etcdFailover: Failover;
   try {
-    const etcd = new EtcdStore({ endpoints: cluster.endpoints });
-    etcdFailover = await shardFailover(20, 1024, 2000, {
-      name: 'etcd',
-      url: `etcd://${cluster.endpoints.join(',')}?namespace=bench/`,
-      store: withNamespace(etcd, 'bench/'),
-    });
+    // The same URL as the members: the bench reads the fleet through its namespace.
+    const url = `etcd://${cluster.endpoints.join(',')}?namespace=bench/`;
+    etcdFailover = await shardFailover(20, 1024, 2000, { name: 'etcd', url, store: await openStore(url) });
   } finally {
     await cluster.stop();
   }
   console.log('shard failover on etcd', etcdFailover);
+  return { failover, etcdFailover };
+}
+
+async function measureMesh(): Promise<Pick<MembershipResults, 'detection' | 'idle' | 'loaded'>> {
+  const hasStress = spawnSync('stress-ng', ['--version'], { stdio: 'ignore' }).status === 0;
   const detection = await meshDetection(8, 5, 100);
   console.log('mesh detection', detection);
   const idle = await falseSuspicions(5, 100, 45, false);
   console.log('false suspicions idle', idle);
   const loaded = hasStress ? await falseSuspicions(5, 100, 90, true) : undefined;
   console.log('false suspicions under load', loaded);
-  const results = { failover, etcdFailover, detection, idle, loaded };
+  return { detection, idle, loaded };
+}
+
+export async function run(): Promise<void> {
+  const parts = askedParts();
+  const previous = previousResults();
+  const now = new Date().toISOString();
+  const kept = (part: Part) => {
+    if (previous === undefined)
+      throw new Error(`no bench/results/membership.json to keep the ${part} rows from: measure them too`);
+    return previous;
+  };
+  const fleets = parts.includes('fleet') ? await measureFleets() : kept('fleet');
+  const mesh = parts.includes('mesh') ? await measureMesh() : kept('mesh');
+  const { failover, etcdFailover } = fleets;
+  const { detection, idle, loaded } = mesh;
+  const measured: Record<Part, string> = {
+    fleet: parts.includes('fleet') ? now : (previous?.measured?.fleet ?? 'unknown'),
+    mesh: parts.includes('mesh') ? now : (previous?.measured?.mesh ?? 'unknown'),
+  };
+  const results: MembershipResults = { failover, etcdFailover, detection, idle, loaded, measured };
+  const keptNote = PARTS.filter((p) => !parts.includes(p))
+    .map((p) => `The ${p} rows are from the run of ${measured[p]} (not measured again in this run).`)
+    .join(' ');
   const md = [
     '## Membership, shards and heartbeat mesh',
     '',
-    `Real processes on ${cpus().length} cores. Fleet: ${failover.members} members, ${failover.slots} slots, ttl ${failover.ttlMs} ms, settle 200 ms; one member SIGKILLed, on one SQLite file and on a 3-member etcd cluster on loopback (the same run). Store writes are store revisions (committed writing transactions) between the kill and full reassignment: the lease expiry, the new table, and the batched claims. The mesh: ${detection.members} members, ${detection.intervalMs} ms UDP heartbeats on 127.0.0.1, phi accrual (threshold 8, acceptable pause 3 × interval, min std deviation interval / 10, first estimate = interval); detection = SIGKILL of one member → each survivor's suspect event (${detection.trials} trials). False suspicions: no member killed; measured over the stated seconds and extrapolated linearly to a member-hour.`,
+    `Real processes on ${cpus().length} cores. Fleet: ${failover.members} members, ${failover.slots} slots, ttl ${failover.ttlMs} ms, settle 200 ms; one member SIGKILLed, on one SQLite file and on a 3-member etcd cluster on loopback (the same run). Store writes are store revisions (committed writing transactions) between the kill and full reassignment: the lease expiry, the new table, and the batched claims. The mesh: ${detection.members} members, ${detection.intervalMs} ms UDP heartbeats on 127.0.0.1, phi accrual (threshold 8, acceptable pause 3 × interval, min std deviation interval / 10, first estimate = interval); detection = SIGKILL of one member → each survivor's suspect event (${detection.trials} trials). False suspicions: no member killed; measured over the stated seconds and extrapolated linearly to a member-hour.${keptNote === '' ? '' : ` ${keptNote}`}`,
     '',
     table(
       ['fleet measure', 'SQLite', 'etcd'],
