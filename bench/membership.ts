@@ -8,14 +8,20 @@
  * - false suspicions per member-hour with no load and under `stress-ng --cpu` load, measured over
  *   a short window and extrapolated linearly (stated in the table).
  *
- * `TENURE_BENCH_MEMBERSHIP=fleet npm run bench -- membership` measures only the fleets (the mesh
- * rows are kept from the previous results file, and say so); `=mesh` only the mesh.
+ * - the etcd start-up storm alone, before and after in turn: 20 members started 150 ms apart on
+ *   one cluster until every slot is claimed, then 5 s more; sessions the members lost meanwhile.
+ *   `TENURE_BENCH_BASELINE=/path/to/another/checkout` (built; its test/fixtures/shard-member.mjs
+ *   runs its members) storms in turn with this code, named by `TENURE_BENCH_BASELINE_NAME`;
+ *   without it the previous baseline rows are kept. `TENURE_BENCH_STORMS` storms each (default 3).
+ *
+ * `TENURE_BENCH_MEMBERSHIP=fleet,storm npm run bench -- membership` measures only the parts named
+ * (fleet, storm, mesh); the others keep their rows from the previous results file, dated.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
   describe as describeMembers,
@@ -41,7 +47,7 @@ interface Proc {
   lines: string[];
 }
 function start(script: string, args: string[]): Proc {
-  const proc = spawn(process.execPath, [join(fixtures, script), ...args], {
+  const proc = spawn(process.execPath, [script.includes('/') ? script : join(fixtures, script), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines: string[] = [];
@@ -170,6 +176,90 @@ async function shardFailover(members: number, slots: number, ttlMs: number, back
   }
 }
 
+/** One code's start-up storms: sessions lost and time to every slot claimed, per storm. */
+interface StormResult {
+  code: string;
+  members: number;
+  ttlMs: number;
+  sessionsLost: number[];
+  /** null: not every slot claimed within 60 s. */
+  convergenceMs: (number | null)[];
+  measured: string;
+}
+
+/**
+ * Starts `members` members of `fixture` 150 ms apart on `url` (a namespace of its own), waits
+ * until every slot is claimed, watches 5 s more, and counts the sessions they lost.
+ */
+async function storm(fixture: string, url: string, members: number, slots: number, ttlMs: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'tenure-bench-storm-'));
+  const store = await openStore(url);
+  const ids = Array.from({ length: members }, (_, i) => `m${String(i).padStart(2, '0')}`);
+  const ps: Proc[] = [];
+  try {
+    const t0 = performance.now();
+    for (const id of ids) {
+      await sleep(150);
+      ps.push(
+        start(fixture, [url, join(dir, 'fence.db'), id, String(ttlMs), String(slots), 'safe', '1', '200']),
+      );
+    }
+    await waitStarted(ps);
+    // A storm that does not settle within the bound is a result too (null), not a failed run.
+    const at = await untilConverged(store, slots, ids, 60_000).then(
+      (c) => c.at,
+      () => undefined,
+    );
+    await sleep(5000);
+    return {
+      lost: ps.reduce((n, p) => n + events(p, 'expired').length, 0),
+      convergenceMs: at === undefined ? null : r1(at - t0),
+    };
+  } finally {
+    await stopAll(ps);
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function measureStorms(): Promise<StormResult[]> {
+  const rounds = Number(process.env.TENURE_BENCH_STORMS ?? 3);
+  const baselineDir = process.env.TENURE_BENCH_BASELINE;
+  const codes = [
+    { code: 'current', fixture: join(fixtures, 'shard-member.mjs') },
+    ...(baselineDir === undefined
+      ? []
+      : [
+          {
+            code: process.env.TENURE_BENCH_BASELINE_NAME ?? baselineDir,
+            fixture: join(resolve(baselineDir), 'test', 'fixtures', 'shard-member.mjs'),
+          },
+        ]),
+  ];
+  const results = codes.map((c): StormResult => ({
+    code: c.code,
+    members: 20,
+    ttlMs: 2000,
+    sessionsLost: [],
+    convergenceMs: [],
+    measured: new Date().toISOString(),
+  }));
+  const cluster = await EtcdCluster.start();
+  try {
+    for (let round = 0; round < rounds; round++)
+      for (const [i, c] of codes.entries()) {
+        const url = `etcd://${cluster.endpoints.join(',')}?namespace=storm-${round}-${i}/`;
+        const r = await storm(c.fixture, url, 20, 1024, 2000);
+        console.log('etcd start-up storm', c.code, r);
+        results[i]!.sessionsLost.push(r.lost);
+        results[i]!.convergenceMs.push(r.convergenceMs);
+      }
+  } finally {
+    await cluster.stop();
+  }
+  return results;
+}
+
 async function freePorts(n: number): Promise<number[]> {
   const socks = [];
   for (let i = 0; i < n; i++) {
@@ -265,7 +355,7 @@ async function falseSuspicions(n: number, intervalMs: number, seconds: number, s
   }
 }
 
-const PARTS = ['fleet', 'mesh'] as const;
+const PARTS = ['fleet', 'storm', 'mesh'] as const;
 type Part = (typeof PARTS)[number];
 
 /** The parts named by TENURE_BENCH_MEMBERSHIP (all by default). */
@@ -284,6 +374,7 @@ interface MembershipResults {
   detection: Awaited<ReturnType<typeof meshDetection>>;
   idle: Awaited<ReturnType<typeof falseSuspicions>>;
   loaded: Awaited<ReturnType<typeof falseSuspicions>> | undefined;
+  storms?: StormResult[];
   /** When each part was measured (ISO date): a part not asked for keeps its earlier date. */
   measured?: Partial<Record<Part, string>>;
 }
@@ -296,7 +387,10 @@ function previousResults(): MembershipResults | undefined {
       results: MembershipResults;
     };
     const date = saved.environment.date;
-    return { ...saved.results, measured: { fleet: date, mesh: date, ...saved.results.measured } };
+    return {
+      ...saved.results,
+      measured: { fleet: date, storm: date, mesh: date, ...saved.results.measured },
+    };
   } catch {
     return undefined;
   }
@@ -340,13 +434,30 @@ export async function run(): Promise<void> {
   };
   const fleets = parts.includes('fleet') ? await measureFleets() : kept('fleet');
   const mesh = parts.includes('mesh') ? await measureMesh() : kept('mesh');
+  // This code's storms are measured again; a baseline's are kept unless one is given.
+  const storms = parts.includes('storm')
+    ? await measureStorms().then((now) => [
+        ...now,
+        ...(process.env.TENURE_BENCH_BASELINE === undefined
+          ? (previous?.storms ?? []).filter((s) => s.code !== 'current')
+          : []),
+      ])
+    : (previous?.storms ?? []);
   const { failover, etcdFailover } = fleets;
   const { detection, idle, loaded } = mesh;
   const measured: Record<Part, string> = {
     fleet: parts.includes('fleet') ? now : (previous?.measured?.fleet ?? 'unknown'),
+    storm: parts.includes('storm') ? now : (previous?.measured?.storm ?? 'unknown'),
     mesh: parts.includes('mesh') ? now : (previous?.measured?.mesh ?? 'unknown'),
   };
-  const results: MembershipResults = { failover, etcdFailover, detection, idle, loaded, measured };
+  const results: MembershipResults = { failover, etcdFailover, detection, idle, loaded, storms, measured };
+  const stormRows = storms.map((s) => [
+    s.code === 'current'
+      ? 'this code'
+      : `${s.code} (measured ${s.measured.slice(0, 16).replace('T', ' ')} UTC)`,
+    s.sessionsLost.join(', '),
+    s.convergenceMs.map((ms) => (ms === null ? 'not within 60 s' : `${ms} ms`)).join(', '),
+  ]);
   const keptNote = PARTS.filter((p) => !parts.includes(p))
     .map((p) => `The ${p} rows are from the run of ${measured[p]} (not measured again in this run).`)
     .join(' ');
@@ -381,6 +492,10 @@ export async function run(): Promise<void> {
         ],
       ],
     ),
+    '',
+    `etcd start-up storm: ${storms[0]?.members ?? 20} members started 150 ms apart (ttl ${storms[0]?.ttlMs ?? 2000} ms, etcd raises it to its 2 s minimum) on one 3-member cluster, each storm in a namespace of its own, the codes in turn; sessions the members lost from their start to 5 s after every slot was claimed. Goal: none.`,
+    '',
+    table(['code', 'sessions lost, per storm', 'start to every slot claimed'], stormRows),
     '',
     table(
       ['mesh measure', 'result'],

@@ -3,7 +3,8 @@
  *
  * - `node -e 0`, the floor every command stands on; `tenure --version`; `tenure lock NAME -- true`
  *   on a SQLite store in a temporary directory (store opened, session, lock, CMD run as a process
- *   group, unlock, close). The commands run in turn, round after round (each round in a new
+ *   group, unlock, close); and, for reference, the least any Node program doing that job costs
+ *   (bench/workers/lock-floor.ts: a SQLite row written, `true` run, the row deleted). The commands run in turn, round after round (each round in a new
  *   order), so that a change of the machine's speed hits them all alike; each command's ratio to
  *   `node -e 0` is taken within a round, and the table gives the median of those ratios.
  *   Wall time: from spawn to exit, as the parent sees it. CPU: user + system time of the process
@@ -92,6 +93,8 @@ interface EtcdOpenResult {
   cpuP50Ms: number;
   cpuMinMs: number;
   wallP50Ms: number;
+  /** CPU of opening a second store in the same process, to its first answer (modules loaded). */
+  secondStoreCpuP50Ms?: number;
   measured: string;
 }
 
@@ -135,8 +138,20 @@ async function measureCommands(
       argv: [process.execPath, '-e', '0'],
       env: process.env,
     };
+    const lockFloor: Case = {
+      code: 'node',
+      command: 'floor: SQLite open, write, run true, delete (no tenure)',
+      argv: [
+        process.execPath,
+        join(root, 'dist', 'bench', 'workers', 'lock-floor.js'),
+        join(dir, 'floor.db'),
+        'true',
+      ],
+      env: process.env,
+    };
     const cases = [
       floor,
+      lockFloor,
       ...cliCases('current', root, dir),
       ...(baseline ? cliCases(baseline.name, baseline.dir, dir) : []),
     ];
@@ -177,10 +192,16 @@ async function measureCommands(
   }
 }
 
-async function etcdOpen(openModule: string, url: string): Promise<{ cpuMs: number; wallMs: number }> {
+interface EtcdOpenRun {
+  cpuMs: number;
+  wallMs: number;
+  secondStoreCpuMs: number;
+}
+
+async function etcdOpen(openModule: string, url: string): Promise<EtcdOpenRun> {
   const worker = join(root, 'dist', 'bench', 'workers', 'etcd-open.js');
   const out = execFileSync(process.execPath, [worker, openModule, url], { encoding: 'utf8' });
-  return JSON.parse(out.trim().split('\n').at(-1)!) as { cpuMs: number; wallMs: number };
+  return JSON.parse(out.trim().split('\n').at(-1)!) as EtcdOpenRun;
 }
 
 async function measureEtcdOpen(
@@ -195,7 +216,7 @@ async function measureEtcdOpen(
         ? [{ code: baseline.name, module: join(baseline.dir, 'dist', 'src', 'store', 'open.js') }]
         : []),
     ];
-    const runs = new Map(codes.map((c) => [c.code, [] as { cpuMs: number; wallMs: number }[]]));
+    const runs = new Map(codes.map((c) => [c.code, [] as EtcdOpenRun[]]));
     for (let i = 0; i < 1 + ETCD_RUNS; i++)
       for (const c of shuffled(codes)) {
         const r = await etcdOpen(c.module, url);
@@ -210,6 +231,7 @@ async function measureEtcdOpen(
         cpuP50Ms: r1(median(rs.map((r) => r.cpuMs))),
         cpuMinMs: r1(Math.min(...rs.map((r) => r.cpuMs))),
         wallP50Ms: r1(median(rs.map((r) => r.wallMs))),
+        secondStoreCpuP50Ms: r1(median(rs.map((r) => r.secondStoreCpuMs))),
         measured,
       };
     });
@@ -253,38 +275,49 @@ export async function run(): Promise<void> {
   };
 
   const day = (iso: string) => iso.slice(0, 16).replace('T', ' ');
+  const kept = keptCommands.length + keptEtcd.length > 0;
   const label = (code: string, measured: string) =>
-    code === 'current' || code === 'node'
-      ? code === 'node'
-        ? ''
-        : 'this code'
-      : `${code}${keptCommands.length + keptEtcd.length > 0 ? ` (measured ${day(measured)} UTC)` : ''}`;
+    code === 'node'
+      ? ''
+      : code === 'current'
+        ? 'this code'
+        : kept
+          ? `${code} (measured ${day(measured)} UTC)`
+          : code;
+  // Before above after, command by command.
+  const order = (c: CommandResult) =>
+    [...new Set(results.commands.map((x) => x.command))].indexOf(c.command) * 2 +
+    (c.code === 'current' ? 1 : 0);
+  const sorted = [...results.commands].sort((a, b) => order(a) - order(b));
+  const sortedEtcd = [...results.etcdOpen].sort(
+    (a, b) => (a.code === 'current' ? 1 : 0) - (b.code === 'current' ? 1 : 0),
+  );
   const lockTarget = 1.3;
   const etcdTarget = 100;
-  const rows = results.commands.map((c) => [
+  const rows = sorted.map((c) => [
     c.command,
     label(c.code, c.measured),
     `${c.wallP50Ms} ms`,
-    c.code === 'node' ? '1' : `${c.wallRatioP50}×`,
+    c.command === 'node -e 0' ? '1' : `${c.wallRatioP50}×`,
     `${c.cpuMeanMs} ms`,
-    c.code === 'node' ? '1' : `${c.cpuRatio}×`,
+    c.command === 'node -e 0' ? '1' : `${c.cpuRatio}×`,
     c.command.startsWith('tenure lock')
       ? `≤ ${lockTarget}× wall: ${c.wallRatioP50 <= lockTarget ? 'met' : 'not met'}`
       : '',
   ]);
-  const etcdRows = results.etcdOpen.map((e) => [
+  const etcdRows = sortedEtcd.map((e) => [
     'open an etcd store, to its first answer',
     label(e.code, e.measured),
     `${e.wallP50Ms} ms`,
     '',
-    `${e.cpuP50Ms} ms (p50; min ${e.cpuMinMs})`,
+    `${e.cpuP50Ms} ms (p50; min ${e.cpuMinMs}; a second store ${e.secondStoreCpuP50Ms ?? '?'})`,
     '',
     `≤ ${etcdTarget} ms CPU: ${e.cpuP50Ms <= etcdTarget ? 'met' : 'not met'}`,
   ]);
   const md = [
     '## Start-up',
     '',
-    `Whole processes, started by \`node dist/bench/run.js startup\` one after another in ${ROUNDS} rounds (each round in a new order, after ${WARMUP_ROUNDS} rounds not counted). Wall: spawn to exit, median; "× node" is the median over rounds of the ratio to \`node -e 0\` in the same round. CPU: user + system of the process and the children it waited for (the lock's CMD and its gate), mean over the rounds. The etcd row is the CPU one process spends from loading the store's modules to the store's first answer (${ETCD_RUNS} processes per code, 3-member etcd cluster on loopback); it excludes Node's own start. On a shared 2-core machine: compare rows of one run, not absolute times.`,
+    `Whole processes, started by \`node dist/bench/run.js startup\` one after another in ${ROUNDS} rounds (each round in a new order, after ${WARMUP_ROUNDS} rounds not counted). Wall: spawn to exit, median; "× node" is the median over rounds of the ratio to \`node -e 0\` in the same round. CPU: user + system of the process and the children it waited for (the lock's CMD and its gate), mean over the rounds. The floor row (bench/workers/lock-floor.ts) is what any Node program that takes a SQLite lock row, runs \`true\` and deletes the row costs, with no option parsing, session, queue or process-group supervision. The etcd row is the CPU one process spends from loading the store's modules to the store's first answer (${ETCD_RUNS} processes per code, 3-member etcd cluster on loopback); it excludes Node's own start; "a second store" is the same for a second store opened in that process, its modules loaded (what connecting and the first call cost). On a shared 2-core machine: compare rows of one run, not absolute times.`,
     '',
     table(
       ['command', 'code', 'wall p50', '× node (wall)', 'CPU', '× node (CPU)', 'target'],
