@@ -20,7 +20,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
@@ -189,6 +189,13 @@ interface StormResult {
   sessionsLost: number[];
   /** null: not every slot claimed within 60 s. */
   convergenceMs: (number | null)[];
+  /** The machine's 1-minute load average at the start of each storm (2 cores). */
+  loadAverage?: number[];
+  /**
+   * Per storm, the median over lost sessions of the member's longest event-loop stall so far
+   * when it reported the loss (ms; null when none was lost).
+   */
+  stallP50Ms?: (number | null)[];
   measured: string;
 }
 
@@ -218,9 +225,13 @@ async function storm(fixture: string, url: string, members: number, slots: numbe
       () => undefined,
     );
     await sleep(5000);
+    const expired = ps.flatMap((p) => events(p, 'expired'));
     return {
-      lost: ps.reduce((n, p) => n + events(p, 'expired').length, 0),
+      lost: expired.length,
       convergenceMs: at === undefined ? null : r1(at - t0),
+      // Each member's longest event-loop stall so far when it reported a lost session: a stall
+      // near the ttl says the process was starved; a short one, that the session was lost anyway.
+      stallsMs: expired.map((e) => Number(e.maxLoopDelayMs)).sort((a, b) => a - b),
     };
   } finally {
     await stopAll(ps);
@@ -256,8 +267,11 @@ async function measureStorms(): Promise<StormResult[]> {
     for (let round = 0; round < rounds; round++)
       for (const [i, c] of codes.entries()) {
         const url = `etcd://${cluster.endpoints.join(',')}?namespace=storm-${round}-${i}/`;
+        const load = r1(loadavg()[0]!);
         const r = await storm(c.fixture, url, 20, 1024, 2000);
-        console.log('etcd start-up storm', c.code, r);
+        console.log('etcd start-up storm', c.code, { ...r, load });
+        (results[i]!.loadAverage ??= []).push(load);
+        (results[i]!.stallP50Ms ??= []).push(r.stallsMs.length === 0 ? null : percentile(r.stallsMs, 50));
         results[i]!.sessionsLost.push(r.lost);
         results[i]!.convergenceMs.push(r.convergenceMs);
       }
@@ -464,6 +478,8 @@ export async function run(): Promise<void> {
       : `${s.code} (measured ${s.measured.slice(0, 16).replace('T', ' ')} UTC)`,
     s.sessionsLost.join(', '),
     s.convergenceMs.map((ms) => (ms === null ? 'not within 60 s' : `${ms} ms`)).join(', '),
+    s.loadAverage?.join(', ') ?? '',
+    s.stallP50Ms?.map((ms) => (ms === null ? '-' : `${ms} ms`)).join(', ') ?? '',
   ]);
   const keptNote = PARTS.filter((p) => !parts.includes(p))
     .map((p) => `The ${p} rows are from the run of ${measured[p]} (not measured again in this run).`)
@@ -500,9 +516,18 @@ export async function run(): Promise<void> {
       ],
     ),
     '',
-    `etcd start-up storm: ${storms[0]?.members ?? 20} members started 150 ms apart (ttl ${storms[0]?.ttlMs ?? 2000} ms, etcd raises it to its 2 s minimum) on one 3-member cluster, each storm in a namespace of its own, the codes in turn, the fleet's state read every 250 ms; sessions the members lost from their start to 5 s after every slot was claimed (or after 60 s). Goal: none.`,
+    `etcd start-up storm: ${storms[0]?.members ?? 20} members started 150 ms apart (ttl ${storms[0]?.ttlMs ?? 2000} ms, etcd raises it to its 2 s minimum) on one 3-member cluster, each storm in a namespace of its own, the codes in turn, the fleet's state read every 250 ms; sessions the members lost from their start to 5 s after every slot was claimed (or after 60 s). Goal: none. A member's longest event-loop stall (monitorEventLoopDelay, since its start) near or above the ttl's keepalive margin says the member was starved of CPU when it lost its session.`,
     '',
-    table(['code', 'sessions lost, per storm', 'start to every slot claimed'], stormRows),
+    table(
+      [
+        'code',
+        'sessions lost, per storm',
+        'start to every slot claimed',
+        'load average at start (2 cores)',
+        'longest event-loop stall of the losers, median',
+      ],
+      stormRows,
+    ),
     '',
     table(
       ['mesh measure', 'result'],
