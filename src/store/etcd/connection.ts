@@ -13,20 +13,11 @@
  */
 import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { TenureError } from '../../errors.js';
 import { closedError } from '../errors.js';
 import type { EtcdTlsOptions, ResolvedEtcdOptions } from './options.js';
-import { ETCD_PROTO } from './proto.js';
+import { etcdMethod } from './proto.js';
 import { sleep } from '../../sleep.js';
-
-const definition = protoLoader.fromJSON(ETCD_PROTO, {
-  keepCase: true,
-  longs: String,
-  enums: String,
-  defaults: true,
-  oneofs: true,
-});
 
 /** The etcd services and methods this backend calls. */
 export type EtcdMethod =
@@ -40,19 +31,6 @@ export type EtcdMethod =
   | 'Lease.LeaseTimeToLive'
   | 'Auth.Authenticate';
 export type EtcdStreamMethod = 'Watch.Watch' | 'Lease.LeaseKeepAlive';
-
-const methods = new Map<string, grpc.MethodDefinition<unknown, unknown>>();
-
-function method(name: EtcdMethod | EtcdStreamMethod): grpc.MethodDefinition<unknown, unknown> {
-  const cached = methods.get(name);
-  if (cached !== undefined) return cached;
-  const [service, rpc] = name.split('.') as [string, string];
-  const svc = definition[`etcdserverpb.${service}`] as grpc.ServiceDefinition | undefined;
-  const m = svc?.[rpc];
-  if (m === undefined) throw new Error(`unreachable: etcd method ${name} missing from the descriptor`);
-  methods.set(name, m as grpc.MethodDefinition<unknown, unknown>);
-  return m as grpc.MethodDefinition<unknown, unknown>;
-}
 
 /** Whether a call may be retried on another member after it was sent. */
 export type CallKind = 'read' | 'write';
@@ -286,7 +264,7 @@ export class EtcdConnection {
    * without being sent, with the channel's last connection error in its details.
    */
   #connectError(member: EtcdMember): Promise<string> {
-    const m = method('KV.Range');
+    const m = etcdMethod('KV.Range');
     return new Promise((resolve) => {
       member.client.makeUnaryRequest(
         m.path,
@@ -412,7 +390,7 @@ export class EtcdConnection {
     md: grpc.Metadata,
     deadline: number,
   ): Promise<T> {
-    const m = method(name);
+    const m = etcdMethod(name);
     return new Promise<T>((resolve, reject) => {
       member.client.makeUnaryRequest(
         m.path,
@@ -437,7 +415,7 @@ export class EtcdConnection {
     const member = await this.readyMember(deadline);
     const md = await this.#metadata(deadline);
     if (this.#closed) throw closedError();
-    const m = method(name);
+    const m = etcdMethod(name);
     const call = member.client.makeBidiStreamRequest(
       m.path,
       m.requestSerialize,

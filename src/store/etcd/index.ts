@@ -15,7 +15,7 @@
  * - Every call has a deadline (`requestTimeoutMs`): without quorum or without a reachable member
  *   calls fail with TENURE_UNAVAILABLE (retryable) instead of hanging.
  *
- * **Transport: `@grpc/grpc-js` with our own descriptor of the etcd API (proto.ts), not the
+ * **Transport: `@grpc/grpc-js` with our own description of the etcd API (etcd.proto), not the
  * `etcd3` package.** Why:
  * - The contract's guarantees live exactly in the layer etcd3 owns: which member a call goes to,
  *   when a failed call may be retried (etcd3's default policy retries any call that failed as
@@ -25,9 +25,10 @@
  *   wrapping rather than using them.
  * - It pulls in a retry library and its own copy of the protobuf stack, for features (locks,
  *   elections, STM) that tenure's recipes replace; its lease is declared lost only after 2 × ttl.
- * - grpc-js and proto-loader are what etcd3 itself runs on, so the wire behaviour is the same; the
- *   part of etcd's API we call is small (KV, Watch, Lease, Authenticate) and is described in
- *   about 200 lines in proto.ts, compiled into the package (no .proto file to ship or locate).
+ * - grpc-js is what etcd3 itself runs on, so the wire behaviour is the same; the part of etcd's
+ *   API we call is small (KV, Watch, Lease, Authenticate): etcd.proto describes it in about 200
+ *   lines, and its static protobufjs codecs (codecs.ts, generated and checked in) ship in the
+ *   package, so no .proto file is shipped, located or compiled at run time.
  *
  * @example
  * ```ts
