@@ -24,6 +24,7 @@ import { TenureError, invalidArgument } from '../errors.js';
 import { instrument, type Instrumentation } from '../metrics/index.js';
 import { redactUrl } from '../store/redact-url.js';
 import type { Store } from '../store/types.js';
+import { FleetMetrics, type FleetMetricsOptions } from './fleet-metrics.js';
 import { FleetView, type FleetSnapshot } from './fleet-view.js';
 import { PAGE, PAGE_SCRIPT_HASH, PAGE_STYLE_HASH } from './page.js';
 
@@ -58,6 +59,17 @@ export interface DashboardOptions {
   stallTimeoutMs?: number;
   /** Metrics to serve at /metrics. @default instrument() on a new registry, fed by the view */
   metrics?: Instrumentation;
+  /**
+   * How often the view asks the store for the time each lease has left (FleetFollower's
+   * `refreshMs`): the resolution of lease-based suspicion and of `election_leaderless_seconds`.
+   * @default 1000 — keep it below a third of the fleet's ttl.
+   */
+  refreshMs?: number;
+  /**
+   * Distinct member values in the fleet metrics' `member` and `owner` labels.
+   * @default 100 (see FleetMetricsOptions.maxMembers)
+   */
+  maxMembers?: FleetMetricsOptions['maxMembers'];
   /** Extra facts merged into each snapshot sent to the page (the demo adds its own). */
   extra?: () => Record<string, unknown>;
   /**
@@ -172,6 +184,7 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
     ['maxClients', maxClients],
     ['maxBufferedBytes', maxBufferedBytes],
     ['stallTimeoutMs', stallTimeoutMs],
+    ['refreshMs', options.refreshMs ?? 1000],
   ] as const)
     if (!Number.isSafeInteger(value) || value < 1)
       throw invalidArgument(`options.${name}`, `must be a positive integer, got ${String(value)}`);
@@ -181,7 +194,14 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
       `${host} is not a loopback address: set an access token (--token or TENURE_DASHBOARD_TOKEN) to serve the dashboard beyond this machine`,
     );
   const metrics = options.metrics ?? instrument({ registry: new Registry() });
-  const view = new FleetView(metrics.store(store));
+  const view = new FleetView(metrics.store(store), {
+    ...(options.refreshMs === undefined ? {} : { refreshMs: options.refreshMs }),
+  });
+  // The fleet's metrics, unless the registry already has them (a second dashboard on it).
+  const fleetMetrics =
+    metrics.registry.getSingleMetric('tenure_election_leader') === undefined
+      ? new FleetMetrics(view, metrics, { maxMembers: options.maxMembers })
+      : undefined;
   const title = redactUrl(options.title ?? 'tenure');
   /** Why the view cannot read the store, as shown to people: one line, credentials redacted. */
   const failure = () => {
@@ -250,12 +270,8 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
     sweeper = undefined;
   };
   sweeper = clock.setTimeout(sweep, sweepEveryMs).unref();
-  view.on('event', (e) => {
-    if (e.kind === 'slots' && e.moved !== undefined) metrics.slotsMoved(e.name, e.moved);
-  });
   let failed = false;
-  view.on('change', (s) => {
-    for (const e of s.elections) metrics.leaderSeen(e.name, e.leader?.revision);
+  view.on('change', () => {
     failed = false;
     if (clients.size > 0) broadcast();
   });
@@ -339,6 +355,7 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       view.close();
+      fleetMetrics?.close();
       stopSweeping();
       reject(
         new TenureError(
@@ -385,6 +402,7 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
     close() {
       closing ??= new Promise<void>((resolve) => {
         view.close();
+        fleetMetrics?.close();
         stopSweeping();
         if (ownsGauge) metrics.registry.removeSingleMetric('tenure_dashboard_events');
         for (const c of clients) c.res.end();
