@@ -48,6 +48,7 @@ export const FLEET_METRIC_NAMES = Object.freeze([
   'election_candidates',
   'election_leaderless_seconds',
   'election_ttl_seconds',
+  'election_last_failover_seconds',
   'failover_seconds',
   'lock_holders',
   'lock_queue_length',
@@ -85,10 +86,15 @@ export class FleetMetrics {
   readonly metrics: Instrumentation;
   readonly #members: LabelCap;
   readonly #locks = new Map<string, LockEntry>();
-  /** Per election: monotonic time since which it has had no live leader (undefined: it has one). */
-  readonly #leaderlessSince = new Map<string, number>();
-  /** Per election: the last known leader's lease ttl. */
-  readonly #ttl = new Map<string, number>();
+  /**
+   * Every election seen since the start (an election whose last candidate left has no key, yet
+   * has no leader: it stays here, leaderless): its last live leader's lease ttl and last renewal
+   * seen, the time since which it has had no leader key, and its latest failover.
+   */
+  readonly #elections = new Map<
+    string,
+    { ttlMs?: number; renewedAt?: number; noLeaderSince?: number; lastFailoverMs?: number }
+  >();
   /** Member and owner label values in use at the last scrape, to give back those gone. */
   #inUse = new Set<string>();
   readonly #failover: Histogram<'election' | 'departure'>;
@@ -154,7 +160,9 @@ export class FleetMetrics {
       'Candidates in the election, the leader included',
       ['election'],
       (set, s) => {
-        for (const e of s.elections) set({ election: electionCap.label(e.name) }, e.candidates.length);
+        const counts = new Map([...this.#elections.keys()].map((name) => [name, 0]));
+        for (const e of s.elections) counts.set(e.name, e.candidates.length);
+        for (const [name, n] of counts) set({ election: electionCap.label(name) }, n);
       },
     );
     gauge(
@@ -163,9 +171,13 @@ export class FleetMetrics {
       ['election'],
       (set, s) => {
         const now = follower.clock.now();
-        for (const e of s.elections) {
-          const since = this.#leaderlessAt(e.name, e.leader?.lease ?? null, now);
-          set({ election: electionCap.label(e.name) }, since === undefined ? 0 : (now - since) / 1000);
+        const leases = new Map(s.elections.map((e) => [e.name, e.leader?.lease ?? null]));
+        for (const name of this.#elections.keys()) {
+          const since = this.#leaderlessAt(name, leases.get(name) ?? null, now);
+          set(
+            { election: electionCap.label(name) },
+            since === undefined ? 0 : Math.max(0, now - since) / 1000,
+          );
         }
       },
     );
@@ -173,11 +185,19 @@ export class FleetMetrics {
       'election_ttl_seconds',
       "The lease ttl of the election's leader (the last one known, while it has none)",
       ['election'],
-      (set, s) => {
-        for (const e of s.elections) {
-          const ttl = this.#ttl.get(e.name);
-          if (ttl !== undefined) set({ election: electionCap.label(e.name) }, ttl / 1000);
-        }
+      (set) => {
+        for (const [name, e] of this.#elections)
+          if (e.ttlMs !== undefined) set({ election: electionCap.label(name) }, e.ttlMs / 1000);
+      },
+    );
+    gauge(
+      'election_last_failover_seconds',
+      "The election's latest failover time (from the fault to the new leader acting, as estimated from the store)",
+      ['election'],
+      (set) => {
+        for (const [name, e] of this.#elections)
+          if (e.lastFailoverMs !== undefined)
+            set({ election: electionCap.label(name) }, e.lastFailoverMs / 1000);
       },
     );
     gauge('lock_holders', 'Holders of a mutex, semaphore or read-write lock', ['lock', 'kind'], (set, s) => {
@@ -292,28 +312,39 @@ export class FleetMetrics {
    * leader `lease` has been seen renewed recently enough.
    */
   #leaderlessAt(election: string, lease: string | null, now: number): number | undefined {
-    if (lease === null) return this.#leaderlessSince.get(election) ?? now;
+    const state = this.#election(election);
+    if (lease === null) return Math.min(state.noLeaderSince ?? now, state.renewedAt ?? now);
     const age = this.follower.lease(lease);
     if (age === undefined) return undefined; // a leader not looked up yet: no evidence it is gone
-    this.#ttl.set(election, age.ttlMs);
+    state.ttlMs = age.ttlMs;
+    state.renewedAt = now - age.renewedAgoMs;
     const staleAfterMs =
       (age.ttlMs * 2) / 3 + this.follower.refreshMs + this.follower.store.capabilities.ttlGranularityMs;
-    return age.renewedAgoMs > staleAfterMs ? now - age.renewedAgoMs : undefined;
+    return age.renewedAgoMs > staleAfterMs ? state.renewedAt : undefined;
+  }
+
+  #election(name: string) {
+    let state = this.#elections.get(name);
+    if (!state) {
+      state = {};
+      // Bounded like the label: past the cap, names share one state (reported as _other).
+      if (this.#elections.size < this.metrics.labels.election.limit * 2) this.#elections.set(name, state);
+    }
+    return state;
   }
 
   #changed(s: FleetSnapshot): void {
     const now = this.follower.clock.now();
+    const led = new Set<string>();
     for (const e of s.elections) {
       this.metrics.leaderSeen(e.name, e.leader?.revision);
-      if (e.leader) this.#leaderlessSince.delete(e.name);
-      else if (!this.#leaderlessSince.has(e.name)) this.#leaderlessSince.set(e.name, now);
-      if (e.leader?.lease) {
-        const age = this.follower.lease(e.leader.lease);
-        if (age) this.#ttl.set(e.name, age.ttlMs);
-      }
+      if (e.leader) led.add(e.name);
+      // Records the leader's ttl and last renewal (the ones used once it is gone).
+      this.#leaderlessAt(e.name, e.leader?.lease ?? null, now);
     }
-    for (const name of [...this.#leaderlessSince.keys()])
-      if (!s.elections.some((e) => e.name === name)) this.#leaderlessSince.delete(name);
+    for (const [name, state] of this.#elections)
+      if (led.has(name)) state.noLeaderSince = undefined;
+      else state.noLeaderSince ??= now;
 
     // Lock entries by key and create revision (a session that locks again reuses its key).
     const seen = new Set<string>();
@@ -358,6 +389,8 @@ export class FleetMetrics {
   }
 
   #event(e: FleetEvent): void {
+    if (e.kind === 'leader' && e.failoverMs !== undefined)
+      this.#election(e.name).lastFailoverMs = e.failoverMs;
     if (e.kind === 'leader' && e.failoverMs !== undefined && e.departure !== undefined)
       this.#failover.observe(
         { election: this.metrics.labels.election.label(e.name), departure: e.departure },

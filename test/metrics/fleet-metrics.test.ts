@@ -93,10 +93,39 @@ describe('FleetMetrics', () => {
       /^tenure_failover_seconds_count\{election="cron",departure="expired"\} 1$/m.test(await text()),
     );
     expect(await text()).not.toMatch(/departure="let-go"\} 1$/m);
+    // A crash failover takes about a ttl (0.6 s) after the last renewal.
+    expect(await value('tenure_election_last_failover_seconds', { election: 'cron' })).toBeGreaterThan(0.3);
     await eventually(
       async () => (await value('tenure_sessions_ended_total', { departure: 'expired' })) === 1,
     );
     expect(await value('tenure_sessions_ended_total', { departure: 'let-go' })).toBe(0);
+    await a.close().catch(() => undefined);
+  });
+
+  it('keeps counting an election whose only candidate crashed as leaderless, until a new one leads', async () => {
+    const store = new MemoryStore();
+    closers.push(() => store.close());
+    const { value } = await follow(store);
+    const crashing = cuttable(store);
+    const a = await Session.create(crashing.store, { ttlMs: 600 });
+    a.on('keepaliveError', () => undefined);
+    await new Election(a, 'cron').campaign('a');
+    await eventually(
+      async () => (await value('tenure_election_ttl_seconds', { election: 'cron' })) !== undefined,
+    );
+    crashing.cut();
+    // Its key goes with its lease; the election stays, without candidates and without a leader.
+    await eventually(async () => (await value('tenure_election_candidates', { election: 'cron' })) === 0);
+    await eventually(
+      async () => ((await value('tenure_election_leaderless_seconds', { election: 'cron' })) ?? 0) > 1.2,
+    );
+    expect(await value('tenure_election_leader', { election: 'cron', member: 'a' })).toBeUndefined();
+    const b = await session(store);
+    await new Election(b, 'cron').campaign('b');
+    await eventually(
+      async () => (await value('tenure_election_leaderless_seconds', { election: 'cron' })) === 0,
+    );
+    expect(await value('tenure_election_candidates', { election: 'cron' })).toBe(1);
     await a.close().catch(() => undefined);
   });
 
