@@ -37,7 +37,9 @@ export const FLEET_METRICS_DEFAULTS = Object.freeze({ maxMembers: 100 });
 /** Failover durations, in seconds: from sub-second (a resignation) to minutes (a long ttl). */
 const FAILOVER_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120];
 /** Lock waits and holds as a store observer sees them (its resolution is one watch delivery). */
-const LOCK_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+export const LOCK_BUCKETS: readonly number[] = [
+  0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+];
 
 /**
  * The metric names {@link FleetMetrics} registers (without the prefix), for documentation and
@@ -64,6 +66,14 @@ export const FLEET_METRIC_NAMES = Object.freeze([
   'sessions_ended_total',
   'member_labels',
 ]);
+
+/** The waits of one lock, by {@link LOCK_BUCKETS} bucket, for the dashboard's distribution chart. */
+export interface LockWaitDistribution {
+  readonly lock: string;
+  readonly kind: string;
+  /** Waits per bucket: `counts[i]` waited at most `LOCK_BUCKETS[i]` and more than the bucket before; the last, longer. */
+  readonly counts: readonly number[];
+}
 
 interface LockEntry {
   readonly labels: { readonly lock: string; readonly kind: string };
@@ -107,6 +117,7 @@ export class FleetMetrics {
   readonly #onEvent = (e: FleetEvent) => this.#event(e);
   readonly #onSessionEnd = (e: SessionEnd) => this.#sessionsEnded.inc({ departure: e.departure });
   #closed = false;
+  readonly #waits = new Map<string, { lock: string; kind: string; counts: number[] }>();
 
   /**
    * @param prefix of every metric name @default 'tenure_' (the same as {@link instrument}'s)
@@ -273,14 +284,14 @@ export class FleetMetrics {
       name: `${p}fleet_lock_wait_seconds`,
       help: 'Time a queue entry waited before holding its lock, as a store observer saw it',
       labelNames: ['lock', 'kind'],
-      buckets: LOCK_BUCKETS,
+      buckets: [...LOCK_BUCKETS],
       registers,
     });
     this.#lockHold = new Histogram({
       name: `${p}fleet_lock_hold_seconds`,
       help: 'Time a lock was held, as a store observer saw it',
       labelNames: ['lock', 'kind'],
-      buckets: LOCK_BUCKETS,
+      buckets: [...LOCK_BUCKETS],
       registers,
     });
     this.#sessionsEnded = new Counter({
@@ -366,6 +377,7 @@ export class FleetMetrics {
           if (holding && known.heldSince === undefined) {
             known.heldSince = now;
             this.#lockWait.observe(labels, (now - known.firstSeen) / 1000);
+            this.#countWait(labels, (now - known.firstSeen) / 1000);
           }
         }
     }
@@ -397,6 +409,22 @@ export class FleetMetrics {
         e.failoverMs / 1000,
       );
     if (e.kind === 'slots' && e.moved !== undefined) this.metrics.slotsMoved(e.name, e.moved);
+  }
+
+  #countWait(labels: { lock: string; kind: string }, seconds: number): void {
+    const id = `${labels.kind} ${labels.lock}`;
+    let w = this.#waits.get(id);
+    if (!w) {
+      w = { ...labels, counts: new Array<number>(LOCK_BUCKETS.length + 1).fill(0) };
+      this.#waits.set(id, w);
+    }
+    const i = LOCK_BUCKETS.findIndex((le) => seconds <= le);
+    w.counts[i === -1 ? LOCK_BUCKETS.length : i]!++;
+  }
+
+  /** The lock waits observed so far, per lock (the `fleet_lock_wait_seconds` histogram's buckets, not cumulated). */
+  lockWaits(): LockWaitDistribution[] {
+    return [...this.#waits.values()].map((w) => ({ lock: w.lock, kind: w.kind, counts: [...w.counts] }));
   }
 
   /** Stops following and removes these metrics from the registry. Idempotent. */

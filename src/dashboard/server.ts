@@ -24,9 +24,12 @@ import { TenureError, invalidArgument } from '../errors.js';
 import { instrument, type Instrumentation } from '../metrics/index.js';
 import { redactUrl } from '../store/redact-url.js';
 import type { Store } from '../store/types.js';
-import { FleetMetrics, type FleetMetricsOptions } from './fleet-metrics.js';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { FleetMetrics, LOCK_BUCKETS, type FleetMetricsOptions } from './fleet-metrics.js';
+import { FleetHistory } from './history.js';
 import { FleetView, type FleetSnapshot } from './fleet-view.js';
-import { PAGE, PAGE_SCRIPT_HASH, PAGE_STYLE_HASH } from './page.js';
+import { ASSET_PATHS, PAGE, PAGE_SCRIPT_HASH, PAGE_STYLE_HASH } from './page.js';
 
 /** Options of {@link startDashboard}. */
 export interface DashboardOptions {
@@ -122,8 +125,8 @@ export const DASHBOARD_DEFAULTS = Object.freeze({
 const SECURITY_HEADERS = Object.freeze({
   'content-security-policy': [
     "default-src 'none'",
-    `script-src '${PAGE_SCRIPT_HASH}'`,
-    `style-src '${PAGE_STYLE_HASH}'`,
+    `script-src 'self' '${PAGE_SCRIPT_HASH}'`,
+    `style-src 'self' '${PAGE_STYLE_HASH}'`,
     "connect-src 'self'",
     "img-src 'self'",
     "base-uri 'none'",
@@ -134,6 +137,27 @@ const SECURITY_HEADERS = Object.freeze({
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
 });
+
+/**
+ * The charting library's files, read once from the installed package (no CDN: the page works
+ * without the internet, and its code is the version this package was tested with).
+ */
+let assets: Map<string, { type: string; body: Buffer }> | undefined;
+function chartAssets(): Map<string, { type: string; body: Buffer }> {
+  if (assets) return assets;
+  const resolve = createRequire(import.meta.url).resolve;
+  assets = new Map([
+    [
+      ASSET_PATHS.script,
+      { type: 'text/javascript; charset=utf-8', body: readFileSync(resolve('uplot/dist/uPlot.iife.min.js')) },
+    ],
+    [
+      ASSET_PATHS.style,
+      { type: 'text/css; charset=utf-8', body: readFileSync(resolve('uplot/dist/uPlot.min.css')) },
+    ],
+  ]);
+  return assets;
+}
 
 /** An `/events` client. */
 interface EventClient {
@@ -202,6 +226,15 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
     metrics.registry.getSingleMetric('tenure_election_leader') === undefined
       ? new FleetMetrics(view, metrics, { maxMembers: options.maxMembers })
       : undefined;
+  const history = new FleetHistory(view);
+  /** What the page draws beside the snapshot: the history and the lock wait distribution. */
+  const past = () => ({
+    history: history.view(),
+    // Only while the store cannot be read: when the data shown was read.
+    ...(view.failure === undefined ? {} : { lastReadAt: history.readAt ?? null }),
+    lockBuckets: LOCK_BUCKETS,
+    lockWaits: fleetMetrics?.lockWaits() ?? [],
+  });
   const title = redactUrl(options.title ?? 'tenure');
   /** Why the view cannot read the store, as shown to people: one line, credentials redacted. */
   const failure = () => {
@@ -216,6 +249,7 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
       title,
       error: failure(),
       ...(view.ready ? view.snapshot() : {}),
+      ...past(),
       ...(options.extra?.() ?? {}),
     });
   /**
@@ -224,7 +258,7 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
    */
   const frame = () => {
     const { sessions: _sessions, ...shown } = view.ready ? view.snapshot() : ({} as Partial<FleetSnapshot>);
-    return `data: ${JSON.stringify({ title, error: failure(), ...shown, ...(options.extra?.() ?? {}) })}\n\n`;
+    return `data: ${JSON.stringify({ title, error: failure(), ...shown, ...past(), ...(options.extra?.() ?? {}) })}\n\n`;
   };
   const clients = new Set<EventClient>();
   const counts = { framesSent: 0, framesSkipped: 0, clientsDropped: 0, clientsRefused: 0 };
@@ -285,6 +319,15 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://dashboard');
+    // The charting library is public code, holds nothing of the fleet: served without the token,
+    // so that the page's <script> and <link> (which cannot send it) load.
+    const asset = req.method === 'GET' ? chartAssets().get(url.pathname) : undefined;
+    if (asset) {
+      res
+        .writeHead(200, { 'content-type': asset.type, 'cache-control': 'public, max-age=3600' })
+        .end(asset.body);
+      return;
+    }
     if (token !== undefined) {
       const auth = req.headers.authorization;
       const given = auth?.startsWith('Bearer ') ? auth.slice(7) : (url.searchParams.get('token') ?? '');
@@ -356,6 +399,7 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
     server.once('error', (err: NodeJS.ErrnoException) => {
       view.close();
       fleetMetrics?.close();
+      history.close();
       stopSweeping();
       reject(
         new TenureError(
@@ -403,6 +447,7 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
       closing ??= new Promise<void>((resolve) => {
         view.close();
         fleetMetrics?.close();
+        history.close();
         stopSweeping();
         if (ownsGauge) metrics.registry.removeSingleMetric('tenure_dashboard_events');
         for (const c of clients) c.res.end();
