@@ -304,15 +304,12 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
     sweeper = undefined;
   };
   sweeper = clock.setTimeout(sweep, sweepEveryMs).unref();
-  let failed = false;
   view.on('change', () => {
-    failed = false;
     if (clients.size > 0) broadcast();
   });
   view.on('error', () => {
-    // Tell the page once per failure; the next good read clears it.
-    if (failed) return;
-    failed = true;
+    // Each error may change what the page must say (a failed watch is reported before the read
+    // that fails with it): a frame goes out only if it differs from the one a client has.
     if (clients.size > 0) broadcast();
   });
   await view.start();
@@ -379,6 +376,9 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
         send(client, latest);
         return;
       }
+      case '/favicon.ico':
+        res.writeHead(204).end();
+        return;
       case '/metrics':
         res
           .writeHead(200, { 'content-type': metrics.registry.contentType })
