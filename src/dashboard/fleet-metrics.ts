@@ -3,7 +3,7 @@
  * inspect/ (a {@link FleetFollower}), so that any process that follows a store (the dashboard,
  * `tenure demo`, an application's own observer) exports the whole fleet's state without the
  * fleet's processes being instrumented. The processes' own view (is this process the leader,
- * its heartbeat latency, its lock waits as it measured them) is {@link instrument}'s.
+ * its heartbeat latency, its lock waits as it measured them) is `instrument()`'s (tenure/metrics).
  *
  * Gauges are computed when scraped, from the latest snapshot and the follower's lease clock; a
  * thing that is gone (a departed member, a freed lock) has no series. Histograms and counters
@@ -120,7 +120,7 @@ export class FleetMetrics {
   readonly #waits = new Map<string, { lock: string; kind: string; counts: number[] }>();
 
   /**
-   * @param prefix of every metric name @default 'tenure_' (the same as {@link instrument}'s)
+   * @param prefix of every metric name @default 'tenure_' (the same as instrument()'s)
    * @throws TENURE_INVALID_ARGUMENT naming `maxMembers` unless it is a positive integer.
    */
   constructor(

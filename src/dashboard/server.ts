@@ -471,3 +471,33 @@ export {
   type PublishedSuspicion,
   type PublishSuspicionOptions,
 } from '../recipes/fleet/suspicion.js';
+
+export { FleetView, type FleetViewOptions } from './fleet-view.js';
+export {
+  FleetMetrics,
+  FLEET_METRICS_DEFAULTS,
+  FLEET_METRIC_NAMES,
+  LOCK_BUCKETS,
+  type FleetMetricsOptions,
+  type LockWaitDistribution,
+} from './fleet-metrics.js';
+export {
+  FleetFollower,
+  FLEET_FOLLOWER_DEFAULTS,
+  type FleetFollowerOptions,
+  type LeaseAge,
+  type SessionEnd,
+} from '../inspect/follow.js';
+export type {
+  ElectionView,
+  EntryView,
+  FleetEvent,
+  FleetSnapshot,
+  LockView,
+  MemberView,
+  SessionView,
+  SkippedKey,
+  SlotMapView,
+  TermView,
+} from '../inspect/model.js';
+export { SKIPPED_LIST_LIMIT } from '../inspect/model.js';
