@@ -24,8 +24,12 @@ import { TenureError, invalidArgument } from '../errors.js';
 import { instrument, type Instrumentation } from '../metrics/index.js';
 import { redactUrl } from '../store/redact-url.js';
 import type { Store } from '../store/types.js';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { FleetMetrics, LOCK_BUCKETS, type FleetMetricsOptions } from './fleet-metrics.js';
+import { FleetHistory } from './history.js';
 import { FleetView, type FleetSnapshot } from './fleet-view.js';
-import { PAGE, PAGE_SCRIPT_HASH, PAGE_STYLE_HASH } from './page.js';
+import { ASSET_PATHS, PAGE, PAGE_SCRIPT_HASH, PAGE_STYLE_HASH } from './page.js';
 
 /** Options of {@link startDashboard}. */
 export interface DashboardOptions {
@@ -58,6 +62,17 @@ export interface DashboardOptions {
   stallTimeoutMs?: number;
   /** Metrics to serve at /metrics. @default instrument() on a new registry, fed by the view */
   metrics?: Instrumentation;
+  /**
+   * How often the view asks the store for the time each lease has left (FleetFollower's
+   * `refreshMs`): the resolution of lease-based suspicion and of `election_leaderless_seconds`.
+   * @default 1000 — keep it below a third of the fleet's ttl.
+   */
+  refreshMs?: number;
+  /**
+   * Distinct member values in the fleet metrics' `member` and `owner` labels.
+   * @default 100 (see FleetMetricsOptions.maxMembers)
+   */
+  maxMembers?: FleetMetricsOptions['maxMembers'];
   /** Extra facts merged into each snapshot sent to the page (the demo adds its own). */
   extra?: () => Record<string, unknown>;
   /**
@@ -110,8 +125,8 @@ export const DASHBOARD_DEFAULTS = Object.freeze({
 const SECURITY_HEADERS = Object.freeze({
   'content-security-policy': [
     "default-src 'none'",
-    `script-src '${PAGE_SCRIPT_HASH}'`,
-    `style-src '${PAGE_STYLE_HASH}'`,
+    `script-src 'self' '${PAGE_SCRIPT_HASH}'`,
+    `style-src 'self' '${PAGE_STYLE_HASH}'`,
     "connect-src 'self'",
     "img-src 'self'",
     "base-uri 'none'",
@@ -122,6 +137,27 @@ const SECURITY_HEADERS = Object.freeze({
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
 });
+
+/**
+ * The charting library's files, read once from the installed package (no CDN: the page works
+ * without the internet, and its code is the version this package was tested with).
+ */
+let assets: Map<string, { type: string; body: Buffer }> | undefined;
+function chartAssets(): Map<string, { type: string; body: Buffer }> {
+  if (assets) return assets;
+  const resolve = createRequire(import.meta.url).resolve;
+  assets = new Map([
+    [
+      ASSET_PATHS.script,
+      { type: 'text/javascript; charset=utf-8', body: readFileSync(resolve('uplot/dist/uPlot.iife.min.js')) },
+    ],
+    [
+      ASSET_PATHS.style,
+      { type: 'text/css; charset=utf-8', body: readFileSync(resolve('uplot/dist/uPlot.min.css')) },
+    ],
+  ]);
+  return assets;
+}
 
 /** An `/events` client. */
 interface EventClient {
@@ -172,6 +208,7 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
     ['maxClients', maxClients],
     ['maxBufferedBytes', maxBufferedBytes],
     ['stallTimeoutMs', stallTimeoutMs],
+    ['refreshMs', options.refreshMs ?? 1000],
   ] as const)
     if (!Number.isSafeInteger(value) || value < 1)
       throw invalidArgument(`options.${name}`, `must be a positive integer, got ${String(value)}`);
@@ -181,7 +218,23 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
       `${host} is not a loopback address: set an access token (--token or TENURE_DASHBOARD_TOKEN) to serve the dashboard beyond this machine`,
     );
   const metrics = options.metrics ?? instrument({ registry: new Registry() });
-  const view = new FleetView(metrics.store(store));
+  const view = new FleetView(metrics.store(store), {
+    ...(options.refreshMs === undefined ? {} : { refreshMs: options.refreshMs }),
+  });
+  // The fleet's metrics, unless the registry already has them (a second dashboard on it).
+  const fleetMetrics =
+    metrics.registry.getSingleMetric('tenure_election_leader') === undefined
+      ? new FleetMetrics(view, metrics, { maxMembers: options.maxMembers })
+      : undefined;
+  const history = new FleetHistory(view);
+  /** What the page draws beside the snapshot: the history and the lock wait distribution. */
+  const past = () => ({
+    history: history.view(),
+    // Only while the store cannot be read: when the data shown was read.
+    ...(view.failure === undefined ? {} : { lastReadAt: history.readAt ?? null }),
+    lockBuckets: LOCK_BUCKETS,
+    lockWaits: fleetMetrics?.lockWaits() ?? [],
+  });
   const title = redactUrl(options.title ?? 'tenure');
   /** Why the view cannot read the store, as shown to people: one line, credentials redacted. */
   const failure = () => {
@@ -196,6 +249,7 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
       title,
       error: failure(),
       ...(view.ready ? view.snapshot() : {}),
+      ...past(),
       ...(options.extra?.() ?? {}),
     });
   /**
@@ -204,7 +258,7 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
    */
   const frame = () => {
     const { sessions: _sessions, ...shown } = view.ready ? view.snapshot() : ({} as Partial<FleetSnapshot>);
-    return `data: ${JSON.stringify({ title, error: failure(), ...shown, ...(options.extra?.() ?? {}) })}\n\n`;
+    return `data: ${JSON.stringify({ title, error: failure(), ...shown, ...past(), ...(options.extra?.() ?? {}) })}\n\n`;
   };
   const clients = new Set<EventClient>();
   const counts = { framesSent: 0, framesSkipped: 0, clientsDropped: 0, clientsRefused: 0 };
@@ -250,25 +304,27 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
     sweeper = undefined;
   };
   sweeper = clock.setTimeout(sweep, sweepEveryMs).unref();
-  view.on('event', (e) => {
-    if (e.kind === 'slots' && e.moved !== undefined) metrics.slotsMoved(e.name, e.moved);
-  });
-  let failed = false;
-  view.on('change', (s) => {
-    for (const e of s.elections) metrics.leaderSeen(e.name, e.leader?.revision);
-    failed = false;
+  view.on('change', () => {
     if (clients.size > 0) broadcast();
   });
   view.on('error', () => {
-    // Tell the page once per failure; the next good read clears it.
-    if (failed) return;
-    failed = true;
+    // Each error may change what the page must say (a failed watch is reported before the read
+    // that fails with it): a frame goes out only if it differs from the one a client has.
     if (clients.size > 0) broadcast();
   });
   await view.start();
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://dashboard');
+    // The charting library is public code, holds nothing of the fleet: served without the token,
+    // so that the page's <script> and <link> (which cannot send it) load.
+    const asset = req.method === 'GET' ? chartAssets().get(url.pathname) : undefined;
+    if (asset) {
+      res
+        .writeHead(200, { 'content-type': asset.type, 'cache-control': 'public, max-age=3600' })
+        .end(asset.body);
+      return;
+    }
     if (token !== undefined) {
       const auth = req.headers.authorization;
       const given = auth?.startsWith('Bearer ') ? auth.slice(7) : (url.searchParams.get('token') ?? '');
@@ -320,6 +376,9 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
         send(client, latest);
         return;
       }
+      case '/favicon.ico':
+        res.writeHead(204).end();
+        return;
       case '/metrics':
         res
           .writeHead(200, { 'content-type': metrics.registry.contentType })
@@ -339,6 +398,8 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       view.close();
+      fleetMetrics?.close();
+      history.close();
       stopSweeping();
       reject(
         new TenureError(
@@ -385,6 +446,8 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
     close() {
       closing ??= new Promise<void>((resolve) => {
         view.close();
+        fleetMetrics?.close();
+        history.close();
         stopSweeping();
         if (ownsGauge) metrics.registry.removeSingleMetric('tenure_dashboard_events');
         for (const c of clients) c.res.end();
@@ -408,3 +471,33 @@ export {
   type PublishedSuspicion,
   type PublishSuspicionOptions,
 } from '../recipes/fleet/suspicion.js';
+
+export { FleetView, type FleetViewOptions } from './fleet-view.js';
+export {
+  FleetMetrics,
+  FLEET_METRICS_DEFAULTS,
+  FLEET_METRIC_NAMES,
+  LOCK_BUCKETS,
+  type FleetMetricsOptions,
+  type LockWaitDistribution,
+} from './fleet-metrics.js';
+export {
+  FleetFollower,
+  FLEET_FOLLOWER_DEFAULTS,
+  type FleetFollowerOptions,
+  type LeaseAge,
+  type SessionEnd,
+} from '../inspect/follow.js';
+export type {
+  ElectionView,
+  EntryView,
+  FleetEvent,
+  FleetSnapshot,
+  LockView,
+  MemberView,
+  SessionView,
+  SkippedKey,
+  SlotMapView,
+  TermView,
+} from '../inspect/model.js';
+export { SKIPPED_LIST_LIMIT } from '../inspect/model.js';

@@ -51,6 +51,28 @@ export interface FleetFollowerOptions {
 /** Defaults of {@link FleetFollowerOptions}. */
 export const FLEET_FOLLOWER_DEFAULTS = Object.freeze({ refreshMs: 1000, eventLimit: 200 });
 
+/** A session (a lease holding keys) that the follower saw end. */
+export interface SessionEnd {
+  readonly lease: string;
+  /** Keys it held when last seen. */
+  readonly keys: number;
+  /**
+   * `expired`: its time ran out by the follower's last look (its holder crashed, froze or lost the
+   * store): a session lost. `let-go`: it ended before that (closed, revoked, or its keys deleted).
+   */
+  readonly departure: 'expired' | 'let-go';
+}
+
+/** What a follower knows of one lease now, for gauges that age between snapshots. */
+export interface LeaseAge {
+  /** Milliseconds before the store expires it unless a heartbeat arrives, counted down. */
+  readonly remainingMs: number;
+  /** Its ttl as far as seen (the largest time left seen). */
+  readonly ttlMs: number;
+  /** Milliseconds since it was last seen renewed (on the follower's clock). */
+  readonly renewedAgoMs: number;
+}
+
 /** Pause before reading again after a failed read or watch. */
 const RETRY_MS = 200;
 
@@ -70,6 +92,8 @@ export class FleetFollower extends EventEmitter<{
   change: [FleetSnapshot];
   event: [FleetEvent];
   error: [unknown];
+  /** A session that held keys is gone: see {@link SessionEnd}. */
+  'session-end': [SessionEnd];
 }> {
   readonly store: Store;
   readonly refreshMs: number;
@@ -108,6 +132,22 @@ export class FleetFollower extends EventEmitter<{
    */
   get failure(): { readonly error: unknown; readonly at: number } | undefined {
     return this.#failure;
+  }
+
+  /**
+   * What is known of `lease` now (counted down on the follower's clock since its last look), or
+   * undefined for a lease not looked up or gone. No store access.
+   */
+  lease(lease: string): LeaseAge | undefined {
+    const info = this.#leases.info(lease);
+    const renewedAt = this.#leases.renewedAt(lease);
+    if (info?.remainingMs === undefined || info.maxRemainingMs === undefined || renewedAt === undefined)
+      return undefined;
+    return {
+      remainingMs: info.remainingMs,
+      ttlMs: info.maxRemainingMs,
+      renewedAgoMs: Math.max(0, this.clock.now() - renewedAt),
+    };
   }
 
   /** True once a read has succeeded, so that {@link snapshot} returns. */
@@ -285,6 +325,14 @@ export class FleetFollower extends EventEmitter<{
   }
 
   #diff(prev: FleetSnapshot, next: FleetSnapshot, now: number, prevAt: number): void {
+    const alive = new Set(next.sessions.map((s) => s.lease));
+    for (const s of prev.sessions)
+      if (!alive.has(s.lease))
+        this.emit('session-end', {
+          lease: s.lease,
+          keys: s.keys,
+          departure: this.#leases.ranOutBy(s.lease, now) ? 'expired' : 'let-go',
+        });
     const prevElections = new Map(prev.elections.map((e) => [e.name, e]));
     for (const e of next.elections) {
       const before = prevElections.get(e.name)?.leader;
@@ -294,9 +342,10 @@ export class FleetFollower extends EventEmitter<{
         // died or froze); one still alive, or gone before that, let go.
         let failoverMs: number | undefined;
         let basis = '';
+        let departure: 'expired' | 'let-go' | undefined;
         if (before) {
           const gone = !next.sessions.some((s) => s.lease === before.lease);
-          const departure =
+          departure =
             gone && before.lease !== null && this.#leases.ranOutBy(before.lease, now) ? 'expired' : 'let-go';
           const faultAt = estimateFaultAt({
             lastRenewedAt: before.lease === null ? undefined : this.#leases.renewedAt(before.lease),
@@ -312,7 +361,7 @@ export class FleetFollower extends EventEmitter<{
           name: e.name,
           term: e.leader.revision,
           value: e.leader.value,
-          ...(before ? { previous: before.value, previousTerm: before.revision } : {}),
+          ...(before ? { previous: before.value, previousTerm: before.revision, departure } : {}),
           failoverMs,
           text:
             `${e.name}: ${e.leader.value} leads in term ${e.leader.revision}` +

@@ -6,6 +6,12 @@
  */
 export * from './model.js';
 export { inspectStore, readKeys } from './read.js';
-export { FleetFollower, FLEET_FOLLOWER_DEFAULTS, type FleetFollowerOptions } from './follow.js';
+export {
+  FleetFollower,
+  FLEET_FOLLOWER_DEFAULTS,
+  type FleetFollowerOptions,
+  type LeaseAge,
+  type SessionEnd,
+} from './follow.js';
 export { LeaseTracker } from './leases.js';
 export { estimateFaultAt, failoverMs, FAULT_ESTIMATE, FAILOVER_DEFINITION } from './failover.js';

@@ -32,13 +32,14 @@ export class LeaseTracker {
   /**
    * Asks the store for the time each of `leases` has left (one `timeToLive` each, concurrently),
    * forgets the leases not listed, and records renewals.
+   * @throws what the store threw when it could not answer (nothing is changed then).
    */
   async look(leases: Iterable<string>, ask?: readonly string[]): Promise<void> {
     const wanted = [...new Set(leases)];
+    // A lease the store does not have is gone (timeToLive resolves undefined); a store that
+    // cannot answer is not evidence of anything: the look fails, and what was known stays.
     const results = await Promise.all(
-      (ask ?? wanted).map(
-        async (lease) => [lease, await this.store.timeToLive(lease).catch(() => undefined)] as const,
-      ),
+      (ask ?? wanted).map(async (lease) => [lease, await this.store.timeToLive(lease)] as const),
     );
     const now = this.now();
     const granularityMs = this.store.capabilities.ttlGranularityMs;

@@ -60,6 +60,8 @@ export interface SessionView {
   readonly keys: number;
   /** Milliseconds before the store expires it unless a heartbeat arrives (undefined: gone). */
   readonly remainingMs: number | undefined;
+  /** Its ttl as far as the reader can tell (the largest time left it has seen); undefined: gone. */
+  readonly ttlMs?: number;
 }
 
 /** A candidate or queue entry. */
@@ -184,6 +186,12 @@ export interface FleetEvent {
   /** Waiters queued behind a lock when it was taken. */
   readonly waiting?: number;
   readonly failoverMs?: number;
+  /**
+   * How the previous leader went, for a `leader` event after another (see inspect/failover.ts):
+   * `expired` (its lease ran out: it crashed, froze or lost the store) or `let-go` (it resigned
+   * or closed its session).
+   */
+  readonly departure?: 'expired' | 'let-go';
   /** Slots moved to a new holder, of `slotCount`. */
   readonly moved?: number;
   readonly slotCount?: number;
@@ -357,8 +365,15 @@ export function describeFleet(
   for (const list of kvs.values())
     for (const kv of list) if (kv.lease !== null) leaseKeys.set(kv.lease, (leaseKeys.get(kv.lease) ?? 0) + 1);
   const sessions: SessionView[] = [...leaseKeys].map(([lease, keys]) => {
-    const ms = leases(lease)?.remainingMs;
-    return { lease, keys, remainingMs: ms === undefined ? undefined : Math.round(ms) };
+    const info = leases(lease);
+    const ms = info?.remainingMs;
+    const ttl = info?.maxRemainingMs;
+    return {
+      lease,
+      keys,
+      remainingMs: ms === undefined ? undefined : Math.round(ms),
+      ...(ttl === undefined ? {} : { ttlMs: Math.round(ttl) }),
+    };
   });
 
   return {

@@ -19,16 +19,18 @@
  * ```
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { invalidArgument } from '../errors.js';
+import { invalidArgument, isTenureError } from '../errors.js';
 import type { Election, Leadership } from '../recipes/coordination/election.js';
 import type { Lock } from '../recipes/coordination/lock.js';
 import type { Mutex } from '../recipes/coordination/mutex.js';
 import type { WaitOptions } from '../recipes/coordination/queue.js';
 import type { Session } from '../recipes/coordination/session.js';
 import type { Store } from '../store/types.js';
+import { DEFAULT_LABEL_LIMIT, LabelCap } from './label-cap.js';
 import { timedStore } from './timed-store.js';
 
-export { timedStore } from './timed-store.js';
+export { timedStore, type StoreTimer } from './timed-store.js';
+export { cleanLabel, DEFAULT_LABEL_LIMIT, LabelCap, MAX_LABEL_LENGTH, OVERFLOW_LABEL } from './label-cap.js';
 
 /** Options of {@link instrument}. */
 export interface InstrumentOptions {
@@ -36,6 +38,12 @@ export interface InstrumentOptions {
   registry?: Registry;
   /** Prefix of every metric name. @default 'tenure_' */
   prefix?: string;
+  /**
+   * Distinct values admitted per name label (`election`, `lock`, `group`); later names are
+   * reported as `_other` (see label-cap.ts). Bounds the series a scrape can hold.
+   * @default 100 — names are chosen in code and number in the tens.
+   */
+  maxLabelValues?: number;
 }
 
 /** The metrics, and the functions that feed them. */
@@ -57,8 +65,12 @@ export interface Instrumentation {
   readonly keepalive: Histogram<string>;
   /** Seconds per store operation. Labels: op, backend, outcome ('ok' | 'error'). */
   readonly storeOperation: Histogram<'op' | 'backend' | 'outcome'>;
-  /** Slots that changed owner. Labels: map. */
-  readonly slotMoves: Counter<'map'>;
+  /** Failed store operations by error code (`TENURE_…`, or `unknown`). Labels: op, backend, code. */
+  readonly storeErrors: Counter<'op' | 'backend' | 'code'>;
+  /** Slots that changed owner. Labels: group. */
+  readonly slotMoves: Counter<'group'>;
+  /** The caps of the name labels, for those who feed the metrics from outside (the dashboard). */
+  readonly labels: { readonly election: LabelCap; readonly lock: LabelCap; readonly group: LabelCap };
 
   /** Returns `store` wrapped so that every operation is timed. */
   store(store: Store): Store;
@@ -77,8 +89,8 @@ export interface Instrumentation {
   acquire(lock: string, take: () => Promise<Lock>): Promise<Lock>;
   /** Records a leader seen by an observer (the dashboard's FleetView feeds this). */
   leaderSeen(election: string, term: number | undefined): void;
-  /** Records slot moves. */
-  slotsMoved(map: string, count: number): void;
+  /** Records slot moves of a ShardManager group. */
+  slotsMoved(group: string, count: number): void;
 }
 
 const SECONDS_FAST = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -88,6 +100,8 @@ const SECONDS_SLOW = [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 
 export function instrument(options: InstrumentOptions = {}): Instrumentation {
   const registry = options.registry ?? new Registry();
   const p = options.prefix ?? 'tenure_';
+  const limit = options.maxLabelValues ?? DEFAULT_LABEL_LIMIT;
+  const labels = { election: new LabelCap(limit), lock: new LabelCap(limit), group: new LabelCap(limit) };
   const registers = [registry];
   const isLeader = new Gauge({
     name: `${p}is_leader`,
@@ -140,10 +154,16 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     buckets: SECONDS_FAST,
     registers,
   });
+  const storeErrors = new Counter({
+    name: `${p}store_errors_total`,
+    help: 'Failed store operations, by error code',
+    labelNames: ['op', 'backend', 'code'],
+    registers,
+  });
   const slotMoves = new Counter({
     name: `${p}slot_moves_total`,
-    help: 'Slots that changed owner',
-    labelNames: ['map'],
+    help: 'Slots of a ShardManager group that changed owner',
+    labelNames: ['group'],
     registers,
   });
 
@@ -151,17 +171,19 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
   const acquire = async (name: string, take: () => Promise<Lock>): Promise<Lock> => {
     if (typeof name !== 'string') throw invalidArgument('lock', 'must be a string');
     if (typeof take !== 'function') throw invalidArgument('take', 'must be a function');
+    const label = { lock: labels.lock.label(name) };
     const asked = performance.now();
     const lock = await take();
     const held = performance.now();
-    lockWait.observe({ lock: name }, (held - asked) / 1000);
+    lockWait.observe(label, (held - asked) / 1000);
     const signal = lock.signal;
-    const done = () => lockHold.observe({ lock: name }, (performance.now() - held) / 1000);
+    const done = () => lockHold.observe(label, (performance.now() - held) / 1000);
     if (signal.aborted) done();
     else signal.addEventListener('abort', done, { once: true });
     return lock;
   };
-  const leaderSeen = (election: string, t: number | undefined) => {
+  const leaderSeen = (name: string, t: number | undefined) => {
+    const election = labels.election.label(name);
     const before = lastTerm.get(election);
     if (before !== undefined && t !== undefined && t !== before) failovers.inc({ election });
     if (t !== undefined) lastTerm.set(election, t);
@@ -180,14 +202,15 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     lockHold,
     keepalive,
     storeOperation,
+    storeErrors,
     slotMoves,
+    labels,
     store: (store) =>
-      timedStore(store, (op, ms, ok) =>
-        storeOperation.observe(
-          { op, backend: store.capabilities.backend, outcome: ok ? 'ok' : 'error' },
-          ms / 1000,
-        ),
-      ),
+      timedStore(store, (op, ms, ok, error) => {
+        const backend = store.capabilities.backend;
+        storeOperation.observe({ op, backend, outcome: ok ? 'ok' : 'error' }, ms / 1000);
+        if (!ok) storeErrors.inc({ op, backend, code: isTenureError(error) ? error.code : 'unknown' });
+      }),
     session(session) {
       session.on('keepalive', (ms) => keepalive.observe(ms / 1000));
       return session;
@@ -201,11 +224,11 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       }
     },
     leadership(leadership) {
-      const labels = { election: leadership.election.name };
+      const label = { election: labels.election.label(leadership.election.name) };
       const signal = leadership.signal;
       if (!signal.aborted) {
-        isLeader.set(labels, 1);
-        signal.addEventListener('abort', () => isLeader.set(labels, 0), { once: true });
+        isLeader.set(label, 1);
+        signal.addEventListener('abort', () => isLeader.set(label, 0), { once: true });
       }
       return leadership;
     },
@@ -214,8 +237,8 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     },
     acquire,
     leaderSeen,
-    slotsMoved(map, count) {
-      if (count > 0) slotMoves.inc({ map }, count);
+    slotsMoved(group, count) {
+      if (count > 0) slotMoves.inc({ group: labels.group.label(group) }, count);
     },
   };
 }

@@ -4,8 +4,11 @@
  */
 import type { Store } from '../store/types.js';
 
-/** Called after each operation with its name, its duration in ms and whether it succeeded. */
-export type StoreTimer = (op: string, ms: number, ok: boolean) => void;
+/**
+ * Called after each operation with its name, its duration in ms, whether it succeeded, and what
+ * it threw when it did not.
+ */
+export type StoreTimer = (op: string, ms: number, ok: boolean, error?: unknown) => void;
 
 const TIMED = [
   'txn',
@@ -36,7 +39,7 @@ export function timedStore(store: Store, onOperation: StoreTimer): Store {
         onOperation(op, performance.now() - start, true);
         return result;
       } catch (err) {
-        onOperation(op, performance.now() - start, false);
+        onOperation(op, performance.now() - start, false, err);
         throw err;
       }
     });

@@ -62,7 +62,7 @@ describe('instrument()', () => {
     expect(text).toMatch(
       /^tenure_store_operation_seconds_count\{op="txn",backend="memory",outcome="ok"\} [1-9]\d*$/m,
     );
-    expect(text).toMatch(/^tenure_slot_moves_total\{map="demo"\} 4$/m);
+    expect(text).toMatch(/^tenure_slot_moves_total\{group="demo"\} 4$/m);
     await second.resign();
     expect(await registry.getSingleMetric('tenure_is_leader')!.get()).toMatchObject({
       values: [{ value: 0 }],

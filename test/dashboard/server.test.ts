@@ -7,6 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDashboard, type Dashboard, type DashboardOptions } from '../../src/dashboard/server.js';
+import { TenureError } from '../../src/errors.js';
+import { Election } from '../../src/recipes/coordination/election.js';
+import { Session } from '../../src/recipes/coordination/session.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import type { Store } from '../../src/store/types.js';
 import { codeOf, eventually, sleep } from '../helpers/async.js';
@@ -57,7 +60,7 @@ describe('dashboard server', () => {
     closers.push(() => store.close());
     const dashboard = await serve(store);
     const base = `http://127.0.0.1:${dashboard.port}`;
-    for (const path of ['/', '/api/snapshot', '/metrics', '/nope']) {
+    for (const path of ['/', '/api/snapshot', '/metrics', '/nope', '/assets/uplot.js']) {
       const res = await fetch(base + path);
       await res.arrayBuffer();
       expect(res.headers.get('x-frame-options')).toBe('DENY');
@@ -65,7 +68,7 @@ describe('dashboard server', () => {
       expect(res.headers.get('referrer-policy')).toBe('no-referrer');
       const csp = res.headers.get('content-security-policy') ?? '';
       expect(csp).toMatch(/default-src 'none'/);
-      expect(csp).toMatch(/script-src 'sha256-[A-Za-z0-9+/=]+'/);
+      expect(csp).toMatch(/script-src 'self' 'sha256-[A-Za-z0-9+/=]+'/);
       expect(csp).toMatch(/frame-ancestors 'none'/);
       expect(csp).not.toMatch(/unsafe-inline/);
     }
@@ -272,6 +275,42 @@ describe('dashboard server', () => {
       async () => (await fetch(`http://127.0.0.1:${dashboard.port}/api/snapshot`)).status === 200,
     );
     await eventually(() => stream.frames.some((f) => (JSON.parse(f) as { error: unknown }).error === null));
+  });
+
+  it('stays failed through an outage: lease looks that cannot reach the store do not make it live again', async () => {
+    const store = new MemoryStore();
+    closers.push(() => store.close());
+    const session = await Session.create(store, { ttlMs: 5000 });
+    closers.push(() => session.close());
+    await new Election(session, 'cron').campaign('node-a');
+    let down = false;
+    // Every call is checked when made (the dashboard's timed store keeps the functions it got).
+    const flaky: Store = new Proxy(store, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target) as unknown;
+        if (typeof v !== 'function' || prop === 'close' || prop === 'watch')
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        return (...args: unknown[]) =>
+          down
+            ? Promise.reject(new TenureError('TENURE_UNAVAILABLE', 'down'))
+            : (v as (...a: unknown[]) => unknown).apply(target, args);
+      },
+    });
+    const dashboard = await serve(flaky, { refreshMs: 20 });
+    await eventually(() => dashboard.view.ready);
+    down = true;
+    // The watch still runs (a stalled connection can look like that): only the lease looks fail.
+    await eventually(() => dashboard.view.failure !== undefined);
+    for (let i = 0; i < 10; i++) {
+      await sleep(30);
+      expect(dashboard.view.failure).toBeDefined();
+      expect((await fetch(`http://127.0.0.1:${dashboard.port}/api/snapshot`)).status).toBe(503);
+    }
+    // The last snapshot is kept: the leader's session is not reported gone.
+    expect(dashboard.view.snapshot().sessions).toHaveLength(1);
+    expect(dashboard.view.snapshot().sessions[0]!.remainingMs).toBeGreaterThan(0);
+    down = false;
+    await eventually(() => dashboard.view.failure === undefined);
   });
 
   it('refuses an access token shorter than 16 characters', async () => {

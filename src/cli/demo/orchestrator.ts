@@ -154,7 +154,15 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       const line = narrate(entry);
       if (line !== undefined) say(line);
     });
-    if (o.dashboard) dashboard = await serveDashboard(store, storeUrl, o.port, fleet, counter);
+    if (o.dashboard) {
+      dashboard = await serveDashboard(store, storeUrl, o.port, fleet, counter, ttlMs);
+      // The workers' heartbeat latencies, which no store observer can see, at /metrics.
+      const keepalive = dashboard.metrics.keepalive;
+      log.listen((entry) => {
+        if (entry.kind === 'event' && entry.event.ev === 'keepalive')
+          keepalive.observe(entry.event.ms / 1000);
+      });
+    }
     if (!o.json) out.write(header(o, storeUrl, ttlMs, ttlNote, bounds, store, dashboard));
 
     log.record({ kind: 'phase', name: 'before the faults' }, t0);
@@ -213,6 +221,7 @@ async function serveDashboard(
   port: number,
   fleet: Fleet,
   counter: FencedCounter,
+  ttlMs: number,
 ): Promise<Dashboard> {
   const log = fleet.log.entries;
   const extra = () => ({
@@ -231,7 +240,9 @@ async function serveDashboard(
           .join('; ') || 'none yet',
     },
   });
-  const opts = { title: `tenure demo (${storeUrl})`, extra };
+  // Leases looked up five times a ttl: a crashed leader shows as leaderless in /metrics (two
+  // heartbeats missed) well before its lease expires.
+  const opts = { title: `tenure demo (${storeUrl})`, extra, refreshMs: Math.max(50, Math.round(ttlMs / 5)) };
   try {
     return await startDashboard(store, { ...opts, port });
   } catch (err) {

@@ -46,6 +46,8 @@ export const COMMAND_SIGNALS = {
 export type WorkerEvent =
   /** A new session (its lease). */
   | { readonly ev: 'session'; readonly lease: string }
+  /** A heartbeat of its session was acknowledged `ms` after it was sent (for /metrics). */
+  | { readonly ev: 'keepalive'; readonly ms: number }
   /** Joined the demo's group under that session. */
   | { readonly ev: 'member'; readonly address: string }
   /** Took the demo's lock. */
@@ -98,6 +100,7 @@ type FieldType = 'string' | 'number' | 'boolean';
 /** The fields of every event, beside `ev`: the validator's schema. */
 const FIELDS: { readonly [E in WorkerEvent['ev']]: Readonly<Record<string, FieldType>> } = {
   session: { lease: 'string' },
+  keepalive: { ms: 'number' },
   member: { address: 'string' },
   lock: { token: 'number' },
   read: { token: 'number', value: 'number', accepted: 'boolean' },
@@ -120,7 +123,7 @@ export interface InvalidMessage {
 }
 
 /**
- * Parses one line of a worker's stdout. Hand-written rather than a schema library: fifteen flat
+ * Parses one line of a worker's stdout. Hand-written rather than a schema library: sixteen flat
  * shapes, and the package has no such dependency.
  * @returns the message, or why it is not one (not JSON, an unknown `ev`, a missing or mistyped field)
  */

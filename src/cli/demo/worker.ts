@@ -202,6 +202,7 @@ while (!stopping.signal.aborted) {
     continue;
   }
   report({ ev: 'session', lease: session.lease });
+  session.on('keepalive', (ms) => report({ ev: 'keepalive', ms: Math.round(ms * 1000) / 1000 }));
   let mesh: HeartbeatMesh | undefined;
   try {
     const member = await join(session);
