@@ -21,7 +21,8 @@
  * **Keys moved** by adding one member to n: its share, 1/(n+1), for every algorithm but Maglev
  * (its rebuilt table moves a few more: the model gives the minimum). Removing a member other
  * than the last moves its share 1/n; tenure's JumpHash also moves the last member into the freed
- * bucket, 2/n.
+ * bucket: the removed member's keys all move, and so do the last member's keys except the
+ * 1/(n−1) of them that Jump sends to that bucket anyway, (2 − 1/(n−1))/n in all.
  */
 import { invalidArgument } from '../errors.js';
 import { checkAbove, checkChoice, checkInt, checkObject } from './check.js';
@@ -149,7 +150,7 @@ export function placementModel(input: PlacementInput): PlacementPrediction {
     loadCv: Math.sqrt(cv2),
     peakToAverage: peak,
     movedOnAdd: 1 / (n + 1),
-    movedOnRemove: n === 1 ? 1 : algorithm === 'jump' ? 2 / n : 1 / n,
+    movedOnRemove: n === 1 ? 1 : algorithm === 'jump' ? (2 - 1 / (n - 1)) / n : 1 / n,
     movementIsLowerBound: algorithm === 'maglev',
   };
 }
