@@ -6,13 +6,32 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { runModel } from '../../src/cli/model.js';
 import { compareDeployments, failoverTime } from '../../src/models/index.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
 const tmp = tempDir('tenure-model-cli-');
 afterAll(() => tmp.cleanup());
+
+/** `tenure model ARGS` in this process (for the many error cases): exit code and output. */
+async function inProcess(...args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const out = vi
+    .spyOn(process.stdout, 'write')
+    .mockImplementation((chunk) => ((stdout += String(chunk)), true));
+  const err = vi
+    .spyOn(process.stderr, 'write')
+    .mockImplementation((chunk) => ((stderr += String(chunk)), true));
+  try {
+    return { code: await runModel(args), stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
 
 function model(...args: string[]) {
   const r = spawnSync(process.execPath, [CLI, 'model', ...args], { encoding: 'utf8', timeout: 30_000 });
@@ -82,7 +101,10 @@ describe('tenure model', () => {
     expect(c.stdout).toContain('(saturated)');
   });
 
-  it('bad flags: exit 2, one line naming the flag', () => {
+  it('bad flags: exit 2, one line naming the flag (as a process, and in process for every kind)', async () => {
+    const proc = model('availability', '--members', '3', '--quorum', '4');
+    expect(proc.code).toBe(2);
+    expect(proc.stderr).toBe('tenure: --quorum: quorum must be at most members (3), got 4\n');
     for (const [args, flag] of [
       [['availability', '--members', '3', '--quorum', '4'], '--quorum'],
       [['availability', '--availability', '1.5'], '--availability'],
@@ -97,7 +119,7 @@ describe('tenure model', () => {
       [['contention', '--rate', '-1'], '--rate'],
       [['contention', '--bogus'], '--bogus'],
     ] as const) {
-      const r = model(...args);
+      const r = await inProcess(...args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
       expect(r.stderr, args.join(' ')).toContain(flag);

@@ -1,7 +1,7 @@
 /**
  * The placement model against tenure's own hashing implementations: peak/average load over
  * 20,000 keys and the fraction of keys moved by adding a member and by removing a middle one,
- * averaged over 12 independent member sets. Negative controls: a ring model with a tenth of the
+ * averaged over 10 independent member sets. Negative controls: a ring model with a tenth of the
  * points, and Jump's removal taken as 1/n, must disagree.
  */
 import { describe, expect, it } from 'vitest';
@@ -21,7 +21,7 @@ import { agrees, meanOf, seeded, show, type Estimate } from './simulation.js';
 
 const N = 10;
 const KEYS = 10_000;
-const TRIALS = 12;
+const TRIALS = 10;
 
 function build(algorithm: PlacementAlgorithm, nodes: string[]): ConsistentHash {
   switch (algorithm) {
