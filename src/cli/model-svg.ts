@@ -62,8 +62,10 @@ export function lineChart(series: readonly Series[], o: ChartOptions): string {
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${W / 2 - M.right / 2}" y="22" text-anchor="middle" font-size="15">${escape(o.title)}</text>`,
   ];
+  // At most about eight labelled decades, so that the labels of a wide log axis do not collide.
+  const decadeStep = Math.max(1, Math.ceil((x1 - x0) / 8));
   const xTicks = o.logX
-    ? Array.from({ length: x1 - x0 + 1 }, (_, i) => 10 ** (x0 + i))
+    ? Array.from({ length: Math.floor((x1 - x0) / decadeStep) + 1 }, (_, i) => 10 ** (x0 + i * decadeStep))
     : niceTicks(x0, x1).filter((t) => t >= x0 && t <= x1);
   for (const t of xTicks) {
     const x = px(t);
