@@ -26,6 +26,8 @@ import { redactUrl } from '../store/redact-url.js';
 import type { Store } from '../store/types.js';
 import { FleetView, type FleetSnapshot } from './fleet-view.js';
 import { PAGE, PAGE_SCRIPT_HASH, PAGE_STYLE_HASH } from './page.js';
+import { MODELS_PAGE, MODELS_PAGE_CSP } from './models-page.js';
+import { modelsView } from './models-view.js';
 
 /** Options of {@link startDashboard}. */
 export interface DashboardOptions {
@@ -320,6 +322,26 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
         send(client, latest);
         return;
       }
+      case '/models':
+        res.setHeader('content-security-policy', MODELS_PAGE_CSP);
+        res
+          .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+          .end(MODELS_PAGE);
+        return;
+      case '/api/models':
+        res
+          .writeHead(view.ready && view.failure === undefined ? 200 : 503, {
+            'content-type': 'application/json',
+            'cache-control': 'no-store',
+          })
+          .end(
+            JSON.stringify(
+              view.ready
+                ? modelsView(view.snapshot(), { backend: store.capabilities.backend })
+                : { error: failure() },
+            ),
+          );
+        return;
       case '/metrics':
         res
           .writeHead(200, { 'content-type': metrics.registry.contentType })
