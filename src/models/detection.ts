@@ -137,17 +137,41 @@ function lawOf(ia: InterArrival, window = Number.MAX_SAFE_INTEGER): Law {
     };
   }
   const all = checkSamples((ia as { samplesMs: unknown }).samplesMs, 'interArrival.samplesMs');
-  const xs = all.length > window ? all.slice(all.length - window) : all;
-  const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
+  const xs = Float64Array.from(all.length > window ? all.slice(all.length - window) : all).sort();
+  const n = xs.length;
+  // prefix[i] = sum of the i smallest samples: every question below is a binary search and a lookup.
+  const prefix = new Float64Array(n + 1);
+  for (let i = 0; i < n; i++) prefix[i + 1] = prefix[i]! + xs[i]!;
+  const mean = prefix[n]! / n;
   if (!(mean > 0)) throw invalidArgument('interArrival.samplesMs', 'must have a positive mean');
-  const variance = Math.max(0, xs.reduce((s, x) => s + x * x, 0) / xs.length - mean * mean);
+  const variance = Math.max(0, xs.reduce((acc, x) => acc + x * x, 0) / n - mean * mean);
+  /** How many samples are ≤ x. */
+  const atMost = (x: number) => {
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (xs[mid]! <= x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
   return {
     mean,
     std: Math.sqrt(variance),
-    tail: (x) => xs.filter((v) => v > x).length / xs.length,
-    overshoot: (x) => xs.reduce((s, v) => s + Math.max(0, v - x), 0) / xs.length,
-    ageCdf: (a) => (a <= 0 ? 0 : Math.min(1, xs.reduce((s, v) => s + Math.min(v, a), 0) / xs.length / mean)),
-    max: Math.max(...xs),
+    tail: (x) => (n - atMost(x)) / n,
+    // E[(X − x)⁺] = (sum of the samples above x − x · their count) / n
+    overshoot: (x) => {
+      const k = atMost(x);
+      return (prefix[n]! - prefix[k]! - x * (n - k)) / n;
+    },
+    // E[min(X, a)] / mean = (sum of the samples ≤ a + a · the count above) / n / mean
+    ageCdf: (a) => {
+      if (a <= 0) return 0;
+      const k = atMost(a);
+      return Math.min(1, (prefix[k]! + a * (n - k)) / n / mean);
+    },
+    max: xs[n - 1]!,
   };
 }
 

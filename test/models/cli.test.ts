@@ -4,7 +4,7 @@
  * flag. Needs `npm run build` first.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { runModel } from '../../src/cli/model.js';
@@ -76,6 +76,47 @@ describe('tenure model', () => {
     expect(empty.code).toBe(2);
     expect(empty.stderr).toMatch(/^tenure: --svg: /);
     expect(existsSync(none)).toBe(false);
+  });
+
+  it('detector --samples: measured intervals from a file (JSON array or one per line)', () => {
+    const json = join(tmp.dir, 'samples.json');
+    const lines = join(tmp.dir, 'samples.txt');
+    const samples = Array.from({ length: 400 }, (_, i) => 90 + (i % 21));
+    writeFileSync(json, JSON.stringify(samples));
+    writeFileSync(lines, samples.join('\n'));
+    const a = model(
+      'detector',
+      '--samples',
+      json,
+      '--detector',
+      'fixed',
+      '--timeout',
+      '105ms',
+      '--check',
+      '0',
+      '--json',
+    );
+    const b = model(
+      'detector',
+      '--samples',
+      lines,
+      '--detector',
+      'fixed',
+      '--timeout',
+      '105ms',
+      '--check',
+      '0',
+      '--json',
+    );
+    expect(a.code).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+    // 5 of every 21 samples (106..110) exceed 105 ms.
+    expect(JSON.parse(a.stdout)[0].falseSuspicionPerHeartbeat).toBeCloseTo(5 / 21, 2);
+    const bad = join(tmp.dir, 'bad.txt');
+    writeFileSync(bad, '12 x 30');
+    const r = model('detector', '--samples', bad);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^tenure: --samples: /);
   });
 
   it('detector --target, placement --target and contention: tables', () => {

@@ -219,6 +219,22 @@ describe('detection model against the real detectors', () => {
     ).toBe(true);
   });
 
+  it('samples drawn from a normal law give the predictions of the law itself (the two paths agree)', () => {
+    const gap = gapOf(16);
+    const samplesMs = Array.from({ length: 20_000 }, gap);
+    for (const checkIntervalMs of [0, 30]) {
+      const fromSamples = detectionModel({
+        interArrival: { kind: 'empirical', samplesMs },
+        detector: PHI,
+        checkIntervalMs,
+      });
+      const fromLaw = detectionModel({ interArrival: NORMAL, detector: PHI, checkIntervalMs });
+      expect(fromSamples.timeoutMs / fromLaw.timeoutMs).toBeCloseTo(1, 2);
+      for (const key of ['meanMs', 'p50Ms', 'p99Ms'] as const)
+        expect(Math.abs(fromSamples.detection[key] / fromLaw.detection[key] - 1), key).toBeLessThan(0.02);
+    }
+  });
+
   it('thresholdFor: the phi threshold it picks for 180 suspicions an hour gives that rate on the real detector', () => {
     const choice = thresholdFor({
       interArrival: NORMAL,
