@@ -159,7 +159,7 @@ export interface MarkovAvailabilityInput {
  * repairCrews not in 1..members.
  * @example
  * ```ts
- * markovAvailability({ members: 3, mtbfHours: 2000, mttrHours: 4, repairCrews: 1 }).downtimeMinutesPerYear;
+ * markovAvailability({ members: 3, mtbfHours: 2000, mttrHours: 4, repairCrews: 1 }).downtimeMinutesPerYear; // ≈ 12.6
  * ```
  */
 export function markovAvailability(input: MarkovAvailabilityInput): AvailabilityPrediction {

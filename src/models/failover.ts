@@ -221,7 +221,7 @@ function quantileOf(s: Shape, p: number): number {
  * store or stop.
  * @example
  * ```ts
- * failoverTime({ stop: 'sigkill', ttlMs: 1000, store: 'sqlite' }).p99Ms; // ≈ 1099
+ * failoverTime({ stop: 'sigkill', ttlMs: 1000, store: 'sqlite' }).p99Ms; // ≈ 1088
  * ```
  */
 export function failoverTime(input: FailoverInput): FailoverPrediction {

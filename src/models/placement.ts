@@ -110,7 +110,7 @@ function expectedMaxOverMean(n: number, cv2: number): number {
  * 1..1,000,000, keys not a positive integer, or a bad algorithm option (named).
  * @example
  * ```ts
- * placementModel({ algorithm: 'ring', members: 10, pointsPerNode: 160 }).peakToAverage; // ≈ 1.16
+ * placementModel({ algorithm: 'ring', members: 10, pointsPerNode: 160 }).peakToAverage; // ≈ 1.12
  * ```
  */
 export function placementModel(input: PlacementInput): PlacementPrediction {
