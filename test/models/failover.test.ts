@@ -3,7 +3,7 @@
  * SIGKILL at random points of their keepalive cycle, or stopped with SIGTERM (graceful: the
  * session is closed and its lease revoked). The measured p50 and the worst case must lie inside
  * the predicted range. Negative control: a model that forgets the keepalive phase (the lease
- * outliving the crash by a full ttl) must not contain the measured median.
+ * outliving the crash by a full ttl) must be refuted by a failover shorter than its minimum.
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,9 +79,14 @@ describe('failover model against real failovers (SQLite, processes)', () => {
     expect(inRange(median(measured)), summary).toBe(true);
     expect(inRange(Math.max(...measured)), summary).toBe(true);
     expect(measured.every(inRange), summary).toBe(true);
-    // Negative control: a lease that outlives the crash by the whole ttl (no keepalive phase).
+    // Negative control: a model where the lease outlives the crash by the whole ttl (no keepalive
+    // phase) says no failover is shorter than its minimum; the keepalive phase makes most of them
+    // shorter (all six above it has a chance below 1 in 1000), so it must be refuted.
     const phaseless = failoverTime({ stop: 'sigkill', ttlMs: TTL, store: 'sqlite', keepAliveIntervalMs: 1 });
-    expect(median(measured) >= phaseless.minMs && median(measured) <= phaseless.maxMs, summary).toBe(false);
+    expect(
+      measured.every((x) => x >= phaseless.minMs && x <= phaseless.maxMs + SCHEDULING_MS),
+      summary,
+    ).toBe(false);
   });
 
   it('SIGTERM of the leader (graceful), 3 times: median inside the predicted range, all far below a crash', async () => {
