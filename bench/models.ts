@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
@@ -74,17 +74,30 @@ async function until(
   }
 }
 
-/** SQLite failovers across processes; a fresh candidate for every round. */
+/** Candidates kept alive during the SQLite runs (a stopped or dead one is replaced). */
+const SQLITE_CANDIDATES = 3;
+
+/**
+ * SQLite failovers across processes: SQLITE_CANDIDATES candidates at a time, a fresh one started
+ * for each that is stopped (or that dies: on a loaded machine a starved candidate can lose its
+ * session), so that the fleet stays small and its own polling does not load the machine.
+ */
 async function sqliteFailovers(dir: string, signal: 'SIGKILL' | 'SIGTERM', ttlMs: number, rounds: number) {
   const path = join(dir, `${signal}.db`);
   new SqliteStore({ path }).close();
   const env: Record<string, string> = signal === 'SIGTERM' ? { TENURE_TEST_GRACEFUL: '1' } : {};
-  // A graceful stop does not wait for the ttl, so its candidates get a long one: on a loaded
-  // machine a short ttl can expire a starved candidate's session, which is not what is measured.
+  // A graceful stop does not wait for the ttl, so its candidates get a long one: a short ttl can
+  // expire a starved candidate's session, which is not what is measured.
   const workerTtlMs = signal === 'SIGTERM' ? 5 * ttlMs : ttlMs;
-  const workers = Array.from({ length: rounds + 1 }, (_, i) =>
-    startWorker([path, 'elect', `w${i}`, String(workerTtlMs), join(dir, 'unused.db')], env),
-  );
+  const workers: Worker[] = [];
+  const alive = () => workers.filter((w) => w.proc.exitCode === null && w.proc.signalCode === null);
+  const topUp = async () => {
+    while (alive().length < SQLITE_CANDIDATES)
+      workers.push(
+        startWorker([path, 'elect', `w${workers.length}`, String(workerTtlMs), join(dir, 'unused.db')], env),
+      );
+    await until(() => alive().every((w) => w.lines.some((l) => l.includes('"session"'))), workers);
+  };
   type Line = { event: string; at: number; term?: number };
   const leaderLines = () =>
     workers.flatMap((w) =>
@@ -95,17 +108,14 @@ async function sqliteFailovers(dir: string, signal: 'SIGKILL' | 'SIGTERM', ttlMs
     );
   const out: number[] = [];
   try {
-    await until(() => workers.every((w) => w.lines.some((l) => l.includes('"session"'))), workers);
+    await topUp();
     await until(() => leaderLines().length > 0, workers);
-    for (let i = 0; i < rounds; i++) {
+    while (out.length < rounds) {
+      await topUp();
       const current = leaderLines().sort((a, b) => b.term! - a.term!)[0]!;
       await new Promise((r) => setTimeout(r, ttlMs / 2 + Math.random() * (ttlMs / 3)));
-      // A leader that lost its session meanwhile (a starved process on a loaded machine) is
-      // replaced without our doing: that change is not measured; the round starts again.
-      if (leaderLines().some((e) => e.term! > current.term!)) {
-        i--;
-        continue;
-      }
+      // A leader replaced without our doing (its session starved) is not measured: next round.
+      if (leaderLines().some((e) => e.term! > current.term!) || alive().length < SQLITE_CANDIDATES) continue;
       const stoppedAt = now();
       current.w.proc.kill(signal);
       await until(() => leaderLines().some((e) => e.term! > current.term!), workers);
@@ -117,7 +127,8 @@ async function sqliteFailovers(dir: string, signal: 'SIGKILL' | 'SIGTERM', ttlMs
   } finally {
     for (const w of workers) w.proc.kill('SIGKILL');
   }
-  return { samples: out, processes: rounds + 1 };
+  // The stopped leader's lease is reaped by the candidates left: every open store checks on its tick.
+  return { samples: out, processes: SQLITE_CANDIDATES - 1, started: workers.length };
 }
 
 /** etcd: the leader's store closes without revoking; the candidate waits in this process. */
@@ -223,6 +234,7 @@ function placement(members: number, keys: number, trials: number) {
 
 export async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tenure-bench-models-'));
+  const loadAtStart = loadavg()[0]!;
   try {
     const ttlMs = 1000;
     const kill = await sqliteFailovers(dir, 'SIGKILL', ttlMs, 20);
@@ -264,7 +276,9 @@ export async function run(): Promise<void> {
         : []),
     ];
     const places = [...placement(10, 100_000, 5), ...placement(100, 100_000, 3)];
+    const load = { start: r1(loadAtStart), end: r1(loadavg()[0]!) };
     const results = {
+      loadAverage: load,
       failovers: failovers.map((f) => ({ ...f, samplesMs: undefined })),
       samplesMs: {
         sqliteSigkill: kill.samples.map(r1),
@@ -277,7 +291,7 @@ export async function run(): Promise<void> {
     writeResults(
       'models',
       results,
-      `## Models\n\nEach model of \`tenure/models\` (docs/models.md) beside what it predicts, measured in the same run. Failover runs from the stop (the signal sent, or the store closed) to the next leader's campaign resolving; SQLite candidates are separate processes (host clock), etcd's are in this process. "inside" means the measured p50 and p99 both lie in the model's [min, max]. The model with one expiry checker is the conservative bound; every open SQLite store reaps expired leases on its own tick, so with ${kill.processes} processes the expiry comes sooner. A graceful stop's model counts the revoke, the watch delivery and the settle only: the time a loaded machine takes to run the stopped process's signal handler (and to schedule the candidate) is not in it, and shows here as the tail beyond the range.\n\n` +
+      `## Models\n\n\`node dist/bench/run.js models\`, on a shared 2-core machine (1-minute load average ${load.start} at the start, ${load.end} at the end: failover times include the scheduling delays of a loaded machine). Each model of \`tenure/models\` (docs/models.md) beside what it predicts, measured in the same run. Failover runs from the stop (the signal sent, or the store closed) to the next leader's campaign resolving; SQLite candidates are separate processes (host clock), ${SQLITE_CANDIDATES} at a time, one started for each stopped (${kill.started} started for the SIGKILL runs: those that lost their session on their own were replaced and not measured); etcd's candidate is in this process. "inside" means the measured p50 and p99 both lie in the model's [min, max]. The model with one expiry checker is the conservative bound; every open SQLite store reaps expired leases on its own tick, so with ${kill.processes} processes the expiry comes sooner. A graceful stop's model counts the revoke, the watch delivery and the settle only: the time a loaded machine takes to run the stopped process's signal handler (and to schedule the candidate) is not in it, and shows here as the tail beyond the range.\n\n` +
         table(
           [
             'failover',
