@@ -36,6 +36,7 @@ export default tseslint.config(
       'src/inspect/**/*.ts',
       'src/detect/**/*.ts',
       'src/hashing/**/*.ts',
+      'src/models/**/*.ts',
       'src/dashboard/server.ts',
     ],
     rules: {
@@ -114,6 +115,23 @@ export default tseslint.config(
             {
               group: ['../*', '!../errors.js', '!../clock.js'],
               message: 'hashing/ and detect/ are pure: they import nothing of ours but errors and the clock',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  // models/ is pure arithmetic: it imports nothing of ours but errors.
+  {
+    files: ['src/models/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../*', '!../errors.js'],
+              message: 'models/ is pure: it imports nothing of ours but errors',
             },
           ],
         },

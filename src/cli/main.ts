@@ -339,6 +339,19 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
     });
 
   program
+    .command('model')
+    .description(
+      'predict availability, failover time, false suspicions, placement or lock contention (tenure model --help)',
+    )
+    .argument('[args...]')
+    .helpOption(false)
+    .allowUnknownOption()
+    .action(async (args: string[]) => {
+      const { runModel } = await import('./model.js');
+      run(runModel(args));
+    });
+
+  program
     .command('demo')
     .description('start a fleet of worker processes on an embedded store, inject faults, and report')
     .option('--workers <n>', 'worker processes', parseCount, 5)

@@ -30,6 +30,8 @@ import { FleetMetrics, LOCK_BUCKETS, type FleetMetricsOptions } from './fleet-me
 import { FleetHistory } from './history.js';
 import { FleetView, type FleetSnapshot } from './fleet-view.js';
 import { ASSET_PATHS, PAGE, PAGE_SCRIPT_HASH, PAGE_STYLE_HASH } from './page.js';
+import { MODELS_PAGE, MODELS_PAGE_CSP } from './models-page.js';
+import { modelsView } from './models-view.js';
 
 /** Options of {@link startDashboard}. */
 export interface DashboardOptions {
@@ -378,6 +380,26 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
       }
       case '/favicon.ico':
         res.writeHead(204).end();
+        return;
+      case '/models':
+        res.setHeader('content-security-policy', MODELS_PAGE_CSP);
+        res
+          .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+          .end(MODELS_PAGE);
+        return;
+      case '/api/models':
+        res
+          .writeHead(view.ready && view.failure === undefined ? 200 : 503, {
+            'content-type': 'application/json',
+            'cache-control': 'no-store',
+          })
+          .end(
+            JSON.stringify(
+              view.ready
+                ? modelsView(view.snapshot(), { backend: store.capabilities.backend })
+                : { error: failure() },
+            ),
+          );
         return;
       case '/metrics':
         res
