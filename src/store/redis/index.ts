@@ -164,9 +164,35 @@ export class RedisStore extends StoreBase {
     return { compacted: undefined, revision: reply[1], entries: reply[2] as unknown[] };
   }
 
+  /**
+   * Resolves once the connection is known to use the database asked for. The driver goes on in
+   * database 0 when its SELECT fails (an index past the server's `databases`): the first call
+   * checks with CLIENT INFO instead of writing to the wrong database.
+   */
+  #dbChecked: Promise<void> | undefined;
+
+  #checkDb(): Promise<void> {
+    return (this.#dbChecked ??= (async () => {
+      const info = String(await this.#redis.call('CLIENT', 'INFO'));
+      const db = /\bdb=(\d+)/.exec(info)?.[1];
+      if (db !== String(this.#options.db))
+        throw new Error(`ERR DB index is out of range: asked for ${this.#options.db}, the connection uses ${db}`);
+    })().catch((err: unknown) => {
+      this.#dbChecked = undefined;
+      throw err;
+    }));
+  }
+
   /** One call of the store's script: `command`, then its arguments. */
   async #script(what: string, command: string, ...args: (string | Buffer)[]): Promise<unknown> {
     if (this.closed) throw closedError();
+    if (this.#options.db !== 0)
+      try {
+        await Promise.race([this.#checkDb(), this.#closing]);
+      } catch (err) {
+        if (this.closed) throw closedError();
+        throw mapRedisError(this.#fatal ?? err, what, this.server, this.#options.keyPrefix);
+      }
     const call = (this.#redis as unknown as { tenureStoreBuffer: ScriptCall }).tenureStoreBuffer.bind(
       this.#redis,
     );
