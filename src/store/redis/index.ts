@@ -119,7 +119,9 @@ export class RedisStore extends StoreBase {
       // A command whose reply was lost is not sent again by the driver: a transaction applied
       // twice would take two revisions. The caller sees TENURE_UNAVAILABLE and decides.
       autoResendUnfulfilledCommands: false,
-      maxRetriesPerRequest: 1,
+      // ... and a call in flight when the connection closes fails at once (TENURE_UNAVAILABLE),
+      // not at its deadline: the driver would otherwise keep it, unanswered, until then.
+      maxRetriesPerRequest: 0,
       retryStrategy: (times) => Math.min(50 * times, 500),
       lazyConnect: false,
     };
@@ -130,7 +132,6 @@ export class RedisStore extends StoreBase {
       ...connection,
       // XREAD blocks up to a second; the deadline covers that plus a normal call.
       commandTimeout: o.requestTimeoutMs + 1000,
-      maxRetriesPerRequest: 1,
     });
     tailConnection.on('error', (err: Error) => this.#onConnectionError(err));
     this.#tail = new ChangeTail(tailConnection, this.#keys[6]!, () => this.#source);
@@ -176,7 +177,9 @@ export class RedisStore extends StoreBase {
       const info = String(await this.#redis.call('CLIENT', 'INFO'));
       const db = /\bdb=(\d+)/.exec(info)?.[1];
       if (db !== String(this.#options.db))
-        throw new Error(`ERR DB index is out of range: asked for ${this.#options.db}, the connection uses ${db}`);
+        throw new Error(
+          `ERR DB index is out of range: asked for ${this.#options.db}, the connection uses ${db}`,
+        );
     })().catch((err: unknown) => {
       this.#dbChecked = undefined;
       throw err;

@@ -19,7 +19,9 @@
  * every revision handed out before is below that (a store takes fewer than one revision per
  * microsecond of its life, and each epoch starts at the clock), so no revision, fencing token or
  * lease id is ever handed out twice. The history before that point is compacted, so watches that
- * were behind it fail with TENURE_COMPACTED and re-read instead of missing the lost writes.
+ * were behind it fail with TENURE_COMPACTED and re-read instead of missing the lost writes. After a
+ * restart every lease is revoked: a write its holder saw applied (deleting its lock key, say) may
+ * be gone, and only a new session knows what it holds.
  *
  * Then it reaps leases whose expiry passed on the server's clock, one revision per lease.
  */
@@ -41,6 +43,7 @@ if meta[1] and meta[1] ~= FORMAT then
 end
 local rev, compact, leaseSeq
 local dirty = false
+local restarted = false
 if (not meta[1]) or meta[2] ~= runid then
   if not meta[1] then
     -- No meta: a new store, or one whose data was lost. Keys of another kind at our names
@@ -60,6 +63,7 @@ if (not meta[1]) or meta[2] ~= runid then
   redis.call('HSET', META, 'format', FORMAT, 'runid', runid)
   redis.call('HINCRBY', META, 'epochs', 1)
   dirty = true
+  restarted = meta[1] ~= false
 else
   rev, compact, leaseSeq = tonumber(meta[3]), tonumber(meta[4]), tonumber(meta[5])
 end
@@ -96,6 +100,13 @@ local function revokeLease(id)
   end
   redis.call('ZREMRANGEBYLEX', LKEYS, lo, hi)
   commit(parts)
+end
+
+if restarted then
+  -- Writes may have been lost: a key its holder deleted can be back, held by a lease that is still
+  -- renewed, and no holder knows of it. Every lease ends, so every session learns it at its next
+  -- keepalive and takes what it needs again.
+  for _, id in ipairs(redis.call('ZRANGE', LEASES, 0, -1)) do revokeLease(id) end
 end
 
 local expired = redis.call('ZRANGEBYSCORE', LEASES, '-inf', nowMs, 'LIMIT', 0, 64)
