@@ -42,9 +42,11 @@ export class ChangeTail {
   readonly #conn: Redis;
   readonly #logKey: string;
   readonly #source: () => LogSource;
-  readonly #subs = new Set<() => void>();
+  readonly #subs = new Set<TailListener>();
   #running = false;
   #closed = false;
+  /** The revision of the last entry this tail has handed out; undefined until it knows. */
+  #last: number | undefined;
   /** Lets a pause between failed reads end at once on close. */
   #stop = new AbortController();
 
@@ -58,11 +60,20 @@ export class ChangeTail {
     this.#source = source;
   }
 
-  /** Calls `wake` whenever new entries may be readable; returns the unsubscribe function. */
-  subscribe(wake: () => void): () => void {
-    this.#subs.add(wake);
+  /**
+   * The revision up to which this tail has handed out entries, or undefined while it does not
+   * know yet (it then wakes every listener once it does). A watch whose cursor is at or above it
+   * will receive every later entry from the tail without reading the log itself.
+   */
+  get position(): number | undefined {
+    return this.#last;
+  }
+
+  /** Calls `listener` with new entries, or with none (read the log); returns the unsubscribe. */
+  subscribe(listener: TailListener): () => void {
+    this.#subs.add(listener);
     this.#ensureRunning();
-    return () => this.#subs.delete(wake);
+    return () => this.#subs.delete(listener);
   }
 
   #ensureRunning(): void {
@@ -71,18 +82,18 @@ export class ChangeTail {
     void this.#run();
   }
 
-  #wakeAll(): void {
-    for (const wake of [...this.#subs]) wake();
+  #wakeAll(delivery?: TailDelivery): void {
+    for (const listener of [...this.#subs]) listener(delivery);
   }
 
   async #run(): Promise<void> {
     const source = this.#source();
-    let last: number | undefined;
+    this.#last = undefined;
     try {
       while (!this.#closed && this.#subs.size > 0) {
         try {
-          if (last === undefined) {
-            last = await source.revision();
+          if (this.#last === undefined) {
+            this.#last = await source.revision();
             // Entries committed between a watch's first read and this point were not seen by
             // this tail: let every watch read once more.
             this.#wakeAll();
@@ -93,21 +104,31 @@ export class ChangeTail {
             1000,
             'STREAMS',
             this.#logKey,
-            `${last}-0`,
+            `${this.#last}-0`,
           )) as [Buffer, [Buffer, Buffer[]][]][] | null;
           const entries = reply?.[0]?.[1] ?? [];
-          if (entries.length > 0) {
-            last = entryRevision(entries[entries.length - 1]![0]);
-            this.#wakeAll();
-          }
+          if (entries.length === 0) continue;
+          const after = this.#last;
+          const revisions = entries.map((e) => entryRevision(e[0]));
+          this.#last = revisions[revisions.length - 1]!;
+          // One entry per revision, so a run that starts right after the last one and has no
+          // epoch marker is complete: watches take it as it is. Anything else (a restart's
+          // marker, a gap) sends them to the log, which says what was compacted.
+          const complete =
+            revisions[0] === after + 1 &&
+            revisions.every((r, i) => i === 0 || r === revisions[i - 1]! + 1) &&
+            entries.every((e) => e[1][0]?.toString('latin1') === 'e');
+          this.#wakeAll(complete ? { after, entries, revisions } : undefined);
         } catch {
           if (this.#closed) return;
           // The watches see the failure themselves when they read; this only waits to retry.
+          this.#last = undefined;
           await sleep(50, { clock: source.clock, signal: this.#stop.signal });
         }
       }
     } finally {
       this.#running = false;
+      this.#last = undefined;
       // A watch that subscribed while this loop was ending needs a loop.
       this.#ensureRunning();
     }
@@ -121,6 +142,16 @@ export class ChangeTail {
     this.#conn.disconnect();
   }
 }
+
+/** Entries the tail read: every revision after `after`, in order. */
+export interface TailDelivery {
+  readonly after: number;
+  readonly entries: readonly unknown[];
+  readonly revisions: readonly number[];
+}
+
+/** A subscriber of the tail: given entries, or nothing (the log may have more: read it). */
+export type TailListener = (delivery?: TailDelivery) => void;
 
 /**
  * A watch of `key` (or the prefix) from the revision after `start` resolves (the last revision
@@ -144,26 +175,62 @@ async function* iterate(
   signal: AbortSignal | undefined,
 ): AsyncGenerator<WatchBatch, void, undefined> {
   const match = prefix ? (k: string) => k.startsWith(key) : (k: string) => k === key;
-  let dirty = true;
+  let cursor = -1;
+  let started = false;
+  let dirty = false;
+  /** Entries the tail handed over, continuing from the cursor. */
+  let pending: { entries: unknown[]; revisions: number[] } = { entries: [], revisions: [] };
   let wake: (() => void) | undefined;
-  const notify = () => {
-    dirty = true;
+  const notify = (delivery?: TailDelivery) => {
+    const reach = pending.revisions.at(-1) ?? cursor;
+    if (started && !dirty && delivery !== undefined && delivery.after <= reach) {
+      delivery.revisions.forEach((r, i) => {
+        if (r > reach) {
+          pending.entries.push(delivery.entries[i]);
+          pending.revisions.push(r);
+        }
+      });
+    } else dirty = true;
     wake?.();
   };
   const unsubscribe = source.tail.subscribe(notify);
-  signal?.addEventListener('abort', notify);
+  const onAbort = () => notify();
+  signal?.addEventListener('abort', onAbort);
   let failingSince: number | undefined;
   try {
-    let cursor = await start;
+    cursor = await start;
+    // A tail at or behind the start hands this watch every later entry; one ahead of it has
+    // handed out some already, and an unknown position means it will wake everyone.
+    const position = source.tail.position;
+    dirty = dirty || (position !== undefined && position > cursor);
+    started = true;
     for (;;) {
       if (signal?.aborted) throw abortedError(signal, 'the watch');
       if (source.isClosed()) throw closedError();
+      if (pending.entries.length > 0 && !dirty) {
+        const { entries, revisions } = pending;
+        pending = { entries: [], revisions: [] };
+        // Entries handed over while the log was being read may overlap what that read returned:
+        // keep those past the cursor, and take them only if they continue from it.
+        const from = revisions.findIndex((r) => r > cursor);
+        if (from < 0) continue;
+        if (revisions[from] !== cursor + 1) {
+          dirty = true;
+          continue;
+        }
+        const events: WatchEvent[] = [];
+        for (const entry of entries.slice(from)) for (const e of decodeEntry(entry, match)) events.push(e);
+        cursor = revisions[revisions.length - 1]!;
+        if (events.length > 0) yield { events, revision: cursor };
+        continue;
+      }
       if (!dirty) {
         await new Promise<void>((resolve) => (wake = resolve));
         wake = undefined;
         continue;
       }
       dirty = false;
+      pending = { entries: [], revisions: [] };
       let read: Awaited<ReturnType<LogSource['readLog']>>;
       try {
         read = await source.readLog(cursor, LOG_READ_COUNT);
@@ -192,6 +259,6 @@ async function* iterate(
     }
   } finally {
     unsubscribe();
-    signal?.removeEventListener('abort', notify);
+    signal?.removeEventListener('abort', onAbort);
   }
 }
