@@ -36,13 +36,13 @@ function checkTools(bin: string) {
 
 describe('.ci/run check_tools', () => {
   it('passes when every program the suite runs is present', () => {
-    const r = checkTools(binDir(['etcd', 'etcdctl', 'chromium', 'openssl']));
+    const r = checkTools(binDir(['etcd', 'etcdctl', 'chromium', 'openssl', 'redis-server']));
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });
 
   it('negative control: without etcdctl it fails and names the package etcd-client', () => {
-    const r = checkTools(binDir(['etcd', 'chromium', 'openssl']));
+    const r = checkTools(binDir(['etcd', 'chromium', 'openssl', 'redis-server']));
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/etcdctl .*etcd-client/);
     expect(r.stderr).not.toMatch(/openssl .*not found/);
@@ -56,6 +56,7 @@ describe('.ci/run check_tools', () => {
       ['etcdctl', 'etcd-client'],
       ['chromium', 'chromium'],
       ['openssl', 'openssl'],
+      ['redis-server', 'redis-server'],
     ])
       expect(r.stderr).toContain(`${tool} (Debian package ${pkg})`);
   });
@@ -67,7 +68,7 @@ describe('.ci/run check_tools', () => {
  * npm; resolves with what each was asked.
  */
 function runAsCi(o: { lists: boolean; failFirstInstall: boolean }) {
-  const bin = binDir(['etcd', 'chromium', 'openssl', 'stress-ng']);
+  const bin = binDir(['etcd', 'chromium', 'openssl', 'redis-server', 'stress-ng']);
   const log = join(bin, 'calls.log');
   const lists = join(bin, 'lists');
   mkdirSync(lists);
