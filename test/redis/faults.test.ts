@@ -123,6 +123,42 @@ describe('a Redis restart that lost writes', () => {
     checkNoTokenTwice(r);
   });
 
+  it('a restart that lost nothing (appendfsync always) still starts an epoch: revisions jump past, a watch behind fails with TENURE_COMPACTED, sessions end', async () => {
+    const server = await RedisServer.start({ persistence: 'always' });
+    const store = new RedisStore({ port: server.port, requestTimeoutMs: 1000 });
+    try {
+      const r1 = await store.put('e/k', 'before');
+      // Control: without a restart the next revision is the next integer.
+      expect(await store.put('e/k', 'before')).toBe(r1 + 1);
+      const session = await Session.create(store, { ttlMs: 1000 });
+      const watched = (async () => {
+        try {
+          for await (const _batch of store.watch('e/', { prefix: true, fromRevision: r1 + 2 })) {
+            // nothing is written under e/ before the restart
+          }
+          return 'ended';
+        } catch (err) {
+          return (err as { code: string }).code;
+        }
+      })();
+      await sleep(100);
+      await server.restart();
+      const r2 = await eventually(async () => (await store.put('other', 'x').catch(() => 0)) > 0, 5000).then(
+        () => store.revision(),
+      );
+      expect(r2).toBeGreaterThan(r1 + 1000);
+      expect(r2).toBeGreaterThan((Date.now() - 60_000) * 1000); // at least the server's clock in µs
+      expect(Buffer.from((await store.get('e/k'))!.value).toString()).toBe('before'); // nothing lost
+      expect(await watched).toBe('TENURE_COMPACTED');
+      await eventually(() => session.signal.aborted, 3000);
+      expect((session.signal.reason as { code: string }).code).toBe('TENURE_SESSION_EXPIRED');
+      await session.close();
+    } finally {
+      await store.close();
+      await server.stop();
+    }
+  });
+
   it('negative control: redlock, in the same restart, grants one lock to two clients at once; tenure does not', async () => {
     const server = await RedisServer.start({ persistence: 'none' });
     const a = quiet(new Redis({ port: server.port, maxRetriesPerRequest: 1 }));
