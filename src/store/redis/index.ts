@@ -127,6 +127,8 @@ export class RedisStore extends StoreBase {
     };
     this.#redis = new Redis(connection);
     this.#redis.on('error', (err: Error) => this.#onConnectionError(err));
+    // A connection that became ready again says the configuration works (the password was fixed).
+    this.#redis.on('ready', () => (this.#fatal = undefined));
     this.#redis.defineCommand('tenureStore', { numberOfKeys: this.#keys.length, lua: STORE_SCRIPT });
     const tailConnection = new Redis({
       ...connection,
