@@ -11,7 +11,8 @@ import { Mutex } from '../../src/recipes/coordination/mutex.js';
 import { Session } from '../../src/recipes/coordination/session.js';
 import { openStore } from '../../src/store/open.js';
 import { RedisStore } from '../../src/store/redis/index.js';
-import { codeOf } from '../helpers/async.js';
+import type { WatchEvent } from '../../src/store/types.js';
+import { codeOf, eventually } from '../helpers/async.js';
 import { freePort } from '../helpers/etcd-cluster.js';
 import { RedisServer } from '../helpers/redis-server.js';
 
@@ -160,5 +161,59 @@ describe('the script', () => {
     expect(r2).toBe(r1 + 1);
     await store.close();
     expect(await codeOf(store.get('a'))).toBe('TENURE_CLOSED');
+  });
+});
+
+describe('watches that start behind the change-log tail', () => {
+  // What the tail read is not enough to start a watch from: a compaction made just before the
+  // watch starts may not have reached the tail yet. Only the log read says what is retained.
+  it('deliver each entry once, and fail with TENURE_COMPACTED below a compaction, even one made just before', async () => {
+    // Retention trims the stream below the last 4 revisions as they are written; compact() below.
+    const store = new RedisStore({
+      port: server.port,
+      password: 'pw/with?odd#chars',
+      keyPrefix: 'behind',
+      retainRevisions: 4,
+    });
+    const ac = new AbortController();
+    try {
+      // A running watch keeps the store's tail reading the stream.
+      const seen: number[] = [];
+      const follower = (async () => {
+        try {
+          for await (const b of store.watch('w/', { prefix: true, signal: ac.signal }))
+            seen.push(...b.events.map((e) => e.kv.modRevision));
+        } catch {
+          // aborted
+        }
+      })();
+      await new Promise((r) => setTimeout(r, 100));
+      const revs: number[] = [];
+      for (let i = 0; i < 5; i++) revs.push(await store.put(`w/${i}`, String(i)));
+      await eventually(() => seen.at(-1) === revs[4], 5000);
+      const from = async (fromRevision: number) => {
+        const out: number[] = [];
+        const it = store.watch('w/', { prefix: true, fromRevision })[Symbol.asyncIterator]();
+        try {
+          while (out.at(-1) !== revs[4])
+            out.push(...(await it.next()).value!.events.map((e: WatchEvent) => e.kv.modRevision));
+        } finally {
+          await it.return?.();
+        }
+        return out;
+      };
+      expect(await from(revs[3]!)).toEqual([revs[3], revs[4]]);
+      // Retained: the last 4 (revs[1] and later); the tail holds all 5, but revs[0] is gone.
+      expect(await from(revs[1]!)).toEqual(revs.slice(1));
+      expect(await codeOf(from(revs[0]!))).toBe('TENURE_COMPACTED');
+      await store.compact(revs[2]!);
+      expect(await codeOf(from(revs[2]!))).toBe('TENURE_COMPACTED');
+      expect(await from(revs[3]!)).toEqual([revs[3], revs[4]]);
+      ac.abort();
+      await follower;
+    } finally {
+      ac.abort();
+      await store.close();
+    }
   });
 });
