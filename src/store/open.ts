@@ -18,6 +18,8 @@ export const STORE_URL_FORMS = Object.freeze([
   'etcd://host:port,host:port',
   'etcd://user@host:port (password from options.password, ?passwordFile= or user:password@)',
   'etcds://host:port,host:port?ca=/ca.pem&cert=/client.pem&key=/client-key.pem',
+  'redis://[user:password@]host:port[/db]?keyPrefix=tenure',
+  'rediss://host:port?ca=/ca.pem',
 ]);
 
 /**
@@ -107,6 +109,11 @@ const INTEGER_PARAMS = [
  *   `?username=&password=`, the password also as `?passwordFile=/path` (the file's content) or
  *   `options.password` (each once; shown as `***` in every message), and
  *   `requestTimeoutMs`, `connectTimeoutMs`, `watchProbeIntervalMs` (see EtcdStoreOptions).
+ * - `redis://[user:password@]host:port[/db]`: a Redis server (7.0+); `rediss://` for TLS (`ca`,
+ *   `cert`, `key` as for etcds). The database as `/2` or `?db=2`; the password also as
+ *   `?passwordFile=` or `options.password`; `keyPrefix` (the hash tag of the store's Redis keys),
+ *   `requestTimeoutMs`, `connectTimeoutMs`, `retainRevisions`, `reapIntervalMs` (see
+ *   RedisStoreOptions).
  * - Any form takes `?namespace=prefix/`. etcd URLs default to `tenure/` (see
  *   {@link DEFAULT_ETCD_NAMESPACE}); `?namespace=` (empty) keeps keys at the root.
  *
@@ -268,7 +275,15 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
       break;
     }
     case 'redis:':
-    case 'rediss:':
+    case 'rediss:': {
+      const { redisOptionsFromUrl } = await import('./redis/url.js');
+      const redisOptions = await redisOptionsFromUrl(parsed, params, options.password, (problem) =>
+        invalidUrl(url, problem),
+      );
+      const { RedisStore } = await import('./redis/index.js');
+      store = new RedisStore({ ...redisOptions, clock: options.clock });
+      break;
+    }
     case 'postgres:':
     case 'postgresql:':
       throw invalidUrl(

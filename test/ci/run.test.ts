@@ -36,13 +36,15 @@ function checkTools(bin: string) {
 
 describe('.ci/run check_tools', () => {
   it('passes when every program the suite runs is present', () => {
-    const r = checkTools(binDir(['etcd', 'etcdctl', 'chromium', 'openssl', 'prometheus', 'promtool']));
+    const r = checkTools(
+      binDir(['etcd', 'etcdctl', 'chromium', 'openssl', 'prometheus', 'promtool', 'redis-server']),
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });
 
   it('negative control: without etcdctl it fails and names the package etcd-client', () => {
-    const r = checkTools(binDir(['etcd', 'chromium', 'openssl', 'prometheus', 'promtool']));
+    const r = checkTools(binDir(['etcd', 'chromium', 'openssl', 'prometheus', 'promtool', 'redis-server']));
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/etcdctl .*etcd-client/);
     expect(r.stderr).not.toMatch(/openssl .*not found/);
@@ -57,6 +59,7 @@ describe('.ci/run check_tools', () => {
       ['chromium', 'chromium'],
       ['openssl', 'openssl'],
       ['promtool', 'prometheus'],
+      ['redis-server', 'redis-server'],
     ])
       expect(r.stderr).toContain(`${tool} (Debian package ${pkg})`);
   });
@@ -68,7 +71,7 @@ describe('.ci/run check_tools', () => {
  * npm; resolves with what each was asked.
  */
 function runAsCi(o: { lists: boolean; failFirstInstall: boolean }) {
-  const bin = binDir(['etcd', 'chromium', 'openssl', 'prometheus', 'promtool', 'stress-ng']);
+  const bin = binDir(['etcd', 'chromium', 'openssl', 'prometheus', 'promtool', 'redis-server', 'stress-ng']);
   const log = join(bin, 'calls.log');
   const lists = join(bin, 'lists');
   mkdirSync(lists);

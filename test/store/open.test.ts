@@ -51,7 +51,7 @@ describe('openStore', () => {
     'sqlite::memory:',
     'sqlite:file:x.db',
     'sqlite:x.db?mode=0644',
-    'redis://127.0.0.1:6379',
+    'redis://127.0.0.1:6379?colour=blue',
   ];
   for (const url of bad) {
     it(`rejects ${JSON.stringify(url)} with TENURE_INVALID_URL listing the accepted forms`, async () => {

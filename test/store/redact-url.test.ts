@@ -45,7 +45,8 @@ describe('openStore and credentials', () => {
     `etcds://app:${SECRET}@h:1?cert=/nonexistent.pem&key=/nonexistent.pem`,
     `sqlite://app:${SECRET}@host/x.db`,
     `nosuch://app:${SECRET}@host`,
-    `redis://app:${SECRET}@host:6379`,
+    `redis://app:${SECRET}@host:6379?colour=blue`,
+    `redis://app:${SECRET}@host:6379/notadb`,
   ];
   for (const url of invalid)
     it(`rejects ${redactUrl(url)} without showing the password`, async () => {

@@ -19,6 +19,7 @@ import {
 import type { DemoBounds, PhaseProgress } from './liveness.js';
 import { DEMO_SLOT_COUNT } from './slots.js';
 import { checkRun, type Check, type RunFacts } from './verdict.js';
+import { redactUrl } from '../../store/redact-url.js';
 
 export type { Failover, SlotChange } from './event-log.js';
 
@@ -66,7 +67,8 @@ export interface RunSettings {
 export function buildReport(log: readonly LogEntry[], facts: RunFacts, settings: RunSettings): DemoReport {
   const checks = checkRun(log, facts);
   return {
-    store: settings.store,
+    // What users see never carries their secrets: a store URL may hold a password.
+    store: redactUrl(settings.store),
     workers: settings.workers,
     durationMs: facts.durationMs,
     ttlMs: settings.ttlMs,

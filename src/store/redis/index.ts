@@ -1,0 +1,300 @@
+/**
+ * The Redis backend: the Store contract on one Redis server (7.0 or later), with the same meaning
+ * as on etcd.
+ *
+ * - Every call is one EVALSHA of one script (script.lua.ts), loaded once and reloaded by the
+ *   driver when the server answers NOSCRIPT (after a restart or SCRIPT FLUSH). Compares and writes
+ *   of a transaction are therefore atomic, and the store-wide revision rises by one per
+ *   transaction that writes.
+ * - All of a store's Redis keys share one hash tag (`{tenure}:...`, see `keyPrefix`), so a Redis
+ *   Cluster keeps them on one shard.
+ * - Leases expire on the server's clock (`TIME` inside the script). The script reaps expired
+ *   leases at every call, each in one revision, and every open store calls it at least every
+ *   `reapIntervalMs` (sooner when the server says a lease is due).
+ * - Watches read a Redis Stream with one entry per revision (watch.ts): blocking `XREAD` on a
+ *   connection of its own, exactly once, resumed after a reconnect, trimmed to `retainRevisions`
+ *   with TENURE_COMPACTED beyond.
+ * - A restart that lost writes (AOF `everysec`, no persistence, a promoted replica) is detected
+ *   by the Redis run id recorded with the data; the revision then moves past every revision
+ *   handed out before, so a fencing token is never handed out twice (see script.lua.ts and
+ *   docs/redis.md).
+ *
+ * Driver: ioredis (see docs/redis.md for the measurements behind the choice).
+ *
+ * @example
+ * ```ts
+ * await using store = new RedisStore({ host: '127.0.0.1', port: 6379 });
+ * const lease = await store.grant(5000);
+ * await store.put('service/leader', 'host-a', { lease: lease.id });
+ * ```
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Timer } from '../../clock.js';
+import { invalidArgument } from '../../errors.js';
+import { StoreBase } from '../base.js';
+import { closedError, leaseNotFound } from '../errors.js';
+import type { Lease, LeaseId, StoreCapabilities, TxnRequest, TxnResponse, WatchBatch } from '../types.js';
+import { decodeResult, txnArgs } from './codec.js';
+import {
+  resolveRedisOptions,
+  type RedisStoreOptions,
+  type RedisTlsOptions,
+  type ResolvedRedisOptions,
+} from './options.js';
+import { isFatalConnectError, mapRedisError } from './redis-errors.js';
+import { STORE_SCRIPT } from './script.lua.js';
+import { ChangeTail, redisWatch, type LogSource } from './watch.js';
+
+export { REDIS_STORE_DEFAULTS, type RedisStoreOptions, type RedisTlsOptions } from './options.js';
+
+/**
+ * What the Redis backend can do. `minTtlMs` 500 as memory and SQLite (the shortest ttl a
+ * session's heartbeats hold through a GC pause). `expiryBoundMs`: a store looks for expired
+ * leases at most `reapIntervalMs` (≤ 250) after the server said one is due, plus a round trip.
+ */
+export const REDIS_CAPABILITIES: StoreCapabilities = Object.freeze({
+  backend: 'redis',
+  minTtlMs: 500,
+  maxTtlMs: 2 ** 31 - 1,
+  ttlGranularityMs: 1,
+  expiryBoundMs: 300,
+  watchLatency: 'push',
+  maxKeyBytes: 4096,
+  maxValueBytes: 1024 * 1024,
+  maxTxnOps: 128,
+});
+
+const pem = (v: string | Uint8Array | undefined) =>
+  v === undefined || typeof v === 'string' ? v : Buffer.from(v);
+
+function tlsOptions(tls: RedisTlsOptions, host: string): RedisOptions['tls'] {
+  return { ca: pem(tls.ca), cert: pem(tls.cert), key: pem(tls.key), servername: host };
+}
+
+type ScriptCall = (...args: (string | Buffer | number)[]) => Promise<unknown>;
+
+/**
+ * A Store on a Redis server.
+ *
+ * @example
+ * ```ts
+ * const store = new RedisStore({ host: 'redis.internal', password: process.env.REDIS_PASSWORD });
+ * const { revision } = await store.txn({
+ *   compare: [{ key: 'lock', target: 'version', op: '=', value: 0 }],
+ *   success: [{ type: 'put', key: 'lock', value: 'me', lease: lease.id }],
+ * });
+ * ```
+ */
+export class RedisStore extends StoreBase {
+  readonly capabilities = REDIS_CAPABILITIES;
+  /** `host:port` of the server (no credentials), as shown in errors. */
+  readonly server: string;
+  readonly #options: ResolvedRedisOptions;
+  readonly #redis: Redis;
+  readonly #keys: string[];
+  readonly #tail: ChangeTail;
+  readonly #closing: Promise<never>;
+  #rejectClosing!: (err: unknown) => void;
+  /** The last error a connection attempt ended with that a retry cannot fix. */
+  #fatal: Error | undefined;
+  #reaper: Timer | undefined;
+
+  /** @throws TENURE_INVALID_ARGUMENT naming the bad option. */
+  constructor(options: RedisStoreOptions = {}) {
+    super();
+    this.#options = resolveRedisOptions(options);
+    const o = this.#options;
+    this.server = `${o.host.includes(':') && !o.host.startsWith('[') ? `[${o.host}]` : o.host}:${o.port}`;
+    const tag = `{${o.keyPrefix}}:`;
+    this.#keys = ['meta', 'kv', 'idx', 'leases', 'lttl', 'lkeys', 'log'].map((k) => tag + k);
+    const connection: RedisOptions = {
+      host: o.host,
+      port: o.port,
+      username: o.username,
+      password: o.password,
+      db: o.db,
+      tls: o.tls === false ? undefined : tlsOptions(o.tls, o.host),
+      connectTimeout: o.connectTimeoutMs,
+      commandTimeout: o.requestTimeoutMs,
+      // A command whose reply was lost is not sent again by the driver: a transaction applied
+      // twice would take two revisions. The caller sees TENURE_UNAVAILABLE and decides.
+      autoResendUnfulfilledCommands: false,
+      // ... and a call in flight when the connection closes fails at once (TENURE_UNAVAILABLE),
+      // not at its deadline: the driver would otherwise keep it, unanswered, until then.
+      maxRetriesPerRequest: 0,
+      retryStrategy: (times) => Math.min(50 * times, 500),
+      lazyConnect: false,
+    };
+    this.#redis = new Redis(connection);
+    this.#redis.on('error', (err: Error) => this.#onConnectionError(err));
+    // A connection that became ready again says the configuration works (the password was fixed).
+    this.#redis.on('ready', () => (this.#fatal = undefined));
+    this.#redis.defineCommand('tenureStore', { numberOfKeys: this.#keys.length, lua: STORE_SCRIPT });
+    const tailConnection = new Redis({
+      ...connection,
+      // XREAD blocks up to a second; the deadline covers that plus a normal call.
+      commandTimeout: o.requestTimeoutMs + 1000,
+    });
+    tailConnection.on('error', (err: Error) => this.#onConnectionError(err));
+    this.#tail = new ChangeTail(tailConnection, this.#keys[6]!, () => this.#source);
+    this.#source = {
+      readLog: (after, count) => this.#readLog(after, count),
+      revision: () => this.doRevision(),
+      tail: this.#tail,
+      clock: o.clock,
+      requestTimeoutMs: o.requestTimeoutMs,
+      isClosed: () => this.closed,
+    };
+    this.#closing = new Promise<never>((_, reject) => (this.#rejectClosing = reject));
+    this.#closing.catch(() => undefined);
+    this.#scheduleReap(0);
+  }
+
+  #onConnectionError(err: Error): void {
+    if (isFatalConnectError(err)) this.#fatal = err;
+  }
+
+  /** What the watches read through. */
+  #source!: LogSource;
+
+  async #readLog(after: number, count: number): ReturnType<LogSource['readLog']> {
+    const reply = (await this.#script('watch', 'log', String(after), String(count))) as [
+      number,
+      number,
+      unknown,
+    ];
+    if (reply[0] === -1) return { compacted: reply[1], revision: reply[2] as number, entries: [] };
+    return { compacted: undefined, revision: reply[1], entries: reply[2] as unknown[] };
+  }
+
+  /**
+   * Resolves once the connection is known to use the database asked for. The driver goes on in
+   * database 0 when its SELECT fails (an index past the server's `databases`): the first call
+   * checks with CLIENT INFO instead of writing to the wrong database.
+   */
+  #dbChecked: Promise<void> | undefined;
+
+  #checkDb(): Promise<void> {
+    return (this.#dbChecked ??= (async () => {
+      const info = String(await this.#redis.call('CLIENT', 'INFO'));
+      const db = /\bdb=(\d+)/.exec(info)?.[1];
+      if (db !== String(this.#options.db))
+        throw new Error(
+          `ERR DB index is out of range: asked for ${this.#options.db}, the connection uses ${db}`,
+        );
+    })().catch((err: unknown) => {
+      this.#dbChecked = undefined;
+      throw err;
+    }));
+  }
+
+  /** One call of the store's script: `command`, then its arguments. */
+  async #script(what: string, command: string, ...args: (string | Buffer)[]): Promise<unknown> {
+    if (this.closed) throw closedError();
+    if (this.#options.db !== 0)
+      try {
+        await Promise.race([this.#checkDb(), this.#closing]);
+      } catch (err) {
+        if (this.closed) throw closedError();
+        throw mapRedisError(this.#fatal ?? err, what, this.server, this.#options.keyPrefix);
+      }
+    const call = (this.#redis as unknown as { tenureStoreBuffer: ScriptCall }).tenureStoreBuffer.bind(
+      this.#redis,
+    );
+    try {
+      return await Promise.race([
+        call(...this.#keys, command, String(this.#options.retainRevisions), ...args),
+        this.#closing,
+      ]);
+    } catch (err) {
+      if (this.closed) throw closedError();
+      // A connection that cannot be made as configured fails the queued calls with a timeout or
+      // "connection closed": the reason worth showing is the connection's own error.
+      const shown =
+        this.#fatal !== undefined && !/ERR|WRONGTYPE|TENURE_/.test(String(err)) ? this.#fatal : err;
+      throw mapRedisError(shown, what, this.server, this.#options.keyPrefix);
+    }
+  }
+
+  protected async doTxn(request: TxnRequest): Promise<TxnResponse> {
+    const reply = (await this.#script('txn', 'txn', ...txnArgs(request))) as [number, unknown, unknown[]];
+    if (reply[0] === -1) throw leaseNotFound((reply[1] as Buffer).toString('latin1'));
+    const succeeded = reply[0] === 1;
+    const ops = (succeeded ? request.success : request.failure) ?? [];
+    return {
+      succeeded,
+      revision: reply[1] as number,
+      results: ops.map((op, i) => decodeResult(op, reply[2][i])),
+    };
+  }
+
+  protected async doRevision(): Promise<number> {
+    return (await this.#script('revision', 'revision')) as number;
+  }
+
+  protected async doGrant(ttlMs: number): Promise<Lease> {
+    const id = (await this.#script('grant', 'grant', String(ttlMs))) as Buffer;
+    return { id: id.toString('latin1'), ttlMs };
+  }
+
+  protected async doKeepAlive(id: LeaseId): Promise<number> {
+    const ttl = (await this.#script('keepAlive', 'keepalive', id)) as number;
+    if (ttl < 0) throw leaseNotFound(id);
+    return ttl;
+  }
+
+  protected async doRevoke(id: LeaseId): Promise<void> {
+    await this.#script('revoke', 'revoke', id);
+  }
+
+  protected async doTimeToLive(id: LeaseId): Promise<number | undefined> {
+    const ttl = (await this.#script('timeToLive', 'ttl', id)) as number;
+    return ttl < 0 ? undefined : ttl;
+  }
+
+  protected async doCompact(revision: number): Promise<void> {
+    const reply = (await this.#script('compact', 'compact', String(revision))) as [number, number];
+    if (reply[0] === -1)
+      throw invalidArgument('revision', `must be at most the current revision (${reply[1]})`);
+  }
+
+  protected doWatch(
+    key: string,
+    prefix: boolean,
+    fromRevision: number | undefined,
+    signal: AbortSignal | undefined,
+  ): AsyncIterable<WatchBatch> {
+    // Sent now, on the store's one connection, so "now" is fixed when watch() is called: a write
+    // made after this call is ordered after this read.
+    const start = fromRevision !== undefined ? Promise.resolve(fromRevision - 1) : this.doRevision();
+    start.catch(() => undefined);
+    return redisWatch(this.#source, key, prefix, start, signal);
+  }
+
+  /**
+   * Looks for expired leases, then waits until the next is due (at most `reapIntervalMs`).
+   * Failures only delay the next look: the calls of the store report them.
+   */
+  #scheduleReap(ms: number): void {
+    if (this.closed) return;
+    this.#reaper = this.#options.clock.setTimeout(() => {
+      this.#script('reap', 'reap').then(
+        (reply) => {
+          const wait = (reply as [number, number])[1];
+          const next =
+            wait < 0 ? this.#options.reapIntervalMs : Math.min(wait + 1, this.#options.reapIntervalMs);
+          this.#scheduleReap(next);
+        },
+        () => this.#scheduleReap(this.#options.reapIntervalMs),
+      );
+    }, ms);
+    this.#reaper.unref();
+  }
+
+  protected async doClose(): Promise<void> {
+    this.#rejectClosing(closedError());
+    if (this.#reaper !== undefined) this.#options.clock.clearTimeout(this.#reaper);
+    this.#tail.close();
+    this.#redis.disconnect();
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * Options of the Redis backend: one interface, one frozen defaults object, one validation that
+ * names the bad option and the accepted range.
+ */
+import { systemClock, type Clock } from '../../clock.js';
+import { invalidArgument } from '../../errors.js';
+import { checkInteger } from '../validate.js';
+
+/** TLS material for `rediss://` servers. PEM contents (not paths). */
+export interface RedisTlsOptions {
+  /** CA certificate(s) that signed the server's certificate. @default Node's root CAs */
+  ca?: string | Uint8Array;
+  /** Client certificate, for servers started with `tls-auth-clients yes`. @default none */
+  cert?: string | Uint8Array;
+  /** Private key of `cert`. Required together with `cert`. @default none */
+  key?: string | Uint8Array;
+}
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /** The server's host name or address. @default '127.0.0.1' */
+  host?: string;
+  /** The server's port. @default 6379 */
+  port?: number;
+  /** ACL user name (Redis 6+). Needs `password`. @default none (the `default` user) */
+  username?: string;
+  /** The password (`requirepass`, or the ACL user's). @default none */
+  password?: string;
+  /** The database index (`SELECT`). @default 0 */
+  db?: number;
+  /** TLS: `true` for TLS with Node's root CAs, or the CA and client certificate. @default false */
+  tls?: boolean | RedisTlsOptions;
+  /**
+   * The name inside the hash tag of every Redis key of this store: `{tenure}:kv`,
+   * `{tenure}:log`, ... Every key shares the tag, so a Redis Cluster keeps the whole store on one
+   * shard (each call is one script over those keys). Two stores on one server need two names.
+   * Letters, digits and `._-:/` only.
+   * @default 'tenure'
+   */
+  keyPrefix?: string;
+  /**
+   * The deadline of every call. A call without an answer in time fails with TENURE_UNAVAILABLE
+   * (retryable); it may still have been applied, as with any network store.
+   * @default 5000 — a healthy Redis answers in well under a millisecond; five seconds covers a
+   * restart's AOF load on a small store while a 10 s session could still act.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * How long a connection attempt may take before it is abandoned and retried.
+   * @default 1000 — a loopback or LAN connect takes milliseconds.
+   */
+  connectTimeoutMs?: number;
+  /**
+   * How many revisions of change history the Redis Stream keeps; watches from older revisions
+   * fail with TENURE_COMPACTED.
+   * @default 10000 — enough for a watcher to fall a few seconds behind a busy fleet; a few MB.
+   */
+  retainRevisions?: number;
+  /**
+   * The longest pause between two looks for expired leases by this store (each look is one
+   * script call; the server says when the next lease expires, so the store looks sooner when one
+   * is due). It bounds how late a lease granted by another process, since crashed, is reaped.
+   * @default 100 — well below the smallest ttl (500 ms); ten small calls a second per store.
+   */
+  reapIntervalMs?: number;
+  /**
+   * The clock of this client's timers: the reaper and the pauses of a watch between two
+   * reconnect attempts. Leases expire on the Redis server's clock (`TIME`), which no client option
+   * changes. @default systemClock
+   */
+  clock?: Clock;
+}
+
+/** Defaults of {@link RedisStoreOptions}. */
+export const REDIS_STORE_DEFAULTS = Object.freeze({
+  host: '127.0.0.1',
+  port: 6379,
+  db: 0,
+  tls: false as boolean | RedisTlsOptions,
+  keyPrefix: 'tenure',
+  requestTimeoutMs: 5000,
+  connectTimeoutMs: 1000,
+  retainRevisions: 10_000,
+  reapIntervalMs: 100,
+  clock: systemClock as Clock,
+});
+
+/** Options after defaults and validation. */
+export interface ResolvedRedisOptions {
+  host: string;
+  port: number;
+  username: string | undefined;
+  password: string | undefined;
+  db: number;
+  tls: false | RedisTlsOptions;
+  keyPrefix: string;
+  requestTimeoutMs: number;
+  connectTimeoutMs: number;
+  retainRevisions: number;
+  reapIntervalMs: number;
+  clock: Clock;
+}
+
+function checkPem(value: unknown, name: string): void {
+  if (value !== undefined && typeof value !== 'string' && !(value instanceof Uint8Array))
+    throw invalidArgument(name, 'must be PEM text (a string or Uint8Array)');
+}
+
+/** Applies defaults and checks every option and the relations between them. */
+export function resolveRedisOptions(options: RedisStoreOptions = {}): ResolvedRedisOptions {
+  if (options === null || typeof options !== 'object') throw invalidArgument('options', 'must be an object');
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const o = { ...REDIS_STORE_DEFAULTS, ...given } as RedisStoreOptions & typeof REDIS_STORE_DEFAULTS;
+  if (typeof o.host !== 'string' || !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+|[0-9a-fA-F:.]+)$/.test(o.host))
+    throw invalidArgument('options.host', `must be a host name or IP address, got ${String(o.host)}`);
+  checkInteger(o.port, 'options.port', 1, 65535);
+  checkInteger(o.db, 'options.db', 0, 1_000_000);
+  let tls: false | RedisTlsOptions;
+  if (o.tls === false) tls = false;
+  else if (o.tls === true) tls = {};
+  else if (o.tls !== null && typeof o.tls === 'object') {
+    checkPem(o.tls.ca, 'options.tls.ca');
+    checkPem(o.tls.cert, 'options.tls.cert');
+    checkPem(o.tls.key, 'options.tls.key');
+    if ((o.tls.cert === undefined) !== (o.tls.key === undefined))
+      throw invalidArgument('options.tls', 'needs both cert and key, or neither');
+    tls = o.tls;
+  } else throw invalidArgument('options.tls', 'must be a boolean or an object { ca, cert, key }');
+  if (o.username !== undefined && (typeof o.username !== 'string' || o.username === ''))
+    throw invalidArgument('options.username', 'must be a non-empty string');
+  if (o.password !== undefined && typeof o.password !== 'string')
+    throw invalidArgument('options.password', 'must be a string');
+  if (o.username !== undefined && o.password === undefined)
+    throw invalidArgument('options.username', 'needs options.password');
+  if (typeof o.keyPrefix !== 'string' || !/^[A-Za-z0-9._:/-]{1,64}$/.test(o.keyPrefix))
+    throw invalidArgument(
+      'options.keyPrefix',
+      `must be 1 to 64 of A-Z a-z 0-9 . _ : / -, got ${JSON.stringify(o.keyPrefix)}`,
+    );
+  checkInteger(o.requestTimeoutMs, 'options.requestTimeoutMs', 100, 600_000);
+  checkInteger(o.connectTimeoutMs, 'options.connectTimeoutMs', 10, 600_000);
+  checkInteger(o.retainRevisions, 'options.retainRevisions', 1, 100_000_000);
+  checkInteger(o.reapIntervalMs, 'options.reapIntervalMs', 10, 250);
+  if (typeof o.clock?.setTimeout !== 'function')
+    throw invalidArgument('options.clock', 'must be a Clock (systemClock, or a ManualClock in tests)');
+  if (o.connectTimeoutMs > o.requestTimeoutMs)
+    throw invalidArgument(
+      'options.connectTimeoutMs',
+      `must be at most options.requestTimeoutMs (${o.requestTimeoutMs})`,
+    );
+  return {
+    host: o.host,
+    port: o.port,
+    username: o.username,
+    password: o.password,
+    db: o.db,
+    tls,
+    keyPrefix: o.keyPrefix,
+    requestTimeoutMs: o.requestTimeoutMs,
+    connectTimeoutMs: o.connectTimeoutMs,
+    retainRevisions: o.retainRevisions,
+    reapIntervalMs: o.reapIntervalMs,
+    clock: o.clock,
+  };
+}

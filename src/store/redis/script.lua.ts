@@ -1,0 +1,314 @@
+/**
+ * The one server-side script of the Redis backend. Every store call is one EVALSHA of it (the
+ * first argument names the call), so each call is atomic on the server: its compares, writes,
+ * the revision it takes and its change-log entry happen together or not at all.
+ *
+ * Keys (all under one hash tag, so a Redis Cluster keeps a store on one shard):
+ * 1. meta   hash: format, runid (the Redis process that last wrote), rev, compact, leaseSeq, epochs
+ * 2. kv     hash: key -> record `create,mod,version,lease;value`
+ * 3. idx    sorted set, every score 0: the keys, in byte order (ZRANGEBYLEX)
+ * 4. leases sorted set: lease id -> expiry, in ms of the server's clock (TIME)
+ * 5. lttl   hash: lease id -> ttl ms
+ * 6. lkeys  sorted set, every score 0: `lease key`, the keys attached to each lease
+ * 7. log    stream: one entry per revision, id `rev-0`, field `e` = the revision's events
+ *
+ * Before anything else every call checks the epoch: the run id of the Redis process, read from
+ * INFO, against the one recorded with the data. A different one means the server restarted (or a
+ * replica took over) since the last write, possibly without the last writes; a missing meta means
+ * the data is gone. Either way the revision moves to at least the server's clock in microseconds:
+ * every revision handed out before is below that (a store takes fewer than one revision per
+ * microsecond of its life, and each epoch starts at the clock), so no revision, fencing token or
+ * lease id is ever handed out twice. The history before that point is compacted, so watches that
+ * were behind it fail with TENURE_COMPACTED and re-read instead of missing the lost writes. After a
+ * restart every lease is revoked: a write its holder saw applied (deleting its lock key, say) may
+ * be gone, and only a new session knows what it holds.
+ *
+ * Then it reaps leases whose expiry passed on the server's clock, one revision per lease.
+ */
+export const STORE_SCRIPT = String.raw`
+local META, KV, IDX, LEASES, LTTL, LKEYS, LOG = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local FORMAT = '1'
+local cmd = ARGV[1]
+local retain = tonumber(ARGV[2])
+local function fmt(n) return string.format('%.0f', n) end
+
+local t = redis.call('TIME')
+local nowUs = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local nowMs = math.floor(nowUs / 1000)
+
+local runid = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+local meta = redis.call('HMGET', META, 'format', 'runid', 'rev', 'compact', 'leaseSeq')
+if meta[1] and meta[1] ~= FORMAT then
+  return redis.error_reply('TENURE_FORMAT ' .. META .. ' has format ' .. tostring(meta[1]))
+end
+local rev, compact, leaseSeq
+local dirty = false
+local restarted = false
+if (not meta[1]) or meta[2] ~= runid then
+  if not meta[1] then
+    -- No meta: a new store, or one whose data was lost. Keys of another kind at our names
+    -- mean the prefix is used by something else: refuse rather than overwrite.
+    for i = 2, 7 do
+      local kind = redis.call('TYPE', KEYS[i])['ok']
+      local want = ({'hash', 'zset', 'zset', 'hash', 'zset', 'stream'})[i - 1]
+      if kind ~= 'none' and kind ~= want then
+        return redis.error_reply('TENURE_FOREIGN ' .. KEYS[i] .. ' is a ' .. kind)
+      end
+    end
+  end
+  local base = math.max(tonumber(meta[3] or '0'), tonumber(meta[5] or '0'), nowUs)
+  rev, compact, leaseSeq = base, base, base
+  redis.call('DEL', LOG)
+  redis.call('XADD', LOG, fmt(base) .. '-0', 'epoch', runid)
+  redis.call('HSET', META, 'format', FORMAT, 'runid', runid)
+  redis.call('HINCRBY', META, 'epochs', 1)
+  dirty = true
+  restarted = meta[1] ~= false
+else
+  rev, compact, leaseSeq = tonumber(meta[3]), tonumber(meta[4]), tonumber(meta[5])
+end
+
+local function parse(rec)
+  local c, m, v, l, pos = string.match(rec, '^(%d+),(%d+),(%d+),(%d*);()')
+  return tonumber(c), tonumber(m), tonumber(v), l, pos
+end
+
+local function commit(parts)
+  rev = rev + 1
+  redis.call('XADD', LOG, fmt(rev) .. '-0', 'e', table.concat(parts))
+  if rev - compact > retain then
+    compact = rev - retain
+    redis.call('XTRIM', LOG, 'MINID', '~', fmt(compact + 1) .. '-0')
+  end
+  dirty = true
+end
+
+local function delEvent(key) return 'd' .. #key .. ':' .. key end
+
+local function revokeLease(id)
+  local lo, hi = '[' .. id .. ' ', '(' .. id .. '!'
+  local members = redis.call('ZRANGEBYLEX', LKEYS, lo, hi)
+  redis.call('ZREM', LEASES, id)
+  redis.call('HDEL', LTTL, id)
+  if #members == 0 then return end
+  local parts = {}
+  for _, m in ipairs(members) do
+    local key = string.sub(m, #id + 2)
+    redis.call('HDEL', KV, key)
+    redis.call('ZREM', IDX, key)
+    parts[#parts + 1] = delEvent(key)
+  end
+  redis.call('ZREMRANGEBYLEX', LKEYS, lo, hi)
+  commit(parts)
+end
+
+if restarted then
+  -- Writes may have been lost: a key its holder deleted can be back, held by a lease that is still
+  -- renewed, and no holder knows of it. Every lease ends, so every session learns it at its next
+  -- keepalive and takes what it needs again.
+  for _, id in ipairs(redis.call('ZRANGE', LEASES, 0, -1)) do revokeLease(id) end
+end
+
+local expired = redis.call('ZRANGEBYSCORE', LEASES, '-inf', nowMs, 'LIMIT', 0, 64)
+for _, id in ipairs(expired) do revokeLease(id) end
+
+local function live(id)
+  local score = redis.call('ZSCORE', LEASES, id)
+  return score and tonumber(score) > nowMs
+end
+
+local function saveMeta()
+  if dirty then
+    redis.call('HSET', META, 'rev', fmt(rev), 'compact', fmt(compact), 'leaseSeq', fmt(leaseSeq))
+  end
+end
+
+-- Byte order, whatever collation the server's locale gives Lua's string comparison.
+local function cmpBytes(a, b)
+  if a == b then return 0 end
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x - y end
+  end
+  return #a - #b
+end
+
+local function prefixBounds(p)
+  if p == '' then return '-', '+' end
+  return '[' .. p, '(' .. p .. '\255'
+end
+
+local result
+if cmd == 'txn' then
+  local argi = 3
+  local function field() argi = argi + 1; return ARGV[argi - 1] end
+  local nc = tonumber(field())
+  local ok = true
+  for _ = 1, nc do
+    local key, target, op, value = field(), field(), field(), field()
+    local rec = redis.call('HGET', KV, key)
+    local order
+    if target == 'v' then
+      if not rec then ok = false else
+        local _, _, _, _, pos = parse(rec)
+        order = cmpBytes(string.sub(rec, pos), value)
+      end
+    elseif target == 'l' then
+      local lease = ''
+      if rec then local _, _, _, l = parse(rec); lease = l end
+      if lease == value then order = 0 else order = 1 end
+    else
+      local c, m, v = 0, 0, 0
+      if rec then c, m, v = parse(rec) end
+      local actual = ({ V = v, c = c, m = m })[target]
+      order = actual - tonumber(value)
+    end
+    if order ~= nil then
+      if (op == '=' and order ~= 0) or (op == '!' and order == 0) or (op == '<' and order >= 0)
+        or (op == '>' and order <= 0) then ok = false end
+    end
+    if not ok then break end
+  end
+  argi = 4 + nc * 4
+  local ns = tonumber(ARGV[argi])
+  local first, count = argi + 1, ns
+  if not ok then
+    local nf_at = argi + 1 + ns * 4
+    first, count = nf_at + 1, tonumber(ARGV[nf_at])
+  end
+  -- Every lease a put names must be alive before anything is written.
+  for i = 0, count - 1 do
+    local at = first + i * 4
+    if ARGV[at] == 'p' and ARGV[at + 3] ~= '' and not live(ARGV[at + 3]) then
+      saveMeta()
+      return { -1, ARGV[at + 3] }
+    end
+  end
+  local nextRev = rev + 1
+  local parts = {}
+  local results = {}
+  for i = 0, count - 1 do
+    local at = first + i * 4
+    local kind, key, a, b = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
+    if kind == 'p' then
+      local prev = redis.call('HGET', KV, key)
+      local create, version, oldLease = nextRev, 1, ''
+      if prev then
+        local c, _, v, l = parse(prev)
+        create, version, oldLease = c, v + 1, l
+      else
+        redis.call('ZADD', IDX, 0, key)
+      end
+      if oldLease ~= '' then redis.call('ZREM', LKEYS, oldLease .. ' ' .. key) end
+      if b ~= '' then redis.call('ZADD', LKEYS, 0, b .. ' ' .. key) end
+      local rec = fmt(create) .. ',' .. fmt(nextRev) .. ',' .. fmt(version) .. ',' .. b .. ';' .. a
+      redis.call('HSET', KV, key, rec)
+      parts[#parts + 1] = 'p' .. #key .. ':' .. key .. #rec .. ':' .. rec
+      results[#results + 1] = 'p'
+    elseif kind == 'd' then
+      local keys
+      if a == '1' then
+        local lo, hi = prefixBounds(key)
+        keys = redis.call('ZRANGEBYLEX', IDX, lo, hi)
+      elseif redis.call('HEXISTS', KV, key) == 1 then
+        keys = { key }
+      else
+        keys = {}
+      end
+      for _, k in ipairs(keys) do
+        local rec = redis.call('HGET', KV, k)
+        local _, _, _, l = parse(rec)
+        if l ~= '' then redis.call('ZREM', LKEYS, l .. ' ' .. k) end
+        redis.call('HDEL', KV, k)
+        redis.call('ZREM', IDX, k)
+        parts[#parts + 1] = delEvent(k)
+      end
+      results[#results + 1] = #keys
+    else
+      local out = { 0 }
+      if a == '1' then
+        local lo, hi = prefixBounds(key)
+        local limit = tonumber(b)
+        local keys
+        if limit > 0 then
+          keys = redis.call('ZRANGEBYLEX', IDX, lo, hi, 'LIMIT', 0, limit + 1)
+          if #keys > limit then out[1] = 1; keys[#keys] = nil end
+        else
+          keys = redis.call('ZRANGEBYLEX', IDX, lo, hi)
+        end
+        -- HMGET in chunks: unpack() is limited by Lua's C stack.
+        for from = 1, #keys, 1000 do
+          local to = math.min(from + 999, #keys)
+          local recs = redis.call('HMGET', KV, unpack(keys, from, to))
+          for j = from, to do out[#out + 1] = keys[j]; out[#out + 1] = recs[j - from + 1] end
+        end
+      else
+        local rec = redis.call('HGET', KV, key)
+        if rec then out[2] = key; out[3] = rec end
+      end
+      results[#results + 1] = out
+    end
+  end
+  if #parts > 0 then commit(parts) end
+  saveMeta()
+  local succeeded = 0
+  if ok then succeeded = 1 end
+  result = { succeeded, rev, results }
+elseif cmd == 'grant' then
+  leaseSeq = leaseSeq + 1
+  dirty = true
+  local id = fmt(leaseSeq)
+  local ttl = tonumber(ARGV[3])
+  redis.call('ZADD', LEASES, nowMs + ttl, id)
+  redis.call('HSET', LTTL, id, ttl)
+  saveMeta()
+  result = id
+elseif cmd == 'keepalive' then
+  local id = ARGV[3]
+  saveMeta()
+  if not live(id) then return -1 end
+  local ttl = tonumber(redis.call('HGET', LTTL, id))
+  redis.call('ZADD', LEASES, 'XX', nowMs + ttl, id)
+  result = ttl
+elseif cmd == 'revoke' then
+  local id = ARGV[3]
+  if redis.call('ZSCORE', LEASES, id) then revokeLease(id) end
+  saveMeta()
+  result = rev
+elseif cmd == 'ttl' then
+  local id = ARGV[3]
+  saveMeta()
+  if not live(id) then return -1 end
+  result = tonumber(redis.call('ZSCORE', LEASES, id)) - nowMs
+elseif cmd == 'compact' then
+  local r = tonumber(ARGV[3])
+  if r > rev then
+    saveMeta()
+    return { -1, rev }
+  end
+  if r > compact then
+    compact = r
+    dirty = true
+    redis.call('XTRIM', LOG, 'MINID', fmt(r + 1) .. '-0')
+  end
+  saveMeta()
+  result = { 0, rev }
+elseif cmd == 'log' then
+  local after = tonumber(ARGV[3])
+  saveMeta()
+  if after < compact then return { -1, compact, rev } end
+  local entries = redis.call('XRANGE', LOG, '(' .. fmt(after) .. '-0', '+', 'COUNT', tonumber(ARGV[4]))
+  result = { 0, rev, entries }
+elseif cmd == 'reap' then
+  saveMeta()
+  local first = redis.call('ZRANGE', LEASES, 0, 0, 'WITHSCORES')
+  local wait = -1
+  if #first > 0 then wait = tonumber(first[2]) - nowMs end
+  result = { rev, wait }
+else
+  saveMeta()
+  result = rev
+end
+return result
+`;
