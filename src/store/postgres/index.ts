@@ -22,7 +22,7 @@
 import { randomInt } from 'node:crypto';
 import pg from 'pg';
 import type { Clock, Timer } from '../../clock.js';
-import { TenureError, invalidArgument } from '../../errors.js';
+import { TenureError, invalidArgument, isTenureError } from '../../errors.js';
 import { StoreBase } from '../base.js';
 import { closedError, compactedError, leaseNotFound } from '../errors.js';
 import type {
@@ -50,6 +50,7 @@ import {
   type ResolvedPostgresStoreOptions,
 } from './options.js';
 import { breaksConnection, mapPgError } from './pg-errors.js';
+import { speaksPostgres } from './probe.js';
 import { SCHEMA_VERSION, channelOf, ensureSchema, quoteIdent } from './schema.js';
 import { Listener, watchChanges } from './watch.js';
 
@@ -204,7 +205,26 @@ export class PostgresStore extends StoreBase {
     try {
       client = await this.#pool.connect();
     } catch (err) {
-      throw mapPgError(err, this.#where);
+      const mapped = mapPgError(err, this.#where);
+      // Broken off before authentication: is it PostgreSQL at all?
+      if (
+        isTenureError(mapped, 'TENURE_UNAVAILABLE') &&
+        /terminated unexpectedly/.test((err as Error).message)
+      ) {
+        const answer = await speaksPostgres(
+          this.#o.host,
+          this.#o.port,
+          this.#o.connectTimeoutMs,
+          this.#o.clock,
+        );
+        if (answer === false)
+          throw new TenureError(
+            'TENURE_STORE_UNUSABLE',
+            `${this.#o.host}:${this.#o.port} is not a PostgreSQL server (it does not answer the protocol's SSLRequest as PostgreSQL does); check the host and port of the URL`,
+            { cause: err, details: { store: this.#where } },
+          );
+      }
+      throw mapped;
     }
     try {
       if (this.#o.create) await ensureSchema(client, this.#o.schema);
