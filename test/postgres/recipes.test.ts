@@ -11,7 +11,12 @@ database.catch(() => undefined);
 
 recipeSuite('postgres', {
   open: async () =>
-    PostgresStore.open({ port: (await started).port, user: PG_USER, password: PG_PASSWORD, database: await database }),
+    PostgresStore.open({
+      port: (await started).port,
+      user: PG_USER,
+      password: PG_PASSWORD,
+      database: await database,
+    }),
   ttlMs: 1000,
 });
 
