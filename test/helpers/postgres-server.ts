@@ -139,6 +139,8 @@ export class PostgresServer {
           '-R',
           '-X',
           'stream',
+          '-c',
+          'fast',
           '--no-sync',
         ]);
       }

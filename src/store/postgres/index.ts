@@ -129,6 +129,8 @@ export class PostgresStore extends StoreBase {
   };
   readonly #listener: Listener;
   #reaper: Timer | undefined;
+  /** Pooled connections that have their 'error' listener. */
+  readonly #guarded = new WeakSet<pg.PoolClient>();
   /** The highest revision this client has seen: the store's may never go below it. */
   #seen = 0;
 
@@ -262,6 +264,12 @@ export class PostgresStore extends StoreBase {
     } catch (err) {
       if (this.closed) throw closedError();
       throw mapPgError(err, this.#where);
+    }
+    if (!this.#guarded.has(client)) {
+      // A connection the server ends between two queries of a checked-out client (a crash, a
+      // terminated backend) reports it as an 'error' event: the next query fails and drops it.
+      this.#guarded.add(client);
+      client.on('error', () => undefined);
     }
     try {
       const res = await client.query({ text, values });
