@@ -129,6 +129,7 @@ export class PostgresStore extends StoreBase {
   };
   readonly #listener: Listener;
   #reaper: Timer | undefined;
+  readonly #names = new Map<string, string>();
   /** Pooled connections that have their 'error' listener. */
   readonly #guarded = new WeakSet<pg.PoolClient>();
   /** The highest revision this client has seen: the store's may never go below it. */
@@ -255,6 +256,16 @@ export class PostgresStore extends StoreBase {
     }
   }
 
+  /**
+   * The name of `text` as a prepared statement: each connection parses and plans it once, not
+   * at every call (a third of a put's time otherwise).
+   */
+  #statementName(text: string): string {
+    let name = this.#names.get(text);
+    if (name === undefined) this.#names.set(text, (name = `tenure_${this.#names.size}`));
+    return name;
+  }
+
   /** Runs one statement on a pooled connection; a connection that broke is dropped. */
   async #query<T>(text: string, values: unknown[]): Promise<T> {
     this.assertOpen();
@@ -272,7 +283,7 @@ export class PostgresStore extends StoreBase {
       client.on('error', () => undefined);
     }
     try {
-      const res = await client.query({ text, values });
+      const res = await client.query({ name: this.#statementName(text), text, values });
       client.release();
       return (res.rows[0] as { r: T } | undefined)?.r as T;
     } catch (err) {
