@@ -180,6 +180,7 @@ export class PostgresStore extends StoreBase {
       clock: o.clock,
       probeIntervalMs: o.watchProbeIntervalMs,
       requestTimeoutMs: o.requestTimeoutMs,
+      revisionSql: `SELECT revision AS r FROM ${S}.state WHERE id = 0`,
     });
   }
 

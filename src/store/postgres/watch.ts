@@ -28,6 +28,8 @@ export interface ListenerOptions {
   readonly clock: Clock;
   readonly probeIntervalMs: number;
   readonly requestTimeoutMs: number;
+  /** A query of the store's current revision (column `r`). */
+  readonly revisionSql: string;
 }
 
 /** The store's listening connection, and the watches waiting on it, indexed by key. */
@@ -41,6 +43,12 @@ export class Listener {
   #closed = false;
   #probe: Timer | undefined;
   #pauseMs = 50;
+  /**
+   * While listening: every revision up to this one has been dispatched (notifications arrive in
+   * commit order), so a watch whose cursor is at or past it has nothing to read until woken.
+   * Undefined while not listening, and until known after a (re)connect.
+   */
+  #upTo: number | undefined;
 
   constructor(options: ListenerOptions) {
     this.#o = options;
@@ -93,6 +101,10 @@ export class Listener {
             await client.end().catch(() => undefined);
             return;
           }
+          // Notifications are sent only between the listener's queries, so one that arrives before
+          // this answer is for a revision at or below it; later ones raise #upTo as they come.
+          const current = await client.query<{ r: string }>(this.#o.revisionSql);
+          this.#upTo = Number(current.rows[0]!.r);
           this.#client = client;
           this.#pauseMs = 50;
           this.#scheduleProbe();
@@ -115,6 +127,7 @@ export class Listener {
   #lost(client: pg.Client): void {
     if (this.#client !== client) return;
     this.#client = undefined;
+    this.#upTo = undefined;
     if (this.#probe !== undefined) this.#o.clock.clearTimeout(this.#probe);
     client.removeAllListeners('notification');
     void client.end().catch(() => undefined);
@@ -137,8 +150,16 @@ export class Listener {
     this.#probe.unref();
   }
 
+  /** Whether a watch whose cursor is `cursor` can wait for a wake-up without reading first. */
+  quietAfter(cursor: number): boolean {
+    return this.#client !== undefined && this.#upTo !== undefined && cursor >= this.#upTo;
+  }
+
   #dispatch(payload: string): void {
     const parts = payload.split(' ');
+    const revision = Number(parts[0]);
+    if (this.#upTo !== undefined && Number.isSafeInteger(revision) && revision > this.#upTo)
+      this.#upTo = revision;
     if (parts.length < 2) return this.#wakeAll();
     const keys = parts.slice(1).map((h) => Buffer.from(h, 'hex').toString('utf8'));
     const woken = new Set<Subscriber>();
@@ -196,15 +217,20 @@ export async function* watchChanges(
   signal: AbortSignal | undefined,
 ): AsyncGenerator<WatchBatch, void, undefined> {
   let dirty = true;
+  let woken = false;
   let wake: (() => void) | undefined;
   const notify = () => {
     dirty = true;
+    woken = true;
     wake?.();
   };
   const unsubscribe = source.listener.subscribe(key, prefix, notify);
   signal?.addEventListener('abort', notify);
   try {
     let cursor = await start;
+    // Nothing dispatched past the cursor, and no wake-up since subscribing: the first read would
+    // find nothing (a lock's watch of its own key, just written, saves a round trip).
+    if (!woken && source.listener.quietAfter(cursor)) dirty = false;
     let failingSince: number | undefined;
     for (;;) {
       if (signal?.aborted) throw abortedError(signal, 'the watch');
