@@ -191,7 +191,7 @@ export async function run(): Promise<void> {
       release = next[0];
     }
     await release.unlock();
-    await new Promise((r) => setTimeout(r, 700)); // the server's statistics are flushed every 500 ms
+    await new Promise((r) => setTimeout(r, 1500)); // a backend reports its statistics at most once a second
     await client.query('SELECT pg_stat_clear_snapshot()');
     const readsPerRelease = r2(((await calls()) - readsBefore) / waiters);
     console.log(`100-waiter handoff p50 ${p50(handoffMs)} ms, watch reads per release ${readsPerRelease}`);
@@ -232,7 +232,7 @@ export async function run(): Promise<void> {
           "SELECT n_tup_upd AS upd FROM pg_stat_user_tables WHERE relname = 'lease' AND schemaname = 'tenure'",
         )
       ).rows[0]!.upd;
-    await new Promise((r) => setTimeout(r, 600));
+    await new Promise((r) => setTimeout(r, 1500)); // statistics reported
     await client.query('SELECT pg_stat_clear_snapshot()');
     const upd0 = Number(await stats());
     const ticks0 = serverTicks(server.pid!);
@@ -241,7 +241,7 @@ export async function run(): Promise<void> {
     await new Promise((r) => setTimeout(r, windowMs));
     const cpu = process.cpuUsage(cpu0);
     const ticks = serverTicks(server.pid!) - ticks0;
-    await new Promise((r) => setTimeout(r, 600));
+    await new Promise((r) => setTimeout(r, 1500)); // statistics reported
     await client.query('SELECT pg_stat_clear_snapshot()');
     const keepalivesPerSec = r2((Number(await stats()) - upd0) / (windowMs / 1000));
     const connections = Number(
