@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chownSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from './etcd-cluster.js';
@@ -60,6 +60,8 @@ export interface PostgresServerOptions {
   settings?: Record<string, string | number>;
   /** Start from a base backup of this server (a streaming replica of it). */
   replicaOf?: PostgresServer;
+  /** Serve TLS with a certificate for 127.0.0.1 signed by a CA made here (see `caPath`). */
+  tls?: boolean;
 }
 
 /** A running server. */
@@ -71,6 +73,8 @@ export class PostgresServer {
   readonly #identity: { uid: number; gid: number } | undefined;
   readonly #settings: Record<string, string | number>;
   #proc: ChildProcess | undefined;
+  /** The CA certificate that signed the server's, when started with `tls`. */
+  caPath: string | undefined;
   #log = '';
   #databases = 0;
 
@@ -144,12 +148,60 @@ export class PostgresServer {
           '--no-sync',
         ]);
       }
+      if (options.tls === true) server.#makeCertificates();
       await server.#spawn();
     } catch (err) {
       await server.stop();
       throw err;
     }
     return server;
+  }
+
+  /** A CA and a server certificate for 127.0.0.1 (openssl), and the settings that serve them. */
+  #makeCertificates(): void {
+    const p = (name: string) => join(this.dir, name);
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+    openssl(
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      p('ca.key'),
+      '-out',
+      p('ca.crt'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=tenure-pg-test-ca',
+    );
+    openssl('req', ...ec, '-keyout', p('server.key'), '-out', p('server.csr'), '-subj', '/CN=127.0.0.1');
+    writeFileSync(p('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      p('server.csr'),
+      '-CA',
+      p('ca.crt'),
+      '-CAkey',
+      p('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      p('server.crt'),
+      '-days',
+      '1',
+      '-extfile',
+      p('server.ext'),
+    );
+    for (const name of ['server.key', 'server.crt']) {
+      if (this.#identity !== undefined) chownSync(p(name), this.#identity.uid, this.#identity.gid);
+      chmodSync(p(name), 0o600);
+    }
+    this.#settings.ssl = 'on';
+    this.#settings.ssl_cert_file = p('server.crt');
+    this.#settings.ssl_key_file = p('server.key');
+    this.caPath = p('ca.crt');
   }
 
   #run(program: string, args: string[]): void {

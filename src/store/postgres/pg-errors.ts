@@ -13,6 +13,9 @@ export function breaksConnection(err: unknown): boolean {
   return code.startsWith('08') || code.startsWith('57P');
 }
 
+/** Node's codes for a server certificate that TLS refused. */
+const TLS_REFUSALS = /^(ERR_TLS_CERT_ALTNAME_INVALID|.*CERT.*|.*SELF_SIGNED.*|UNABLE_TO_.*)$/;
+
 /** Server states (SQLSTATE) that a later attempt may not meet. */
 const TRANSIENT_CLASSES = ['08', '40', '53', '55', '57'];
 
@@ -58,6 +61,10 @@ export function mapPgError(err: unknown, where: string): unknown {
     case '55P03':
       return unavailable(`${message} (a lock was held past requestTimeoutMs)`);
   }
+  if (TLS_REFUSALS.test(code) || /does not support SSL|self[- ]signed certificate|certificate/i.test(message))
+    return unusable(
+      `TLS: ${message}${code !== '' ? ` (${code})` : ''}; check sslmode and sslrootcert (the CA that signed the server's certificate) or the server's ssl setting`,
+    );
   if (TRANSIENT_CLASSES.some((c) => code.startsWith(c))) return unavailable(message);
   if (code.startsWith('XX') || code === '22P02')
     return new TenureError('TENURE_CORRUPT', `PostgreSQL store ${where}: ${message}`, {
