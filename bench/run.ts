@@ -12,6 +12,7 @@ const SUITES = [
   'startup',
   'models',
   'redis',
+  'postgres',
 ] as const;
 
 async function main(): Promise<void> {

@@ -20,6 +20,7 @@ export const STORE_URL_FORMS = Object.freeze([
   'etcds://host:port,host:port?ca=/ca.pem&cert=/client.pem&key=/client-key.pem',
   'redis://[user:password@]host:port[/db]?keyPrefix=tenure',
   'rediss://host:port?ca=/ca.pem',
+  'postgres://user:password@host:5432/database?schema=tenure&sslmode=verify-full&sslrootcert=/ca.pem',
 ]);
 
 /**
@@ -46,16 +47,17 @@ export interface OpenStoreOptions {
    */
   clock?: Clock;
   /**
-   * The etcd password, kept out of the URL (the CLI reads it from `TENURE_STORE_PASSWORD` or
-   * the file named by `TENURE_STORE_PASSWORD_FILE`). The user name still comes from the URL
-   * (`etcd://user@host:2379` or `?username=`). Ignored by the other backends, which have no
-   * password. Giving a password in two places is an error.
+   * The etcd or PostgreSQL password, kept out of the URL (the CLI reads it from
+   * `TENURE_STORE_PASSWORD` or the file named by `TENURE_STORE_PASSWORD_FILE`). The user name
+   * still comes from the URL (`etcd://user@host:2379` or `?username=`). Ignored by the other
+   * backends, which have no password. Giving a password in two places is an error.
    * @default none
    */
   password?: string;
   /**
-   * SQLite: create the database file if it is missing (SqliteStoreOptions.create). Tools that
-   * only read a store set false. @default true
+   * SQLite: create the database file if it is missing (SqliteStoreOptions.create); PostgreSQL:
+   * create the store's schema if missing (never a database). Tools that only read a store set
+   * false. @default true
    */
   create?: boolean;
   /**
@@ -114,6 +116,12 @@ const INTEGER_PARAMS = [
  *   `?passwordFile=` or `options.password`; `keyPrefix` (the hash tag of the store's Redis keys),
  *   `requestTimeoutMs`, `connectTimeoutMs`, `retainRevisions`, `reapIntervalMs` (see
  *   RedisStoreOptions).
+ * - `postgres://user:password@host:5432/database` (or `postgresql://`): a PostgreSQL database
+ *   that exists; the store lives in schema `?schema=` (default `tenure`), created on first open
+ *   unless `options.create` is false. TLS with libpq's names: `sslmode` (disable, require,
+ *   verify-ca, verify-full), `sslrootcert`, `sslcert`, `sslkey` (paths of PEM files). The
+ *   password also as `options.password`. `requestTimeoutMs`, `connectTimeoutMs`,
+ *   `idleInTransactionTimeoutMs`, `poolSize`, ... set PostgresStoreOptions.
  * - Any form takes `?namespace=prefix/`. etcd URLs default to `tenure/` (see
  *   {@link DEFAULT_ETCD_NAMESPACE}); `?namespace=` (empty) keeps keys at the root.
  *
@@ -274,6 +282,16 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
       });
       break;
     }
+    case 'postgres:':
+    case 'postgresql:': {
+      const { postgresOptionsFromUrl } = await import('./postgres/url.js');
+      const pgOptions = postgresOptionsFromUrl(parsed, params, options.password, (problem) =>
+        invalidUrl(url, problem),
+      );
+      const { PostgresStore } = await import('./postgres/index.js');
+      store = await PostgresStore.open({ ...pgOptions, create: options.create, clock: options.clock });
+      break;
+    }
     case 'redis:':
     case 'rediss:': {
       const { redisOptionsFromUrl } = await import('./redis/url.js');
@@ -284,12 +302,6 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
       store = new RedisStore({ ...redisOptions, clock: options.clock });
       break;
     }
-    case 'postgres:':
-    case 'postgresql:':
-      throw invalidUrl(
-        url,
-        `the ${parsed.protocol.slice(0, -1)} backend is not part of this version of tenure yet`,
-      );
     default:
       throw invalidUrl(url, `unknown scheme ${JSON.stringify(parsed.protocol)}`);
   }

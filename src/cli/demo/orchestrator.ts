@@ -32,6 +32,7 @@
  * fenced writes in every phase, every slot reassigned, the run on time), each bound derived from
  * the ttl and the store's expiry bound: a run where nothing happens fails.
  */
+import { redactUrl } from '../../store/redact-url.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -179,7 +180,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     const report = buildReport(
       log.entries,
       { ...audits, bounds, expected: expectedOf(steps), endAt, elapsedMs, durationMs: o.durationMs },
-      { store: storeUrl, workers: o.workers, ttlMs, ttlNote, dashboard: dashboard?.url },
+      { store: redactUrl(storeUrl), workers: o.workers, ttlMs, ttlNote, dashboard: dashboard?.url },
     );
     out.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     for (const w of fleet.workers.values())

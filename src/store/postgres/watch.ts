@@ -1,0 +1,270 @@
+/**
+ * Watches on PostgreSQL: LISTEN/NOTIFY only wakes a watch; its events are read from the
+ * `changelog` table by revision, after the last revision it delivered, so every event arrives
+ * exactly once and in order, also across a lost connection (a reconnect wakes every watch, which
+ * reads on from its cursor) and whatever NOTIFY drops or merges.
+ *
+ * One listening connection per store. A notification carries the revision and the keys written
+ * (hex); it wakes only the watches of those keys and the prefix watches above them, so 100 lock
+ * waiters each watching the key ahead cost one wake-up per release, not 100. A notification too
+ * long to carry its keys wakes every watch.
+ */
+import pg from 'pg';
+import type { Clock, Timer } from '../../clock.js';
+import { abortedError, isTenureError } from '../../errors.js';
+import { sleep } from '../../sleep.js';
+import { closedError } from '../errors.js';
+import type { WatchBatch, WatchEvent } from '../types.js';
+
+interface Subscriber {
+  readonly key: string;
+  readonly wake: () => void;
+}
+
+/** Options of a {@link Listener}. */
+export interface ListenerOptions {
+  readonly config: pg.ClientConfig;
+  readonly channel: string;
+  readonly clock: Clock;
+  readonly probeIntervalMs: number;
+  readonly requestTimeoutMs: number;
+  /** A query of the store's current revision (column `r`). */
+  readonly revisionSql: string;
+}
+
+/** The store's listening connection, and the watches waiting on it, indexed by key. */
+export class Listener {
+  readonly #o: ListenerOptions;
+  readonly #exact = new Map<string, Set<Subscriber>>();
+  readonly #prefixed = new Set<Subscriber>();
+  #count = 0;
+  #client: pg.Client | undefined;
+  #starting = false;
+  #closed = false;
+  #probe: Timer | undefined;
+  #pauseMs = 50;
+  /**
+   * While listening: every revision up to this one has been dispatched (notifications arrive in
+   * commit order), so a watch whose cursor is at or past it has nothing to read until woken.
+   * Undefined while not listening, and until known after a (re)connect.
+   */
+  #upTo: number | undefined;
+
+  constructor(options: ListenerOptions) {
+    this.#o = options;
+  }
+
+  /** Whether the connection is listening now. */
+  get listening(): boolean {
+    return this.#client !== undefined;
+  }
+
+  /** Registers a watch; it is woken when its key (or a key under it) may have changed. */
+  subscribe(key: string, prefix: boolean, wake: () => void): () => void {
+    const sub: Subscriber = { key, wake };
+    if (prefix) this.#prefixed.add(sub);
+    else {
+      let set = this.#exact.get(key);
+      if (set === undefined) this.#exact.set(key, (set = new Set()));
+      set.add(sub);
+    }
+    this.#count++;
+    if (this.#client === undefined && !this.#starting) void this.#start();
+    let subscribed = true;
+    return () => {
+      if (!subscribed) return;
+      subscribed = false;
+      this.#count--;
+      if (prefix) this.#prefixed.delete(sub);
+      else {
+        const set = this.#exact.get(key);
+        set?.delete(sub);
+        if (set?.size === 0) this.#exact.delete(key);
+      }
+    };
+  }
+
+  async #start(): Promise<void> {
+    this.#starting = true;
+    try {
+      while (!this.#closed) {
+        const client = new pg.Client({ ...this.#o.config, query_timeout: this.#o.requestTimeoutMs });
+        client.on('error', () => this.#lost(client));
+        client.on('end', () => this.#lost(client));
+        client.on('notification', (n) => {
+          if (n.channel === this.#o.channel) this.#dispatch(n.payload ?? '');
+        });
+        try {
+          await client.connect();
+          await client.query(`LISTEN "${this.#o.channel.replace(/"/g, '""')}"`);
+          if (this.#closed) {
+            await client.end().catch(() => undefined);
+            return;
+          }
+          // Notifications are sent only between the listener's queries, so one that arrives before
+          // this answer is for a revision at or below it; later ones raise #upTo as they come.
+          const current = await client.query<{ r: string }>(this.#o.revisionSql);
+          this.#upTo = Number(current.rows[0]!.r);
+          this.#client = client;
+          this.#pauseMs = 50;
+          this.#scheduleProbe();
+          // Changes committed before LISTEN took effect woke nobody: every watch reads again.
+          this.#wakeAll();
+          return;
+        } catch {
+          client.removeAllListeners('end');
+          await client.end().catch(() => undefined);
+          // Watches see the outage on their own reads; try again after a pause.
+          await sleep(this.#pauseMs, { clock: this.#o.clock });
+          this.#pauseMs = Math.min(this.#pauseMs * 2, 1000);
+        }
+      }
+    } finally {
+      this.#starting = false;
+    }
+  }
+
+  #lost(client: pg.Client): void {
+    if (this.#client !== client) return;
+    this.#client = undefined;
+    this.#upTo = undefined;
+    if (this.#probe !== undefined) this.#o.clock.clearTimeout(this.#probe);
+    client.removeAllListeners('notification');
+    void client.end().catch(() => undefined);
+    this.#wakeAll();
+    if (!this.#closed && this.#count > 0 && !this.#starting) void this.#start();
+  }
+
+  /** Sends a query on the listening connection every probe interval while watches are open. */
+  #scheduleProbe(): void {
+    if (this.#probe !== undefined) this.#o.clock.clearTimeout(this.#probe);
+    const client = this.#client;
+    if (client === undefined || this.#closed) return;
+    this.#probe = this.#o.clock.setTimeout(() => {
+      if (this.#count === 0) return this.#scheduleProbe();
+      client.query('SELECT 1').then(
+        () => this.#scheduleProbe(),
+        () => this.#lost(client), // no answer within requestTimeoutMs: a cut connection
+      );
+    }, this.#o.probeIntervalMs);
+    this.#probe.unref();
+  }
+
+  /** Whether a watch whose cursor is `cursor` can wait for a wake-up without reading first. */
+  quietAfter(cursor: number): boolean {
+    return this.#client !== undefined && this.#upTo !== undefined && cursor >= this.#upTo;
+  }
+
+  #dispatch(payload: string): void {
+    const parts = payload.split(' ');
+    const revision = Number(parts[0]);
+    if (this.#upTo !== undefined && Number.isSafeInteger(revision) && revision > this.#upTo)
+      this.#upTo = revision;
+    if (parts.length < 2) return this.#wakeAll();
+    const keys = parts.slice(1).map((h) => Buffer.from(h, 'hex').toString('utf8'));
+    const woken = new Set<Subscriber>();
+    for (const key of keys) {
+      const exact = this.#exact.get(key);
+      if (exact !== undefined) for (const sub of exact) woken.add(sub);
+    }
+    for (const sub of this.#prefixed) if (keys.some((k) => k.startsWith(sub.key))) woken.add(sub);
+    for (const sub of woken) sub.wake();
+  }
+
+  #wakeAll(): void {
+    const all: Subscriber[] = [...this.#prefixed];
+    for (const set of this.#exact.values()) for (const sub of set) all.push(sub);
+    for (const sub of all) sub.wake();
+  }
+
+  /** Ends the connection and wakes every watch (they see the store closed). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#probe !== undefined) this.#o.clock.clearTimeout(this.#probe);
+    const client = this.#client;
+    this.#client = undefined;
+    this.#wakeAll();
+    if (client !== undefined) {
+      client.removeAllListeners('end');
+      await client.end().catch(() => undefined);
+    }
+  }
+}
+
+/** What a watch needs from its store. */
+export interface WatchSource {
+  readonly listener: Listener;
+  readonly clock: Clock;
+  readonly requestTimeoutMs: number;
+  isClosed(): boolean;
+  readChanges(
+    after: number,
+    key: string,
+    prefix: boolean,
+  ): Promise<{ events: WatchEvent[]; upTo: number; more: boolean }>;
+}
+
+/**
+ * A watch: reads the change log after its cursor whenever it is woken, and yields whole
+ * revisions. A read that fails with TENURE_UNAVAILABLE is retried (the listener reconnects
+ * meanwhile) until it has failed for `requestTimeoutMs`; then the watch fails with it.
+ */
+export async function* watchChanges(
+  source: WatchSource,
+  key: string,
+  prefix: boolean,
+  start: Promise<number>,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<WatchBatch, void, undefined> {
+  let dirty = true;
+  let woken = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    dirty = true;
+    woken = true;
+    wake?.();
+  };
+  const unsubscribe = source.listener.subscribe(key, prefix, notify);
+  signal?.addEventListener('abort', notify);
+  try {
+    let cursor = await start;
+    // Nothing dispatched past the cursor, and no wake-up since subscribing: the first read would
+    // find nothing (a lock's watch of its own key, just written, saves a round trip).
+    if (!woken && source.listener.quietAfter(cursor)) dirty = false;
+    let failingSince: number | undefined;
+    for (;;) {
+      if (signal?.aborted) throw abortedError(signal, 'the watch');
+      if (source.isClosed()) throw closedError();
+      if (dirty) {
+        dirty = false;
+        let read: Awaited<ReturnType<WatchSource['readChanges']>>;
+        try {
+          read = await source.readChanges(cursor, key, prefix);
+          failingSince = undefined;
+        } catch (err) {
+          if (source.isClosed()) throw closedError();
+          if (!isTenureError(err, 'TENURE_UNAVAILABLE')) throw err;
+          const now = source.clock.now();
+          failingSince ??= now;
+          if (now - failingSince >= source.requestTimeoutMs) throw err;
+          const pause = new AbortController();
+          const onWake = () => pause.abort();
+          signal?.addEventListener('abort', onWake);
+          await sleep(100, { clock: source.clock, signal: pause.signal });
+          signal?.removeEventListener('abort', onWake);
+          dirty = true;
+          continue;
+        }
+        cursor = Math.max(cursor, read.upTo);
+        dirty = dirty || read.more;
+        if (read.events.length > 0) yield { events: read.events, revision: read.upTo };
+        continue;
+      }
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+  } finally {
+    unsubscribe();
+    signal?.removeEventListener('abort', notify);
+  }
+}
