@@ -60,18 +60,23 @@ export class Continuum {
     this.shift = shift;
   }
 
-  /** Owner (member number) of the first point ≥ h, wrapping past the last (libketama's rule). */
+  /**
+   * Owner (member number) of the first point ≥ h, wrapping past the last (libketama's rule).
+   * @param h - the point, signed or unsigned (only the 32 bits count).
+   */
   ownerOf(h: number): number {
-    const v = this.table[h >>> this.shift]!;
+    const u = h >>> 0;
+    const v = this.table[u >>> this.shift]!;
     if (v >= 0) return v;
     const points = this.points;
     let p = -v - 1;
-    while (p < points.length && points[p]! < h) p++;
+    while (p < points.length && points[p]! < u) p++;
     return this.owners[p === points.length ? 0 : p]!;
   }
 
-  /** Position of the first point ≥ h, wrapping to 0 past the last point. */
-  position(h: number): number {
+  /** Position of the first point ≥ h (signed or unsigned), wrapping to 0 past the last point. */
+  position(hash: number): number {
+    const h = hash >>> 0;
     const points = this.points;
     let lo = 0;
     let hi = points.length;

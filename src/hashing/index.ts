@@ -23,7 +23,7 @@
  */
 export type { AlgorithmName, ConsistentHash, HashSnapshot, Move, NodeWeight } from './types.js';
 export type { HashingErrorReason, NodeWeightLike } from './errors.js';
-export { murmur3, xxh32, fnv1a32, fmix32, fastRange, type HashFunction } from './hash.js';
+export { murmur3, murmur3i32, xxh32, fnv1a32, fmix32, fastRange, type HashFunction } from './hash.js';
 export { md5Words } from './md5.js';
 export {
   KetamaRing,

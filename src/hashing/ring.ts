@@ -12,6 +12,7 @@
  */
 import { Continuum } from './continuum.js';
 import {
+  badHash,
   badOption,
   checkCount,
   noNodes,
@@ -19,7 +20,7 @@ import {
   unknownNode,
   type NodeWeightLike,
 } from './errors.js';
-import { murmur3 } from './hash.js';
+import { murmur3, murmur3i32 } from './hash.js';
 import { md5Words } from './md5.js';
 import { MemberPlacement } from './placement.js';
 import type { AlgorithmName, ConsistentHash, HashSnapshot } from './types.js';
@@ -30,8 +31,8 @@ const RANK_LIMIT = 2097152; // 2^21 members: the rank must fit beside a 32-bit p
 abstract class RingBase extends MemberPlacement implements ConsistentHash {
   protected readonly continuum = new Continuum();
 
-  /** Hash of a key onto the circle. */
-  protected abstract hashKey(key: string): number;
+  /** The key's point on the circle, as a signed 32-bit integer (the same bits as the unsigned point). */
+  abstract hashOf(key: string): number;
   /** The points of one member (cached by subclasses). */
   protected abstract pointsOf(node: string, weight: number): Uint32Array;
   /** Sum of the members' weights, refreshed by every rebuild. */
@@ -58,13 +59,20 @@ abstract class RingBase extends MemberPlacement implements ConsistentHash {
 
   lookup(key: string): string {
     if (this.members.size === 0) throw noNodes(this.algorithm);
-    return this.members.ids[this.continuum.ownerOf(this.hashKey(key))]!;
+    return this.members.ids[this.continuum.ownerOf(this.hashOf(key))]!;
+  }
+
+  lookupHash(hash: number): string {
+    const h = hash | 0;
+    if (h !== hash && h >>> 0 !== hash) throw badHash(hash);
+    if (this.members.size === 0) throw noNodes(this.algorithm);
+    return this.members.ids[this.continuum.ownerOf(h)]!;
   }
 
   lookupN(key: string, n: number, out: string[] = []): string[] {
     checkCount(n, this.members.size);
     const { points, owners } = this.continuum;
-    const start = this.continuum.position(this.hashKey(key));
+    const start = this.continuum.position(this.hashOf(key));
     const m = this.members;
     m.beginSeen();
     out.length = n;
@@ -163,8 +171,8 @@ export class KetamaRing extends RingBase {
     this.rebuild();
   }
 
-  protected hashKey(key: string): number {
-    return md5Words(key)[0]!;
+  hashOf(key: string): number {
+    return md5Words(key)[0]! | 0;
   }
 
   protected pointsOf(node: string, weight: number): Uint32Array {
@@ -246,8 +254,8 @@ export class HashRing extends RingBase {
     this.rebuild();
   }
 
-  protected hashKey(key: string): number {
-    return murmur3(key);
+  hashOf(key: string): number {
+    return murmur3i32(key);
   }
 
   protected pointsOf(node: string, weight: number): Uint32Array {
@@ -348,12 +356,13 @@ export class BoundedLoadRing extends HashRing {
     return i === undefined ? 0 : (this.loadOf[i] ?? 0);
   }
 
-  private choose(key: string): number {
+  /** The member number a key of hash h would go to now. */
+  private choose(h: number): number {
     if (this.members.size === 0) throw noNodes(this.algorithm);
     const { points, owners } = this.continuum;
     const m = this.total + 1;
     const scale = ((1 + this.epsilon) * m) / this.weightSum;
-    const start = this.continuum.position(this.hashKey(key));
+    const start = this.continuum.position(h);
     // Σ capacities ≥ (1+ε)·m > m − 1 = Σ loads, so some member is below its capacity: the walk ends.
     for (let i = 0; i < points.length; i++) {
       let p = start + i;
@@ -366,7 +375,14 @@ export class BoundedLoadRing extends HashRing {
 
   /** The member `key` would go to now (first with room clockwise). Counts nothing. */
   override lookup(key: string): string {
-    return this.members.ids[this.choose(key)]!;
+    return this.members.ids[this.choose(this.hashOf(key))]!;
+  }
+
+  /** The member a key of this hash would go to now (first with room clockwise). Counts nothing. */
+  override lookupHash(hash: number): string {
+    const h = hash | 0;
+    if (h !== hash && h >>> 0 !== hash) throw badHash(hash);
+    return this.members.ids[this.choose(h)]!;
   }
 
   /**
@@ -375,7 +391,7 @@ export class BoundedLoadRing extends HashRing {
   override lookupN(key: string, n: number, out: string[] = []): string[] {
     checkCount(n, this.members.size);
     const { points, owners } = this.continuum;
-    const start = this.continuum.position(this.hashKey(key));
+    const start = this.continuum.position(this.hashOf(key));
     const scale = ((1 + this.epsilon) * (this.total + 1)) / this.weightSum;
     const m = this.members;
     m.beginSeen();
@@ -399,7 +415,7 @@ export class BoundedLoadRing extends HashRing {
    * @throws TenureError `TENURE_INVALID_ARGUMENT` (reason `no-nodes`) when there are no members.
    */
   acquire(key: string): string {
-    const owner = this.choose(key);
+    const owner = this.choose(this.hashOf(key));
     this.loadOf[owner] = (this.loadOf[owner] ?? 0) + 1;
     this.total++;
     return this.members.ids[owner]!;

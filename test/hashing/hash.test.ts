@@ -4,7 +4,16 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import xxhashWasm from 'xxhash-wasm';
 import { xxh32 as nativeXxh32 } from '@node-rs/xxhash';
-import { fastRange, fmix32, fnv1a32, jumpBucket, md5Words, murmur3, xxh32 } from '../../src/hashing/index.js';
+import {
+  fastRange,
+  fmix32,
+  fnv1a32,
+  jumpBucket,
+  md5Words,
+  murmur3,
+  murmur3i32,
+  xxh32,
+} from '../../src/hashing/index.js';
 
 const require = createRequire(import.meta.url);
 const murmurhash = require('murmurhash') as { v3(key: Uint8Array, seed?: number): number };
@@ -26,6 +35,22 @@ describe('hash functions agree with independent implementations', () => {
         numRuns: 2000,
       },
     );
+  });
+
+  it('murmur3i32 is the same 32 bits as the murmurhash package, signed', () => {
+    fc.assert(
+      fc.property(anyString, seed, (s, k) => murmur3i32(s, k) === (murmurhash.v3(utf8(s), k) | 0)),
+      { numRuns: 2000 },
+    );
+    // Every tail length, with a non-ASCII unit in the body, in the tail, or nowhere.
+    for (let len = 0; len < 12; len++) {
+      for (const at of [-1, 0, len - 1]) {
+        const s = Array.from({ length: len }, (_, i) => (i === at ? 'é' : String.fromCharCode(97 + i))).join(
+          '',
+        );
+        expect(murmur3i32(s)).toBe(murmurhash.v3(utf8(s), 0) | 0);
+      }
+    }
   });
 
   it('xxh32 equals xxhash-wasm and the native @node-rs/xxhash', async () => {
@@ -83,7 +108,7 @@ describe('jumpBucket', () => {
   it('equals the jump-gouache port of Guava for 32-bit keys', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 1, max: 100000 }), (key, n) => {
-        return jumpBucket(key, 0, n) === jump(key, n);
+        return jumpBucket(key, 0, n) === jump(key, n) && jumpBucket(key | 0, 0, n) === jump(key, n);
       }),
       { numRuns: 500 },
     );

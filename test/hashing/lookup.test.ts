@@ -1,5 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { createHash } from 'node:crypto';
+import { GCProfiler, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import {
   BoundedLoadRing,
   HashRing,
@@ -9,6 +11,8 @@ import {
   MementoHash,
   Rendezvous,
   SlotTable,
+  murmur3,
+  murmur3i32,
   slotOf,
   type ConsistentHash,
 } from '../../src/hashing/index.js';
@@ -79,5 +83,122 @@ describe('lookups keep the released mappings', () => {
   it('every algorithm maps the keys exactly as before', () => {
     const got = Object.fromEntries(placements().map(([name, h]) => [name, digest(h)]));
     expect(got).toEqual(RELEASED);
+  });
+});
+
+// --- allocation -------------------------------------------------------------------------------
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+/** Where results go, so that the optimising compiler cannot drop the calls. */
+export let escape: unknown;
+
+/**
+ * Heap bytes allocated per call of `fn` over `calls` calls. The loop is compiled afresh for each
+ * measurement (one call target, so nothing deoptimises) and warmed up until the optimising compiler
+ * is done with it; garbage collections during the measured loop would free what was allocated and
+ * hide it, so any collection counts as allocation (Infinity).
+ */
+function bytesPerCall(fn: (key: string) => unknown, keys: readonly string[], calls: number): number {
+  const loop = new Function(
+    'fn',
+    'keys',
+    'calls',
+    'let r; for (let i = 0; i < calls; i++) r = fn(keys[i % keys.length]); return r;',
+  ) as (f: typeof fn, k: readonly string[], c: number) => unknown;
+  for (let warm = 0; warm < 5; warm++) escape = loop(fn, keys, 50_000);
+  // Allocation per call is deterministic and what else the heap gains meanwhile only adds to it:
+  // the least of three runs is the estimate.
+  let least = Number.POSITIVE_INFINITY;
+  for (let run = 0; run < 3; run++) {
+    gc();
+    const profiler = new GCProfiler();
+    profiler.start();
+    const heapBefore = process.memoryUsage().heapUsed;
+    escape = loop(fn, keys, calls);
+    const grown = process.memoryUsage().heapUsed - heapBefore;
+    const collections = profiler.stop().statistics.length;
+    least = Math.min(least, collections > 0 ? Number.POSITIVE_INFINITY : Math.max(0, grown) / calls);
+  }
+  return least;
+}
+
+const ALLOCATION_KEYS = Array.from({ length: 4096 }, (_, i) => `session:${(i * 2654435761) >>> 0}`);
+
+describe('lookups allocate nothing', () => {
+  // Rendezvous scores every member: 8 weighted members keep this test fast.
+  const eight = members(8).map((node, i) => ({ node, weight: 1 + (i % 4) }));
+  const cases = placements().map(([name, h]): [string, ConsistentHash] =>
+    name === 'rendezvous' ? [name, new Rendezvous(eight)] : [name, h],
+  );
+
+  it.each(cases)('%s: lookup', (_name, h) => {
+    // 0.25 B per lookup is one 16-byte allocation every 64 lookups; what the loop itself leaves
+    // (code and feedback installed while it runs) measures 0.001–0.1.
+    expect(bytesPerCall((key) => h.lookup(key), ALLOCATION_KEYS, 200_000)).toBeLessThan(0.25);
+  });
+
+  it('the measurement sees an allocation of 16 bytes per call (negative control)', () => {
+    const h = new Maglev(members(10));
+    // A one-element array that escapes: what boxing a hash as a heap number costs, and more.
+    expect(bytesPerCall((key) => [h.lookup(key)], ALLOCATION_KEYS, 200_000)).toBeGreaterThan(8);
+  });
+
+  it('the measurement sees one allocation every 64 lookups, below any collection (negative control)', () => {
+    const h = new Maglev(members(10));
+    let calls = 0;
+    const sometimes = (key: string) => (++calls % 64 === 0 ? [h.lookup(key)] : h.lookup(key));
+    const bytes = bytesPerCall(sometimes, ALLOCATION_KEYS, 200_000);
+    expect(bytes).toBeGreaterThanOrEqual(0.25);
+    expect(bytes).toBeLessThan(Number.POSITIVE_INFINITY);
+  });
+});
+
+describe('lookupHash', () => {
+  it.each(placements())('%s: lookupHash(hashOf(key)) is lookup(key), signed or unsigned', (_name, h) => {
+    for (const key of KEYS) {
+      const hash = h.hashOf(key);
+      expect(hash).toBe(hash | 0);
+      const owner = h.lookup(key);
+      expect(h.lookupHash(hash)).toBe(owner);
+      expect(h.lookupHash(hash >>> 0)).toBe(owner);
+    }
+  });
+
+  it('hashOf is murmur3i32 (the ketama ring: the first MD5 word), the signed murmur3', () => {
+    for (const key of KEYS) expect(new Maglev(['a']).hashOf(key)).toBe(murmur3(key) | 0);
+    for (const key of KEYS) expect(murmur3i32(key)).toBe(murmur3(key) | 0);
+    expect(slotOf('user:42')).toBe(murmur3('user:42') % 16384);
+  });
+
+  it.each(placements())('%s: a hash that is not a 32-bit integer is a typed error', (_name, h) => {
+    for (const bad of [0.5, -2147483649, 4294967296, Number.NaN, Infinity]) {
+      expect(() => h.lookupHash(bad)).toThrow(
+        expect.objectContaining({
+          code: 'TENURE_INVALID_ARGUMENT',
+          details: expect.objectContaining({ reason: 'bad-hash' }),
+        }),
+      );
+    }
+    // The bounds themselves are accepted.
+    for (const good of [-2147483648, 4294967295, 0]) expect(typeof h.lookupHash(good)).toBe('string');
+  });
+
+  it.each([
+    ['maglev', new Maglev()],
+    ['slots', new SlotTable()],
+    ['jump', new JumpHash()],
+    ['memento', new MementoHash()],
+    ['ring', new HashRing()],
+    ['ketama', new KetamaRing()],
+    ['rendezvous', new Rendezvous()],
+    ['bounded', new BoundedLoadRing()],
+  ] as [string, ConsistentHash][])('%s: lookupHash on no members is a typed error', (_name, h) => {
+    expect(() => h.lookupHash(1)).toThrow(
+      expect.objectContaining({
+        code: 'TENURE_INVALID_ARGUMENT',
+        details: expect.objectContaining({ reason: 'no-nodes' }),
+      }),
+    );
   });
 });
