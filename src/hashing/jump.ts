@@ -13,7 +13,7 @@ import {
   normaliseMembers,
   unknownNode,
 } from './errors.js';
-import { fmix32, murmur3i32 } from './hash.js';
+import { fmix32i, murmur3i32 } from './hash.js';
 import { compareIds } from './members.js';
 import type { ConsistentHash, HashSnapshot } from './types.js';
 
@@ -39,13 +39,14 @@ export function jumpBucket(keyLo: number, keyHi: number, buckets: number): numbe
   // the truncation is only done for the x that become b.
   for (let x = 0; x < buckets; x = (b + 1) * (2147483648 / ((hi >>> 1) + 1))) {
     b = x | 0;
-    // key = key · C + 1 (mod 2^64). The high word needs the high half of lo · C_LO (a 64-bit
-    // product): lo is split in 16-bit halves so that both partial products (< 2^48) are exact in
-    // doubles, and truncations (>>> 0 of values below 2^32) replace Math.floor.
-    const lo16 = lo & 0xffff;
-    const carry = ((lo >>> 16) * C_LO + (((lo16 * C_LO) / 65536) >>> 0)) / 65536;
-    hi = ((carry >>> 0) + Math.imul(lo, C_HI) + Math.imul(hi, C_LO)) | 0;
-    lo = (Math.imul(lo, C_LO) + 1) | 0;
+    // key = key · C + 1 (mod 2^64). The low word of lo · C_LO is Math.imul's; its high word comes
+    // from the double product, which is within 2^10 of the exact 64-bit one: subtracting the exact
+    // low word and rounding to the nearest multiple of 2^32 gives the high word exactly (the error,
+    // at most 2^11 after the subtraction's own rounding, is far below half of 2^32).
+    const low = Math.imul(lo, C_LO);
+    const high = (((lo >>> 0) * C_LO - (low >>> 0)) / 4294967296 + 0.5) >>> 0;
+    hi = (high + Math.imul(lo, C_HI) + Math.imul(hi, C_LO)) | 0;
+    lo = (low + 1) | 0;
     // The + 1 carries into the high word only when the low word wrapped to 0.
     if (lo === 0) hi = (hi + 1) | 0;
   }
@@ -193,7 +194,7 @@ export function preferenceList(
   let found = 0;
   let last = 0;
   for (let seed = 0; found < n && seed < 4 * n + 16; seed++) {
-    const b = bucketOf(seed === 0 ? h : fmix32((h + Math.imul(seed, 0x9e3779b9)) >>> 0));
+    const b = bucketOf(seed === 0 ? h : fmix32i((h + Math.imul(seed, 0x9e3779b9)) | 0));
     const node = nodeOf(b);
     if (!contains(out, found, node)) {
       out[found++] = node;

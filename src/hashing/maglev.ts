@@ -54,7 +54,11 @@ export class Maglev extends MemberPlacement implements ConsistentHash {
   /** Table size M in effect. */
   readonly tableSize: number;
   private order: string[] = [];
-  private table: Uint32Array;
+  /**
+   * Entry → member number in id order. 2 bytes an entry up to 65536 members (128 KiB at the
+   * default size, which stays in a core's L2 cache while keys stream through it), else 4.
+   */
+  private table: Uint16Array | Uint32Array;
   /**
    * M / 2^32 when M ≤ 2^21: then u · scale is exactly u · M / 2^32 (a product below 2^53), and
    * one multiply reduces a hash onto the table; 0 for larger tables, which take {@link fastRange}.
@@ -71,7 +75,7 @@ export class Maglev extends MemberPlacement implements ConsistentHash {
     if (!isPrime(m) || m < 3 || m > 2 ** 31) throw badOption('tableSize', 'a prime in 3..2^31', m);
     this.tableSize = m;
     this.scale = m <= 2 ** 21 ? m / 4294967296 : 0;
-    this.table = new Uint32Array(m);
+    this.table = new Uint16Array(0);
     for (const { node, weight } of normaliseMembers(nodes)) this.members.add(node, weight);
     this.rebuild();
   }
@@ -106,8 +110,7 @@ export class Maglev extends MemberPlacement implements ConsistentHash {
       next[i] = offset[i]!;
       quota[i] = this.members.weightOf(id)! / maxWeight;
     }
-    const table = this.table;
-    table.fill(0xffffffff);
+    const table = new Uint32Array(m).fill(0xffffffff);
     let filled = 0;
     // Weighted turns as in Envoy's Maglev: in round r, member i may hold up to r·w_i/w_max entries,
     // so the heaviest member claims one entry per round and the others proportionally fewer.
@@ -127,6 +130,7 @@ export class Maglev extends MemberPlacement implements ConsistentHash {
         filled++;
       }
     }
+    this.table = n <= 65536 ? Uint16Array.from(table) : table;
   }
 
   lookup(key: string): string {

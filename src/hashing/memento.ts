@@ -11,7 +11,7 @@ import {
   normaliseMembers,
   unknownNode,
 } from './errors.js';
-import { fmix32, murmur3i32 } from './hash.js';
+import { fmix32i, murmur3i32 } from './hash.js';
 import { jumpBucket, preferenceList } from './jump.js';
 import { compareIds } from './members.js';
 import type { ConsistentHash, HashSnapshot } from './types.js';
@@ -75,7 +75,7 @@ export class MementoHash implements ConsistentHash {
     let r = replacer[b]! - 1;
     while (r >= 0) {
       // Re-hash into [0, r): the working buckets right after b left. Multiply-shift, not modulo.
-      const x = fmix32((h ^ Math.imul(b + 1, 0x9e3779b1)) >>> 0);
+      const x = fmix32i(h ^ Math.imul(b + 1, 0x9e3779b1)) >>> 0;
       // Truncation is ⌊·⌋ here (0 ≤ value < r < 2^31) and keeps b a small integer: Math.floor
       // made it a double that V8 boxed on every re-hash.
       b = ((x * r) / 4294967296) | 0;

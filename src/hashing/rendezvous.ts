@@ -3,7 +3,7 @@
  * https://doi.org/10.1109/90.663936): every member scores the key and the best score wins.
  */
 import { badHash, checkCount, noNodes, normaliseMembers, type NodeWeightLike } from './errors.js';
-import { fmix32, murmur3, murmur3i32 } from './hash.js';
+import { fmix32i, murmur3, murmur3i32 } from './hash.js';
 import { MemberPlacement } from './placement.js';
 import type { ConsistentHash } from './types.js';
 
@@ -63,7 +63,7 @@ export class Rendezvous extends MemberPlacement implements ConsistentHash {
 
   /** Score of member i for key hash h; larger wins. */
   private score(h: number, i: number): number {
-    const x = fmix32((h ^ this.seeds[i]!) >>> 0);
+    const x = fmix32i(h ^ this.seeds[i]!) >>> 0;
     if (this.uniform) return x;
     // u in (0, 1): never 0 (log would be -∞) nor 1 (division by zero).
     const u = (x + 0.5) / 4294967296;
@@ -94,7 +94,7 @@ export class Rendezvous extends MemberPlacement implements ConsistentHash {
     if (this.uniform) {
       const seeds = this.seeds;
       for (let i = 0; i < n; i++) {
-        const x = fmix32((h ^ seeds[i]!) >>> 0);
+        const x = fmix32i(h ^ seeds[i]!) >>> 0;
         // Strict > keeps the lowest id on a tie, in every process.
         if (x > bestScore) {
           bestScore = x;

@@ -126,11 +126,22 @@ export interface KetamaRingOptions {
    * @default 'libketama' (the reference implementation, also what libmemcached-era clients follow)
    */
   compatibility?: 'libketama' | 'hashring';
+  /**
+   * Points per server at equal weights: a server gets `floor(weight / total · pointsPerServer / 4 ·
+   * servers)` MD5 digests of 4 points each. Only 160 is compatible with libketama and `hashring`;
+   * any other value is a ketama-style ring that only tenure reproduces. Raise it for weighted rings
+   * with few members: 160 points leave a weight-1 member of weights 1, 2, 3, 4 about 10 % off its
+   * share; bench/README.md ("weighted rings") measures how many points keep every share within 5 %.
+   * Must be a multiple of 4 in 4..65536.
+   * @default 160 (libketama's 40 digests per server)
+   */
+  pointsPerServer?: number;
 }
 
 /** Frozen defaults of {@link KetamaRingOptions}. */
 export const KETAMA_DEFAULTS: Readonly<Required<KetamaRingOptions>> = Object.freeze({
   compatibility: 'libketama',
+  pointsPerServer: 160,
 });
 
 /**
@@ -166,7 +177,16 @@ export class KetamaRing extends RingBase {
     if (compatibility !== 'libketama' && compatibility !== 'hashring') {
       throw badOption('compatibility', "'libketama' or 'hashring'", compatibility);
     }
-    this.config = Object.freeze({ compatibility });
+    const pointsPerServer = options.pointsPerServer ?? KETAMA_DEFAULTS.pointsPerServer;
+    if (
+      !Number.isInteger(pointsPerServer) ||
+      pointsPerServer < 4 ||
+      pointsPerServer > 65536 ||
+      pointsPerServer % 4 !== 0
+    ) {
+      throw badOption('pointsPerServer', 'a multiple of 4 in 4..65536', pointsPerServer);
+    }
+    this.config = Object.freeze({ compatibility, pointsPerServer });
     for (const { node, weight } of normaliseMembers(nodes)) this.members.add(node, weight);
     this.rebuild();
   }
@@ -178,12 +198,13 @@ export class KetamaRing extends RingBase {
   protected pointsOf(node: string, weight: number): Uint32Array {
     const total = this.weightSum;
     const servers = this.members.size;
+    const digests = this.config.pointsPerServer / 4;
     const groups =
       this.config.compatibility === 'libketama'
         ? // C: float pct = (float)w / (float)total; floorf(pct * 40.0 * (float)n), where the double
           // product is converted back to float by floorf's parameter.
-          Math.floor(Math.fround(Math.fround(weight / total) * 40 * servers))
-        : Math.floor((weight / total) * 40 * servers);
+          Math.floor(Math.fround(Math.fround(weight / total) * digests * servers))
+        : Math.floor((weight / total) * digests * servers);
     const cacheKey = `${groups}\u0000${node}`;
     let points = this.cache.get(cacheKey);
     if (points === undefined) {
@@ -201,7 +222,7 @@ export class KetamaRing extends RingBase {
   }
 
   protected options(): Record<string, number | string> {
-    return { compatibility: this.config.compatibility };
+    return { compatibility: this.config.compatibility, pointsPerServer: this.config.pointsPerServer };
   }
 
   protected cachedPointBytes(): number {

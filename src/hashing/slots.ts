@@ -175,8 +175,11 @@ export class SlotTable extends MemberPlacement implements ConsistentHash {
   private current: SlotAssignment | undefined;
   /** slotCount − 1 when slotCount is a power of two (a mask replaces the division), else −1. */
   private readonly mask: number;
-  /** The current owners and members, read by lookups without going through `current`. */
-  private owners: Uint32Array = new Uint32Array(0);
+  /**
+   * The current owners (2 bytes a slot up to 65536 members: 32 KiB at the default slot count, an
+   * L1 cache's worth) and members, read by lookups without going through `current`.
+   */
+  private owners: Uint16Array | Uint32Array = new Uint16Array(0);
   private ids: readonly string[] = [];
 
   /**
@@ -261,15 +264,16 @@ export class SlotTable extends MemberPlacement implements ConsistentHash {
     return { ...super.snapshot(), state: { owners: a === undefined ? [] : Array.from(a.owners) } };
   }
 
-  /** Bytes of the slot owner table (4 per slot). */
+  /** Bytes of the slot owner tables (the assignment's 4 per slot, and the lookups' 2 or 4). */
   memoryBytes(): number {
-    return this.current === undefined ? 0 : this.current.owners.byteLength;
+    return this.current === undefined ? 0 : this.current.owners.byteLength + this.owners.byteLength;
   }
 
   /** Installs a restored assignment. @internal */
   setAssignment(assignment: SlotAssignment | undefined): void {
     this.current = assignment;
-    this.owners = assignment?.owners ?? new Uint32Array(0);
+    const owners = assignment?.owners ?? new Uint32Array(0);
+    this.owners = (assignment?.nodes.length ?? 0) <= 65536 ? Uint16Array.from(owners) : owners;
     this.ids = assignment?.nodes ?? [];
   }
 }

@@ -114,6 +114,37 @@ describe('jumpBucket', () => {
     );
   });
 
+  it("equals the paper's algorithm in 64-bit integers (BigInt reference) for any 64-bit key", () => {
+    const reference = (key: bigint, buckets: number): number => {
+      let b = -1n;
+      let j = 0n;
+      while (j < BigInt(buckets)) {
+        b = j;
+        key = (key * 2862933555777941757n + 1n) & 0xffffffffffffffffn;
+        j = BigInt(Math.floor(Number(b + 1n) * (2 ** 31 / Number((key >> 33n) + 1n))));
+      }
+      return Number(b);
+    };
+    const word = fc.integer({ min: 0, max: 0xffffffff });
+    fc.assert(
+      fc.property(word, word, fc.integer({ min: 1, max: 2 ** 31 - 1 }), (lo, hi, n) => {
+        const expected = reference((BigInt(hi) << 32n) | BigInt(lo), n);
+        return jumpBucket(lo, hi, n) === expected && jumpBucket(lo | 0, hi | 0, n) === expected;
+      }),
+      { numRuns: 3000 },
+    );
+    // A key whose low word wraps to 0 after the + 1 (the carry into the high word): lo · C ≡ −1
+    // (mod 2^32), lo = −C⁻¹, with the inverse of the odd multiplier by Newton's iteration.
+    let inverse = 0x87b0b0fd;
+    for (let i = 0; i < 5; i++) inverse = Math.imul(inverse, 2 - Math.imul(0x87b0b0fd, inverse));
+    const wraps = Math.imul(-1, inverse) >>> 0;
+    expect(Math.imul(wraps, 0x87b0b0fd)).toBe(-1);
+    for (const hi of [0, 7, 0xffffffff]) {
+      expect(jumpBucket(wraps, hi, 1000)).toBe(reference((BigInt(hi) << 32n) | BigInt(wraps), 1000));
+    }
+    expect(jumpBucket(0, 0, 0)).toBe(-1);
+  });
+
   it('moves a key only to the new bucket when a bucket is added (monotone)', () => {
     fc.assert(
       fc.property(
