@@ -55,10 +55,10 @@ export class Maglev extends MemberPlacement implements ConsistentHash {
   readonly tableSize: number;
   private order: string[] = [];
   /**
-   * Entry → member number in id order. 2 bytes an entry up to 65536 members (128 KiB at the
-   * default size, which stays in a core's L2 cache while keys stream through it), else 4.
+   * Entry → member number in id order: 1 byte an entry up to 256 members, 2 up to 65536 (128 KiB
+   * at the default size, which stays in a core's L2 cache while keys stream through it), else 4.
    */
-  private table: Uint16Array | Uint32Array;
+  private table: Uint8Array | Uint16Array | Uint32Array;
   /**
    * M / 2^32 when M ≤ 2^21: then u · scale is exactly u · M / 2^32 (a product below 2^53), and
    * one multiply reduces a hash onto the table; 0 for larger tables, which take {@link fastRange}.
@@ -130,7 +130,7 @@ export class Maglev extends MemberPlacement implements ConsistentHash {
         filled++;
       }
     }
-    this.table = n <= 65536 ? Uint16Array.from(table) : table;
+    this.table = n <= 256 ? Uint8Array.from(table) : n <= 65536 ? Uint16Array.from(table) : table;
   }
 
   lookup(key: string): string {

@@ -176,10 +176,10 @@ export class SlotTable extends MemberPlacement implements ConsistentHash {
   /** slotCount − 1 when slotCount is a power of two (a mask replaces the division), else −1. */
   private readonly mask: number;
   /**
-   * The current owners (2 bytes a slot up to 65536 members: 32 KiB at the default slot count, an
-   * L1 cache's worth) and members, read by lookups without going through `current`.
+   * The current owners (1 byte a slot up to 256 members, 2 up to 65536: 32 KiB at the default slot
+   * count, an L1 cache's worth) and members, read by lookups without going through `current`.
    */
-  private owners: Uint16Array | Uint32Array = new Uint16Array(0);
+  private owners: Uint8Array | Uint16Array | Uint32Array = new Uint8Array(0);
   private ids: readonly string[] = [];
 
   /**
@@ -273,7 +273,9 @@ export class SlotTable extends MemberPlacement implements ConsistentHash {
   setAssignment(assignment: SlotAssignment | undefined): void {
     this.current = assignment;
     const owners = assignment?.owners ?? new Uint32Array(0);
-    this.owners = (assignment?.nodes.length ?? 0) <= 65536 ? Uint16Array.from(owners) : owners;
+    const members = assignment?.nodes.length ?? 0;
+    this.owners =
+      members <= 256 ? Uint8Array.from(owners) : members <= 65536 ? Uint16Array.from(owners) : owners;
     this.ids = assignment?.nodes ?? [];
   }
 }
