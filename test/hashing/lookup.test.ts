@@ -13,6 +13,7 @@ import {
   SlotTable,
   murmur3,
   murmur3i32,
+  restore,
   slotOf,
   type ConsistentHash,
 } from '../../src/hashing/index.js';
@@ -201,4 +202,55 @@ describe('lookupHash', () => {
       }),
     );
   });
+});
+
+describe('weighted rings with few members', () => {
+  const weights = [1, 2, 3, 4];
+  const worstError = (ring: HashRing | KetamaRing, members: { node: string; weight: number }[]) => {
+    const shares = ring.shares();
+    return Math.max(...members.map((m) => Math.abs(shares.get(m.node)! / (m.weight / 10) - 1)));
+  };
+  const sets = Array.from({ length: 10 }, (_, set) =>
+    weights.map((weight, i) => ({ node: `cache-${set}-${i}.example:11211`, weight })),
+  );
+
+  it('weights 1, 2, 3, 4 get their share within ±5 % with enough points (ketama 10240 a server, fast ring 2560 a unit)', () => {
+    for (const members of sets) {
+      expect(worstError(new KetamaRing(members, { pointsPerServer: 10240 }), members)).toBeLessThanOrEqual(
+        0.05,
+      );
+      expect(worstError(new HashRing(members, { pointsPerNode: 2560 }), members)).toBeLessThanOrEqual(0.05);
+    }
+  });
+
+  it('the default points miss ±5 % (negative control: the check can fail)', () => {
+    const ketama = sets.map((members) => worstError(new KetamaRing(members), members));
+    const ring = sets.map((members) => worstError(new HashRing(members), members));
+    expect(Math.max(...ketama)).toBeGreaterThan(0.05);
+    expect(Math.max(...ring)).toBeGreaterThan(0.05);
+  });
+
+  it('pointsPerServer 160 is libketama itself; another value is a different ring, kept by snapshots', () => {
+    const members = sets[0]!;
+    const compatible = new KetamaRing(members, { pointsPerServer: 160 });
+    const dense = new KetamaRing(members, { pointsPerServer: 1024 });
+    const plain = new KetamaRing(members);
+    expect(KEYS.map((k) => compatible.lookup(k))).toEqual(KEYS.map((k) => plain.lookup(k)));
+    expect(KEYS.map((k) => dense.lookup(k))).not.toEqual(KEYS.map((k) => plain.lookup(k)));
+    expect(dense.pointCount).toBeGreaterThan(4 * plain.pointCount);
+    const copy = restore(JSON.parse(JSON.stringify(dense.snapshot())) as unknown);
+    expect(KEYS.map((k) => copy.lookup(k))).toEqual(KEYS.map((k) => dense.lookup(k)));
+  });
+
+  it.each([0, 3, 6, 65540, 1.5, Number.NaN])(
+    'pointsPerServer %s is a typed error naming the option',
+    (bad) => {
+      expect(() => new KetamaRing(['a'], { pointsPerServer: bad })).toThrow(
+        expect.objectContaining({
+          code: 'TENURE_INVALID_ARGUMENT',
+          message: expect.stringContaining('pointsPerServer must be a multiple of 4 in 4..65536') as unknown,
+        }),
+      );
+    },
+  );
 });
