@@ -17,9 +17,12 @@
  * Times are CPU time of this process (process.cpuUsage), best of several passes: the machine is
  * shared, and CPU time does not count the time slices other processes take (their effect on the
  * caches remains). `HASHING_BENCH_BEFORE=<path of a compiled tenure/hashing index.js>` adds the
- * rows of that build (the previous release) to the same run, timed the same way.
+ * rows of that build (the previous release) to the same run, timed the same way; such a build is
+ * `git archive <commit> src/hashing src/errors.ts | tar -x -C /tmp/before`, then tsc over
+ * /tmp/before/src (ES2022, NodeNext) with a `{"type": "module"}` package.json beside it.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -449,6 +452,17 @@ async function hashFunctions(random: readonly string[], sequential: readonly str
   return rows;
 }
 
+/** What a run saves, read back by HASHING_BENCH_RENDER. */
+interface Rendered {
+  elapsedS: number;
+  load: { before: number; after: number };
+  hashes: { hash: string; randomMps: number; sequentialMps: number }[];
+  rows: Row[];
+  baseline: { n: number; peakAvgRandom: number }[];
+  bounded: { n: number; epsilon: number; peakAvg: number; bound: number }[];
+  weighted: WeightedRow[];
+}
+
 interface WeightedRow {
   ring: string;
   /** Points per unit of weight (fast ring) or per server at equal weights (ketama). */
@@ -614,6 +628,17 @@ async function measureSubject(
 }
 
 export async function run(): Promise<void> {
+  // HASHING_BENCH_RENDER=<results json> rewrites the section from a saved run without measuring.
+  const saved = process.env.HASHING_BENCH_RENDER;
+  if (saved !== undefined) {
+    const r = (JSON.parse(readFileSync(saved, 'utf8')) as { results: Rendered }).results;
+    writeResults(
+      'hashing',
+      r,
+      markdown(r.hashes, r.rows, r.baseline, r.bounded, r.weighted, r.elapsedS, r.load),
+    );
+    return;
+  }
   const started = performance.now();
   const loadBefore = loadavg()[0]!;
   // Random keys: 8–24 characters of base-36, like ids and session tokens.
@@ -733,6 +758,19 @@ function markdown(
       'random keys.',
     '',
   );
+  parts.push(
+    'How to read the columns. **GCs / 1M lookups**: garbage collections observed while timing (0 = the lookup ' +
+      'path allocated nothing measurable; test/hashing/lookup.test.ts measures the heap growth per lookup). ' +
+      '**bytes/node**: JS heap growth after a forced GC, plus, for tenure, the exact ' +
+      'bytes of its typed arrays (V8 accounts for those lazily), divided by N. **moved**: fraction of 100,000 ' +
+      'sequential keys whose owner changed when the middle member was removed (jump-gouache: the last bucket, the only ' +
+      'one Jump can drop) or one member added; **collateral**: keys that moved between two members that did not change ' +
+      "(0 is the consistent-hashing promise). tenure's `jump` removes a middle member by moving the last member into " +
+      'its bucket, so its collateral is expected; `memento` is the algorithm for arbitrary removal. The bounded-load row is ' +
+      "timed through `acquire()` (it counts loads), and its movement is the underlying ring's." +
+      (process.env.HASHING_BENCH_NOTE === undefined ? '' : ` ${process.env.HASHING_BENCH_NOTE}`),
+    '',
+  );
   parts.push('### Hash functions (short keys)', '');
   parts.push(
     table(
@@ -756,6 +794,7 @@ function markdown(
         name,
         was === undefined ? '' : `${pct(was.floorFractionRandom)} / ${pct(was.floorFractionSequential)}`,
         `${pct(now.floorFractionRandom)} / ${pct(now.floorFractionSequential)}`,
+        was === undefined ? '' : `${was.randomMps} / ${was.sequentialMps}`,
         `${now.randomMps} / ${now.sequentialMps}`,
         ch === undefined
           ? ''
@@ -772,6 +811,7 @@ function markdown(
         'algorithm',
         '% of floor before (random / seq.)',
         '% of floor after',
+        'M/s before',
         'M/s after',
         '× consistent-hash',
         'lookupHash M/s',

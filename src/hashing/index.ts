@@ -12,6 +12,9 @@
  * | Maglev | {@link Maglev} | O(1) | yes | its keys + a few more |
  * | slot table | {@link SlotTable}, {@link assignSlots} | O(1) | yes | minimal (quota-exact) |
  *
+ * Lookups allocate nothing and start from one hash of the key, `murmur3i32(key)` (the ketama ring:
+ * its MD5 word); callers that already hold it skip the hashing with `lookupHash(hash)`.
+ *
  * @example
  * ```ts
  * import { MementoHash, restore } from 'tenure/hashing';
