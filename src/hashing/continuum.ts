@@ -10,10 +10,26 @@
 const MAX_TABLE_BITS = 20;
 
 /**
- * Points of a hash ring in ascending order, each owned by a member number, plus a radix lookup
- * table over the top bits of the hash: entry b is the owner itself (≥ 0) when no point falls in
- * bucket b, so the whole bucket belongs to the next point's owner, or −(first position ≥ bucket
- * start) − 1 when points fall inside, and a short forward scan finds the key's point.
+ * Rings with at least this many points use the split layout (below); smaller ones the direct
+ * table, which then fits in 256 KiB.
+ */
+const SPLIT_POINTS = 16384;
+
+/**
+ * Points of a hash ring in ascending order, each owned by a member number, plus one of two lookup
+ * layouts, chosen by size so that what a lookup reads stays in a core's cache:
+ *
+ * - direct (fewer than 16384 points): a radix table over the top bits of the hash, about 4 entries
+ *   a point; entry b is the owner itself (≥ 0) when no point falls in bucket b, so the whole bucket
+ *   belongs to the next point's owner, or −(first position ≥ bucket start) − 1 when points fall
+ *   inside, and a short forward scan finds the key's point.
+ * - split (more points, member numbers below 16384): the first position of each of the 16384
+ *   buckets of the top 14 bits (64 KiB), and for every point one 32-bit entry, its low 18 bits
+ *   above its owner's 14. A lookup reads a bucket's start and end, then scans the bucket's entries
+ *   (~10 at 160,000 points, in one or two cache lines), which hold the owner too: where the direct
+ *   table of a ring that size (4 MiB, then the points and the owners) cost three cache misses.
+ *   Measured while choosing it (N = 1000, lookups as a fraction of the key's hash alone): about
+ *   48 %, against 42 % for a 16-bit split (256 KiB of starts) and 25 % for the direct table.
  * @internal
  */
 export class Continuum {
@@ -23,6 +39,10 @@ export class Continuum {
   owners: Uint32Array = new Uint32Array(0);
   private table: Int32Array = new Int32Array(1);
   private shift = 31;
+  /** Split layout (empty in the direct one): bucket starts, and (low half << 16 | owner) entries. */
+  private split = false;
+  private starts: Uint32Array = new Uint32Array(0);
+  private entries: Uint32Array = new Uint32Array(0);
 
   /**
    * Rebuilds from `packed`: each entry is point * 2^21 + rank (rank < 2^21, the owner's position in
@@ -42,6 +62,25 @@ export class Continuum {
     }
     this.points = points;
     this.owners = owners;
+    let maxOwner = 0;
+    for (let i = 0; i < n; i++) maxOwner = Math.max(maxOwner, owners[i]!);
+    this.split = n >= SPLIT_POINTS && maxOwner < 16384;
+    if (this.split) {
+      const starts = new Uint32Array(16385);
+      let p = 0;
+      for (let b = 0; b <= 16384; b++) {
+        while (p < n && points[p]! >>> 18 < b) p++;
+        starts[b] = p;
+      }
+      const entries = new Uint32Array(n);
+      for (let i = 0; i < n; i++) entries[i] = (points[i]! & 0x3ffff) * 16384 + owners[i]!;
+      this.starts = starts;
+      this.entries = entries;
+      this.table = new Int32Array(1);
+      return;
+    }
+    this.starts = new Uint32Array(0);
+    this.entries = new Uint32Array(0);
     let bits = 1;
     while (bits < MAX_TABLE_BITS && 1 << bits < n * 4) bits++;
     const size = 1 << bits;
@@ -60,18 +99,35 @@ export class Continuum {
     this.shift = shift;
   }
 
-  /** Owner (member number) of the first point ≥ h, wrapping past the last (libketama's rule). */
+  /**
+   * Owner (member number) of the first point ≥ h, wrapping past the last (libketama's rule).
+   * @param h - the point, signed or unsigned (only the 32 bits count).
+   */
   ownerOf(h: number): number {
-    const v = this.table[h >>> this.shift]!;
+    const u = h >>> 0;
+    if (this.split) {
+      const b = u >>> 18;
+      const starts = this.starts;
+      const entries = this.entries;
+      // An entry is below (low << 14) exactly when its point's low 18 bits are below the key's
+      // (same bucket, so same high 14 bits): the owner in the low bits never decides.
+      const key = (u & 0x3ffff) * 16384;
+      let p = starts[b]!;
+      // Past the bucket's end, p is the first point of the next buckets: the owner sought.
+      for (const end = starts[b + 1]!; p < end && entries[p]! < key;) p++;
+      return entries[p === entries.length ? 0 : p]! & 0x3fff;
+    }
+    const v = this.table[u >>> this.shift]!;
     if (v >= 0) return v;
     const points = this.points;
     let p = -v - 1;
-    while (p < points.length && points[p]! < h) p++;
+    while (p < points.length && points[p]! < u) p++;
     return this.owners[p === points.length ? 0 : p]!;
   }
 
-  /** Position of the first point ≥ h, wrapping to 0 past the last point. */
-  position(h: number): number {
+  /** Position of the first point ≥ h (signed or unsigned), wrapping to 0 past the last point. */
+  position(hash: number): number {
+    const h = hash >>> 0;
     const points = this.points;
     let lo = 0;
     let hi = points.length;
@@ -85,6 +141,12 @@ export class Continuum {
 
   /** Bytes held by the arrays. */
   bytes(): number {
-    return this.points.byteLength + this.owners.byteLength + this.table.byteLength;
+    return (
+      this.points.byteLength +
+      this.owners.byteLength +
+      this.table.byteLength +
+      this.starts.byteLength +
+      this.entries.byteLength
+    );
   }
 }

@@ -13,6 +13,7 @@ export type HashingErrorReason =
   | 'bad-weight'
   | 'bad-count'
   | 'bad-option'
+  | 'bad-hash'
   | 'bad-snapshot';
 
 /** @internal */
@@ -78,6 +79,18 @@ export function checkCount(n: unknown, size: number): number {
 /** A bad option value, naming the option and its accepted range. @internal */
 export function badOption(name: string, accepted: string, value: unknown): TenureError {
   return invalidArgument(name, `must be ${accepted}, got ${String(value)}`, { reason: 'bad-option' });
+}
+
+/**
+ * A `lookupHash` argument that is not a 32-bit integer (signed, as `murmur3i32` returns, or
+ * unsigned, as `murmur3` returns). Thrown from the lookup path, so kept out of line. @internal
+ */
+export function badHash(hash: unknown): TenureError {
+  return invalidArgument(
+    'hash',
+    `must be a 32-bit integer (murmur3i32(key) or murmur3(key)), got ${String(hash)}`,
+    { reason: 'bad-hash' },
+  );
 }
 
 /** A snapshot this version cannot read. @internal */

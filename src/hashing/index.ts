@@ -12,6 +12,9 @@
  * | Maglev | {@link Maglev} | O(1) | yes | its keys + a few more |
  * | slot table | {@link SlotTable}, {@link assignSlots} | O(1) | yes | minimal (quota-exact) |
  *
+ * Lookups allocate nothing and start from one hash of the key, `murmur3i32(key)` (the ketama ring:
+ * its MD5 word); callers that already hold it skip the hashing with `lookupHash(hash)`.
+ *
  * @example
  * ```ts
  * import { MementoHash, restore } from 'tenure/hashing';
@@ -23,7 +26,7 @@
  */
 export type { AlgorithmName, ConsistentHash, HashSnapshot, Move, NodeWeight } from './types.js';
 export type { HashingErrorReason, NodeWeightLike } from './errors.js';
-export { murmur3, xxh32, fnv1a32, fmix32, fastRange, type HashFunction } from './hash.js';
+export { murmur3, murmur3i32, xxh32, fnv1a32, fmix32, fastRange, type HashFunction } from './hash.js';
 export { md5Words } from './md5.js';
 export {
   KetamaRing,

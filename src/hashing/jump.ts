@@ -4,6 +4,7 @@
  * multiplied with Math.imul, so no BigInt (and no allocation) is involved.
  */
 import {
+  badHash,
   badOption,
   checkCount,
   checkNode,
@@ -12,50 +13,48 @@ import {
   normaliseMembers,
   unknownNode,
 } from './errors.js';
-import { fmix32, murmur3 } from './hash.js';
+import { fmix32i, murmur3i32 } from './hash.js';
 import { compareIds } from './members.js';
 import type { ConsistentHash, HashSnapshot } from './types.js';
 
 // The LCG multiplier 2862933555777941757 = 0x27BB2EE6_87B0B0FD, split for 32-bit arithmetic.
 const C_HI = 0x27bb2ee6;
 const C_LO = 0x87b0b0fd;
-const C_LO_HI16 = C_LO >>> 16;
-const C_LO_LO16 = C_LO & 0xffff;
 
 /**
- * Lamping and Veach's `JumpConsistentHash(key, buckets)` for a 64-bit key given as two unsigned
- * 32-bit halves. Returns the same bucket as the paper's C++ (and Guava, go-jump, ...) for the
- * same 64-bit key.
+ * Lamping and Veach's `JumpConsistentHash(key, buckets)` for a 64-bit key given as two 32-bit
+ * halves (signed or unsigned: only the bits count). Returns the same bucket as the paper's C++
+ * (and Guava, go-jump, ...) for the same 64-bit key; −1 when `buckets` < 1.
  * @param keyLo - low 32 bits of the key.
- * @param keyHi - high 32 bits of the key. @default 0
+ * @param keyHi - high 32 bits of the key.
+ * @param buckets - the bucket count, an integer in 1..2^31 − 1.
  * @example jumpBucket(0, 0, 10) // 0
  */
 export function jumpBucket(keyLo: number, keyHi: number, buckets: number): number {
-  let lo = keyLo >>> 0;
-  let hi = keyHi >>> 0;
-  let b = -1;
-  let j = 0;
-  while (j < buckets) {
-    b = j;
-    // key = key * C + 1 (mod 2^64). The high word needs the high half of lo * C_LO, computed from
-    // 16-bit pieces whose products are exact in doubles.
-    const lo16 = lo & 0xffff;
-    const hi16 = lo >>> 16;
-    const mid = hi16 * C_LO_LO16 + lo16 * C_LO_HI16 + ((lo16 * C_LO_LO16) >>> 16);
-    const carry = hi16 * C_LO_HI16 + Math.floor(mid / 65536);
-    let newHi = (carry + Math.imul(lo, C_HI) + Math.imul(hi, C_LO)) | 0;
-    let newLo = Math.imul(lo, C_LO) >>> 0;
-    newLo = (newLo + 1) >>> 0;
-    if (newLo === 0) newHi = (newHi + 1) | 0;
-    lo = newLo;
-    hi = newHi >>> 0;
-    j = Math.floor((b + 1) * (2147483648 / ((hi >>> 1) + 1)));
+  if (!(buckets >= 1)) return -1;
+  let lo = keyLo | 0;
+  let hi = keyHi | 0;
+  let b = 0;
+  // x is the paper's j before truncation: ⌊x⌋ < buckets exactly when x < buckets (an integer), so
+  // the truncation is only done for the x that become b.
+  for (let x = 0; x < buckets; x = (b + 1) * (2147483648 / ((hi >>> 1) + 1))) {
+    b = x | 0;
+    // key = key · C + 1 (mod 2^64). The low word of lo · C_LO is Math.imul's; its high word comes
+    // from the double product, which is within 2^10 of the exact 64-bit one: subtracting the exact
+    // low word and rounding to the nearest multiple of 2^32 gives the high word exactly (the error,
+    // at most 2^11 after the subtraction's own rounding, is far below half of 2^32).
+    const low = Math.imul(lo, C_LO);
+    const high = (((lo >>> 0) * C_LO - (low >>> 0)) / 4294967296 + 0.5) >>> 0;
+    hi = (high + Math.imul(lo, C_HI) + Math.imul(hi, C_LO)) | 0;
+    lo = (low + 1) | 0;
+    // The + 1 carries into the high word only when the low word wrapped to 0.
+    if (lo === 0) hi = (hi + 1) | 0;
   }
   return b;
 }
 
 /**
- * Jump consistent hash over a list of members: key → `jumpBucket(murmur3(key), size)` → member.
+ * Jump consistent hash over a list of members: key → `jumpBucket(murmur3(key), 0, size)` → member.
  * No memory beyond the member list, near-perfect balance, and adding a member moves exactly the
  * 1/(n+1) of keys it takes.
  *
@@ -99,8 +98,21 @@ export class JumpHash implements ConsistentHash {
   }
 
   lookup(key: string): string {
-    if (this.buckets.length === 0) throw noNodes(this.algorithm);
-    return this.buckets[jumpBucket(murmur3(key), 0, this.buckets.length)]!;
+    const buckets = this.buckets;
+    if (buckets.length === 0) throw noNodes(this.algorithm);
+    return buckets[jumpBucket(murmur3i32(key), 0, buckets.length)]!;
+  }
+
+  hashOf(key: string): number {
+    return murmur3i32(key);
+  }
+
+  lookupHash(hash: number): string {
+    const h = hash | 0;
+    if (h !== hash && h >>> 0 !== hash) throw badHash(hash);
+    const buckets = this.buckets;
+    if (buckets.length === 0) throw noNodes(this.algorithm);
+    return buckets[jumpBucket(h, 0, buckets.length)]!;
   }
 
   lookupN(key: string, n: number, out: string[] = []): string[] {
@@ -177,12 +189,12 @@ export function preferenceList(
   bucketOf: (hash: number) => number,
   nodeOf: (bucket: number) => string,
 ): string[] {
-  const h = murmur3(key);
+  const h = murmur3i32(key);
   out.length = n;
   let found = 0;
   let last = 0;
   for (let seed = 0; found < n && seed < 4 * n + 16; seed++) {
-    const b = bucketOf(seed === 0 ? h : fmix32((h + Math.imul(seed, 0x9e3779b9)) >>> 0));
+    const b = bucketOf(seed === 0 ? h : fmix32i((h + Math.imul(seed, 0x9e3779b9)) | 0));
     const node = nodeOf(b);
     if (!contains(out, found, node)) {
       out[found++] = node;

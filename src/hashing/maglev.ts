@@ -3,8 +3,8 @@
  * NSDI 2016, https://www.usenix.org/conference/nsdi16/technical-sessions/presentation/eisenbud):
  * a lookup table of prime size M filled by every member in turn along its own permutation.
  */
-import { badOption, checkCount, noNodes, normaliseMembers, type NodeWeightLike } from './errors.js';
-import { fastRange, murmur3 } from './hash.js';
+import { badHash, badOption, checkCount, noNodes, normaliseMembers, type NodeWeightLike } from './errors.js';
+import { fastRange, murmur3, murmur3i32 } from './hash.js';
 import { MemberPlacement } from './placement.js';
 import type { ConsistentHash } from './types.js';
 
@@ -54,7 +54,16 @@ export class Maglev extends MemberPlacement implements ConsistentHash {
   /** Table size M in effect. */
   readonly tableSize: number;
   private order: string[] = [];
-  private table: Uint32Array;
+  /**
+   * Entry → member number in id order: 1 byte an entry up to 256 members, 2 up to 65536 (128 KiB
+   * at the default size, which stays in a core's L2 cache while keys stream through it), else 4.
+   */
+  private table: Uint8Array | Uint16Array | Uint32Array;
+  /**
+   * M / 2^32 when M ≤ 2^21: then u · scale is exactly u · M / 2^32 (a product below 2^53), and
+   * one multiply reduces a hash onto the table; 0 for larger tables, which take {@link fastRange}.
+   */
+  private readonly scale: number;
 
   /**
    * @throws TenureError `TENURE_INVALID_ARGUMENT` for a duplicate member, bad weight, a table size
@@ -65,7 +74,8 @@ export class Maglev extends MemberPlacement implements ConsistentHash {
     const m = options.tableSize ?? MAGLEV_DEFAULTS.tableSize;
     if (!isPrime(m) || m < 3 || m > 2 ** 31) throw badOption('tableSize', 'a prime in 3..2^31', m);
     this.tableSize = m;
-    this.table = new Uint32Array(m);
+    this.scale = m <= 2 ** 21 ? m / 4294967296 : 0;
+    this.table = new Uint16Array(0);
     for (const { node, weight } of normaliseMembers(nodes)) this.members.add(node, weight);
     this.rebuild();
   }
@@ -100,8 +110,7 @@ export class Maglev extends MemberPlacement implements ConsistentHash {
       next[i] = offset[i]!;
       quota[i] = this.members.weightOf(id)! / maxWeight;
     }
-    const table = this.table;
-    table.fill(0xffffffff);
+    const table = new Uint32Array(m).fill(0xffffffff);
     let filled = 0;
     // Weighted turns as in Envoy's Maglev: in round r, member i may hold up to r·w_i/w_max entries,
     // so the heaviest member claims one entry per round and the others proportionally fewer.
@@ -121,18 +130,36 @@ export class Maglev extends MemberPlacement implements ConsistentHash {
         filled++;
       }
     }
+    this.table = n <= 256 ? Uint8Array.from(table) : n <= 65536 ? Uint16Array.from(table) : table;
   }
 
   lookup(key: string): string {
     if (this.order.length === 0) throw noNodes(this.algorithm);
-    return this.order[this.table[fastRange(murmur3(key), this.tableSize)]!]!;
+    return this.order[this.table[this.entryOf(murmur3i32(key))]!]!;
+  }
+
+  hashOf(key: string): number {
+    return murmur3i32(key);
+  }
+
+  lookupHash(hash: number): string {
+    const h = hash | 0;
+    if (h !== hash && h >>> 0 !== hash) throw badHash(hash);
+    if (this.order.length === 0) throw noNodes(this.algorithm);
+    return this.order[this.table[this.entryOf(h)]!]!;
+  }
+
+  /** The table entry of a hash: ⌊u · M / 2^32⌋ of its unsigned value u (Lemire's reduction). */
+  private entryOf(h: number): number {
+    const scale = this.scale;
+    return scale !== 0 ? ((h >>> 0) * scale) >>> 0 : fastRange(h >>> 0, this.tableSize);
   }
 
   /** Distinct members met walking the table forward from the key's entry. */
   lookupN(key: string, n: number, out: string[] = []): string[] {
     checkCount(n, this.order.length);
     const m = this.tableSize;
-    let e = fastRange(murmur3(key), m);
+    let e = this.entryOf(murmur3i32(key));
     this.members.beginSeen();
     out.length = n;
     let found = 0;

@@ -182,7 +182,8 @@ export function md5Words(key: string): Uint32Array {
   const total = ((len + 8) >>> 6) * 64 + 64;
   if (total > message.length) message = new Uint8Array(total * 2);
   const m = message;
-  m.set(bytes.subarray(0, len));
+  // A plain loop: `set(bytes.subarray(...))` would allocate a view on every lookup.
+  for (let i = 0; i < len; i++) m[i] = bytes[i]!;
   m[len] = 0x80;
   m.fill(0, len + 1, total);
   const bits = len * 8;

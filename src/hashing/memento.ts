@@ -2,8 +2,16 @@
  * MementoHash (Coluzzi, Brocco, Antonucci, Leidi, 2023, https://arxiv.org/abs/2306.09783):
  * Jump consistent hash plus a memory of removed buckets, so that any member can leave.
  */
-import { checkCount, checkNode, duplicateNode, noNodes, normaliseMembers, unknownNode } from './errors.js';
-import { fmix32, murmur3 } from './hash.js';
+import {
+  badHash,
+  checkCount,
+  checkNode,
+  duplicateNode,
+  noNodes,
+  normaliseMembers,
+  unknownNode,
+} from './errors.js';
+import { fmix32i, murmur3i32 } from './hash.js';
 import { jumpBucket, preferenceList } from './jump.js';
 import { compareIds } from './members.js';
 import type { ConsistentHash, HashSnapshot } from './types.js';
@@ -58,15 +66,19 @@ export class MementoHash implements ConsistentHash {
     return this.buckets.length - this.removedCount;
   }
 
-  /** The bucket of a key hash. */
+  /** The bucket of a key hash (signed or unsigned: only the 32 bits count). */
   private bucketOf(h: number): number {
-    const replacer = this.replacer;
     let b = jumpBucket(h, 0, this.buckets.length);
+    // Nothing removed (the common case): exactly Jump.
+    if (this.removedCount === 0) return b;
+    const replacer = this.replacer;
     let r = replacer[b]! - 1;
     while (r >= 0) {
       // Re-hash into [0, r): the working buckets right after b left. Multiply-shift, not modulo.
-      const x = fmix32((h ^ Math.imul(b + 1, 0x9e3779b1)) >>> 0);
-      b = Math.floor((x * r) / 4294967296);
+      const x = fmix32i(h ^ Math.imul(b + 1, 0x9e3779b1)) >>> 0;
+      // Truncation is ⌊·⌋ here (0 ≤ value < r < 2^31) and keeps b a small integer: Math.floor
+      // made it a double that V8 boxed on every re-hash.
+      b = ((x * r) / 4294967296) | 0;
       // Buckets removed before b (larger replacers) were already replaced at that time.
       let rb = replacer[b]! - 1;
       while (rb >= r) {
@@ -79,8 +91,19 @@ export class MementoHash implements ConsistentHash {
   }
 
   lookup(key: string): string {
-    if (this.size === 0) throw noNodes(this.algorithm);
-    return this.buckets[this.bucketOf(murmur3(key))]!;
+    if (this.buckets.length === this.removedCount) throw noNodes(this.algorithm);
+    return this.buckets[this.bucketOf(murmur3i32(key))]!;
+  }
+
+  hashOf(key: string): number {
+    return murmur3i32(key);
+  }
+
+  lookupHash(hash: number): string {
+    const h = hash | 0;
+    if (h !== hash && h >>> 0 !== hash) throw badHash(hash);
+    if (this.buckets.length === this.removedCount) throw noNodes(this.algorithm);
+    return this.buckets[this.bucketOf(h)]!;
   }
 
   lookupN(key: string, n: number, out: string[] = []): string[] {

@@ -6,7 +6,10 @@
 import { Members } from './members.js';
 import type { AlgorithmName, ConsistentHash, HashSnapshot } from './types.js';
 
-export abstract class MemberPlacement implements Omit<ConsistentHash, 'lookup' | 'lookupN'> {
+export abstract class MemberPlacement implements Omit<
+  ConsistentHash,
+  'lookup' | 'lookupN' | 'hashOf' | 'lookupHash'
+> {
   abstract readonly algorithm: AlgorithmName;
   protected readonly members = new Members();
 

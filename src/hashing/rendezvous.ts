@@ -2,8 +2,8 @@
  * Weighted rendezvous hashing, also called highest random weight (Thaler and Ravishankar, 1998,
  * https://doi.org/10.1109/90.663936): every member scores the key and the best score wins.
  */
-import { checkCount, noNodes, normaliseMembers, type NodeWeightLike } from './errors.js';
-import { fmix32, murmur3 } from './hash.js';
+import { badHash, checkCount, noNodes, normaliseMembers, type NodeWeightLike } from './errors.js';
+import { fmix32i, murmur3, murmur3i32 } from './hash.js';
 import { MemberPlacement } from './placement.js';
 import type { ConsistentHash } from './types.js';
 
@@ -63,7 +63,7 @@ export class Rendezvous extends MemberPlacement implements ConsistentHash {
 
   /** Score of member i for key hash h; larger wins. */
   private score(h: number, i: number): number {
-    const x = fmix32((h ^ this.seeds[i]!) >>> 0);
+    const x = fmix32i(h ^ this.seeds[i]!) >>> 0;
     if (this.uniform) return x;
     // u in (0, 1): never 0 (log would be -∞) nor 1 (division by zero).
     const u = (x + 0.5) / 4294967296;
@@ -71,15 +71,30 @@ export class Rendezvous extends MemberPlacement implements ConsistentHash {
   }
 
   lookup(key: string): string {
+    if (this.order.length === 0) throw noNodes(this.algorithm);
+    return this.owner(murmur3i32(key));
+  }
+
+  hashOf(key: string): number {
+    return murmur3i32(key);
+  }
+
+  lookupHash(hash: number): string {
+    const h = hash | 0;
+    if (h !== hash && h >>> 0 !== hash) throw badHash(hash);
+    if (this.order.length === 0) throw noNodes(this.algorithm);
+    return this.owner(h);
+  }
+
+  /** The member with the best score for hash h (signed or unsigned: only the bits count). */
+  private owner(h: number): string {
     const n = this.order.length;
-    if (n === 0) throw noNodes(this.algorithm);
-    const h = murmur3(key);
     let best = 0;
     let bestScore = -1;
     if (this.uniform) {
       const seeds = this.seeds;
       for (let i = 0; i < n; i++) {
-        const x = fmix32((h ^ seeds[i]!) >>> 0);
+        const x = fmix32i(h ^ seeds[i]!) >>> 0;
         // Strict > keeps the lowest id on a tie, in every process.
         if (x > bestScore) {
           bestScore = x;
@@ -107,7 +122,7 @@ export class Rendezvous extends MemberPlacement implements ConsistentHash {
     }
     const top = this.top;
     const idx = this.topIdx;
-    const h = murmur3(key);
+    const h = murmur3i32(key);
     let filled = 0;
     // Insertion into a sorted top-n buffer: O(size · n) worst case, O(size) typically.
     for (let i = 0; i < size; i++) {

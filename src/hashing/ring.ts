@@ -12,6 +12,7 @@
  */
 import { Continuum } from './continuum.js';
 import {
+  badHash,
   badOption,
   checkCount,
   noNodes,
@@ -19,7 +20,7 @@ import {
   unknownNode,
   type NodeWeightLike,
 } from './errors.js';
-import { murmur3 } from './hash.js';
+import { murmur3, murmur3i32 } from './hash.js';
 import { md5Words } from './md5.js';
 import { MemberPlacement } from './placement.js';
 import type { AlgorithmName, ConsistentHash, HashSnapshot } from './types.js';
@@ -30,8 +31,8 @@ const RANK_LIMIT = 2097152; // 2^21 members: the rank must fit beside a 32-bit p
 abstract class RingBase extends MemberPlacement implements ConsistentHash {
   protected readonly continuum = new Continuum();
 
-  /** Hash of a key onto the circle. */
-  protected abstract hashKey(key: string): number;
+  /** The key's point on the circle, as a signed 32-bit integer (the same bits as the unsigned point). */
+  abstract hashOf(key: string): number;
   /** The points of one member (cached by subclasses). */
   protected abstract pointsOf(node: string, weight: number): Uint32Array;
   /** Sum of the members' weights, refreshed by every rebuild. */
@@ -58,13 +59,20 @@ abstract class RingBase extends MemberPlacement implements ConsistentHash {
 
   lookup(key: string): string {
     if (this.members.size === 0) throw noNodes(this.algorithm);
-    return this.members.ids[this.continuum.ownerOf(this.hashKey(key))]!;
+    return this.members.ids[this.continuum.ownerOf(this.hashOf(key))]!;
+  }
+
+  lookupHash(hash: number): string {
+    const h = hash | 0;
+    if (h !== hash && h >>> 0 !== hash) throw badHash(hash);
+    if (this.members.size === 0) throw noNodes(this.algorithm);
+    return this.members.ids[this.continuum.ownerOf(h)]!;
   }
 
   lookupN(key: string, n: number, out: string[] = []): string[] {
     checkCount(n, this.members.size);
     const { points, owners } = this.continuum;
-    const start = this.continuum.position(this.hashKey(key));
+    const start = this.continuum.position(this.hashOf(key));
     const m = this.members;
     m.beginSeen();
     out.length = n;
@@ -118,11 +126,22 @@ export interface KetamaRingOptions {
    * @default 'libketama' (the reference implementation, also what libmemcached-era clients follow)
    */
   compatibility?: 'libketama' | 'hashring';
+  /**
+   * Points per server at equal weights: a server gets `floor(weight / total · pointsPerServer / 4 ·
+   * servers)` MD5 digests of 4 points each. Only 160 is compatible with libketama and `hashring`;
+   * any other value is a ketama-style ring that only tenure reproduces. Raise it for weighted rings
+   * with few members: 160 points leave a weight-1 member of weights 1, 2, 3, 4 about 10 % off its
+   * share; bench/README.md ("weighted rings") measures how many points keep every share within 5 %.
+   * Must be a multiple of 4 in 4..65536.
+   * @default 160 (libketama's 40 digests per server)
+   */
+  pointsPerServer?: number;
 }
 
 /** Frozen defaults of {@link KetamaRingOptions}. */
 export const KETAMA_DEFAULTS: Readonly<Required<KetamaRingOptions>> = Object.freeze({
   compatibility: 'libketama',
+  pointsPerServer: 160,
 });
 
 /**
@@ -158,24 +177,34 @@ export class KetamaRing extends RingBase {
     if (compatibility !== 'libketama' && compatibility !== 'hashring') {
       throw badOption('compatibility', "'libketama' or 'hashring'", compatibility);
     }
-    this.config = Object.freeze({ compatibility });
+    const pointsPerServer = options.pointsPerServer ?? KETAMA_DEFAULTS.pointsPerServer;
+    if (
+      !Number.isInteger(pointsPerServer) ||
+      pointsPerServer < 4 ||
+      pointsPerServer > 65536 ||
+      pointsPerServer % 4 !== 0
+    ) {
+      throw badOption('pointsPerServer', 'a multiple of 4 in 4..65536', pointsPerServer);
+    }
+    this.config = Object.freeze({ compatibility, pointsPerServer });
     for (const { node, weight } of normaliseMembers(nodes)) this.members.add(node, weight);
     this.rebuild();
   }
 
-  protected hashKey(key: string): number {
-    return md5Words(key)[0]!;
+  hashOf(key: string): number {
+    return md5Words(key)[0]! | 0;
   }
 
   protected pointsOf(node: string, weight: number): Uint32Array {
     const total = this.weightSum;
     const servers = this.members.size;
+    const digests = this.config.pointsPerServer / 4;
     const groups =
       this.config.compatibility === 'libketama'
         ? // C: float pct = (float)w / (float)total; floorf(pct * 40.0 * (float)n), where the double
           // product is converted back to float by floorf's parameter.
-          Math.floor(Math.fround(Math.fround(weight / total) * 40 * servers))
-        : Math.floor((weight / total) * 40 * servers);
+          Math.floor(Math.fround(Math.fround(weight / total) * digests * servers))
+        : Math.floor((weight / total) * digests * servers);
     const cacheKey = `${groups}\u0000${node}`;
     let points = this.cache.get(cacheKey);
     if (points === undefined) {
@@ -193,7 +222,7 @@ export class KetamaRing extends RingBase {
   }
 
   protected options(): Record<string, number | string> {
-    return { compatibility: this.config.compatibility };
+    return { compatibility: this.config.compatibility, pointsPerServer: this.config.pointsPerServer };
   }
 
   protected cachedPointBytes(): number {
@@ -246,8 +275,8 @@ export class HashRing extends RingBase {
     this.rebuild();
   }
 
-  protected hashKey(key: string): number {
-    return murmur3(key);
+  hashOf(key: string): number {
+    return murmur3i32(key);
   }
 
   protected pointsOf(node: string, weight: number): Uint32Array {
@@ -348,12 +377,13 @@ export class BoundedLoadRing extends HashRing {
     return i === undefined ? 0 : (this.loadOf[i] ?? 0);
   }
 
-  private choose(key: string): number {
+  /** The member number a key of hash h would go to now. */
+  private choose(h: number): number {
     if (this.members.size === 0) throw noNodes(this.algorithm);
     const { points, owners } = this.continuum;
     const m = this.total + 1;
     const scale = ((1 + this.epsilon) * m) / this.weightSum;
-    const start = this.continuum.position(this.hashKey(key));
+    const start = this.continuum.position(h);
     // Σ capacities ≥ (1+ε)·m > m − 1 = Σ loads, so some member is below its capacity: the walk ends.
     for (let i = 0; i < points.length; i++) {
       let p = start + i;
@@ -366,7 +396,14 @@ export class BoundedLoadRing extends HashRing {
 
   /** The member `key` would go to now (first with room clockwise). Counts nothing. */
   override lookup(key: string): string {
-    return this.members.ids[this.choose(key)]!;
+    return this.members.ids[this.choose(this.hashOf(key))]!;
+  }
+
+  /** The member a key of this hash would go to now (first with room clockwise). Counts nothing. */
+  override lookupHash(hash: number): string {
+    const h = hash | 0;
+    if (h !== hash && h >>> 0 !== hash) throw badHash(hash);
+    return this.members.ids[this.choose(h)]!;
   }
 
   /**
@@ -375,7 +412,7 @@ export class BoundedLoadRing extends HashRing {
   override lookupN(key: string, n: number, out: string[] = []): string[] {
     checkCount(n, this.members.size);
     const { points, owners } = this.continuum;
-    const start = this.continuum.position(this.hashKey(key));
+    const start = this.continuum.position(this.hashOf(key));
     const scale = ((1 + this.epsilon) * (this.total + 1)) / this.weightSum;
     const m = this.members;
     m.beginSeen();
@@ -399,7 +436,7 @@ export class BoundedLoadRing extends HashRing {
    * @throws TenureError `TENURE_INVALID_ARGUMENT` (reason `no-nodes`) when there are no members.
    */
   acquire(key: string): string {
-    const owner = this.choose(key);
+    const owner = this.choose(this.hashOf(key));
     this.loadOf[owner] = (this.loadOf[owner] ?? 0) + 1;
     this.total++;
     return this.members.ids[owner]!;

@@ -3,8 +3,8 @@
  * minimal movement when the members change. The shard manager moves slots, not keys: a key's
  * slot never changes, only the slot's owner.
  */
-import { badOption, checkCount, noNodes, normaliseMembers, type NodeWeightLike } from './errors.js';
-import { murmur3 } from './hash.js';
+import { badHash, badOption, checkCount, noNodes, normaliseMembers, type NodeWeightLike } from './errors.js';
+import { murmur3i32 } from './hash.js';
 import { compareIds } from './members.js';
 import { MemberPlacement } from './placement.js';
 import type { ConsistentHash, HashSnapshot, Move } from './types.js';
@@ -29,7 +29,7 @@ export interface SlotAssignment {
  * @example slotOf('user:42') // 9077
  */
 export function slotOf(key: string, slotCount = DEFAULT_SLOT_COUNT): number {
-  return murmur3(key) % slotCount;
+  return (murmur3i32(key) >>> 0) % slotCount;
 }
 
 /**
@@ -173,6 +173,14 @@ export class SlotTable extends MemberPlacement implements ConsistentHash {
   /** Number of slots. */
   readonly slotCount: number;
   private current: SlotAssignment | undefined;
+  /** slotCount − 1 when slotCount is a power of two (a mask replaces the division), else −1. */
+  private readonly mask: number;
+  /**
+   * The current owners (1 byte a slot up to 256 members, 2 up to 65536: 32 KiB at the default slot
+   * count, an L1 cache's worth) and members, read by lookups without going through `current`.
+   */
+  private owners: Uint8Array | Uint16Array | Uint32Array = new Uint8Array(0);
+  private ids: readonly string[] = [];
 
   /**
    * @throws TenureError `TENURE_INVALID_ARGUMENT` for duplicates, bad weights or a bad slot count.
@@ -184,6 +192,7 @@ export class SlotTable extends MemberPlacement implements ConsistentHash {
       throw badOption('slotCount', 'an integer in 1..2^24', slotCount);
     }
     this.slotCount = slotCount;
+    this.mask = (slotCount & (slotCount - 1)) === 0 ? slotCount - 1 : -1;
     for (const { node, weight } of normaliseMembers(nodes)) this.members.add(node, weight);
     this.rebuild();
   }
@@ -194,10 +203,11 @@ export class SlotTable extends MemberPlacement implements ConsistentHash {
 
   protected override rebuild(): void {
     const list = this.members.sorted().map((node) => ({ node, weight: this.members.weightOf(node)! }));
-    this.current =
+    this.setAssignment(
       list.length === 0
         ? undefined
-        : assignSlots(list, { previous: this.current, slotCount: this.slotCount });
+        : assignSlots(list, { previous: this.current, slotCount: this.slotCount }),
+    );
   }
 
   /**
@@ -210,16 +220,32 @@ export class SlotTable extends MemberPlacement implements ConsistentHash {
   }
 
   lookup(key: string): string {
-    const a = this.current;
-    if (a === undefined) throw noNodes(this.algorithm);
-    return a.nodes[a.owners[murmur3(key) % this.slotCount]!]!;
+    if (this.ids.length === 0) throw noNodes(this.algorithm);
+    return this.ids[this.owners[this.slotOfHash(murmur3i32(key))]!]!;
+  }
+
+  hashOf(key: string): number {
+    return murmur3i32(key);
+  }
+
+  lookupHash(hash: number): string {
+    const h = hash | 0;
+    if (h !== hash && h >>> 0 !== hash) throw badHash(hash);
+    if (this.ids.length === 0) throw noNodes(this.algorithm);
+    return this.ids[this.owners[this.slotOfHash(h)]!]!;
+  }
+
+  /** {@link slotOf} of a hash: its unsigned value modulo the slot count. */
+  private slotOfHash(h: number): number {
+    const mask = this.mask;
+    return mask >= 0 ? h & mask : (h >>> 0) % this.slotCount;
   }
 
   /** Owner of the key's slot, then the owners of the following slots, distinct. */
   lookupN(key: string, n: number, out: string[] = []): string[] {
     checkCount(n, this.members.size);
     const a = this.current!;
-    let s = murmur3(key) % this.slotCount;
+    let s = this.slotOfHash(murmur3i32(key));
     out.length = n;
     let found = 0;
     for (let step = 0; step < this.slotCount && found < n; step++) {
@@ -238,13 +264,18 @@ export class SlotTable extends MemberPlacement implements ConsistentHash {
     return { ...super.snapshot(), state: { owners: a === undefined ? [] : Array.from(a.owners) } };
   }
 
-  /** Bytes of the slot owner table (4 per slot). */
+  /** Bytes of the slot owner tables (the assignment's 4 per slot, and the lookups' 2 or 4). */
   memoryBytes(): number {
-    return this.current === undefined ? 0 : this.current.owners.byteLength;
+    return this.current === undefined ? 0 : this.current.owners.byteLength + this.owners.byteLength;
   }
 
   /** Installs a restored assignment. @internal */
-  setAssignment(assignment: SlotAssignment): void {
+  setAssignment(assignment: SlotAssignment | undefined): void {
     this.current = assignment;
+    const owners = assignment?.owners ?? new Uint32Array(0);
+    const members = assignment?.nodes.length ?? 0;
+    this.owners =
+      members <= 256 ? Uint8Array.from(owners) : members <= 65536 ? Uint16Array.from(owners) : owners;
+    this.ids = assignment?.nodes ?? [];
   }
 }

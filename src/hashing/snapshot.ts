@@ -34,7 +34,11 @@ export function restore(snapshot: HashSnapshot | unknown): ConsistentHash {
   const st = isRecord(state) ? state : {};
   switch (algorithm) {
     case 'ketama':
-      return new KetamaRing(members, { compatibility: options.compatibility as 'libketama' | 'hashring' });
+      return new KetamaRing(members, {
+        compatibility: options.compatibility as 'libketama' | 'hashring',
+        // Snapshots written before the option existed had libketama's 160.
+        pointsPerServer: (options.pointsPerServer as number | undefined) ?? 160,
+      });
     case 'ring':
       return new HashRing(members, { pointsPerNode: options.pointsPerNode as number });
     case 'bounded': {

@@ -50,6 +50,21 @@ export interface ConsistentHash {
    */
   lookup(key: string): string;
   /**
+   * The signed 32-bit hash that `lookup(key)` starts from: `murmur3i32(key)` for every algorithm
+   * but the ketama ring, whose key hash is libketama's (the first MD5 word, `| 0`). Store it with
+   * precomputed keys and pass it to {@link ConsistentHash.lookupHash}.
+   */
+  hashOf(key: string): number;
+  /**
+   * The member that owns a key of hash `hash`: `lookupHash(hashOf(key)) === lookup(key)`, without
+   * hashing the key again (for routing layers and tables of precomputed keys).
+   * @param hash - a 32-bit integer, signed (`murmur3i32`) or unsigned (`murmur3`): both are read as
+   *   the same 32 bits.
+   * @throws TenureError `TENURE_INVALID_ARGUMENT` (details.reason `bad-hash`) when `hash` is not a
+   * 32-bit integer, (reason `no-nodes`) when there are no members.
+   */
+  lookupHash(hash: number): string;
+  /**
    * `n` distinct members for `key`, best first (a replica preference list); `[0]` equals `lookup(key)`.
    * @param out - array to fill (its length is set to `n`), to avoid allocating on hot paths.
    * @throws TenureError `TENURE_INVALID_ARGUMENT` when `n` is not an integer in 1..size.

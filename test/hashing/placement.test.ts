@@ -56,7 +56,13 @@ class ModHash implements ConsistentHash {
     return this.list.length;
   }
   lookup(key: string) {
-    return this.list[murmur3(key) % this.list.length]!;
+    return this.lookupHash(murmur3(key));
+  }
+  hashOf(key: string) {
+    return murmur3(key);
+  }
+  lookupHash(hash: number) {
+    return this.list[(hash >>> 0) % this.list.length]!;
   }
   lookupN(): string[] {
     return [];
