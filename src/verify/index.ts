@@ -1,0 +1,27 @@
+/**
+ * `tenure/verify`: histories of operations and the checkers that prove or refute them.
+ *
+ * - {@link History}: invoke / ok / fail / info events, JSON lines in and out (docs/verify.md).
+ * - {@link checkLinearizability}: the Store's key-value operations, key by key, with the minimal
+ *   failing window of a violation ({@link renderTimelineSvg} draws it).
+ */
+export {
+  History,
+  monotonicNow,
+  type EventType,
+  type HistoryEvent,
+  type Operation,
+  type OperationStatus,
+  type ProcessId,
+} from './history.js';
+export { KV_OPERATIONS, type KvOp, type KvState } from './kv-model.js';
+export {
+  checkLinearizability,
+  LINEARIZABILITY_DEFAULTS,
+  renderWindowText,
+  type LinearizabilityOptions,
+  type LinearizabilityResult,
+  type LinearizabilityViolation,
+  type WindowOperation,
+} from './linearizability.js';
+export { renderTimelineSvg, type TimelineSvgOptions } from './timeline-svg.js';
