@@ -2,7 +2,7 @@
  * `npm run bench [suite ...]`: runs the named benchmark suites (all by default), one after another
  * so that they do not compete for the two cores. Each suite is bench/<name>.ts exporting `run()`.
  */
-const SUITES = ['store', 'recipes', 'hashing', 'etcd', 'membership', 'waiters'] as const;
+const SUITES = ['store', 'recipes', 'hashing', 'etcd', 'membership', 'waiters', 'verify'] as const;
 
 async function main(): Promise<void> {
   const asked = process.argv.slice(2);

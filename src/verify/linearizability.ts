@@ -177,66 +177,124 @@ function search(ops: readonly Indexed[], start: KvState, maxStates: number): Sea
     if (e.next) e.next.prev = e;
   };
 
-  const words = (n + 31) >>> 5;
+  // Bit positions: `ok` operations first, in invoke order, then `info` ones. The search linearizes
+  // `ok` operations roughly in order, so two configurations differ only in a short run of words
+  // between the first word not yet full and the last word not empty; the set is stored and
+  // compared as that run (plus the few words of `info` operations), not as the whole bitset.
+  const slot = new Int32Array(n);
+  let okCount = 0;
+  for (let i = 0; i < n; i++) if (ops[i]!.op.status === 'ok') slot[i] = okCount++;
+  const okWords = (okCount + 31) >>> 5;
+  let infoCount = 0;
+  for (let i = 0; i < n; i++) if (ops[i]!.op.status !== 'ok') slot[i] = okWords * 32 + infoCount++;
+  const words = okWords + ((infoCount + 31) >>> 5);
   const bits = new Uint32Array(words);
   const zobrist = zobristKeys(n);
   let setHash = 0;
-  const cache = new Map<number, { bits: Uint32Array; state: KvState }[]>();
+  let lo = 0; // first ok word not full
+  let hi = -1; // last ok word not empty
+  const set = (i: number) => {
+    const b = slot[i]!;
+    const w = b >>> 5;
+    bits[w]! |= 1 << (b & 31);
+    setHash ^= zobrist[i]!;
+    if (w < okWords) {
+      if (w > hi) hi = w;
+      while (lo < okWords && bits[lo] === 0xffffffff) lo++;
+    }
+  };
+  const clear = (i: number) => {
+    const b = slot[i]!;
+    const w = b >>> 5;
+    bits[w]! &= ~(1 << (b & 31));
+    setHash ^= zobrist[i]!;
+    if (w < okWords) {
+      if (w < lo) lo = w;
+      while (hi >= 0 && bits[hi] === 0) hi--;
+    }
+  };
+  interface Seen {
+    readonly lo: number;
+    readonly run: Uint32Array;
+    readonly state: KvState;
+  }
+  const snapshot = (): Uint32Array => {
+    const from = Math.min(lo, hi + 1);
+    const okRun = bits.subarray(from, hi + 1);
+    const run = new Uint32Array(okRun.length + words - okWords);
+    run.set(okRun);
+    run.set(bits.subarray(okWords), okRun.length);
+    return run;
+  };
+  const same = (c: Seen, state: KvState): boolean => {
+    if (c.state !== state || c.lo !== Math.min(lo, hi + 1)) return false;
+    const okLen = hi + 1 - c.lo;
+    if (c.run.length !== okLen + words - okWords) return false;
+    for (let w = 0; w < okLen; w++) if (c.run[w] !== bits[c.lo + w]) return false;
+    for (let w = okWords; w < words; w++) if (c.run[okLen + w - okWords] !== bits[w]) return false;
+    return true;
+  };
+  const cache = new Map<number, Seen[]>();
   const seen = (hash: number, state: KvState): boolean => {
     const bucket = cache.get(hash);
-    if (bucket === undefined) {
-      cache.set(hash, [{ bits: bits.slice(), state }]);
-      return false;
-    }
-    outer: for (const c of bucket) {
-      if (c.state !== state) continue;
-      for (let w = 0; w < words; w++) if (c.bits[w] !== bits[w]) continue outer;
-      return true;
-    }
-    bucket.push({ bits: bits.slice(), state });
+    if (bucket !== undefined) for (const c of bucket) if (same(c, state)) return true;
+    const entry: Seen = { lo: Math.min(lo, hi + 1), run: snapshot(), state };
+    if (bucket === undefined) cache.set(hash, [entry]);
+    else bucket.push(entry);
     return false;
   };
 
-  const stack: { entry: Entry; state: KvState }[] = [];
+  // Candidates of a configuration are the calls before the first return in the list. They are
+  // tried in two passes, `ok` operations first: an `info` operation is linearized only when no
+  // order of the `ok` ones works without it, which keeps the search short when timeouts are many.
+  const stack: { entry: Entry; state: KvState; pass: 0 | 1 }[] = [];
   let state = start;
   let done = 0;
   let states = 0;
   let entry = head.next;
-  while (entry !== null) {
-    if (entry.call) {
-      const next = stepKv(state, ops[entry.op]!.kv);
-      if (next !== undefined) {
-        const i = entry.op;
-        bits[i >>> 5]! |= 1 << (i & 31);
-        setHash ^= zobrist[i]!;
-        if (!seen((setHash ^ Math.imul(hashState(next), 0x27d4eb2d)) | 0, next)) {
-          if (++states > maxStates) return { result: 'unknown', states };
-          stack.push({ entry, state });
-          state = next;
-          if (ops[i]!.op.status === 'ok' && ++done === required) return { result: 'ok', states };
-          lift(entry);
-          entry = head.next;
-          continue;
-        }
-        bits[i >>> 5]! &= ~(1 << (i & 31));
-        setHash ^= zobrist[i]!;
+  let pass: 0 | 1 = 0;
+  for (;;) {
+    if (entry === null || !entry.call) {
+      if (pass === 0 && infoCount > 0) {
+        pass = 1;
+        entry = head.next;
+        continue;
       }
-      entry = entry.next;
-    } else {
       // A return whose call is still in the list: that operation had to be linearized by now.
       const top = stack.pop();
       if (top === undefined) return { result: 'fail', states };
       const i = top.entry.op;
       state = top.state;
-      bits[i >>> 5]! &= ~(1 << (i & 31));
-      setHash ^= zobrist[i]!;
+      clear(i);
       if (ops[i]!.op.status === 'ok') done--;
       unlift(top.entry);
       entry = top.entry.next;
+      pass = top.pass;
+      continue;
     }
+    const i = entry.op;
+    const isInfo = ops[i]!.op.status !== 'ok';
+    if (isInfo !== (pass === 1)) {
+      entry = entry.next;
+      continue;
+    }
+    const next = stepKv(state, ops[i]!.kv);
+    if (next !== undefined) {
+      set(i);
+      if (!seen((setHash ^ Math.imul(hashState(next), 0x27d4eb2d)) | 0, next)) {
+        if (++states > maxStates) return { result: 'unknown', states };
+        stack.push({ entry, state, pass });
+        state = next;
+        if (!isInfo && ++done === required) return { result: 'ok', states };
+        lift(entry);
+        entry = head.next;
+        pass = 0;
+        continue;
+      }
+      clear(i);
+    }
+    entry = entry.next;
   }
-  // Only `info` calls were left: every required operation was linearized.
-  return { result: 'ok', states };
 }
 
 /** The operations of `ops` that had begun by time `t`; those still running then become `info`. */
