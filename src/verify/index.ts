@@ -25,3 +25,14 @@ export {
   type WindowOperation,
 } from './linearizability.js';
 export { renderTimelineSvg, type TimelineSvgOptions } from './timeline-svg.js';
+export {
+  checkElections,
+  checkLocks,
+  checkSemaphores,
+  checkSessions,
+  checkShards,
+  type RecipeCheckOptions,
+  type RecipeCheckResult,
+  type RecipeRule,
+  type RecipeViolation,
+} from './recipes.js';
