@@ -36,3 +36,16 @@ export {
   type RecipeRule,
   type RecipeViolation,
 } from './recipes.js';
+export {
+  RecordingStore,
+  keyValueOperations,
+  type KeyValueOperations,
+  type RecordingStoreOptions,
+} from './recorder.js';
+export {
+  REGISTER_WORKLOAD_DEFAULTS,
+  runRegisterWorkload,
+  seededRandom,
+  type RegisterWorkloadOptions,
+  type RegisterWorkloadStats,
+} from './workload.js';
