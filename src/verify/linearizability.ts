@@ -360,8 +360,11 @@ function minimize(
   const cuts: number[] = [0];
   let minInvokeAfter = Infinity;
   const suffixMinInvoke = new Array<number>(byReturn.length + 1).fill(Infinity);
+  // `info` operations sort last and are always kept: one begun before the cut may still take
+  // effect after it (or before: the any-start-value check covers that), so it does not stop a cut.
   for (let k = byReturn.length - 1; k >= 0; k--) {
-    minInvokeAfter = Math.min(minInvokeAfter, byReturn[k]!.op.invokeTime);
+    if (byReturn[k]!.op.status === 'ok')
+      minInvokeAfter = Math.min(minInvokeAfter, byReturn[k]!.op.invokeTime);
     suffixMinInvoke[k] = minInvokeAfter;
   }
   for (let k = 1; k < byReturn.length; k++)
@@ -379,11 +382,19 @@ function minimize(
   const windowOps = byReturn
     .slice(cuts[best]!)
     .sort((x, y) => x.op.invokeTime - y.op.invokeTime || x.op.index - y.op.index);
-  const window = windowOps.map((x) => ({
-    operation: x.op,
-    text: describeKvOp(x.kv),
-    failing: x.op.status === 'ok' && x.op.returnTime === end,
-  }));
+  // Shown as recorded; one still running at the failing completion counts as `info` in the
+  // window (it may take effect after it) and says so.
+  const original = new Map(ops.map((x) => [x.op.index, x]));
+  const window = windowOps.map((x) => {
+    const o = original.get(x.op.index)!;
+    const running = o.op.status === 'ok' && o.op.returnTime > end;
+    return {
+      operation: o.op,
+      text:
+        describeKvOp(running ? x.kv : o.kv) + (running ? ' (completes later: may take effect later)' : ''),
+      failing: o.op.status === 'ok' && o.op.returnTime === end,
+    };
+  });
   const fromStart = cuts[best] === 0;
   return { key, window, fromStart, text: renderWindowText(key, window, fromStart) };
 }
