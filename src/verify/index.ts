@@ -49,3 +49,4 @@ export {
   type RegisterWorkloadOptions,
   type RegisterWorkloadStats,
 } from './workload.js';
+export { BREAKAGES, breakStore, type Breakage } from './broken-store.js';

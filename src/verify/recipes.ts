@@ -8,16 +8,24 @@
  * is counted as ended there. That is exactly the case fencing exists for: what it does after the
  * pause must be refused by the resource, which the lock checker verifies from the resource's side.
  *
+ * When a history records the holder's checks (`lock.check`, `election.check`, ...: a
+ * `throwIfLost()` that passed), a holding ended by its release or by the observed loss is taken
+ * to end at its last check (or, with none, at the acquisition): what a holder does after its
+ * last check is guarded by fencing, not by the lease, and a slow event loop between a check and
+ * the release is no double grant. Without checks it ends at the release or the loss.
+ *
  * Operation names (docs/verify.md has the full vocabulary):
  * - locks: `lock.acquire` {name} → {token}, `lock.release` {name}, `lock.lost` {name},
- *   `lock.write` {name, token} → {accepted} (a write to the fenced resource);
- * - elections: `election.campaign` {name} → {term}, `election.resign` {name}, `election.lost` {name};
+ *   `lock.write` {name, token} → {accepted} (a write to the fenced resource), `lock.check` {name};
+ * - elections: `election.campaign` {name} → {term}, `election.resign` {name}, `election.lost` {name},
+ *   `election.check` {name};
  * - semaphores: `semaphore.acquire` {name, permits} → {token}, `semaphore.release`, `semaphore.lost`;
  * - shards: `shard.acquire` {slot} → {token}, `shard.release` {slot}, `shard.lost` {slot};
  * - sessions: `session.open` → {lease}, `session.lost` {lease} (the client's signal fired),
  *   `session.expired` {lease} (an observer saw the store end the lease);
  * - faults, by a `nemesis` process: `kill` {process}, `pause` {process} (invoke at SIGSTOP, ok at
- *   SIGCONT; never completed: still paused).
+ *   SIGCONT; never completed: still paused). A fault on process `w1` also hits `w1/lock`,
+ *   `w1/election`, ...: the parts of one OS process.
  */
 import { invalidArgument } from '../errors.js';
 import { History, type Operation, type ProcessId } from './history.js';
@@ -74,6 +82,8 @@ interface Holding {
   readonly start: number;
   end: number;
   ender: Operation | undefined;
+  /** The last `<recipe>.check` of the holding: when its holder last confirmed it. */
+  lastCheck?: number;
   /** Capacity declared by the acquire (semaphores). */
   readonly capacity: number;
 }
@@ -91,6 +101,13 @@ function groupBy<T, K>(items: Iterable<T>, keyOf: (item: T) => K): Map<K, T[]> {
     else out.set(k, [item]);
   }
   return out;
+}
+
+/** Whether a fault on `victim` hits `process`: the process itself or one of its `victim/…` parts. */
+function hits(victim: unknown, process: ProcessId): boolean {
+  const v = String(victim);
+  const p = String(process);
+  return p === v || p.startsWith(`${v}/`);
 }
 
 function resourceOf(op: Operation, key: string): string {
@@ -119,6 +136,7 @@ function holdingsOf(
   acquireName: string,
   tokenName: string,
   ttlMs: number,
+  releaseName = 'release',
 ): Holding[] {
   const end = ops.reduce(
     (t, o) => Math.max(t, o.invokeTime, Number.isFinite(o.returnTime) ? o.returnTime : 0),
@@ -137,7 +155,12 @@ function holdingsOf(
   for (const op of ops) {
     if (op.op === `${prefix}.${acquireName}`) {
       if (op.status === 'ok') events.push({ at: op.returnTime, op, opens: true });
-    } else if (op.op === `${prefix}.release` || op.op === `${prefix}.lost` || op.op === 'kill')
+    } else if (
+      op.op === `${prefix}.${releaseName}` ||
+      op.op === `${prefix}.lost` ||
+      op.op === `${prefix}.check` ||
+      op.op === 'kill'
+    )
       events.push({ at: op.invokeTime, op, opens: false });
   }
   events.sort((a, b) => a.at - b.at || (a.opens === b.opens ? 0 : a.opens ? 1 : -1));
@@ -163,15 +186,16 @@ function holdingsOf(
     } else if (op.op === 'kill') {
       const victim = field(op.args, 'process');
       for (const [k, h] of open)
-        if (String(h.process) === String(victim)) {
+        if (hits(victim, h.process)) {
           close(h, at, op);
           open.delete(k);
         }
     } else {
       const k = `${String(op.process)}\u0000${resourceOf(op, key)}`;
       const h = open.get(k);
-      if (h) {
-        close(h, at, op);
+      if (h && op.op === `${prefix}.check`) h.lastCheck = at;
+      else if (h) {
+        close(h, h.lastCheck ?? at, op);
         open.delete(k);
       }
     }
@@ -179,9 +203,9 @@ function holdingsOf(
   // A pause of at least the ttl during a holding: in doubt from the pause's start.
   for (const pause of ops) {
     if (pause.op !== 'pause' || pause.returnTime - pause.invokeTime < ttlMs) continue;
-    const victim = String(field(pause.args, 'process'));
+    const victim = field(pause.args, 'process');
     for (const h of all)
-      if (String(h.process) === victim && pause.invokeTime >= h.start && pause.invokeTime < h.end)
+      if (hits(victim, h.process) && pause.invokeTime >= h.start && pause.invokeTime < h.end)
         close(h, pause.invokeTime, pause);
   }
   return all;
@@ -322,7 +346,15 @@ export function checkElections(
   history: History | readonly Operation[],
   options: RecipeCheckOptions = {},
 ): RecipeCheckResult {
-  const holdings = holdingsOf(opsOf(history), 'election', 'name', 'campaign', 'term', checkTtl(options));
+  const holdings = holdingsOf(
+    opsOf(history),
+    'election',
+    'name',
+    'campaign',
+    'term',
+    checkTtl(options),
+    'resign',
+  );
   return result(
     [
       ...capacityViolations(holdings, 'overlap', 'election'),
@@ -402,7 +434,7 @@ export function checkSessions(
     const excused = ops.some(
       (f) =>
         (f.op === 'kill' || f.op === 'pause') &&
-        String(field(f.args, 'process')) === String(open.process) &&
+        hits(field(f.args, 'process'), open.process) &&
         f.invokeTime >= open.returnTime &&
         f.invokeTime <= by,
     );

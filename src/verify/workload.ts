@@ -20,6 +20,8 @@ export interface RegisterWorkloadOptions {
   client?: string;
   /** Ends the workload after the operation in flight. @default none */
   signal?: AbortSignal;
+  /** Awaited between operations, to pace the workload (a sleep on the caller's clock). @default none */
+  pace?: () => Promise<void>;
 }
 
 /** Defaults of {@link RegisterWorkloadOptions}. */
@@ -91,6 +93,7 @@ export async function runRegisterWorkload(
     } catch {
       errors++;
     }
+    await options.pace?.();
   }
   return { operations: done, errors };
 }

@@ -72,6 +72,18 @@ describe('lock checker', () => {
     expect(r.violations[0]!.message).toContain('accepted token 10 from process 1 after accepting token 11');
   });
 
+  it("with the holder's checks recorded, a holding ends at its last check: a slow release is no overlap", () => {
+    const check = (p: number, t: number) => op(p, 'lock.check', { name: 'L' }, [t, t]);
+    const slowRelease = [acquire(1, 10, [0, 1]), check(1, 2), release(1, [10, 11]), acquire(2, 11, [3, 5])];
+    expect(checkLocks(historyOf(slowRelease)).valid).toBe(true);
+    // Negative control: a check that passed while the other held.
+    expect(rules(checkLocks(historyOf([...slowRelease, check(1, 6)])))).toEqual(['overlap']);
+    // Without checks, the release ends it.
+    expect(rules(checkLocks(historyOf(slowRelease.filter((s) => s.op !== 'lock.check'))))).toEqual([
+      'overlap',
+    ]);
+  });
+
   it('a killed holder holds nothing after its death', () => {
     const r = checkLocks(
       historyOf([
@@ -142,6 +154,14 @@ describe('election checker', () => {
     );
     expect(rules(r)).toEqual(['overlap']);
     expect(r.violations[0]!.message).toContain('election E');
+  });
+
+  it('a resignation ends a leadership', () => {
+    const h = [campaign(1, 5, [0, 1]), resign(1, [2, 3]), campaign(2, 7, [1.5, 4]), resign(2, [50, 51])];
+    expect(checkElections(historyOf(h)).valid).toBe(true);
+    // Negative control: the same with the resignation after the next leader began.
+    const late = [campaign(1, 5, [0, 1]), resign(1, [5, 6]), campaign(2, 7, [1.5, 4]), resign(2, [50, 51])];
+    expect(rules(checkElections(historyOf(late)))).toEqual(['overlap']);
   });
 
   it('a leadership lost is over at the loss', () => {
