@@ -172,9 +172,11 @@ export async function runVerify(options: VerifyOptions): Promise<number> {
     );
     await Promise.all(Array.from({ length: options.clients }, () => start().ready));
     const end = Date.now() + options.durationMs;
+    // Faults every two ttls, or closer so that each kind happens at least once in a short run.
+    const every = Math.min(ttlMs * 2, options.durationMs / (options.faults.length * 2 + 1));
     let turn = 0;
     while (Date.now() < end) {
-      await sleep(Math.min(end - Date.now(), ttlMs * 2));
+      await sleep(Math.min(end - Date.now(), every));
       if (Date.now() >= end || options.faults.length === 0) continue;
       const fault = options.faults[turn++ % options.faults.length]!;
       const live = [...clients.values()];
@@ -187,7 +189,8 @@ export async function runVerify(options: VerifyOptions): Promise<number> {
         clients.delete(victim.id);
         kills++;
         log(`killed ${victim.id}`);
-        await start().ready;
+        // A fresh client takes its place; the schedule does not wait for it to be ready.
+        start();
       } else {
         const ms = Math.round(ttlMs * 1.5);
         nemesis({ type: 'invoke', op: 'pause', args: { process: victim.id, ms } });
