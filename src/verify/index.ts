@@ -50,3 +50,10 @@ export {
   type RegisterWorkloadStats,
 } from './workload.js';
 export { BREAKAGES, breakStore, type Breakage } from './broken-store.js';
+export {
+  SIMULATION_VARIANTS,
+  simulate,
+  type SimulationOptions,
+  type SimulationResult,
+  type SimulationVariant,
+} from './simulation.js';
