@@ -137,11 +137,12 @@ interface SearchOutcome {
  * Lowe's search with memoization over `ops` (each with its own invoke/return times), starting
  * from `start`. Succeeds once every `required` operation is linearized.
  */
-function search(ops: readonly Indexed[], start: KvState, maxStates: number): SearchOutcome {
-  const n = ops.length;
+function search(raw: readonly Indexed[], rawStart: KvState, maxStates: number): SearchOutcome {
+  const n = raw.length;
   let required = 0;
-  for (const { op } of ops) if (op.status === 'ok') required++;
+  for (const { op } of raw) if (op.status === 'ok') required++;
   if (required === 0) return { result: 'ok', states: 0 };
+  const { ops, start, before, classOf, classes } = reduce(raw, rawStart);
 
   // The list of calls and returns, in time order; at equal times calls first (more overlap,
   // never a false violation).
@@ -179,8 +180,8 @@ function search(ops: readonly Indexed[], start: KvState, maxStates: number): Sea
 
   // Bit positions: `ok` operations first, in invoke order, then `info` ones. The search linearizes
   // `ok` operations roughly in order, so two configurations differ only in a short run of words
-  // between the first word not yet full and the last word not empty; the set is stored and
-  // compared as that run (plus the few words of `info` operations), not as the whole bitset.
+  // between the first word not yet full and the last word not empty; that run is what is stored
+  // and compared, not the whole bitset. The hash covers the `ok` operations and the state.
   const slot = new Int32Array(n);
   let okCount = 0;
   for (let i = 0; i < n; i++) if (ops[i]!.op.status === 'ok') slot[i] = okCount++;
@@ -193,52 +194,53 @@ function search(ops: readonly Indexed[], start: KvState, maxStates: number): Sea
   let setHash = 0;
   let lo = 0; // first ok word not full
   let hi = -1; // last ok word not empty
+  // Applied `info` operations, as a count per class of interchangeable ones (see reduce()):
+  // with the canonical order inside a class, the count says which ones.
+  const counts = new Int32Array(classes);
   const set = (i: number) => {
     const b = slot[i]!;
     const w = b >>> 5;
     bits[w]! |= 1 << (b & 31);
-    setHash ^= zobrist[i]!;
     if (w < okWords) {
+      setHash ^= zobrist[i]!;
       if (w > hi) hi = w;
       while (lo < okWords && bits[lo] === 0xffffffff) lo++;
-    }
+    } else counts[classOf[i]!]!++;
   };
   const clear = (i: number) => {
     const b = slot[i]!;
     const w = b >>> 5;
     bits[w]! &= ~(1 << (b & 31));
-    setHash ^= zobrist[i]!;
     if (w < okWords) {
+      setHash ^= zobrist[i]!;
       if (w < lo) lo = w;
       while (hi >= 0 && bits[hi] === 0) hi--;
-    }
+    } else counts[classOf[i]!]!--;
   };
   interface Seen {
     readonly lo: number;
     readonly run: Uint32Array;
     readonly state: KvState;
+    readonly counts: Int32Array;
   }
-  const snapshot = (): Uint32Array => {
-    const from = Math.min(lo, hi + 1);
-    const okRun = bits.subarray(from, hi + 1);
-    const run = new Uint32Array(okRun.length + words - okWords);
-    run.set(okRun);
-    run.set(bits.subarray(okWords), okRun.length);
-    return run;
-  };
-  const same = (c: Seen, state: KvState): boolean => {
+  // A configuration is covered by one seen before with the same `ok` operations linearized, the
+  // same state, and no more `info` operations of any class used up: everything the newer one can
+  // do, the older one could (its unused operations are a superset), and it was explored. With no
+  // `info` operations this is plain equality.
+  const covered = (c: Seen, state: KvState): boolean => {
     if (c.state !== state || c.lo !== Math.min(lo, hi + 1)) return false;
     const okLen = hi + 1 - c.lo;
-    if (c.run.length !== okLen + words - okWords) return false;
+    if (c.run.length !== okLen) return false;
     for (let w = 0; w < okLen; w++) if (c.run[w] !== bits[c.lo + w]) return false;
-    for (let w = okWords; w < words; w++) if (c.run[okLen + w - okWords] !== bits[w]) return false;
+    for (let k = 0; k < classes; k++) if (c.counts[k]! > counts[k]!) return false;
     return true;
   };
   const cache = new Map<number, Seen[]>();
   const seen = (hash: number, state: KvState): boolean => {
     const bucket = cache.get(hash);
-    if (bucket !== undefined) for (const c of bucket) if (same(c, state)) return true;
-    const entry: Seen = { lo: Math.min(lo, hi + 1), run: snapshot(), state };
+    if (bucket !== undefined) for (const c of bucket) if (covered(c, state)) return true;
+    const from = Math.min(lo, hi + 1);
+    const entry: Seen = { lo: from, run: bits.slice(from, hi + 1), state, counts: counts.slice() };
     if (bucket === undefined) cache.set(hash, [entry]);
     else bucket.push(entry);
     return false;
@@ -274,12 +276,17 @@ function search(ops: readonly Indexed[], start: KvState, maxStates: number): Sea
     }
     const i = entry.op;
     const isInfo = ops[i]!.op.status !== 'ok';
-    if (isInfo !== (pass === 1)) {
+    const b = before[i]!;
+    if (isInfo !== (pass === 1) || (b >= 0 && (bits[slot[b]! >>> 5]! & (1 << (slot[b]! & 31))) === 0)) {
       entry = entry.next;
       continue;
     }
     const next = stepKv(state, ops[i]!.kv);
-    if (next !== undefined) {
+    // An `info` operation that would change nothing (a compare-and-set that fails, a delete of
+    // an absent key, a put of the value already there) is never tried: a linearization that
+    // applies it can leave it out (it may never have happened) and stay valid, while keeping it
+    // pending keeps its chance to apply later.
+    if (next !== undefined && !(isInfo && next === state)) {
       set(i);
       if (!seen((setHash ^ Math.imul(hashState(next), 0x27d4eb2d)) | 0, next)) {
         if (++states > maxStates) return { result: 'unknown', states };
@@ -295,6 +302,54 @@ function search(ops: readonly Indexed[], start: KvState, maxStates: number): Sea
     }
     entry = entry.next;
   }
+}
+
+const UNOBSERVED = '\u0000unobserved';
+
+/**
+ * Two reductions that change no verdict and make `info` writes cheap:
+ * - a value no read returned and no compare-and-set expected can only be told apart from the
+ *   others by being absent or not: every such value becomes one symbol;
+ * - `info` operations that are then identical (same kind, key, expected and written value) are
+ *   interchangeable: whenever a set of k of them takes effect at some instants, the k invoked
+ *   first could take effect at the same instants instead, with the same results. So one may be
+ *   linearized only after the one of its kind invoked before it (`before`, -1 for none), which
+ *   cuts the 2^k subsets of pending timeouts down to k + 1.
+ */
+function reduce(
+  raw: readonly Indexed[],
+  rawStart: KvState,
+): { ops: Indexed[]; start: KvState; before: Int32Array; classOf: Int32Array; classes: number } {
+  const observed = new Set<KvState>([null]);
+  for (const { kv } of raw) {
+    if (kv.kind === 'get' && kv.value !== undefined) observed.add(kv.value);
+    if (kv.kind === 'cas') observed.add(kv.expect);
+  }
+  const norm = (v: KvState): KvState => (observed.has(v) ? v : UNOBSERVED);
+  const ops = raw.map((x): Indexed => {
+    const kv = x.kv;
+    if (kv.kind === 'put') return { op: x.op, kv: { ...kv, value: norm(kv.value) as string } };
+    if (kv.kind === 'cas') return { op: x.op, kv: { ...kv, value: norm(kv.value) } };
+    return x;
+  });
+  const before = new Int32Array(ops.length).fill(-1);
+  const classOf = new Int32Array(ops.length).fill(-1);
+  const classIds = new Map<string, number>();
+  const last = new Map<string, number>();
+  const byInvoke = ops
+    .map((_, i) => i)
+    .sort((a, b) => ops[a]!.op.invokeTime - ops[b]!.op.invokeTime || a - b);
+  for (const i of byInvoke) {
+    if (ops[i]!.op.status === 'ok') continue;
+    const kind = JSON.stringify(ops[i]!.kv);
+    const prev = last.get(kind);
+    if (prev !== undefined) before[i] = prev;
+    last.set(kind, i);
+    let id = classIds.get(kind);
+    if (id === undefined) classIds.set(kind, (id = classIds.size));
+    classOf[i] = id;
+  }
+  return { ops, start: rawStart === null ? null : norm(rawStart), before, classOf, classes: classIds.size };
 }
 
 /** The operations of `ops` that had begun by time `t`; those still running then become `info`. */

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { History } from '../../src/verify/index.js';
+import { EtcdCluster } from '../helpers/etcd-cluster.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
@@ -102,6 +103,36 @@ describe('tenure verify', () => {
     expect(r.stdout).toContain('verdict: FAILED');
     expect(existsSync(`${historyFile}.svg`)).toBe(true);
     expect(readFileSync(`${historyFile}.svg`, 'utf8')).toContain('<svg');
+  });
+
+  it('passes on a 3-member etcd cluster with clients killed and paused', async () => {
+    const cluster = await EtcdCluster.start({ size: 3 });
+    try {
+      const r = await verify([
+        '--store',
+        `etcd://${cluster.endpoints.join(',')}`,
+        '--duration',
+        '8s',
+        '--faults',
+        'kill,pause',
+        '--ttl',
+        '2s',
+        '--json',
+      ]);
+      const report = JSON.parse(r.stdout) as {
+        ok: boolean;
+        faults: { kills: number; pauses: number };
+        register: { verdict: string };
+        locks: { holdings: number };
+      };
+      expect(report.register.verdict).toBe('linearizable');
+      expect(report.ok).toBe(true);
+      expect(r.code).toBe(0);
+      expect(report.faults.kills + report.faults.pauses).toBeGreaterThanOrEqual(2);
+      expect(report.locks.holdings).toBeGreaterThan(0);
+    } finally {
+      await cluster.stop();
+    }
   });
 
   it('refuses unknown faults with a one-line error and exit 2', async () => {
