@@ -163,7 +163,10 @@ function holdingsOf(
     )
       events.push({ at: op.invokeTime, op, opens: false });
   }
-  events.sort((a, b) => a.at - b.at || (a.opens === b.opens ? 0 : a.opens ? 1 : -1));
+  // At equal times, in the order the operations were invoked: one process's acquisition comes
+  // before its own check or release made at the same instant (a simulated clock stands still
+  // while synchronous code runs).
+  events.sort((a, b) => a.at - b.at || a.op.index - b.op.index);
   for (const { at, op, opens } of events) {
     if (opens) {
       const resource = resourceOf(op, key);

@@ -78,6 +78,14 @@ describe('lock checker', () => {
     expect(checkLocks(historyOf(slowRelease)).valid).toBe(true);
     // Negative control: a check that passed while the other held.
     expect(rules(checkLocks(historyOf([...slowRelease, check(1, 6)])))).toEqual(['overlap']);
+    // A check at the very instant the acquisition completed (a clock that stood still) counts.
+    const sameInstant = [
+      acquire(1, 10, [0, 1]),
+      check(1, 1),
+      op(1, 'lock.lost', { name: 'L' }, [10, 10]),
+      acquire(2, 11, [3, 5]),
+    ];
+    expect(checkLocks(historyOf(sameInstant)).valid).toBe(true);
     // Without checks, the release ends it.
     expect(rules(checkLocks(historyOf(slowRelease.filter((s) => s.op !== 'lock.check'))))).toEqual([
       'overlap',
