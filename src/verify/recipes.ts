@@ -144,6 +144,9 @@ function holdingsOf(
   );
   const open = new Map<string, Holding>();
   const all: Holding[] = [];
+  // A history that records checks ends each released or lost holding at its last check, or at
+  // its acquisition when the holder never checked (see the module comment).
+  const checked = ops.some((o) => o.op === `${prefix}.check`);
   const close = (h: Holding, at: number, by: Operation) => {
     if (at < h.end) {
       h.end = at;
@@ -198,7 +201,7 @@ function holdingsOf(
       const h = open.get(k);
       if (h && op.op === `${prefix}.check`) h.lastCheck = at;
       else if (h) {
-        close(h, h.lastCheck ?? at, op);
+        close(h, checked ? (h.lastCheck ?? h.start) : at, op);
         open.delete(k);
       }
     }

@@ -86,6 +86,14 @@ describe('lock checker', () => {
       acquire(2, 11, [3, 5]),
     ];
     expect(checkLocks(historyOf(sameInstant)).valid).toBe(true);
+    // In a history with checks, a holder that never checked held only at its acquisition.
+    const unchecked = [
+      acquire(1, 10, [0, 1]),
+      op(1, 'lock.lost', { name: 'L' }, [10, 10]),
+      acquire(2, 11, [3, 5]),
+      check(2, 6),
+    ];
+    expect(checkLocks(historyOf(unchecked)).valid).toBe(true);
     // Without checks, the release ends it.
     expect(rules(checkLocks(historyOf(slowRelease.filter((s) => s.op !== 'lock.check'))))).toEqual([
       'overlap',
