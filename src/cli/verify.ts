@@ -12,7 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -223,7 +223,10 @@ export async function runVerify(options: VerifyOptions): Promise<number> {
   // Every process's events, in the order of the one clock they share; a line cut by SIGKILL is dropped.
   const events: { e: HistoryEvent; i: number }[] = [];
   let i = 0;
-  for (const id of ['nemesis', ...Array.from({ length: next }, (_, k) => `c${k + 1}`)])
+  // A client stopped before it even started wrote no file.
+  for (const id of ['nemesis', ...Array.from({ length: next }, (_, k) => `c${k + 1}`)].filter((id) =>
+    existsSync(join(dir, `${id}.jsonl`)),
+  ))
     for (const line of readFileSync(join(dir, `${id}.jsonl`), 'utf8').split('\n'))
       if (line.endsWith('}')) events.push({ e: JSON.parse(line) as HistoryEvent, i: i++ });
   rmSync(dir, { recursive: true, force: true });

@@ -119,6 +119,7 @@ describe('tenure verify', () => {
         '2s',
         '--json',
       ]);
+      expect(r.stdout, r.stderr).not.toBe('');
       const report = JSON.parse(r.stdout) as {
         ok: boolean;
         faults: { kills: number; pauses: number };
