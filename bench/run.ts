@@ -13,6 +13,7 @@ const SUITES = [
   'models',
   'redis',
   'postgres',
+  'verify',
 ] as const;
 
 async function main(): Promise<void> {

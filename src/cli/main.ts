@@ -390,6 +390,59 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
         );
       },
     );
+  program
+    .command('verify')
+    .description(
+      'run a fenced workload (a lock, an election, a register) against a store with faults, and check the history',
+    )
+    .addOption(storeOption())
+    .addOption(durationOption('--duration <duration>', 'how long the workload runs', 60_000))
+    .option(
+      '--faults <list>',
+      'faults to inject: kill, pause (SIGSTOP past the ttl), comma-separated, or none',
+      'kill,pause',
+    )
+    .option('--clients <n>', 'client processes running at once', parseCount, 3)
+    .addOption(
+      durationOption('--ttl <duration>', "clients' session ttl (raised to the store's minimum)", 1000),
+    )
+    .option(
+      '--history <file>',
+      'write the history (JSON lines) there; a register violation also as <file>.svg',
+    )
+    .addOption(
+      new Option(
+        '--inject <breakage>',
+        'self-test: break the register store (lost-writes, stale-reads): must fail',
+      ).hideHelp(),
+    )
+    .option('--json', 'print the report as JSON')
+    .action(
+      async (o: {
+        store?: string;
+        duration: number;
+        faults: string;
+        clients: number;
+        ttl: number;
+        history?: string;
+        inject?: string;
+        json?: boolean;
+      }) => {
+        const { runVerify, parseFaults, parseInject } = await import('./verify.js');
+        run(
+          runVerify({
+            store: resolveStoreUrl(o.store),
+            durationMs: o.duration,
+            faults: parseFaults(o.faults),
+            clients: o.clients,
+            ttlMs: o.ttl,
+            json: o.json === true,
+            ...(o.history === undefined ? {} : { historyOut: o.history }),
+            ...(o.inject === undefined ? {} : { inject: parseInject(o.inject) }),
+          }),
+        );
+      },
+    );
   return program;
 }
 
