@@ -20,6 +20,7 @@ type Event = {
   token?: number;
   accepted?: boolean;
   signalAborted?: boolean;
+  status?: string;
 };
 const events = (c: Child) => c.lines.map((l) => JSON.parse(l) as Event);
 const TTL = 1000;
@@ -140,6 +141,7 @@ describe('recipes across processes (PostgreSQL)', () => {
     const r = await pausedHolder(true);
     expect(r.tookOverAfter).toBeGreaterThanOrEqual(TTL * 0.5);
     const late = r.paused.find((e) => e.event === 'late-write')!;
+    expect(late.status).toBe('lost'); // after SIGCONT it knows at once that the lock is gone
     expect(late.signalAborted).toBe(true);
     expect(r.paused.some((e) => e.event === 'signal-aborted')).toBe(true);
     expect(late.accepted).toBe(false);

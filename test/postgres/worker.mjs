@@ -77,7 +77,15 @@ if (mode === 'elect') {
   const value = counter.read();
   out('checked', { token: lock.fencingToken, aborted: lock.signal.aborted, value });
   await sleep(300);
+  // Resumed past its ttl, the holder writes at once. Its status compares the session's deadline
+  // with the clock, so it already says `lost`; the signal aborts when the session's timer or the
+  // store's news of the lost key runs, which may come after the write (timers that fell due
+  // during the pause run in order of due time, and a network store's news is I/O, which waits
+  // for them): the writer waits for it, with a bound, before it exits.
+  const status = lock.status;
   const accepted = counter.write(value + 1, lock.fencingToken);
-  out('late-write', { token: lock.fencingToken, accepted, signalAborted: lock.signal.aborted });
+  const aborted = new Promise((resolve) => lock.signal.addEventListener('abort', resolve));
+  if (!lock.signal.aborted) await Promise.race([aborted, sleep(4 * Number(ttlArg))]);
+  out('late-write', { token: lock.fencingToken, accepted, status, signalAborted: lock.signal.aborted });
   process.exit(0);
 }

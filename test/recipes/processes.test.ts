@@ -21,6 +21,7 @@ type Event = {
   accepted?: boolean;
   aborted?: boolean;
   signalAborted?: boolean;
+  status?: string;
 };
 const events = (c: Child) => c.lines.map((l) => JSON.parse(l) as Event);
 const TTL = 800;
@@ -157,7 +158,8 @@ describe('recipes across processes (SQLite)', () => {
     const r = await pausedHolder(true);
     expect(r.tookOverAfter).toBeGreaterThanOrEqual(TTL * 0.5);
     const late = r.paused.find((e) => e.event === 'late-write')!;
-    expect(late.signalAborted).toBe(true); // after SIGCONT it knows the lock is gone
+    expect(late.status).toBe('lost'); // after SIGCONT it knows at once that the lock is gone
+    expect(late.signalAborted).toBe(true);
     expect(r.paused.some((e) => e.event === 'signal-aborted')).toBe(true);
     expect(late.accepted).toBe(false); // stale writes accepted: 0
     expect(r.writes.filter((w) => w.accepted).length).toBe(1);
