@@ -217,3 +217,28 @@ describe('watches that start behind the change-log tail', () => {
     }
   });
 });
+
+describe('lease expiry on the server clock', () => {
+  it('a lease never expires before the server time of its grant plus its ttl (to the microsecond)', async () => {
+    const store = new RedisStore({
+      port: server.port,
+      password: 'pw/with?odd#chars',
+      keyPrefix: 'expiry-us',
+    });
+    try {
+      for (let i = 0; i < 20; i++) {
+        const [s, us] = (await admin.time()) as [string | number, string | number];
+        const before = Number(s) * 1_000_000 + Number(us);
+        const ttlMs = 1000 + i;
+        const { id: lease } = await store.grant(ttlMs);
+        const expiry = Number(await admin.zscore('{expiry-us}:leases', String(lease)));
+        // Rounding the clock down to milliseconds (as the script once did) puts the expiry up to
+        // 1 ms early, and a millisecond score is a thousand times too small.
+        expect(expiry).toBeGreaterThanOrEqual(before + ttlMs * 1000);
+        expect(expiry - before - ttlMs * 1000).toBeLessThan(1_000_000); // the grant came within a second
+      }
+    } finally {
+      await store.close();
+    }
+  });
+});

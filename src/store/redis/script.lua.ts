@@ -7,7 +7,7 @@
  * 1. meta   hash: format, runid (the Redis process that last wrote), rev, compact, leaseSeq, epochs
  * 2. kv     hash: key -> record `create,mod,version,lease;value`
  * 3. idx    sorted set, every score 0: the keys, in byte order (ZRANGEBYLEX)
- * 4. leases sorted set: lease id -> expiry, in ms of the server's clock (TIME)
+ * 4. leases sorted set: lease id -> expiry, in µs of the server's clock (TIME)
  * 5. lttl   hash: lease id -> ttl ms
  * 6. lkeys  sorted set, every score 0: `lease key`, the keys attached to each lease
  * 7. log    stream: one entry per revision, id `rev-0`, field `e` = the revision's events
@@ -34,7 +34,9 @@ local function fmt(n) return string.format('%.0f', n) end
 
 local t = redis.call('TIME')
 local nowUs = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local nowMs = math.floor(nowUs / 1000)
+-- Lease expiries are kept in microseconds: rounding the clock down to milliseconds let a lease
+-- expire up to 1 ms before its ttl had run. Scores go to Redis through fmt(): Lua's default
+-- number formatting keeps 14 digits, too few for microseconds since 1970.
 
 local runid = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
 local meta = redis.call('HMGET', META, 'format', 'runid', 'rev', 'compact', 'leaseSeq')
@@ -109,12 +111,12 @@ if restarted then
   for _, id in ipairs(redis.call('ZRANGE', LEASES, 0, -1)) do revokeLease(id) end
 end
 
-local expired = redis.call('ZRANGEBYSCORE', LEASES, '-inf', nowMs, 'LIMIT', 0, 64)
+local expired = redis.call('ZRANGEBYSCORE', LEASES, '-inf', fmt(nowUs), 'LIMIT', 0, 64)
 for _, id in ipairs(expired) do revokeLease(id) end
 
 local function live(id)
   local score = redis.call('ZSCORE', LEASES, id)
-  return score and tonumber(score) > nowMs
+  return score and tonumber(score) > nowUs
 end
 
 local function saveMeta()
@@ -260,7 +262,7 @@ elseif cmd == 'grant' then
   dirty = true
   local id = fmt(leaseSeq)
   local ttl = tonumber(ARGV[3])
-  redis.call('ZADD', LEASES, nowMs + ttl, id)
+  redis.call('ZADD', LEASES, fmt(nowUs + ttl * 1000), id)
   redis.call('HSET', LTTL, id, ttl)
   saveMeta()
   result = id
@@ -269,7 +271,7 @@ elseif cmd == 'keepalive' then
   saveMeta()
   if not live(id) then return -1 end
   local ttl = tonumber(redis.call('HGET', LTTL, id))
-  redis.call('ZADD', LEASES, 'XX', nowMs + ttl, id)
+  redis.call('ZADD', LEASES, 'XX', fmt(nowUs + ttl * 1000), id)
   result = ttl
 elseif cmd == 'revoke' then
   local id = ARGV[3]
@@ -280,7 +282,7 @@ elseif cmd == 'ttl' then
   local id = ARGV[3]
   saveMeta()
   if not live(id) then return -1 end
-  result = tonumber(redis.call('ZSCORE', LEASES, id)) - nowMs
+  result = math.floor((tonumber(redis.call('ZSCORE', LEASES, id)) - nowUs) / 1000)
 elseif cmd == 'compact' then
   local r = tonumber(ARGV[3])
   if r > rev then
@@ -304,7 +306,7 @@ elseif cmd == 'reap' then
   saveMeta()
   local first = redis.call('ZRANGE', LEASES, 0, 0, 'WITHSCORES')
   local wait = -1
-  if #first > 0 then wait = tonumber(first[2]) - nowMs end
+  if #first > 0 then wait = math.ceil((tonumber(first[2]) - nowUs) / 1000) end
   result = { rev, wait }
 else
   saveMeta()
