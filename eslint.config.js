@@ -74,9 +74,12 @@ export default tseslint.config(
   ...[
     {
       files: ['src/store/**/*.ts'],
-      above: ['recipes', 'inspect', 'dashboard', 'cli', 'metrics', 'hashing', 'detect'],
+      above: ['recipes', 'inspect', 'dashboard', 'cli', 'metrics', 'hashing', 'detect', 'verify', 'models'],
     },
-    { files: ['src/recipes/**/*.ts'], above: ['inspect', 'dashboard', 'cli', 'metrics'] },
+    { files: ['src/recipes/**/*.ts'], above: ['inspect', 'dashboard', 'cli', 'metrics', 'verify'] },
+    // verify/ checks histories of store calls and, in its simulation, runs the recipes: it sits
+    // beside inspect/, above the recipes, and below the CLI that runs `tenure verify`.
+    { files: ['src/verify/**/*.ts'], above: ['inspect', 'dashboard', 'cli', 'metrics'] },
     // Fleet recipes build on sessions; coordination recipes never import the fleet.
     {
       files: ['src/recipes/coordination/**/*.ts'],

@@ -19,7 +19,7 @@ import { EXIT_USAGE, UsageError, exitWith, isUserError } from './usage-error.js'
 const storeOption = () =>
   new Option(
     '--store <url>',
-    `store URL: sqlite:path.db, sqlite:///abs/path.db, etcd://host:2379, memory: (env TENURE_STORE; default ${DEFAULT_STORE_URL})`,
+    `store URL: sqlite:path.db, sqlite:///abs/path.db, etcd://host:2379, postgres://user@host/db, redis://host:6379, memory: (env TENURE_STORE; default ${DEFAULT_STORE_URL})`,
   );
 
 /** The package's version, from its package.json (three levels above dist/src/cli/main.js). */

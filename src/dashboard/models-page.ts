@@ -69,6 +69,7 @@ export const MODELS_PAGE = `<!doctype html>
 <style>${STYLE}</style></head>
 <body>
 <h1>Models</h1>
+<p><a href="/">back to the fleet</a></p>
 <p>What this fleet measures, beside what tenure's models predict (docs/models.md). Rows in red are outside the prediction.</p>
 <div id="error"></div>
 <section><h2>Failovers</h2><table id="failovers"></table>

@@ -199,7 +199,7 @@ export const PAGE = `<!doctype html>
 </head>
 <body>
 <h1 id="title">tenure</h1>
-<div id="meta"><span id="status">connecting…</span> · revision <span id="revision">-</span><span id="skipped" class="down" hidden></span></div>
+<div id="meta"><span id="status">connecting…</span> · <a href="/models">models</a> · revision <span id="revision">-</span><span id="skipped" class="down" hidden></span></div>
 <div id="stale" hidden></div>
 <div class="grid">
 ${PAGE_VIEWS.map(section).join('')}</div>

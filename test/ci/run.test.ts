@@ -30,21 +30,32 @@ function checkTools(bin: string) {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
     // The suite starts etcd and chromium by absolute path: point those at the stubs too.
-    env: { PATH: bin, ETCD_BIN: join(bin, 'etcd'), CHROMIUM_BIN: join(bin, 'chromium') },
+    env: { PATH: bin, ETCD_BIN: join(bin, 'etcd'), CHROMIUM_BIN: join(bin, 'chromium'), PG_BIN: bin },
   });
 }
 
 describe('.ci/run check_tools', () => {
   it('passes when every program the suite runs is present', () => {
     const r = checkTools(
-      binDir(['etcd', 'etcdctl', 'chromium', 'openssl', 'prometheus', 'promtool', 'redis-server']),
+      binDir([
+        'etcd',
+        'etcdctl',
+        'chromium',
+        'openssl',
+        'prometheus',
+        'promtool',
+        'redis-server',
+        'postgres',
+      ]),
     );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });
 
   it('negative control: without etcdctl it fails and names the package etcd-client', () => {
-    const r = checkTools(binDir(['etcd', 'chromium', 'openssl', 'prometheus', 'promtool', 'redis-server']));
+    const r = checkTools(
+      binDir(['etcd', 'chromium', 'openssl', 'prometheus', 'promtool', 'redis-server', 'postgres']),
+    );
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/etcdctl .*etcd-client/);
     expect(r.stderr).not.toMatch(/openssl .*not found/);
@@ -71,7 +82,16 @@ describe('.ci/run check_tools', () => {
  * npm; resolves with what each was asked.
  */
 function runAsCi(o: { lists: boolean; failFirstInstall: boolean }) {
-  const bin = binDir(['etcd', 'chromium', 'openssl', 'prometheus', 'promtool', 'redis-server', 'stress-ng']);
+  const bin = binDir([
+    'etcd',
+    'chromium',
+    'openssl',
+    'prometheus',
+    'promtool',
+    'redis-server',
+    'postgres',
+    'stress-ng',
+  ]);
   const log = join(bin, 'calls.log');
   const lists = join(bin, 'lists');
   mkdirSync(lists);
@@ -107,6 +127,7 @@ exit 0`,
       CI: 'true',
       ETCD_BIN: join(bin, 'etcd'),
       CHROMIUM_BIN: join(bin, 'chromium'),
+      PG_BIN: bin,
       APT_GET: join(bin, 'fake-apt-get'),
       APT_LISTS: lists,
     },
