@@ -7,7 +7,7 @@
  * Detectors are advisory: they read local timing only and can be wrong both ways (a paused or
  * overloaded process looks dead; a process cut off from the store but not from its peers looks
  * alive). Use them to route around slow peers and to show health, never to decide who owns
- * something: that is what leases are for (see {@link HeartbeatMesh}).
+ * something: that is what leases are for (see {@link index!HeartbeatMesh}).
  */
 export interface FailureDetector {
   /** Records a heartbeat arriving now (on the detector's clock). */

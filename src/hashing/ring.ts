@@ -290,6 +290,11 @@ export class HashRing extends RingBase {
     return points;
   }
 
+  /**
+   * Removes a member and forgets its cached points: only the keys that fell on its points move,
+   * each to the next point clockwise.
+   * @throws TenureError `TENURE_INVALID_ARGUMENT` (details.reason `unknown-node`) if it is not a member.
+   */
   override remove(node: string): void {
     super.remove(node);
     this.cache.delete(node);

@@ -303,7 +303,7 @@ export interface ThresholdChoice {
 /**
  * The least suspicious timeout (and the matching phi threshold) whose false-suspicion rate is at
  * most `targetPerHour` per member-hour. The rate falls as T grows; T is found by bisection.
- * @param phi - phi options to translate T into a threshold (defaults as the detector's).
+ * @param input.phi - phi options to translate T into a threshold (defaults as the detector's).
  * @throws TENURE_INVALID_ARGUMENT for a target not in (0, heartbeats per hour) or a bad field.
  */
 export function thresholdFor(input: {

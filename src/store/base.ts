@@ -241,6 +241,10 @@ export abstract class StoreBase implements Store {
     await this.doClose();
   }
 
+  /**
+   * Closes the store, as `close()` does, when an `await using` declaration leaves its scope.
+   * Idempotent.
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

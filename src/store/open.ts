@@ -36,7 +36,7 @@ export interface OpenStoreOptions {
   /**
    * Key prefix for every key of this store (see withNamespace); it replaces the default, and an
    * empty string means none (keys at the root of the store).
-   * @default {@link DEFAULT_ETCD_NAMESPACE} (`tenure/`) for etcd URLs — a shared cluster keeps
+   * @default `tenure/` for etcd URLs — a shared cluster keeps
    * tenure's keys apart; none for sqlite: and memory:
    */
   namespace?: string;
@@ -122,8 +122,8 @@ const INTEGER_PARAMS = [
  *   verify-ca, verify-full), `sslrootcert`, `sslcert`, `sslkey` (paths of PEM files). The
  *   password also as `options.password`. `requestTimeoutMs`, `connectTimeoutMs`,
  *   `idleInTransactionTimeoutMs`, `poolSize`, ... set PostgresStoreOptions.
- * - Any form takes `?namespace=prefix/`. etcd URLs default to `tenure/` (see
- *   {@link DEFAULT_ETCD_NAMESPACE}); `?namespace=` (empty) keeps keys at the root.
+ * - Any form takes `?namespace=prefix/`. etcd URLs default to `tenure/`, so that tenure's keys
+ *   stay apart on a shared cluster; `?namespace=` (empty) keeps keys at the root.
  *
  * @throws TENURE_INVALID_URL for a malformed URL, an unknown scheme or a bad parameter; the
  * message lists the accepted forms.

@@ -290,5 +290,9 @@ export interface Store {
 
   /** Closes the store: idempotent; later calls and open watches fail with TENURE_CLOSED. */
   close(): Promise<void>;
+  /**
+   * Closes the store, as `close()` does, when an `await using` declaration leaves its scope.
+   * Idempotent.
+   */
   [Symbol.asyncDispose](): Promise<void>;
 }

@@ -43,7 +43,10 @@ export interface RecordingStoreOptions {
    * The clock of the event times; it must be shared by every process of the history.
    * @default the host's CLOCK_MONOTONIC ({@link monotonicNow}), shared by all processes of a host
    */
-  clock?: { now(): number };
+  clock?: {
+    /** The current time in milliseconds, on the clock the whole history shares. */
+    now(): number;
+  };
   /**
    * Called with each event once it is in the history: to stream it out (a process that may be
    * killed writes each line as it happens).

@@ -1,8 +1,7 @@
 /**
  * The API reference (TypeDoc, `npm run docs:api`): every exported name of every package entry is
- * documented and every {@link} resolves, except the gaps listed in docs/api-known-gaps.txt, a list
- * that may only shrink. And the documents' own links: every relative link in the README and in
- * docs/ points at a file that exists.
+ * documented and every {@link} resolves: TypeDoc prints no warning at all. And the documents' own
+ * links: every relative link in the README and in docs/ points at a file that exists.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,7 +12,7 @@ import { tempDir } from '../helpers/tmp.js';
 const root = join(import.meta.dirname, '..', '..');
 const TYPEDOC = join(root, 'node_modules/typedoc/bin/typedoc');
 
-/** TypeDoc's warnings, one line each as the known-gaps file spells them. */
+/** TypeDoc's warnings, one line each, without the location and the advice. */
 function typedocWarnings(
   args: string[],
   cwd = root,
@@ -39,16 +38,10 @@ function typedocWarnings(
 }
 
 describe('API reference', () => {
-  it('documents every export and resolves every link, but for the listed gaps (which may only shrink)', () => {
-    const known = readFileSync(join(root, 'docs/api-known-gaps.txt'), 'utf8')
-      .split('\n')
-      .filter((l) => l.trim() !== '' && !l.startsWith('#'));
+  it('documents every export and resolves every link', () => {
     const r = typedocWarnings([]);
     expect(r.status, r.out).toBe(0);
-    const unknown = r.warnings.filter((w) => !known.includes(w));
-    expect(unknown, 'new gaps in the API reference: document them').toEqual([]);
-    const fixed = known.filter((k) => !r.warnings.includes(k));
-    expect(fixed, 'gaps fixed: delete them from docs/api-known-gaps.txt').toEqual([]);
+    expect(r.warnings, 'gaps in the API reference: document them').toEqual([]);
   }, 300_000);
 
   it('negative control: an undocumented export and a broken link are reported', () => {

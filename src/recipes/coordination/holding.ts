@@ -211,6 +211,10 @@ export class Holding {
     return this.close();
   }
 
+  /**
+   * Gives the hold up, as `close()` does (the signal aborts, then the key is deleted), when an
+   * `await using` declaration leaves its scope. Idempotent; never rejects.
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

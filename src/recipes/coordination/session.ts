@@ -327,6 +327,10 @@ export class Session extends EventEmitter<SessionEvents> {
     return this.#closing;
   }
 
+  /**
+   * Ends the session, as `close()` does (heartbeats stop, the lease is revoked), when an
+   * `await using` declaration leaves its scope. Idempotent; never rejects.
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

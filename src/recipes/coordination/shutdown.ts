@@ -12,7 +12,19 @@ import { invalidArgument } from '../../errors.js';
  * Membership view, HeartbeatMesh or ShardRouter. (Objects with only the deprecated `resign()` or
  * `unlock()` are still accepted for one release.)
  */
-export type Closable = { close(): Promise<void> } | { resign(): Promise<void> } | { unlock(): Promise<void> };
+export type Closable =
+  | {
+      /** Releases what the object holds; {@link closeOnSignals} awaits it and ignores a rejection. */
+      close(): Promise<void>;
+    }
+  | {
+      /** @deprecated The old name of `close()` on a Leadership; {@link closeOnSignals} calls it when there is no `close()`. */
+      resign(): Promise<void>;
+    }
+  | {
+      /** @deprecated The old name of `close()` on a Lock; {@link closeOnSignals} calls it when there is no `close()`. */
+      unlock(): Promise<void>;
+    };
 
 /** Options of {@link closeOnSignals}. */
 export interface CloseOnSignalsOptions {

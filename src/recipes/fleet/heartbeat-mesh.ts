@@ -322,6 +322,10 @@ export class HeartbeatMesh extends EventEmitter<HeartbeatMeshEvents> {
     await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
   }
 
+  /**
+   * Stops heartbeating and closes the socket, as `close()` does, when an `await using` declaration
+   * leaves its scope. Idempotent.
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

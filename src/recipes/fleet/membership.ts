@@ -400,6 +400,10 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.#buffers.endAll();
   }
 
+  /**
+   * Stops watching, as `close()` does, when an `await using` declaration leaves its scope. Does not
+   * make anyone leave. Idempotent.
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
@@ -489,6 +493,10 @@ export class Member {
     return this.#hold.close();
   }
 
+  /**
+   * Leaves the group, as `close()` does (the member key is deleted), when an `await using`
+   * declaration leaves its scope. Idempotent.
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -138,6 +138,10 @@ export class ShardRouter extends SlotView<ShardRouterEvents> {
     await this.#following;
   }
 
+  /**
+   * Stops following the slot map, as `close()` does, when an `await using` declaration leaves its
+   * scope. Idempotent; the store stays open.
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

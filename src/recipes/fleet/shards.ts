@@ -424,6 +424,10 @@ export class ShardManager extends SlotView<ShardManagerEvents> {
     return this.#closing;
   }
 
+  /**
+   * Leaves gracefully, as `close()` does (slots drained and released, then the membership left),
+   * when an `await using` declaration leaves its scope. Idempotent.
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
