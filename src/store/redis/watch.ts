@@ -157,8 +157,8 @@ export type TailListener = (delivery?: TailDelivery) => void;
  * The revision a watch starts after: `start`, or, when the connection failed while `start` was
  * read (a watch without a starting revision reads the current one), the current revision read
  * again, retried like the log reads for up to `requestTimeoutMs`. The watch then starts at that
- * later read: a failed read fixed no point in the history, so the watch starts at the read that
- * did, and every change after it is delivered.
+ * later read, which still lies between the watch() call and its first batch: a failed read gave
+ * no revision (it may have run, its reply lost), and every change after the later read is delivered.
  */
 async function startRevision(
   source: LogSource,
