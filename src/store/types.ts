@@ -180,8 +180,10 @@ export interface WatchOptions {
   readonly prefix?: boolean;
   /**
    * Deliver events from this revision on (inclusive). Omitted: changes committed after the
-   * watch starts. A revision at or below the store's compaction point fails with
-   * TENURE_COMPACTED.
+   * watch starts, which on a store reached over the network is when the store's read of its
+   * current revision reaches the server: after the call, so a write made meanwhile through
+   * another client may precede it. To see such writes, pass a revision read before them. A
+   * revision at or below the store's compaction point fails with TENURE_COMPACTED.
    */
   readonly fromRevision?: number;
   /** Ends the watch: the iterator rejects with TENURE_ABORTED (cause: `signal.reason`). */

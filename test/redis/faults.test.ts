@@ -198,7 +198,7 @@ describe('a Redis restart that lost writes', () => {
 });
 
 describe('connections and a frozen server', () => {
-  it('CLIENT KILL of every connection: a watch delivers each revision exactly once, in order', async () => {
+  it('CLIENT KILL of every connection: a watch from a revision delivers each revision from it exactly once, in order', async () => {
     const server = await RedisServer.start();
     const admin = quiet(new Redis({ port: server.port }));
     const watcher = new RedisStore({ port: server.port });
@@ -209,7 +209,14 @@ describe('connections and a frozen server', () => {
       const seen: WatchEvent[] = [];
       const done = (async () => {
         try {
-          for await (const batch of watcher.watch('k/', { prefix: true, signal: ac.signal }))
+          // From a revision read before the first write: a watch without one starts when its
+          // start read reaches the server, which a reconnecting connection delays past writes
+          // made meanwhile through another connection.
+          for await (const batch of watcher.watch('k/', {
+            prefix: true,
+            fromRevision: from,
+            signal: ac.signal,
+          }))
             seen.push(...batch.events);
         } catch {
           // aborted at the end
@@ -237,6 +244,61 @@ describe('connections and a frozen server', () => {
       await done;
     } finally {
       ac.abort();
+      admin.disconnect();
+      await watcher.close();
+      await writer.close();
+      await server.stop();
+    }
+  });
+
+  it('CLIENT KILL while the first reads are in flight: the watches start anyway, each revision once, in order', async () => {
+    const server = await RedisServer.start();
+    const admin = quiet(new Redis({ port: server.port }));
+    const watcher = new RedisStore({ port: server.port });
+    const writer = new RedisStore({ port: server.port });
+    const ac = new AbortController();
+    try {
+      await watcher.revision();
+      const from = (await writer.revision()) + 1;
+      // Scripts wait while the server is paused for writes; CLIENT KILL does not. So the start
+      // read of the watch without a revision, and the first log read of the watch from one, are
+      // at the server, unanswered, when their connection is killed.
+      await admin.call('CLIENT', 'PAUSE', '10000', 'WRITE');
+      const collect = (fromRevision: number | undefined) => {
+        const seen: number[] = [];
+        const done = (async () => {
+          try {
+            for await (const batch of watcher.watch('k/', { prefix: true, fromRevision, signal: ac.signal }))
+              seen.push(...batch.events.map((e) => e.kv.modRevision));
+          } catch (err) {
+            return (err as { code?: string }).code;
+          }
+        })();
+        return { seen, done };
+      };
+      const now = collect(undefined);
+      const fromRev = collect(from);
+      await sleep(200);
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      await admin.call('CLIENT', 'UNPAUSE');
+      let last = 0;
+      for (let i = 0; i < 30; i++) {
+        last = await writer.put(`k/${i % 7}`, String(i));
+        await sleep(10);
+      }
+      const through = (seen: number[]) => seen.length > 0 && seen[seen.length - 1] === last;
+      await eventually(() => through(now.seen) && through(fromRev.seen), 10_000);
+      // From the asked revision: all of them. Without one: a run of the latest, each once.
+      expect(fromRev.seen).toEqual(Array.from({ length: last - from + 1 }, (_, i) => from + i));
+      const first = now.seen[0]!;
+      expect(first).toBeGreaterThanOrEqual(from);
+      expect(now.seen).toEqual(Array.from({ length: last - first + 1 }, (_, i) => first + i));
+      ac.abort();
+      expect(await now.done).toBe('TENURE_ABORTED');
+      expect(await fromRev.done).toBe('TENURE_ABORTED');
+    } finally {
+      ac.abort();
+      await admin.call('CLIENT', 'UNPAUSE').catch(() => undefined);
       admin.disconnect();
       await watcher.close();
       await writer.close();

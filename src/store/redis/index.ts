@@ -264,8 +264,12 @@ export class RedisStore extends StoreBase {
     fromRevision: number | undefined,
     signal: AbortSignal | undefined,
   ): AsyncIterable<WatchBatch> {
-    // Sent now, on the store's one connection, so "now" is fixed when watch() is called: a write
-    // made after this call is ordered after this read.
+    // Sent now, on the store's one connection, so a write made through this store after this
+    // call is ordered after this read. A write made through another connection is not: the read
+    // runs when the server gets it, later than this call if the connection is (re)connecting, so
+    // such a write may land before the watch's start. A caller that must see it passes
+    // fromRevision (a revision read before the write). If the connection fails with the read in
+    // flight, the watch reads the revision again (watch.ts) instead of failing.
     const start = fromRevision !== undefined ? Promise.resolve(fromRevision - 1) : this.doRevision();
     start.catch(() => undefined);
     return redisWatch(this.#source, key, prefix, start, signal);

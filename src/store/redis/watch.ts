@@ -154,6 +154,35 @@ export interface TailDelivery {
 export type TailListener = (delivery?: TailDelivery) => void;
 
 /**
+ * The revision a watch starts after: `start`, or, when the connection failed while `start` was
+ * read (a watch without a starting revision reads the current one), the current revision read
+ * again, retried like the log reads for up to `requestTimeoutMs`. The watch then starts at that
+ * later read, which still lies between the watch() call and its first batch: a failed read gave
+ * no revision (it may have run, its reply lost), and every change after the later read is delivered.
+ */
+async function startRevision(
+  source: LogSource,
+  start: Promise<number>,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  let failingSince: number | undefined;
+  let read = start;
+  for (;;) {
+    try {
+      return await read;
+    } catch (err) {
+      if (source.isClosed()) throw closedError();
+      if (!isTenureError(err, 'TENURE_UNAVAILABLE')) throw err;
+      failingSince ??= source.clock.now();
+      if (source.clock.now() - failingSince >= source.requestTimeoutMs) throw err;
+      await sleep(100, { clock: source.clock, signal });
+      if (signal?.aborted) throw abortedError(signal, 'the watch');
+      read = source.revision();
+    }
+  }
+}
+
+/**
  * A watch of `key` (or the prefix) from the revision after `start` resolves (the last revision
  * not to deliver).
  */
@@ -198,7 +227,7 @@ async function* iterate(
   signal?.addEventListener('abort', onAbort);
   let failingSince: number | undefined;
   try {
-    cursor = await start;
+    cursor = await startRevision(source, start, signal);
     // A tail at or behind the start hands this watch every later entry; one ahead of it has
     // handed out some already, and an unknown position means it will wake everyone.
     const position = source.tail.position;
