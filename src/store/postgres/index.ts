@@ -129,6 +129,9 @@ export class PostgresStore extends StoreBase {
   };
   readonly #listener: Listener;
   #reaper: Timer | undefined;
+  /** Settles when doClose has ended the listener and the pool. */
+  readonly #closeDone: Promise<void>;
+  #endClose!: () => void;
   readonly #names = new Map<string, string>();
   /** Pooled connections that have their 'error' listener. */
   readonly #guarded = new WeakSet<pg.PoolClient>();
@@ -173,6 +176,7 @@ export class PostgresStore extends StoreBase {
       idleTimeoutMillis: 30_000,
       allowExitOnIdle: true,
     });
+    this.#closeDone = new Promise<void>((resolve) => (this.#endClose = resolve));
     this.#pool.on('error', () => undefined); // an idle connection lost: the pool replaces it
     this.#listener = new Listener({
       config,
@@ -438,6 +442,7 @@ export class PostgresStore extends StoreBase {
       clock: this.#o.clock,
       requestTimeoutMs: this.#o.requestTimeoutMs,
       isClosed: () => this.closed,
+      closeDone: () => this.#closeDone,
       readChanges: (after: number, k: string, p: boolean) => this.#readChanges(after, k, p),
     };
     return { [Symbol.asyncIterator]: () => watchChanges(source, key, prefix, start, signal) };
@@ -462,7 +467,11 @@ export class PostgresStore extends StoreBase {
   protected async doClose(): Promise<void> {
     if (this.#reaper !== undefined) this.#o.clock.clearTimeout(this.#reaper);
     this.#reaper = undefined;
-    await this.#listener.close();
-    await this.#pool.end().catch(() => undefined);
+    try {
+      await this.#listener.close();
+      await this.#pool.end().catch(() => undefined);
+    } finally {
+      this.#endClose();
+    }
   }
 }
