@@ -129,6 +129,9 @@ export class PostgresStore extends StoreBase {
   };
   readonly #listener: Listener;
   #reaper: Timer | undefined;
+  /** Rejects with TENURE_CLOSED when the store starts closing. */
+  readonly #closing: Promise<never>;
+  #rejectClosing!: (err: unknown) => void;
   /** Settles when doClose has ended the listener and the pool. */
   readonly #closeDone: Promise<void>;
   #endClose!: () => void;
@@ -177,6 +180,8 @@ export class PostgresStore extends StoreBase {
       allowExitOnIdle: true,
     });
     this.#closeDone = new Promise<void>((resolve) => (this.#endClose = resolve));
+    this.#closing = new Promise<never>((_, reject) => (this.#rejectClosing = reject));
+    this.#closing.catch(() => undefined);
     this.#pool.on('error', () => undefined); // an idle connection lost: the pool replaces it
     this.#listener = new Listener({
       config,
@@ -275,10 +280,19 @@ export class PostgresStore extends StoreBase {
   async #query<T>(text: string, values: unknown[]): Promise<T> {
     this.assertOpen();
     let client: pg.PoolClient;
+    // A connection still being set up when the pool ends is not ended with it: close fails the
+    // wait at once, and the connection, once it comes, is dropped.
+    const connecting = this.#pool.connect();
     try {
-      client = await this.#pool.connect();
+      client = await Promise.race([connecting, this.#closing]);
     } catch (err) {
-      if (this.closed) throw closedError();
+      if (this.closed) {
+        connecting.then(
+          (c) => c.release(true),
+          () => undefined,
+        );
+        throw closedError();
+      }
       throw mapPgError(err, this.#where);
     }
     if (!this.#guarded.has(client)) {
@@ -465,6 +479,7 @@ export class PostgresStore extends StoreBase {
   }
 
   protected async doClose(): Promise<void> {
+    this.#rejectClosing(closedError());
     if (this.#reaper !== undefined) this.#o.clock.clearTimeout(this.#reaper);
     this.#reaper = undefined;
     try {
