@@ -129,6 +129,12 @@ export class PostgresStore extends StoreBase {
   };
   readonly #listener: Listener;
   #reaper: Timer | undefined;
+  /** Rejects with TENURE_CLOSED when the store starts closing. */
+  readonly #closing: Promise<never>;
+  #rejectClosing!: (err: unknown) => void;
+  /** Settles when doClose has ended the listener and the pool. */
+  readonly #closeDone: Promise<void>;
+  #endClose!: () => void;
   readonly #names = new Map<string, string>();
   /** Pooled connections that have their 'error' listener. */
   readonly #guarded = new WeakSet<pg.PoolClient>();
@@ -173,6 +179,9 @@ export class PostgresStore extends StoreBase {
       idleTimeoutMillis: 30_000,
       allowExitOnIdle: true,
     });
+    this.#closeDone = new Promise<void>((resolve) => (this.#endClose = resolve));
+    this.#closing = new Promise<never>((_, reject) => (this.#rejectClosing = reject));
+    this.#closing.catch(() => undefined);
     this.#pool.on('error', () => undefined); // an idle connection lost: the pool replaces it
     this.#listener = new Listener({
       config,
@@ -271,10 +280,19 @@ export class PostgresStore extends StoreBase {
   async #query<T>(text: string, values: unknown[]): Promise<T> {
     this.assertOpen();
     let client: pg.PoolClient;
+    // A connection still being set up when the pool ends is not ended with it: close fails the
+    // wait at once, and the connection, once it comes, is dropped.
+    const connecting = this.#pool.connect();
     try {
-      client = await this.#pool.connect();
+      client = await Promise.race([connecting, this.#closing]);
     } catch (err) {
-      if (this.closed) throw closedError();
+      if (this.closed) {
+        connecting.then(
+          (c) => c.release(true),
+          () => undefined,
+        );
+        throw closedError();
+      }
       throw mapPgError(err, this.#where);
     }
     if (!this.#guarded.has(client)) {
@@ -438,6 +456,7 @@ export class PostgresStore extends StoreBase {
       clock: this.#o.clock,
       requestTimeoutMs: this.#o.requestTimeoutMs,
       isClosed: () => this.closed,
+      closeDone: () => this.#closeDone,
       readChanges: (after: number, k: string, p: boolean) => this.#readChanges(after, k, p),
     };
     return { [Symbol.asyncIterator]: () => watchChanges(source, key, prefix, start, signal) };
@@ -460,9 +479,14 @@ export class PostgresStore extends StoreBase {
   }
 
   protected async doClose(): Promise<void> {
+    this.#rejectClosing(closedError());
     if (this.#reaper !== undefined) this.#o.clock.clearTimeout(this.#reaper);
     this.#reaper = undefined;
-    await this.#listener.close();
-    await this.#pool.end().catch(() => undefined);
+    try {
+      await this.#listener.close();
+      await this.#pool.end().catch(() => undefined);
+    } finally {
+      this.#endClose();
+    }
   }
 }

@@ -43,6 +43,8 @@ export class Listener {
   #closed = false;
   #probe: Timer | undefined;
   #pauseMs = 50;
+  /** Ends a pause between connection attempts at once on close. */
+  readonly #stop = new AbortController();
   /**
    * While listening: every revision up to this one has been dispatched (notifications arrive in
    * commit order), so a watch whose cursor is at or past it has nothing to read until woken.
@@ -104,6 +106,11 @@ export class Listener {
           // Notifications are sent only between the listener's queries, so one that arrives before
           // this answer is for a revision at or below it; later ones raise #upTo as they come.
           const current = await client.query<{ r: string }>(this.#o.revisionSql);
+          if (this.#closed) {
+            // Closed while this connection was being set up: it is no one's to end but ours.
+            await client.end().catch(() => undefined);
+            return;
+          }
           this.#upTo = Number(current.rows[0]!.r);
           this.#client = client;
           this.#pauseMs = 50;
@@ -115,7 +122,7 @@ export class Listener {
           client.removeAllListeners('end');
           await client.end().catch(() => undefined);
           // Watches see the outage on their own reads; try again after a pause.
-          await sleep(this.#pauseMs, { clock: this.#o.clock });
+          await sleep(this.#pauseMs, { clock: this.#o.clock, signal: this.#stop.signal });
           this.#pauseMs = Math.min(this.#pauseMs * 2, 1000);
         }
       }
@@ -180,6 +187,7 @@ export class Listener {
   /** Ends the connection and wakes every watch (they see the store closed). */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#stop.abort();
     if (this.#probe !== undefined) this.#o.clock.clearTimeout(this.#probe);
     const client = this.#client;
     this.#client = undefined;
@@ -197,6 +205,12 @@ export interface WatchSource {
   readonly clock: Clock;
   readonly requestTimeoutMs: number;
   isClosed(): boolean;
+  /**
+   * Settles once the store has finished closing (its connections ended). A watch ends with
+   * TENURE_CLOSED only then, so a caller that awaits `close()` and then reads its watches' last
+   * results holds no rejected promise meanwhile.
+   */
+  closeDone(): Promise<void>;
   readChanges(
     after: number,
     key: string,
@@ -208,6 +222,10 @@ export interface WatchSource {
  * A watch: reads the change log after its cursor whenever it is woken, and yields whole
  * revisions. A read that fails with TENURE_UNAVAILABLE is retried (the listener reconnects
  * meanwhile) until it has failed for `requestTimeoutMs`; then the watch fails with it.
+ *
+ * Once the store is closed, whatever the watch was doing (waiting for its start, reading, pausing
+ * between failed reads, waiting for a wake-up), it ends with TENURE_CLOSED, once, after the
+ * store's close has finished; it yields nothing read after the close.
  */
 export async function* watchChanges(
   source: WatchSource,
@@ -219,10 +237,13 @@ export async function* watchChanges(
   let dirty = true;
   let woken = false;
   let wake: (() => void) | undefined;
+  /** The pause between failed reads, if one is under way. */
+  let pause: AbortController | undefined;
   const notify = () => {
     dirty = true;
     woken = true;
     wake?.();
+    pause?.abort();
   };
   const unsubscribe = source.listener.subscribe(key, prefix, notify);
   signal?.addEventListener('abort', notify);
@@ -247,14 +268,14 @@ export async function* watchChanges(
           const now = source.clock.now();
           failingSince ??= now;
           if (now - failingSince >= source.requestTimeoutMs) throw err;
-          const pause = new AbortController();
-          const onWake = () => pause.abort();
-          signal?.addEventListener('abort', onWake);
+          // Any wake-up (an abort, a close, a reconnect) ends the pause early.
+          pause = new AbortController();
           await sleep(100, { clock: source.clock, signal: pause.signal });
-          signal?.removeEventListener('abort', onWake);
+          pause = undefined;
           dirty = true;
           continue;
         }
+        if (source.isClosed()) throw closedError();
         cursor = Math.max(cursor, read.upTo);
         dirty = dirty || read.more;
         if (read.events.length > 0) yield { events: read.events, revision: read.upTo };
@@ -263,6 +284,11 @@ export async function* watchChanges(
       await new Promise<void>((resolve) => (wake = resolve));
       wake = undefined;
     }
+  } catch (err) {
+    if (!source.isClosed()) throw err;
+    // Closed (whichever call noticed it first): end with TENURE_CLOSED once closing is over.
+    await source.closeDone();
+    throw closedError();
   } finally {
     unsubscribe();
     signal?.removeEventListener('abort', notify);
