@@ -126,12 +126,15 @@ describe('FleetView over Membership, ShardManager and HeartbeatMesh', () => {
     const p1 = await new Semaphore(s1, 'crawl', 2, { owner: 'c1' }).acquire();
     await new Semaphore(s2, 'crawl', 2, { owner: 'c2' }).acquire();
     const third = new Semaphore(s3, 'crawl', 2, { owner: 'c3' }).acquire();
+    void third.catch(() => undefined); // awaited below; ended by the teardown if the test fails first
     // A read-write lock: two readers hold, a writer waits, a reader behind the writer waits.
     await new RWLock(s1, 'config', { owner: 'r1' }).readLock();
     await new RWLock(s2, 'config', { owner: 'r2' }).readLock();
     const writer = new RWLock(s3, 'config', { owner: 'w3' }).writeLock();
+    void writer.catch(() => undefined); // never granted: ended by the teardown
     await eventually(async () => (await store.range('rwlock/config/')).kvs.length === 3);
     const lateReader = new RWLock(s4, 'config', { owner: 'r4' }).readLock();
+    void lateReader.catch(() => undefined); // never granted: ended by the teardown
     // A mutex of the same name as the semaphore is a different lock.
     await new Mutex(s4, 'crawl', { owner: 'm4' }).lock();
 
@@ -139,7 +142,12 @@ describe('FleetView over Membership, ShardManager and HeartbeatMesh', () => {
     await eventually(async () => {
       await view.refresh();
       snap = view.snapshot();
-      return snap.locks.length === 3 && snap.locks.find((l) => l.kind === 'rwlock')?.waiters.length === 2;
+      // The semaphore's third acquire enqueues on its own time: wait for its waiter too.
+      return (
+        snap.locks.length === 3 &&
+        snap.locks.find((l) => l.kind === 'rwlock')?.waiters.length === 2 &&
+        snap.locks.find((l) => l.kind === 'semaphore')?.waiters.length === 1
+      );
     });
     const sem = snap.locks.find((l) => l.kind === 'semaphore')!;
     expect(sem).toMatchObject({ name: 'crawl', permits: 2 });
@@ -176,8 +184,6 @@ describe('FleetView over Membership, ShardManager and HeartbeatMesh', () => {
     const mixed = view.snapshot().locks.find((l) => l.kind === 'semaphore')!;
     expect(mixed).toMatchObject({ permits: 2, permitsDeclared: [2, 3] });
     expect(formatStatus(view.snapshot(), 'memory:')).toMatch(/semaphore of 2 \(DISAGREE: 2, 3\)/);
-    void writer.catch(() => undefined);
-    void lateReader.catch(() => undefined);
   });
 });
 
