@@ -94,7 +94,10 @@ async function sqliteFailovers(dir: string, signal: 'SIGKILL' | 'SIGTERM', ttlMs
   const topUp = async () => {
     while (alive().length < SQLITE_CANDIDATES)
       workers.push(
-        startWorker([path, 'elect', `w${workers.length}`, String(workerTtlMs), join(dir, 'unused.db')], env),
+        startWorker(
+          [`sqlite://${path}`, 'elect', `w${workers.length}`, String(workerTtlMs), join(dir, 'unused.db')],
+          env,
+        ),
       );
     await until(() => alive().every((w) => w.lines.some((l) => l.includes('"session"'))), workers);
   };

@@ -202,7 +202,7 @@ export async function run(): Promise<void> {
     const reapIntervalMs = 100;
     const failoverMs: number[] = [];
     const url = server.url(database);
-    const workerPath = fileURLToPath(new URL('../../test/postgres/worker.mjs', import.meta.url));
+    const workerPath = fileURLToPath(new URL('../../test/fixtures/recipe-worker.mjs', import.meta.url));
     for (let round = 0; round < 3; round++) {
       const leader = startNode(workerPath, [url, 'elect', `crash-${round}`, String(ttlMs), '/dev/null']);
       await leader.waitFor((l) => l.includes('"leader"'));

@@ -24,10 +24,10 @@ import {
   checkWorkersStarted,
   demoBounds,
 } from '../../src/cli/demo/liveness.js';
+import { CLI, runDemo, type DemoReport as Report } from '../helpers/demo.js';
 import { EtcdCluster } from '../helpers/etcd-cluster.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
 const dirs: ReturnType<typeof tempDir>[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => d.cleanup()));
 
@@ -190,41 +190,6 @@ describe('demo liveness checks', () => {
     expect(checkEndedOnTime(10_000 + bounds.marginMs + 1, 10_000, bounds.marginMs).ok).toBe(false);
   });
 });
-
-/** The demo's JSON report, as far as these tests read it. */
-interface Report {
-  ok: boolean;
-  ttlMs: number;
-  ttlNote: string;
-  elapsedMs: number;
-  bounds: { runMs: number; failoverMs: number };
-  failovers: { cause: string; ms?: number; toTerm?: number; fromTerm: number }[];
-  leaderships: number;
-  staleWritesRejected: number;
-  lockCycles: number;
-  counter: { value: number };
-  checks: { name: string; ok: boolean; detail: string; kind: 'safety' | 'liveness' }[];
-  slotCount: number;
-  slotChanges: { cause: string; moved: number; ideal: number; ms?: number }[];
-  slots: { takes: number; writes: number; staleAccepted: number; liveDoubleOwners: number };
-}
-
-/** Runs the demo to its end; resolves with its exit code and output. */
-function runDemo(
-  args: string[],
-): Promise<{ status: number | null; stdout: string; stderr: string; ms: number }> {
-  const started = performance.now();
-  const demo = spawn(process.execPath, [CLI, 'demo', '--no-dashboard', '--json', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  demo.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  demo.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) =>
-    demo.on('exit', (status) => resolve({ status, stdout, stderr, ms: performance.now() - started })),
-  );
-}
 
 describe('tenure demo on a 3-member etcd cluster', () => {
   let cluster: EtcdCluster | undefined;

@@ -43,7 +43,7 @@ async function failovers(signal: 'SIGKILL' | 'SIGTERM', rounds: number): Promise
   // process on a loaded machine does not lose its session, which is not what is measured.
   const ttl = signal === 'SIGTERM' ? 4 * TTL : TTL;
   const procs = Array.from({ length: rounds + 1 }, (_, i) =>
-    startNode(worker, [path, 'elect', `w${i}`, String(ttl), join(t.dir, 'counter.db')], env),
+    startNode(worker, [`sqlite://${path}`, 'elect', `w${i}`, String(ttl), join(t.dir, 'counter.db')], env),
   );
   const u = seeded(signal.length);
   const out: number[] = [];

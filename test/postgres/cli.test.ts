@@ -1,13 +1,12 @@
 /** `tenure status` and `tenure demo` on a PostgreSQL store, through the built CLI. */
-import { spawn, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Mutex } from '../../src/recipes/coordination/mutex.js';
 import { Session } from '../../src/recipes/coordination/session.js';
 import { openStore } from '../../src/store/open.js';
+import { CLI, expectDemoPasses } from '../helpers/demo.js';
 import { PG_PASSWORD, PostgresServer } from '../helpers/postgres-server.js';
 
-const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const started = PostgresServer.start();
 started.catch(() => undefined);
 afterAll(async () => {
@@ -71,32 +70,6 @@ describe('the CLI on postgres://', () => {
 
   it('tenure demo passes every check on PostgreSQL', async () => {
     const server = await started;
-    const url = server.url(await server.createDatabase('demo'));
-    const demo = spawn(
-      process.execPath,
-      [CLI, 'demo', '--no-dashboard', '--json', '--store', url, '--workers', '3', '--duration', '16s'],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    demo.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    demo.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const status = await new Promise<number | null>((resolve) => demo.on('exit', resolve));
-    const report = JSON.parse(stdout) as {
-      checks: { name: string; ok: boolean }[];
-      leaderships: number;
-      lockCycles: number;
-      staleWritesRejected: number;
-    };
-    expect(
-      report.checks.filter((c) => !c.ok),
-      stderr,
-    ).toEqual([]);
-    expect(status).toBe(0);
-    expect(report.leaderships).toBeGreaterThanOrEqual(3);
-    expect(report.lockCycles).toBeGreaterThan(0);
-    expect(stdout + stderr).not.toContain(PG_PASSWORD);
+    await expectDemoPasses(server.url(await server.createDatabase('demo')), '16s', PG_PASSWORD);
   }, 120_000);
 });

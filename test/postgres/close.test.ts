@@ -5,114 +5,41 @@
  * listening, and no connection of the store outlives its close.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { isTenureError } from '../../src/errors.js';
 import { PostgresStore } from '../../src/store/postgres/index.js';
-import type { WatchBatch } from '../../src/store/types.js';
-import { eventually, sleep } from '../helpers/async.js';
 import { PG_PASSWORD, PG_USER, PostgresServer } from '../helpers/postgres-server.js';
+import { busyCloseSuite } from '../store/close-suite.js';
 
 let server: PostgresServer;
 let database: string;
-/** The first revision of the history. */
-let first: number;
-/** Revisions written before the test: a watch from its start reads them in two pages. */
-const HISTORY = 1200;
 
-beforeAll(async () => {
-  server = await PostgresServer.start();
-  database = await server.createDatabase('close');
-  const s = await open();
-  first = (await s.revision()) + 1;
-  for (let i = 0; i < HISTORY; i += 10)
-    await Promise.all(Array.from({ length: 10 }, (_, j) => s.put(j % 2 === 0 ? 'k' : 'p/x', `v${i + j}`)));
-  await s.close();
-});
-
-afterAll(async () => {
-  await server?.stop();
-});
-
-function open(): Promise<PostgresStore> {
-  return PostgresStore.open({
-    port: server.port,
-    user: PG_USER,
-    password: PG_PASSWORD,
-    database,
-    connectTimeoutMs: 2000,
-  });
-}
-
-/** Connections to the test's database other than the one asking. */
-async function connectionsToDatabase(): Promise<number> {
-  const c = new pg.Client({ port: server.port, user: PG_USER, password: PG_PASSWORD, database });
-  await c.connect();
-  try {
-    const r = await c.query<{ n: string }>(
-      'SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
-      [database],
-    );
-    return Number(r.rows[0]!.n);
-  } finally {
-    await c.end();
-  }
-}
-
-/** Reads a watch after its store closed: its batches until it ends, and how it ended. */
-async function drain(
-  it: AsyncIterator<WatchBatch>,
-  first: Promise<IteratorResult<WatchBatch>>,
-): Promise<{ codes: string[]; after: IteratorResult<WatchBatch> }> {
-  const codes: string[] = [];
-  let next = first;
-  for (;;) {
+busyCloseSuite({
+  start: async () => {
+    server = await PostgresServer.start();
+    database = await server.createDatabase('close');
+  },
+  stop: async () => {
+    await server?.stop();
+  },
+  open: () =>
+    PostgresStore.open({
+      port: server.port,
+      user: PG_USER,
+      password: PG_PASSWORD,
+      database,
+      connectTimeoutMs: 2000,
+    }),
+  // Connections to the test's database other than the one asking.
+  connections: async () => {
+    const c = new pg.Client({ port: server.port, user: PG_USER, password: PG_PASSWORD, database });
+    await c.connect();
     try {
-      if ((await next).done === true) break;
-    } catch (err) {
-      codes.push(isTenureError(err) ? err.code : String(err));
-      break;
+      const r = await c.query<{ n: string }>(
+        'SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+        [database],
+      );
+      return Number(r.rows[0]!.n);
+    } finally {
+      await c.end();
     }
-    next = it.next();
-  }
-  // A watch that ended stays ended: no second error.
-  return { codes, after: await it.next() };
-}
-
-it('close ends every busy watch with TENURE_CLOSED once, rejects nothing unheard and leaves no connection', async () => {
-  const unheard: unknown[] = [];
-  const onUnhandled = (reason: unknown) => unheard.push(reason);
-  process.on('unhandledRejection', onUnhandled);
-  try {
-    for (let round = 0; round < 24; round++) {
-      const s = await open();
-      const watches = [
-        s.watch('k', { fromRevision: first }), // catch-up over two pages
-        s.watch('p/', { prefix: true, fromRevision: first }), // catch-up of a prefix
-        s.watch('idle'), // nothing to read: parks on a wake-up
-      ].map((w) => w[Symbol.asyncIterator]());
-      // Nobody listens to these until the store has closed.
-      const pending = watches.map((w) => w.next());
-      // Close at different points of the watches' (and the connections') work: at once, after
-      // the I/O already done, then 1 ms later each round.
-      if (round === 1) await new Promise((resolve) => setImmediate(resolve));
-      else if (round > 1) await sleep(round - 1);
-      await s.close();
-      const closedAt = performance.now();
-      const ends = await Promise.all(watches.map((w, i) => drain(w, pending[i]!)));
-      // At once, not after a connection attempt started before the close times out (2 s).
-      expect(performance.now() - closedAt).toBeLessThan(1000);
-      for (const end of ends) {
-        expect(end.codes).toEqual(['TENURE_CLOSED']);
-        expect(end.after.done).toBe(true);
-      }
-    }
-    // Give any late rejection the time to be reported.
-    await sleep(100);
-    expect(unheard).toEqual([]);
-    // The server drops a backend shortly after its client hung up.
-    await eventually(async () => (await connectionsToDatabase()) === 0).catch(() => undefined);
-    expect(await connectionsToDatabase()).toBe(0);
-  } finally {
-    process.off('unhandledRejection', onUnhandled);
-  }
+  },
 });

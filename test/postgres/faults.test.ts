@@ -22,7 +22,7 @@ import {
 import { startNode, type Child } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const worker = fileURLToPath(new URL('./worker.mjs', import.meta.url));
+const worker = fileURLToPath(new URL('../fixtures/recipe-worker.mjs', import.meta.url));
 const holdLock = fileURLToPath(new URL('./hold-lock.mjs', import.meta.url));
 const servers: PostgresServer[] = [];
 afterAll(async () => {

@@ -3,15 +3,14 @@
  * fleet and faults and every check holds, and a wrong password is a one-line error that never
  * shows the password. Real processes; needs `npm run build` first.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Mutex } from '../../src/recipes/coordination/mutex.js';
 import { Session } from '../../src/recipes/coordination/session.js';
 import { RedisStore } from '../../src/store/redis/index.js';
+import { CLI, expectDemoPasses } from '../helpers/demo.js';
 import { RedisServer } from '../helpers/redis-server.js';
 
-const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
 const PASSWORD = 'cli-s3cret';
 
 let server: RedisServer;
@@ -60,40 +59,10 @@ describe('tenure on redis://', () => {
   });
 
   it('demo: a fleet of three workers through the four faults, every check holds', async () => {
-    const demo = spawn(
-      process.execPath,
-      [
-        CLI,
-        'demo',
-        '--no-dashboard',
-        '--json',
-        '--workers',
-        '3',
-        '--duration',
-        '10s',
-        '--store',
-        `redis://:${PASSWORD}@127.0.0.1:${server.port}?keyPrefix=cli-demo`,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+    await expectDemoPasses(
+      `redis://:${PASSWORD}@127.0.0.1:${server.port}?keyPrefix=cli-demo`,
+      '10s',
+      PASSWORD,
     );
-    let stdout = '';
-    let stderr = '';
-    demo.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    demo.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const status = await new Promise<number | null>((resolve) => demo.on('exit', resolve));
-    const report = JSON.parse(stdout) as {
-      ok: boolean;
-      checks: { name: string; ok: boolean }[];
-      leaderships: number;
-      lockCycles: number;
-    };
-    expect(
-      report.checks.filter((c) => !c.ok),
-      stderr,
-    ).toEqual([]);
-    expect(status).toBe(0);
-    expect(report.leaderships).toBeGreaterThanOrEqual(3);
-    expect(report.lockCycles).toBeGreaterThan(0);
-    expect(stdout + stderr).not.toContain(PASSWORD);
   });
 });

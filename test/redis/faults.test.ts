@@ -27,7 +27,7 @@ import { startNode, type Child } from '../helpers/processes.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const worker = fileURLToPath(new URL('./worker.mjs', import.meta.url));
+const worker = fileURLToPath(new URL('../fixtures/recipe-worker.mjs', import.meta.url));
 type Event = { event: string; id: string; at: number; token?: number; accepted?: boolean; code?: string };
 const events = (c: Child) => c.lines.map((l) => JSON.parse(l) as Event);
 const writes = (procs: Child[]) => procs.flatMap(events).filter((e) => e.event === 'write');
@@ -54,7 +54,7 @@ describe('a Redis restart that lost writes', () => {
     const t = tempDir();
     new FencedCounter(join(t.dir, 'counter.db')).close();
     const procs = [0, 1, 2].map((i) =>
-      startNode(worker, [server.url, 'loop', `w${i}`, '1000', join(t.dir, 'counter.db'), '1']),
+      startNode(worker, [server.url, 'loop-forever', `w${i}`, '1000', join(t.dir, 'counter.db'), '1']),
     );
     try {
       await eventually(() => writes(procs).length >= 30, 20_000);
