@@ -194,3 +194,37 @@ function checkList<T>(list: readonly T[] | undefined, name: string, caps: StoreC
 export function isValue(value: unknown): value is Value {
   return typeof value === 'string' || value instanceof Uint8Array;
 }
+
+/** TLS material as every network backend takes it: PEM contents, not paths. */
+interface TlsMaterial {
+  ca?: string | Uint8Array;
+  cert?: string | Uint8Array;
+  key?: string | Uint8Array;
+}
+
+/** Checks that `value`, if given, is PEM text. */
+export function checkPem(value: unknown, name: string): void {
+  if (value !== undefined && typeof value !== 'string' && !(value instanceof Uint8Array))
+    throw invalidArgument(name, 'must be PEM text (a string or Uint8Array)');
+}
+
+/**
+ * Checks a backend's `tls` option of the form `boolean | { ca, cert, key }`: `false` is plain
+ * TCP, `true` TLS with Node's root CAs, an object TLS with its PEM material (cert and key
+ * together, or neither).
+ */
+export function resolveTls<T extends TlsMaterial>(
+  tls: boolean | T,
+  name = 'options.tls',
+): false | T | Record<string, never> {
+  if (tls === false) return false;
+  if (tls === true) return {};
+  if (tls === null || typeof tls !== 'object')
+    throw invalidArgument(name, 'must be a boolean or an object { ca, cert, key }');
+  checkPem(tls.ca, `${name}.ca`);
+  checkPem(tls.cert, `${name}.cert`);
+  checkPem(tls.key, `${name}.key`);
+  if ((tls.cert === undefined) !== (tls.key === undefined))
+    throw invalidArgument(name, 'needs both cert and key, or neither');
+  return tls;
+}

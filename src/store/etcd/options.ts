@@ -4,7 +4,7 @@
  */
 import { systemClock, type Clock } from '../../clock.js';
 import { invalidArgument } from '../../errors.js';
-import { checkInteger } from '../validate.js';
+import { checkInteger, resolveTls } from '../validate.js';
 
 /** TLS material for `etcds://` clusters. PEM contents (not paths); see openStore for paths. */
 export interface EtcdTlsOptions {
@@ -89,11 +89,6 @@ export interface ResolvedEtcdOptions {
 
 const ENDPOINT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/;
 
-function checkPem(value: unknown, name: string): void {
-  if (value !== undefined && typeof value !== 'string' && !(value instanceof Uint8Array))
-    throw invalidArgument(name, 'must be PEM text (a string or Uint8Array)');
-}
-
 /** Applies defaults and checks every option and the relations between them. */
 export function resolveEtcdOptions(options: EtcdStoreOptions): ResolvedEtcdOptions {
   if (options === null || typeof options !== 'object') throw invalidArgument('options', 'must be an object');
@@ -111,17 +106,7 @@ export function resolveEtcdOptions(options: EtcdStoreOptions): ResolvedEtcdOptio
   });
   if (new Set(o.endpoints).size !== o.endpoints.length)
     throw invalidArgument('options.endpoints', 'must not list a member twice');
-  let tls: false | EtcdTlsOptions;
-  if (o.tls === false) tls = false;
-  else if (o.tls === true) tls = {};
-  else if (o.tls !== null && typeof o.tls === 'object') {
-    checkPem(o.tls.ca, 'options.tls.ca');
-    checkPem(o.tls.cert, 'options.tls.cert');
-    checkPem(o.tls.key, 'options.tls.key');
-    if ((o.tls.cert === undefined) !== (o.tls.key === undefined))
-      throw invalidArgument('options.tls', 'needs both cert and key, or neither');
-    tls = o.tls;
-  } else throw invalidArgument('options.tls', 'must be a boolean or an object { ca, cert, key }');
+  const tls: false | EtcdTlsOptions = resolveTls(o.tls);
   if (o.username !== undefined && (typeof o.username !== 'string' || o.username === ''))
     throw invalidArgument('options.username', 'must be a non-empty string');
   if (o.password !== undefined && typeof o.password !== 'string')

@@ -4,7 +4,7 @@
  */
 import { systemClock, type Clock } from '../../clock.js';
 import { invalidArgument } from '../../errors.js';
-import { checkInteger } from '../validate.js';
+import { checkInteger, resolveTls } from '../validate.js';
 
 /** TLS material for `rediss://` servers. PEM contents (not paths). */
 export interface RedisTlsOptions {
@@ -101,11 +101,6 @@ export interface ResolvedRedisOptions {
   clock: Clock;
 }
 
-function checkPem(value: unknown, name: string): void {
-  if (value !== undefined && typeof value !== 'string' && !(value instanceof Uint8Array))
-    throw invalidArgument(name, 'must be PEM text (a string or Uint8Array)');
-}
-
 /** Applies defaults and checks every option and the relations between them. */
 export function resolveRedisOptions(options: RedisStoreOptions = {}): ResolvedRedisOptions {
   if (options === null || typeof options !== 'object') throw invalidArgument('options', 'must be an object');
@@ -115,17 +110,7 @@ export function resolveRedisOptions(options: RedisStoreOptions = {}): ResolvedRe
     throw invalidArgument('options.host', `must be a host name or IP address, got ${String(o.host)}`);
   checkInteger(o.port, 'options.port', 1, 65535);
   checkInteger(o.db, 'options.db', 0, 1_000_000);
-  let tls: false | RedisTlsOptions;
-  if (o.tls === false) tls = false;
-  else if (o.tls === true) tls = {};
-  else if (o.tls !== null && typeof o.tls === 'object') {
-    checkPem(o.tls.ca, 'options.tls.ca');
-    checkPem(o.tls.cert, 'options.tls.cert');
-    checkPem(o.tls.key, 'options.tls.key');
-    if ((o.tls.cert === undefined) !== (o.tls.key === undefined))
-      throw invalidArgument('options.tls', 'needs both cert and key, or neither');
-    tls = o.tls;
-  } else throw invalidArgument('options.tls', 'must be a boolean or an object { ca, cert, key }');
+  const tls: false | RedisTlsOptions = resolveTls(o.tls);
   if (o.username !== undefined && (typeof o.username !== 'string' || o.username === ''))
     throw invalidArgument('options.username', 'must be a non-empty string');
   if (o.password !== undefined && typeof o.password !== 'string')
