@@ -5,11 +5,12 @@
  * (this kernel has no netem). Every process is killed on stop() and, as a last resort, when the
  * test process exits.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { makeCertificates, type TestCertificates } from './certificates.js';
 import { tempDir } from './tmp.js';
 
 const ETCD = process.env.ETCD_BIN ?? '/usr/bin/etcd';
@@ -56,15 +57,7 @@ function ephemeralRange(): [number, number] {
 }
 
 /** PEM files made for a TLS cluster. */
-export interface EtcdTlsFiles {
-  caPath: string;
-  certPath: string;
-  keyPath: string;
-  /** Client certificate and key signed by the CA (PEM contents). */
-  ca: string;
-  cert: string;
-  key: string;
-}
+export type EtcdTlsFiles = TestCertificates;
 
 export interface EtcdClusterOptions {
   /** Members. @default 3 */
@@ -299,60 +292,6 @@ export class EtcdCluster {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
-}
-
-function makeCertificates(dir: string): EtcdTlsFiles {
-  const p = (name: string) => join(dir, name);
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl(
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    p('ca.key'),
-    '-out',
-    p('ca.crt'),
-    '-days',
-    '1',
-    '-subj',
-    '/CN=tenure-test-ca',
-  );
-  const sign = (name: string, cn: string, ext: string) => {
-    openssl('req', ...ec, '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`), '-subj', `/CN=${cn}`);
-    writeFileSync(p(`${name}.ext`), ext);
-    openssl(
-      'x509',
-      '-req',
-      '-in',
-      p(`${name}.csr`),
-      '-CA',
-      p('ca.crt'),
-      '-CAkey',
-      p('ca.key'),
-      '-CAcreateserial',
-      '-out',
-      p(`${name}.crt`),
-      '-days',
-      '1',
-      '-extfile',
-      p(`${name}.ext`),
-    );
-  };
-  sign(
-    'server',
-    '127.0.0.1',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n',
-  );
-  sign('client', 'tenure-client', 'extendedKeyUsage=clientAuth\n');
-  return {
-    caPath: p('ca.crt'),
-    certPath: p('client.crt'),
-    keyPath: p('client.key'),
-    ca: readFileSync(p('ca.crt'), 'utf8'),
-    cert: readFileSync(p('client.crt'), 'utf8'),
-    key: readFileSync(p('client.key'), 'utf8'),
-  };
 }
 
 /**

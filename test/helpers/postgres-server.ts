@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { chmodSync, chownSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { makeCertificates } from './certificates.js';
 import { freePort } from './etcd-cluster.js';
 import { tempDir } from './tmp.js';
 
@@ -159,49 +160,15 @@ export class PostgresServer {
 
   /** A CA and a server certificate for 127.0.0.1 (openssl), and the settings that serve them. */
   #makeCertificates(): void {
-    const p = (name: string) => join(this.dir, name);
-    const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-    openssl(
-      'req',
-      '-x509',
-      ...ec,
-      '-keyout',
-      p('ca.key'),
-      '-out',
-      p('ca.crt'),
-      '-days',
-      '1',
-      '-subj',
-      '/CN=tenure-pg-test-ca',
-    );
-    openssl('req', ...ec, '-keyout', p('server.key'), '-out', p('server.csr'), '-subj', '/CN=127.0.0.1');
-    writeFileSync(p('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-    openssl(
-      'x509',
-      '-req',
-      '-in',
-      p('server.csr'),
-      '-CA',
-      p('ca.crt'),
-      '-CAkey',
-      p('ca.key'),
-      '-CAcreateserial',
-      '-out',
-      p('server.crt'),
-      '-days',
-      '1',
-      '-extfile',
-      p('server.ext'),
-    );
-    for (const name of ['server.key', 'server.crt']) {
-      if (this.#identity !== undefined) chownSync(p(name), this.#identity.uid, this.#identity.gid);
-      chmodSync(p(name), 0o600);
+    const certificates = makeCertificates(this.dir);
+    for (const file of [certificates.serverKeyPath, certificates.serverCertPath]) {
+      if (this.#identity !== undefined) chownSync(file, this.#identity.uid, this.#identity.gid);
+      chmodSync(file, 0o600);
     }
     this.#settings.ssl = 'on';
-    this.#settings.ssl_cert_file = p('server.crt');
-    this.#settings.ssl_key_file = p('server.key');
-    this.caPath = p('ca.crt');
+    this.#settings.ssl_cert_file = certificates.serverCertPath;
+    this.#settings.ssl_key_file = certificates.serverKeyPath;
+    this.caPath = certificates.caPath;
   }
 
   #run(program: string, args: string[]): void {
