@@ -12,23 +12,12 @@
 import {
   History,
   checkLinearizability,
+  seededRandom,
   simulate,
   type HistoryEvent,
   type SimulationVariant,
 } from '../src/verify/index.js';
 import { table, writeResults } from './report.js';
-
-/** A small seeded generator (mulberry32), so every run checks the same histories. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Shape {
   readonly ops: number;
@@ -41,7 +30,7 @@ interface Shape {
 
 /** A linearizable history of `shape.ops` operations (see the module comment). */
 export function generateHistory(shape: Shape): History {
-  const rnd = random(shape.seed);
+  const rnd = seededRandom(shape.seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
   const keys = Array.from({ length: shape.keys }, (_, i) => `key/${i}`);
   const values = Array.from({ length: 5 }, (_, i) => `v${i}`);

@@ -3,18 +3,10 @@
  * with a measurement when it is within 2 % of it (relative) or inside the measurement's 99 %
  * confidence interval.
  */
+import { seededRandom } from '../../src/verify/workload.js';
 
-/** A seeded uniform generator in [0, 1) (mulberry32: 32-bit state, enough for 10^7 draws). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded uniform generator in [0, 1): tenure/verify's mulberry32, enough for 10^7 draws. */
+export const seeded: (seed: number) => () => number = seededRandom;
 
 /** A normal sampler (Box–Muller) over a uniform generator. */
 export function normalSampler(u: () => number, mean: number, std: number): () => number {
