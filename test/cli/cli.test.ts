@@ -3,13 +3,13 @@
  * in CMD's environment, a lost lock stopping CMD, SIGINT forwarding, and elect's failover.
  * Needs `npm run build` first.
  */
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { eventually } from '../helpers/async.js';
 import { startNode, type Child } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
+import { runCli } from '../helpers/cli.js';
 
 const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
 const CMD = join(import.meta.dirname, '../fixtures/cli/command.mjs');
@@ -38,13 +38,7 @@ afterEach(() => {
 afterAll(() => tmp.cleanup());
 
 function cli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    encoding: 'utf8',
-    cwd: tmp.dir,
-    env: { ...process.env, TENURE_STORE: url, ...env },
-    timeout: 20_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runCli(CLI, args, { cwd: tmp.dir, env: { TENURE_STORE: url, ...env } });
 }
 
 function start(args: string[]): Child {

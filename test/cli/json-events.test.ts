@@ -3,13 +3,13 @@
  * with an `event`, in the order things happened, carrying the fencing token, term, cause and exit
  * code a program needs (docs/cli.md). Needs `npm run build` first.
  */
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { statusLine } from '../../src/cli/status-line.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { startNode, type Child } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
+import { runCli } from '../helpers/cli.js';
 
 const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
 const CMD = join(import.meta.dirname, '../fixtures/cli/command.mjs');
@@ -30,13 +30,7 @@ afterEach(() => {
 afterAll(() => tmp.cleanup());
 
 function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    encoding: 'utf8',
-    cwd: tmp.dir,
-    env: { ...process.env, TENURE_STORE: url },
-    timeout: 20_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runCli(CLI, args, { cwd: tmp.dir, env: { TENURE_STORE: url } });
 }
 
 function start(args: string[]): Child {

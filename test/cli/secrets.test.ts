@@ -4,7 +4,6 @@
  * authentication on. The password may also come from TENURE_STORE_PASSWORD or
  * TENURE_STORE_PASSWORD_FILE. Needs `npm run build` first.
  */
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import { DEFAULT_ETCD_NAMESPACE } from '../../src/store/open.js';
 import { EtcdCluster } from '../helpers/etcd-cluster.js';
 import { startNode } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
+import { runCli } from '../helpers/cli.js';
 
 const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
 const PASSWORD = 'Pw-5ecret-9x';
@@ -46,19 +46,11 @@ afterAll(async () => {
 });
 
 function cli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    encoding: 'utf8',
+  const r = runCli(CLI, args, {
     cwd: tmp.dir,
-    env: {
-      ...process.env,
-      TENURE_STORE: '',
-      TENURE_STORE_PASSWORD: '',
-      TENURE_STORE_PASSWORD_FILE: '',
-      ...env,
-    },
-    timeout: 20_000,
+    env: { TENURE_STORE: '', TENURE_STORE_PASSWORD: '', TENURE_STORE_PASSWORD_FILE: '', ...env },
   });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, all: r.stdout + r.stderr };
+  return { ...r, all: r.stdout + r.stderr };
 }
 
 describe('the store password is never shown', () => {

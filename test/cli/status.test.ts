@@ -13,6 +13,7 @@ import { Session } from '../../src/recipes/coordination/session.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { startNode } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
+import { runCli } from '../helpers/cli.js';
 
 const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
 
@@ -35,14 +36,12 @@ async function storeWith(name: string, fill: (store: SqliteStore) => Promise<voi
 }
 
 function cli(args: string[], url: string) {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    encoding: 'utf8',
+  return runCli(CLI, args, {
     cwd: tmp.dir,
-    env: { ...process.env, TENURE_STORE: url },
-    timeout: 30_000,
+    env: { TENURE_STORE: url },
+    timeoutMs: 30_000,
     maxBuffer: 64 * 1024 * 1024,
   });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 describe('tenure status to a pipe', () => {

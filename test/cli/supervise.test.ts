@@ -19,6 +19,7 @@ import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { eventually, sleep } from '../helpers/async.js';
 import { startNode, type Child } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
+import { runCli } from '../helpers/cli.js';
 
 const CLI = process.env.TENURE_TEST_CLI ?? join(import.meta.dirname, '../../dist/src/cli/main.js');
 const CMD = join(import.meta.dirname, '../fixtures/cli/command.mjs');
@@ -81,13 +82,7 @@ function running(pid: number): boolean {
 }
 
 function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    encoding: 'utf8',
-    cwd: tmp.dir,
-    env: { ...process.env, TENURE_STORE: url },
-    timeout: 20_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runCli(CLI, args, { cwd: tmp.dir, env: { TENURE_STORE: url } });
 }
 
 function start(args: string[]): Child {

@@ -3,13 +3,13 @@
  * fleet and faults and every check holds, and a wrong password is a one-line error that never
  * shows the password. Real processes; needs `npm run build` first.
  */
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Mutex } from '../../src/recipes/coordination/mutex.js';
 import { Session } from '../../src/recipes/coordination/session.js';
 import { RedisStore } from '../../src/store/redis/index.js';
 import { CLI, expectDemoPasses } from '../helpers/demo.js';
 import { RedisServer } from '../helpers/redis-server.js';
+import { runCli } from '../helpers/cli.js';
 
 const PASSWORD = 'cli-s3cret';
 
@@ -20,12 +20,7 @@ beforeAll(async () => {
 afterAll(async () => server?.stop());
 
 function cli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    timeout: 30_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runCli(CLI, args, { env, timeoutMs: 30_000 });
 }
 
 describe('tenure on redis://', () => {
