@@ -8,6 +8,7 @@ import { abortedError } from '../errors.js';
 import { StoreBase } from './base.js';
 import { closedError } from './errors.js';
 import type { WatchBatch, WatchEvent } from './types.js';
+import { Watchers } from './watchers.js';
 
 /** A backend's ordered log of changes. */
 export interface ChangeLog {
@@ -95,11 +96,6 @@ async function* iterate(
 
 const YIELD_EVERY_MS = 5;
 
-interface Subscriber {
-  readonly key: string;
-  readonly wake: (quietUpTo?: number) => void;
-}
-
 /**
  * A backend whose watches read its own change log: it supplies the log, this class supplies
  * the watches and wakes only the ones a change concerns (wake them with
@@ -111,9 +107,7 @@ interface Subscriber {
  * 10,000 wake-ups and reads (issue 10).
  */
 export abstract class ChangeLogStore extends StoreBase implements ChangeLog {
-  readonly #exact = new Map<string, Set<Subscriber>>();
-  readonly #prefixed = new Set<Subscriber>();
-  #count = 0;
+  readonly #watchers = new Watchers();
   /** The revision up to which changes were dispatched to the subscribers; undefined with none. */
   #dispatched: number | undefined;
   // eslint-disable-next-line no-restricted-properties -- CPU time this process spent, not time on any clock (see below)
@@ -151,34 +145,17 @@ export abstract class ChangeLogStore extends StoreBase implements ChangeLog {
 
   /** How many watches are waiting on the log. */
   protected get watchers(): number {
-    return this.#count;
+    return this.#watchers.size;
   }
 
   /** Called when the first watch starts waiting. */
   protected onFirstWatcher(): void {}
 
   subscribe(key: string, prefix: boolean, wake: (quietUpTo?: number) => void): () => void {
-    const sub: Subscriber = { key, wake };
     if (this.#dispatched === undefined) this.#dispatched = this.#currentRevisionOr(undefined);
-    if (prefix) this.#prefixed.add(sub);
-    else {
-      let set = this.#exact.get(key);
-      if (set === undefined) this.#exact.set(key, (set = new Set()));
-      set.add(sub);
-    }
-    if (++this.#count === 1) this.onFirstWatcher();
-    let subscribed = true;
-    return () => {
-      if (!subscribed) return;
-      subscribed = false;
-      this.#count--;
-      if (prefix) this.#prefixed.delete(sub);
-      else {
-        const set = this.#exact.get(key);
-        set?.delete(sub);
-        if (set?.size === 0) this.#exact.delete(key);
-      }
-    };
+    const remove = this.#watchers.add(key, prefix, wake);
+    if (this.#watchers.size === 1) this.onFirstWatcher();
+    return remove;
   }
 
   /**
@@ -189,14 +166,14 @@ export abstract class ChangeLogStore extends StoreBase implements ChangeLog {
    */
   protected notify(events?: readonly WatchEvent[], revision?: number): void {
     const from = this.#dispatched;
-    if (this.closed) return this.#wakeAll();
-    if (this.#count === 0) {
+    if (this.closed) return this.#watchers.wakeAll();
+    if (this.#watchers.size === 0) {
       this.#dispatched = undefined;
       return;
     }
     if (from === undefined) {
       this.#dispatched = this.#currentRevisionOr(undefined);
-      return this.#wakeAll();
+      return this.#watchers.wakeAll();
     }
     let upTo: number;
     let changed: readonly WatchEvent[];
@@ -216,21 +193,17 @@ export abstract class ChangeLogStore extends StoreBase implements ChangeLog {
       } catch {
         // Fell behind the log's retention (or could not read it): every watch reads for itself.
         this.#dispatched = this.#currentRevisionOr(undefined);
-        return this.#wakeAll();
+        return this.#watchers.wakeAll();
       }
       changed = all;
       upTo ??= from;
     }
     this.#dispatched = Math.max(from, upTo);
     if (changed.length === 0) return;
-    const woken = new Set<Subscriber>();
-    for (const e of changed) {
-      const exact = this.#exact.get(e.kv.key);
-      if (exact !== undefined) for (const sub of exact) woken.add(sub);
-    }
-    if (this.#prefixed.size > 0)
-      for (const sub of this.#prefixed) if (changed.some((e) => e.kv.key.startsWith(sub.key))) woken.add(sub);
-    for (const sub of woken) sub.wake(from);
+    this.#watchers.wake(
+      changed.map((e) => e.kv.key),
+      from,
+    );
   }
 
   #currentRevisionOr(fallback: number | undefined): number | undefined {
@@ -239,12 +212,6 @@ export abstract class ChangeLogStore extends StoreBase implements ChangeLog {
     } catch {
       return fallback;
     }
-  }
-
-  #wakeAll(): void {
-    const all: Subscriber[] = [...this.#prefixed];
-    for (const set of this.#exact.values()) for (const sub of set) all.push(sub);
-    for (const sub of all) sub.wake();
   }
 
   protected doWatch(

@@ -15,11 +15,7 @@ import { abortedError, isTenureError } from '../../errors.js';
 import { sleep } from '../../sleep.js';
 import { closedError } from '../errors.js';
 import type { WatchBatch, WatchEvent } from '../types.js';
-
-interface Subscriber {
-  readonly key: string;
-  readonly wake: () => void;
-}
+import { Watchers } from '../watchers.js';
 
 /** Options of a {@link Listener}. */
 export interface ListenerOptions {
@@ -35,9 +31,7 @@ export interface ListenerOptions {
 /** The store's listening connection, and the watches waiting on it, indexed by key. */
 export class Listener {
   readonly #o: ListenerOptions;
-  readonly #exact = new Map<string, Set<Subscriber>>();
-  readonly #prefixed = new Set<Subscriber>();
-  #count = 0;
+  readonly #watchers = new Watchers();
   #client: pg.Client | undefined;
   #starting = false;
   #closed = false;
@@ -63,27 +57,9 @@ export class Listener {
 
   /** Registers a watch; it is woken when its key (or a key under it) may have changed. */
   subscribe(key: string, prefix: boolean, wake: () => void): () => void {
-    const sub: Subscriber = { key, wake };
-    if (prefix) this.#prefixed.add(sub);
-    else {
-      let set = this.#exact.get(key);
-      if (set === undefined) this.#exact.set(key, (set = new Set()));
-      set.add(sub);
-    }
-    this.#count++;
+    const remove = this.#watchers.add(key, prefix, wake);
     if (this.#client === undefined && !this.#starting) void this.#start();
-    let subscribed = true;
-    return () => {
-      if (!subscribed) return;
-      subscribed = false;
-      this.#count--;
-      if (prefix) this.#prefixed.delete(sub);
-      else {
-        const set = this.#exact.get(key);
-        set?.delete(sub);
-        if (set?.size === 0) this.#exact.delete(key);
-      }
-    };
+    return remove;
   }
 
   async #start(): Promise<void> {
@@ -116,7 +92,7 @@ export class Listener {
           this.#pauseMs = 50;
           this.#scheduleProbe();
           // Changes committed before LISTEN took effect woke nobody: every watch reads again.
-          this.#wakeAll();
+          this.#watchers.wakeAll();
           return;
         } catch {
           client.removeAllListeners('end');
@@ -138,8 +114,8 @@ export class Listener {
     if (this.#probe !== undefined) this.#o.clock.clearTimeout(this.#probe);
     client.removeAllListeners('notification');
     void client.end().catch(() => undefined);
-    this.#wakeAll();
-    if (!this.#closed && this.#count > 0 && !this.#starting) void this.#start();
+    this.#watchers.wakeAll();
+    if (!this.#closed && this.#watchers.size > 0 && !this.#starting) void this.#start();
   }
 
   /** Sends a query on the listening connection every probe interval while watches are open. */
@@ -148,7 +124,7 @@ export class Listener {
     const client = this.#client;
     if (client === undefined || this.#closed) return;
     this.#probe = this.#o.clock.setTimeout(() => {
-      if (this.#count === 0) return this.#scheduleProbe();
+      if (this.#watchers.size === 0) return this.#scheduleProbe();
       client.query('SELECT 1').then(
         () => this.#scheduleProbe(),
         () => this.#lost(client), // no answer within requestTimeoutMs: a cut connection
@@ -167,21 +143,9 @@ export class Listener {
     const revision = Number(parts[0]);
     if (this.#upTo !== undefined && Number.isSafeInteger(revision) && revision > this.#upTo)
       this.#upTo = revision;
-    if (parts.length < 2) return this.#wakeAll();
+    if (parts.length < 2) return this.#watchers.wakeAll();
     const keys = parts.slice(1).map((h) => Buffer.from(h, 'hex').toString('utf8'));
-    const woken = new Set<Subscriber>();
-    for (const key of keys) {
-      const exact = this.#exact.get(key);
-      if (exact !== undefined) for (const sub of exact) woken.add(sub);
-    }
-    for (const sub of this.#prefixed) if (keys.some((k) => k.startsWith(sub.key))) woken.add(sub);
-    for (const sub of woken) sub.wake();
-  }
-
-  #wakeAll(): void {
-    const all: Subscriber[] = [...this.#prefixed];
-    for (const set of this.#exact.values()) for (const sub of set) all.push(sub);
-    for (const sub of all) sub.wake();
+    this.#watchers.wake(keys);
   }
 
   /** Ends the connection and wakes every watch (they see the store closed). */
@@ -191,7 +155,7 @@ export class Listener {
     if (this.#probe !== undefined) this.#o.clock.clearTimeout(this.#probe);
     const client = this.#client;
     this.#client = undefined;
-    this.#wakeAll();
+    this.#watchers.wakeAll();
     if (client !== undefined) {
       client.removeAllListeners('end');
       await client.end().catch(() => undefined);
