@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { TenureError } from '../../src/errors.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
+import { SqliteStore } from '../../src/store/sqlite/index.js';
 import type { KeyValue, Store, Value } from '../../src/store/types.js';
 import {
   History,
@@ -179,6 +180,10 @@ describe('recorded histories', () => {
     const { dir, cleanup } = tempDir('tenure-verify-');
     cleanups.push(cleanup);
     const path = join(dir, 'store.db');
+    // Create the store (schema, WAL) before the workers open it: four first opens at once
+    // contend for the file's lock while one of them sets it up, past busyTimeoutMs on a loaded
+    // machine, and this test is about the histories, not about that start-up.
+    await new SqliteStore({ path }).close();
     const fixture = join(import.meta.dirname, 'fixtures', 'register-worker.mjs');
     const workers = ['w1', 'w2', 'w3', 'w4'].map((id) => ({
       id,
