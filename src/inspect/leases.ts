@@ -48,10 +48,13 @@ export class LeaseTracker {
     if (ask === undefined) this.#gone.clear();
     for (const [lease, ms] of results) {
       if (ms === undefined) {
-        this.#tracks.delete(lease);
+        // Its track stays as the last look left it (until the lease is no longer listed): the
+        // key's deletion may reach the reader after this look, and it must still be told whether
+        // the lease's time had run out (a crash) and when it was last renewed.
         this.#gone.add(lease);
         continue;
       }
+      this.#gone.delete(lease);
       const t = this.#tracks.get(lease);
       if (!t) this.#tracks.set(lease, { maxRemaining: ms, lastRemaining: ms, renewedAt: now, seenAt: now });
       else {
@@ -93,21 +96,27 @@ export class LeaseTracker {
    * expires it no earlier), and its ttl as far as seen; undefined for a lease not looked up.
    */
   info(lease: string): LeaseInfo | undefined {
+    if (this.#gone.has(lease)) return { remainingMs: undefined, maxRemainingMs: undefined };
     const t = this.#tracks.get(lease);
-    if (t === undefined)
-      return this.#gone.has(lease) ? { remainingMs: undefined, maxRemainingMs: undefined } : undefined;
+    if (t === undefined) return undefined;
     return {
       remainingMs: Math.max(0, t.lastRemaining - (this.now() - t.seenAt)),
       maxRemainingMs: t.maxRemaining,
     };
   }
 
-  /** When the lease was last seen renewed (monotonic ms), for dating a fault. */
+  /**
+   * When the lease was last seen renewed (monotonic ms), for dating a fault; also for a lease the
+   * last look found gone, as long as it is listed.
+   */
   renewedAt(lease: string): number | undefined {
     return this.#tracks.get(lease)?.renewedAt;
   }
 
-  /** Whether, by the last look, the lease's time ran out before `at`: its holder died or froze. */
+  /**
+   * Whether, by the last look that found the lease alive, its time ran out before `at`: its holder
+   * died or froze (whether or not a later look found it gone).
+   */
   ranOutBy(lease: string, at: number): boolean {
     const t = this.#tracks.get(lease);
     return t !== undefined && at >= t.seenAt + t.lastRemaining;

@@ -81,17 +81,21 @@ describe('.ci/run check_tools', () => {
  * is missing, with stubs for apt-get (which "installs" a package by adding its stub program) and
  * npm; resolves with what each was asked.
  */
-function runAsCi(o: { lists: boolean; failFirstInstall: boolean }) {
-  const bin = binDir([
-    'etcd',
-    'chromium',
-    'openssl',
-    'prometheus',
-    'promtool',
-    'redis-server',
-    'postgres',
-    'stress-ng',
-  ]);
+function runAsCi(o: { lists: boolean; failFirstInstall: boolean; absent?: readonly string[] }) {
+  const absent = new Set(o.absent ?? ['etcdctl']);
+  const bin = binDir(
+    [
+      'etcd',
+      'etcdctl',
+      'chromium',
+      'openssl',
+      'prometheus',
+      'promtool',
+      'redis-server',
+      'postgres',
+      'stress-ng',
+    ].filter((tool) => !absent.has(tool)),
+  );
   const log = join(bin, 'calls.log');
   const lists = join(bin, 'lists');
   mkdirSync(lists);
@@ -114,7 +118,7 @@ exit 0`,
   // Only the system programs the script and the stubs use, so that what this machine happens to
   // have installed (an etcdctl in /usr/bin) cannot leak into the machine the test stands for.
   const system = binDir([]);
-  for (const name of ['id', 'env', 'dirname', 'readlink', 'touch', 'chmod'])
+  for (const name of ['id', 'env', 'dirname', 'readlink', 'touch', 'chmod', 'sort'])
     symlinkSync(
       execFileSync('/bin/sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim(),
       join(system, name),
@@ -150,6 +154,18 @@ describe.skipIf(process.getuid?.() !== 0)('.ci/run as CI runs it (as root, apt-g
       'npm run lint stdin=/dev/null',
       'npm test stdin=/dev/null',
     ]);
+  });
+
+  it('asks for a package once when it provides several missing programs (prometheus and promtool)', () => {
+    const r = runAsCi({
+      lists: true,
+      failFirstInstall: false,
+      absent: ['etcdctl', 'prometheus', 'promtool'],
+    });
+    const installs = r.calls.filter((c) => c.startsWith('apt-get') && c.includes(' install '));
+    expect(installs).toHaveLength(1);
+    const packages = / --no-install-recommends (.*) stdin=/.exec(installs[0]!)![1]!.split(' ');
+    expect(packages.sort()).toEqual(['etcd-client', 'prometheus']);
   });
 
   it('refreshes the package lists only when there are none, or when an install fails on stale ones', () => {

@@ -64,6 +64,31 @@ describe('LeaseTracker', () => {
     expect(t.info('b')).toEqual({ remainingMs: undefined, maxRemainingMs: undefined });
   });
 
+  it('a lease a look finds gone, before its keys are seen deleted, is still told expired from let go, with its last renewal', async () => {
+    // A reader's lease look and its watch race: the look can find the lease gone before the watch
+    // delivers its keys' deletion. The crash must not then be taken for a release.
+    const clock = new ManualClock();
+    const { store, left } = fakeStore();
+    const t = new LeaseTracker(store, () => clock.now());
+    left.set('crashed', 1000).set('released', 1000);
+    await t.look(['crashed', 'released']);
+    await clock.advance(300);
+    left.delete('released'); // revoked with 700 ms left
+    left.set('crashed', 700); // not renewed since
+    await t.look(['crashed', 'released']);
+    await clock.advance(800);
+    left.delete('crashed'); // ran out
+    await t.look(['crashed', 'released']);
+    expect(t.info('crashed')).toEqual({ remainingMs: undefined, maxRemainingMs: undefined });
+    expect(t.ranOutBy('crashed', clock.now())).toBe(true);
+    expect(t.renewedAt('crashed')).toBe(0);
+    expect(t.ranOutBy('released', 300)).toBe(false);
+    // Once no longer listed, it is forgotten.
+    await t.look([]);
+    expect(t.known('crashed')).toBe(false);
+    expect(t.renewedAt('crashed')).toBeUndefined();
+  });
+
   it('on a store that reports whole seconds, an unchanged time left still dates a renewal within its granularity', async () => {
     const clock = new ManualClock();
     const { store, left } = fakeStore(1000);
