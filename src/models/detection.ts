@@ -25,7 +25,7 @@
  */
 import { invalidArgument } from '../errors.js';
 import { checkAbove, checkChoice, checkInt, checkNumber, checkObject, checkSamples } from './check.js';
-import { expectedOvershoot, inverseUpperTail, logUpperTail, upperTail } from './normal.js';
+import { expectedOvershoot, inverseUpperTail, logUpperTail, upperTail } from '../math/normal.js';
 
 /** Heartbeat inter-arrival times, as a normal law or as measured samples. */
 export type InterArrival =

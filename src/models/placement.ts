@@ -26,7 +26,7 @@
  */
 import { invalidArgument } from '../errors.js';
 import { checkAbove, checkChoice, checkInt, checkObject } from './check.js';
-import { upperTail } from './normal.js';
+import { upperTail } from '../math/normal.js';
 
 /** The algorithms of `tenure/hashing`, by their snapshot names. */
 export const PLACEMENT_ALGORITHMS = Object.freeze([

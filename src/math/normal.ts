@@ -1,21 +1,27 @@
 /**
- * The standard normal distribution for the models: density, upper tail Q(y) = P(Z > y) in log
- * space (so that a one-in-10^16 tail is still a number), and its inverse.
+ * The standard normal distribution: density, upper tail Q(y) = P(Z > y) in log space (so that a
+ * one-in-10^16 tail is still a number, and the phi of a long silence stays finite and keeps
+ * growing instead of rounding to Infinity), and its inverse. One copy for the phi detector
+ * (`tenure/detect`) and the models (`tenure/models`), so that a threshold a model computes is the
+ * one the detector applies.
  *
- * The tail follows the same textbook identities as the phi detector of `tenure/detect` (the
- * Maclaurin series of erf near the centre, Laplace's continued fraction for the Mills ratio in the
- * tail: Abramowitz & Stegun 7.1.5 and 26.2.14), so a threshold computed here is the one the
- * detector applies. models/ imports nothing of tenure's but its errors, hence this copy of the
- * arithmetic rather than an import. The inverse starts from A&S 26.2.23 and polishes with Newton
- * steps on ln Q, to about 1e-12 relative.
+ * Written by hand (no statistics package is a dependency, and this is a few dozen lines): the
+ * Maclaurin series of erf near the centre, and Laplace's continued fraction for the Mills ratio
+ * in the tail, where the series would cancel catastrophically (Abramowitz & Stegun 7.1.5 and
+ * 26.2.14), accurate to about 1e-12 relative. The inverse starts from A&S 26.2.23 and polishes
+ * with Newton steps on ln Q, to about 1e-12 relative. Pure arithmetic: imports nothing.
  */
 
 const LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
+/** Below this |y| the series is used; above it, the continued fraction. */
 const SPLIT = 3;
+/** Terms of the continued fraction. */
+const CF_TERMS = 80;
 
+/** erf(x) by its Maclaurin series: 2/√π Σ (-1)^n x^(2n+1) / (n! (2n+1)). Good for |x| ≤ ~2.5. */
 function erfSeries(x: number): number {
   const x2 = x * x;
-  let term = x;
+  let term = x; // (-1)^n x^(2n+1) / n!
   let sum = x;
   for (let n = 1; n < 200; n++) {
     term *= -x2 / n;
@@ -26,9 +32,13 @@ function erfSeries(x: number): number {
   return (2 / Math.sqrt(Math.PI)) * sum;
 }
 
+/**
+ * ln of the Mills ratio R(y) = Q(y)/φ(y) for y ≥ SPLIT, from the continued fraction
+ * R(y) = 1/(y + 1/(y + 2/(y + 3/(y + ...)))), evaluated from the bottom up.
+ */
 function logMillsRatio(y: number): number {
   let d = y;
-  for (let k = 80; k >= 1; k--) d = y + k / d;
+  for (let k = CF_TERMS; k >= 1; k--) d = y + k / d;
   return -Math.log(d);
 }
 
