@@ -82,23 +82,40 @@ describe('ShardRouter', () => {
     expect(await store.revision()).toBe(before);
   });
 
-  it('a router with the wrong slot count reports the table it cannot read instead of routing by it', async () => {
+  it("without a slot count, takes the one the group's table states (not the default)", async () => {
+    const store = new MemoryStore();
+    closers.push(store);
+    const m = await member(store, 'stated', 'a');
+    await eventually(() => m.settled);
+    const router = await ShardRouter.open(store, 'stated');
+    closers.push(router);
+    expect(router.slotCount).toBe(SLOTS);
+    expect(router.tableRevision).toBe(m.tableRevision);
+    for (const key of keys) expect(router.ownerOf(key)).toBe(m.ownerOf(key));
+  });
+
+  it("a slot count other than the table's is refused at open, naming both", async () => {
     const store = new MemoryStore();
     closers.push(store);
     const m = await member(store, 'mismatch', 'a');
     await eventually(() => m.settled);
+    const err = await ShardRouter.open(store, 'mismatch', { slotCount: SLOTS * 2 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'TENURE_INVALID_ARGUMENT' });
+    expect((err as Error).message).toMatch(new RegExp(`options\\.slotCount.*${SLOTS * 2}.*${SLOTS} slots`));
+  });
+
+  it("a router opened before the group's table, with the wrong slot count, reports the table it cannot read instead of routing by it", async () => {
+    const store = new MemoryStore();
+    closers.push(store);
     const errors: unknown[] = [];
-    const router = await ShardRouter.open(store, 'mismatch', { slotCount: SLOTS * 2 }).then((r) => {
-      closers.push(r);
-      return r;
-    });
+    const router = await ShardRouter.open(store, 'early', { slotCount: SLOTS * 2 });
+    closers.push(router);
     router.on('storeError', (e) => errors.push(e));
-    expect(router.tableRevision).toBe(0); // the table did not decode: not used
-    expect(router.plannedOwnerOf('k')).toBeUndefined();
-    // Its errors at open were emitted before a listener could exist; a new table is reported.
-    await member(store, 'mismatch', 'b');
+    await member(store, 'early', 'a');
     await eventually(() => errors.length > 0);
     expect(await codeOf(Promise.reject(errors[0]))).toBe('TENURE_CORRUPT');
+    expect(router.tableRevision).toBe(0); // the table did not decode: not used
+    expect(router.plannedOwnerOf('k')).toBeUndefined();
   });
 
   it('validates its arguments, naming them', async () => {

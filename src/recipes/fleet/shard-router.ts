@@ -9,18 +9,35 @@ import { invalidArgument } from '../../errors.js';
 import type { KeyValue, Store, WatchBatch } from '../../store/types.js';
 import { followPrefix } from '../follow-prefix.js';
 import { checkName } from '../names.js';
+import { decodeTable, groupPrefix, tableKey } from './shard-layout.js';
 import { SHARD_DEFAULTS } from './shards.js';
 import { checkSlotCount, SlotMap, SlotView } from './slot-map.js';
 
 /** Options of {@link ShardRouter.open}. */
 export interface ShardRouterOptions {
-  /** Number of slots: the group's members' `slotCount`. @default 1024 (ShardManager's default) */
+  /**
+   * Number of slots: the group's members' `slotCount`. Given, it must match the count the group's
+   * table states (if the group has one yet).
+   * @default the count the group's table states; 1024 (ShardManager's default) for a group that
+   * has no table yet
+   */
   slotCount?: number;
   /**
    * The clock the watch's retry backoff waits on (a router holds no session to take one from).
    * @default systemClock
    */
   clock?: Clock;
+}
+
+/** The slot count the group's table states, or undefined without a readable table. */
+function statedSlotCount(kvs: readonly KeyValue[], key: string): number | undefined {
+  const table = kvs.find((kv) => kv.key === key);
+  if (table === undefined) return undefined;
+  try {
+    return decodeTable(table.value, undefined, table.modRevision).owners.length;
+  } catch {
+    return undefined; // the first load records it as undecodable, and the router does not route by it
+  }
 }
 
 /** Events of a {@link ShardRouter}. */
@@ -78,7 +95,8 @@ export class ShardRouter extends SlotView<ShardRouterEvents> {
 
   /**
    * Reads the group's slots and starts following them.
-   * @throws TENURE_INVALID_ARGUMENT for a bad store, group or slot count.
+   * @throws TENURE_INVALID_ARGUMENT for a bad store, group or slot count, or a slot count other
+   * than the one the group's table states.
    */
   static async open(store: Store, group: string, options: ShardRouterOptions = {}): Promise<ShardRouter> {
     if (store === null || typeof store !== 'object' || typeof store.watch !== 'function')
@@ -88,8 +106,15 @@ export class ShardRouter extends SlotView<ShardRouterEvents> {
       throw invalidArgument('options', 'must be an object');
     if (options.clock !== undefined && typeof options.clock?.setTimeout !== 'function')
       throw invalidArgument('options.clock', 'must be a Clock (systemClock, or a ManualClock in tests)');
-    const map = new SlotMap(group, checkSlotCount(options.slotCount ?? SHARD_DEFAULTS.slotCount));
-    const read = await store.range(map.prefix);
+    const given = options.slotCount === undefined ? undefined : checkSlotCount(options.slotCount);
+    const read = await store.range(groupPrefix(group));
+    const stated = statedSlotCount(read.kvs, tableKey(group));
+    if (given !== undefined && stated !== undefined && given !== stated)
+      throw invalidArgument(
+        'options.slotCount',
+        `is ${given}, but group ${JSON.stringify(group)} has ${stated} slots (its table says so); omit it to take the table's`,
+      );
+    const map = new SlotMap(group, given ?? stated ?? SHARD_DEFAULTS.slotCount);
     return new ShardRouter(store, group, map, read.kvs, read.revision, options.clock ?? systemClock);
   }
 
