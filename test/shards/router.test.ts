@@ -94,6 +94,20 @@ describe('ShardRouter', () => {
     for (const key of keys) expect(router.ownerOf(key)).toBe(m.ownerOf(key));
   });
 
+  it("opened without a slot count before the group's first table, takes the table's count when it comes", async () => {
+    const store = new MemoryStore();
+    closers.push(store);
+    const router = await ShardRouter.open(store, 'later');
+    closers.push(router);
+    const errors: unknown[] = [];
+    router.on('storeError', (e) => errors.push(e));
+    const m = await member(store, 'later', 'a');
+    await eventually(() => m.settled && router.tableRevision === m.tableRevision);
+    expect(router.slotCount).toBe(SLOTS);
+    await eventually(() => keys.every((key) => router.ownerOf(key) === 'a'));
+    expect(errors).toEqual([]);
+  });
+
   it("a slot count other than the table's is refused at open, naming both", async () => {
     const store = new MemoryStore();
     closers.push(store);

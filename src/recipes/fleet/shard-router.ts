@@ -18,8 +18,9 @@ export interface ShardRouterOptions {
   /**
    * Number of slots: the group's members' `slotCount`. Given, it must match the count the group's
    * table states (if the group has one yet).
-   * @default the count the group's table states; 1024 (ShardManager's default) for a group that
-   * has no table yet
+   * @default the count the group's table states. For a group with no table yet, 1024
+   * (ShardManager's default) until the first table states another: `slotOf` answers by the
+   * count of the moment, so give the count when routing must start before the group has a table.
    */
   slotCount?: number;
   /**
@@ -65,11 +66,17 @@ export class ShardRouter extends SlotView<ShardRouterEvents> {
   readonly #ac = new AbortController();
   #revision: number;
   readonly #following: Promise<void>;
+  /**
+   * Opened without a slot count on a group with no table yet: the count is the default only until
+   * the first table says otherwise.
+   */
+  #countFromTable: boolean;
 
   private constructor(
     store: Store,
     group: string,
     map: SlotMap,
+    countFromTable: boolean,
     kvs: readonly KeyValue[],
     revision: number,
     clock: Clock,
@@ -77,6 +84,7 @@ export class ShardRouter extends SlotView<ShardRouterEvents> {
     super(map);
     this.store = store;
     this.group = group;
+    this.#countFromTable = countFromTable;
     this.#revision = revision;
     this.#load(kvs, false);
     this.#following = followPrefix(store, map.prefix, this.#ac.signal, clock, {
@@ -84,10 +92,10 @@ export class ShardRouter extends SlotView<ShardRouterEvents> {
       apply: (batch) => this.#apply(batch),
       resync: async () => {
         const read = await store.range(map.prefix);
-        const before = map.holderList();
+        const before = this.slotMap.holderList();
         this.#load(read.kvs, true);
         this.#revision = read.revision;
-        map.holderList().forEach((h, slot) => h !== before[slot] && this.emit('holder', slot, h));
+        this.slotMap.holderList().forEach((h, slot) => h !== before[slot] && this.emit('holder', slot, h));
       },
       onError: (err) => this.emit('storeError', err),
     });
@@ -115,7 +123,16 @@ export class ShardRouter extends SlotView<ShardRouterEvents> {
         `is ${given}, but group ${JSON.stringify(group)} has ${stated} slots (its table says so); omit it to take the table's`,
       );
     const map = new SlotMap(group, given ?? stated ?? SHARD_DEFAULTS.slotCount);
-    return new ShardRouter(store, group, map, read.kvs, read.revision, options.clock ?? systemClock);
+    const countFromTable = given === undefined && stated === undefined;
+    return new ShardRouter(
+      store,
+      group,
+      map,
+      countFromTable,
+      read.kvs,
+      read.revision,
+      options.clock ?? systemClock,
+    );
   }
 
   /** The store revision the view is current to. */
@@ -128,14 +145,28 @@ export class ShardRouter extends SlotView<ShardRouterEvents> {
     return this.slotMap.tokenOf(slot);
   }
 
+  /**
+   * Takes the slot count of the group's first table, when this router was opened before there was
+   * one and without a count (before any table, no slot key is held: nothing is lost).
+   */
+  #adoptCount(kvs: readonly KeyValue[]): void {
+    if (!this.#countFromTable) return;
+    const stated = statedSlotCount(kvs, this.slotMap.tableKey);
+    if (stated === undefined) return;
+    this.#countFromTable = false;
+    if (stated !== this.slotMap.slotCount) this.slotMap = new SlotMap(this.group, stated);
+  }
+
   /** Adopts a read of the whole group; `emitTable`: report a newer table (not at open: no listener yet). */
   #load(kvs: readonly KeyValue[], emitTable: boolean): void {
+    this.#adoptCount(kvs);
     const { table, errors } = this.slotMap.load(kvs);
     for (const err of errors) this.emit('storeError', err);
     if (table !== undefined && emitTable) this.emit('table', table);
   }
 
   #see(kv: KeyValue): void {
+    this.#adoptCount([kv]);
     try {
       const change = this.slotMap.see(kv);
       if (change === undefined) return;

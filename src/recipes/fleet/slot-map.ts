@@ -177,15 +177,20 @@ export class SlotMap {
  * and ShardRouter (a router that owns nothing) route keys the same way.
  */
 export abstract class SlotView<T extends Record<keyof T, unknown[]>> extends EventEmitter<T> {
-  /** Number of slots. */
-  readonly slotCount: number;
-  /** @internal The slot keys and table as last seen. */
-  protected readonly slotMap: SlotMap;
+  /**
+   * @internal The slot keys and table as last seen. A router that learns the group's slot count
+   * from its first table replaces it then.
+   */
+  protected slotMap: SlotMap;
 
   protected constructor(slotMap: SlotMap) {
     super();
     this.slotMap = slotMap;
-    this.slotCount = slotMap.slotCount;
+  }
+
+  /** Number of slots. */
+  get slotCount(): number {
+    return this.slotMap.slotCount;
   }
 
   /** The slot of a key (the same in every process for the same slot count). */
