@@ -28,6 +28,7 @@ export { renderTimelineSvg, type TimelineSvgOptions } from './timeline-svg.js';
 export {
   checkElections,
   checkLocks,
+  checkRWLocks,
   checkSemaphores,
   checkSessions,
   checkShards,
@@ -51,9 +52,13 @@ export {
 } from './workload.js';
 export { BREAKAGES, breakStore, type Breakage } from './broken-store.js';
 export {
+  SIMULATION_DEFAULTS,
+  SIMULATION_RECIPES,
   SIMULATION_VARIANTS,
+  VARIANT_RECIPE,
   simulate,
   type SimulationOptions,
+  type SimulationRecipe,
   type SimulationResult,
   type SimulationVariant,
 } from './simulation.js';
