@@ -56,6 +56,7 @@ export {
   SIMULATION_RECIPES,
   SIMULATION_VARIANTS,
   VARIANT_RECIPE,
+  renderSimulation,
   simulate,
   type SimulationOptions,
   type SimulationRecipe,

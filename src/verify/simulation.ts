@@ -125,15 +125,38 @@ export interface SimulationOptions {
 
 /** What one seed did. */
 export interface SimulationResult {
+  /** The seed run: `simulate()` with the same options replays it. */
   readonly seed: number;
   readonly recipe: SimulationRecipe;
   readonly variant: SimulationVariant;
+  /** What the recipe's checker found; empty when every rule held. */
   readonly violations: readonly RecipeViolation[];
   /** Holdings (of locks, leaderships, permits, slots) or sessions checked. */
   readonly holdings: number;
   /** The faults, pauses and clock rates the seed chose, one line each, in time order. */
   readonly schedule: readonly string[];
+  /** Everything the processes did and saw (JSON lines with `toJsonLines()`). */
   readonly history: History;
+}
+
+/**
+ * A seed's outcome for people: the verdict, each violation, the `simulate()` call that replays
+ * the seed, and its schedule (for a failing seed: what to read first).
+ *
+ * @example
+ * ```ts
+ * const r = await simulate({ seed: 5, variant: 'no-deadline-session' });
+ * if (r.violations.length > 0) console.error(renderSimulation(r));
+ * ```
+ */
+export function renderSimulation(r: SimulationResult): string {
+  return [
+    `seed ${r.seed} (${r.recipe}, ${r.variant}): ${r.violations.length === 0 ? `ok, ${r.holdings} holdings checked` : `${r.violations.length} violation(s)`}`,
+    ...r.violations.map((v) => `  ${v.rule}: ${v.message}`),
+    `replay: simulate({ seed: ${r.seed}, recipe: '${r.recipe}', variant: '${r.variant}' })`,
+    'schedule:',
+    ...r.schedule.map((line) => `  ${line}`),
+  ].join('\n');
 }
 
 interface SimTimer extends Timer {

@@ -11,9 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   SIMULATION_RECIPES,
   VARIANT_RECIPE,
+  renderSimulation,
   simulate,
   type SimulationOptions,
-  type SimulationResult,
   type SimulationVariant,
 } from '../../src/verify/index.js';
 
@@ -28,16 +28,6 @@ beforeAll(() => {
 afterAll(() => {
   Error.stackTraceLimit = stackTraceLimit;
 });
-
-/** What a failing seed prints: enough to replay it and to see what happened. */
-function failure(r: SimulationResult): string {
-  return [
-    `seed ${r.seed} (${r.recipe}, ${r.variant}): ${r.violations[0]!.message}`,
-    `replay: simulate({ seed: ${r.seed}, recipe: '${r.recipe}', variant: '${r.variant}' })`,
-    'schedule:',
-    ...r.schedule,
-  ].join('\n');
-}
 
 /** The first seed from 1 whose run breaks `rule` (any rule if omitted), within `limit` seeds. */
 async function firstFailing(options: Omit<SimulationOptions, 'seed'>, limit: number, rule?: string) {
@@ -78,7 +68,7 @@ describe('simulation', () => {
       let partitions = 0;
       for (let seed = 1; seed <= PER_RECIPE; seed++) {
         const r = await simulate({ seed, recipe });
-        if (r.violations.length > 0) throw new Error(failure(r));
+        if (r.violations.length > 0) throw new Error(renderSimulation(r));
         holdings += r.holdings;
         pauses += r.schedule.filter((l) => l.includes(' pause ')).length;
         partitions += r.schedule.filter((l) => l.includes(' partition of ')).length;
@@ -107,7 +97,12 @@ describe('simulation', () => {
       expect(r!.violations.map((v) => v.rule)).toContain(rule);
       const again = await simulate({ seed: r!.seed, variant });
       expect(again.violations.map((v) => v.message)).toEqual(r!.violations.map((v) => v.message));
-      expect(failure(again)).toContain(`replay: simulate({ seed: ${r!.seed}`);
+      const text = renderSimulation(again);
+      expect(text).toContain(
+        `replay: simulate({ seed: ${r!.seed}, recipe: '${r!.recipe}', variant: '${variant}' })`,
+      );
+      expect(text).toContain(`${rule}: `);
+      expect(text).toContain(`  ${r!.schedule[0]!}`);
     },
     120_000,
   );
