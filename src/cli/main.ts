@@ -413,7 +413,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
     .addOption(
       new Option(
         '--inject <breakage>',
-        'self-test: break the register store (lost-writes, stale-reads): must fail',
+        'self-test: break the register store (lost-writes, stale-reads) or leave the lock unchecked (unchecked-lock): must fail',
       ).hideHelp(),
     )
     .option('--json', 'print the report as JSON')

@@ -6,15 +6,15 @@
  * Election, and run a register workload, all under a namespace of their own
  * (`tenure-verify-<random>/`, removed at the end, so it is safe on a shared store). Meanwhile the
  * nemesis SIGKILLs a client (a fresh one replaces it), SIGSTOPs one for 1.5 ttl, or (network
- * stores) cuts one off from the store for 1.5 ttl through the TCP proxy each client reaches the
- * store by (verify-proxy.ts): that client keeps running, and must stop acting on what it held by
- * its own deadline. At the end the
+ * stores) cuts one off from the store for 1.5 ttl, the moment it takes the lock, through the TCP
+ * proxy each client reaches the store by (verify-proxy.ts): that client keeps running, and must
+ * stop acting on what it held by its own deadline. At the end the
  * history goes through the linearizability checker (register) and the lock and election
  * checkers. Exit 0 when everything holds, 1 on a violation or when too little happened to tell.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,8 +58,8 @@ export interface VerifyOptions {
   readonly json: boolean;
   /** Where to write the history (JSON lines) and, on a register violation, its SVG timeline. */
   readonly historyOut?: string;
-  /** Self-test: the clients' register goes through a store broken this way (must fail). */
-  readonly inject?: Breakage;
+  /** Self-test: the clients' register goes through a store broken this way, or their lock is unchecked (must fail). */
+  readonly inject?: Injection;
 }
 
 /** Parses `--faults kill,pause` (or `none`). */
@@ -73,11 +73,20 @@ export function parseFaults(text: string): VerifyFault[] {
   return [...new Set(faults)] as VerifyFault[];
 }
 
+/**
+ * What `--inject` breaks, for a self-test of the checkers: the register's store (a
+ * {@link Breakage}), or `unchecked-lock`: the clients never call `throwIfLost()` before writing
+ * under the lock, as if their session had no deadline (caught when a client is cut off past the
+ * ttl, `--faults partition`).
+ */
+export type Injection = Breakage | 'unchecked-lock';
+
 /** Parses `--inject` (a self-test of the checkers). */
-export function parseInject(text: string): Breakage {
-  if (!(BREAKAGES as readonly string[]).includes(text))
-    throw new UsageError(`--inject: unknown breakage '${text}' (accepted: ${BREAKAGES.join(', ')})`);
-  return text as Breakage;
+export function parseInject(text: string): Injection {
+  const accepted: readonly string[] = [...BREAKAGES, 'unchecked-lock'];
+  if (!accepted.includes(text))
+    throw new UsageError(`--inject: unknown breakage '${text}' (accepted: ${accepted.join(', ')})`);
+  return text as Injection;
 }
 
 interface Client {
@@ -137,6 +146,21 @@ export async function runVerify(options: VerifyOptions): Promise<number> {
     if (!options.json) process.stderr.write(`verify: ${line}\n`);
   };
 
+  // Clients that just took the lock, for the partition nemesis.
+  const took = new EventEmitter<{ holding: [Client] }>();
+  const nextHolder = (ms: number) =>
+    new Promise<Client | undefined>((resolve) => {
+      const timer = setTimeout(() => {
+        took.off('holding', on);
+        resolve(undefined);
+      }, ms);
+      const on = (c: Client) => {
+        clearTimeout(timer);
+        resolve(c);
+      };
+      took.once('holding', on);
+    });
+
   const start = async (): Promise<Client> => {
     const id = `c${++next}`;
     const proxies: BlackholeProxy[] = [];
@@ -158,7 +182,10 @@ export async function runVerify(options: VerifyOptions): Promise<number> {
     proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = once(proc, 'exit');
     const ready = new Promise<void>((resolve, reject) => {
-      createInterface({ input: proc.stdout! }).on('line', (l) => l === 'ready' && resolve());
+      createInterface({ input: proc.stdout! }).on('line', (l) => {
+        if (l === 'ready') resolve();
+        else if (l === 'holding') took.emit('holding', client);
+      });
       void exited.then(([code, signal]) =>
         reject(
           new Error(`client ${id} exited (${String(code ?? signal)}) before it was ready: ${stderr.trim()}`),
@@ -167,7 +194,7 @@ export async function runVerify(options: VerifyOptions): Promise<number> {
     });
     ready.catch(() => undefined);
     void exited.then(() => Promise.all(proxies.map((p) => p.close())));
-    const client = { id, proc, exited, ready, proxies };
+    const client: Client = { id, proc, exited, ready, proxies };
     clients.set(id, client);
     return client;
   };
@@ -197,7 +224,13 @@ export async function runVerify(options: VerifyOptions): Promise<number> {
       if (Date.now() >= end || options.faults.length === 0) continue;
       const fault = options.faults[turn++ % options.faults.length]!;
       const live = [...clients.values()];
-      const victim = live[Math.floor(Math.random() * live.length)]!;
+      // A partition cuts off a client the moment it takes the lock (waiting up to a ttl for
+      // one): a holder that goes on acting past its deadline is what the cut exists to catch.
+      const taker = fault === 'partition' ? await nextHolder(ttlMs) : undefined;
+      const victim =
+        taker !== undefined && clients.get(taker.id) === taker
+          ? taker
+          : live[Math.floor(Math.random() * live.length)]!;
       if (fault === 'kill') {
         nemesis({ type: 'invoke', op: 'kill', args: { process: victim.id } });
         victim.proc.kill('SIGKILL');

@@ -192,6 +192,25 @@ describe('tenure verify', () => {
       expect(expiredByCut).toBe(true);
     });
 
+    it('negative control: clients that never check their lock are caught when one is cut off holding it', async () => {
+      const r = await verify([
+        '--store',
+        `etcd://${cluster.endpoints.join(',')}`,
+        '--duration',
+        '5s',
+        '--faults',
+        'partition',
+        '--ttl',
+        '2s',
+        '--inject',
+        'unchecked-lock',
+      ]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/locks: \d+ holdings, .*: VIOLATION/);
+      expect(r.stdout).toMatch(/overlap: lock lock: 2 holders at once/);
+      expect(r.stdout).toContain('verdict: FAILED');
+    });
+
     it('negative control: with the register losing writes, the same run fails', async () => {
       const r = await verify([
         '--store',
