@@ -427,11 +427,14 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
           }),
         ),
       keepAlive: (id: string) => call(true, () => memory.keepAlive(id), 0.1),
-      // Events reach the process after a delay of their own, in order, and not while it is paused.
+      // Events reach the process after a delay of their own, in order, not while it is paused,
+      // and not while it is cut off from the store (they arrive once it is back, as a watch
+      // stream's would).
       watch: (key: string, opts?: WatchOptions): AsyncIterable<WatchBatch> => ({
         async *[Symbol.asyncIterator]() {
           for await (const batch of memory.watch(key, opts)) {
-            await new Promise<void>((r) => clock.setTimeout(r, delay()));
+            do await new Promise<void>((r) => clock.setTimeout(r, delay()));
+            while (down(index));
             yield batch;
           }
         },
