@@ -4,6 +4,10 @@
  * - {@link History}: invoke / ok / fail / info events, JSON lines in and out (docs/verify.md).
  * - {@link checkLinearizability}: the Store's key-value operations, key by key, with the minimal
  *   failing window of a violation ({@link renderTimelineSvg} draws it).
+ * - {@link checkLocks}, {@link checkElections}, {@link checkSemaphores}, {@link checkRWLocks},
+ *   {@link checkShards}, {@link checkSessions}: the recipes' safety rules.
+ * - {@link simulate}: a deterministic simulation of every recipe under faults, one seed at a time
+ *   ({@link renderSimulation} prints a failing seed's replay and schedule).
  */
 export {
   History,
