@@ -285,7 +285,7 @@ export async function run(): Promise<void> {
       ]),
     ),
     '',
-    `Deterministic simulation (\`simulate()\`): three processes use one recipe on the memory store for 2 s of simulated time per seed (ttl 500 ms), with delayed and reordered replies, lost keepalives, ambiguous commits, outages of the store, partitions of one process, pauses past the ttl, and each process's clock off the store's rate by up to 1000 ppm. Seeds per second are the median of three passes over the same 1,000 seeds (one pass for the rest); load average at the end ${load}. Target in the issue: 10,000 seeds in \`npm test\` within 2 minutes, that is 84 seeds/s; the test runs the 10,000 seeds split over the seven recipes. Broken variants must be caught within 1,000 seeds.`,
+    `Deterministic simulation (\`simulate()\`): three processes use one recipe on the memory store for 2 s of simulated time per seed (ttl 500 ms), with delayed and reordered replies, lost keepalives, ambiguous commits, outages of the store, partitions of one process, pauses past the ttl, and each process's clock off the store's rate by up to 1000 ppm. Seeds per second are the median of three passes over the same 1,000 seeds (one pass for the rest); load average at the end ${load}. Target: 10,000 seeds in \`npm test\` within 2 minutes, that is 84 seeds/s; the test runs the 10,000 seeds split over the seven recipes. Broken variants must be caught within 1,000 seeds.`,
     '',
     table(
       [
