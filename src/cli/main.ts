@@ -399,7 +399,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
     .addOption(durationOption('--duration <duration>', 'how long the workload runs', 60_000))
     .option(
       '--faults <list>',
-      'faults to inject: kill, pause (SIGSTOP past the ttl), comma-separated, or none',
+      'faults to inject: kill, pause (SIGSTOP past the ttl), partition (a network store cut off from one client past the ttl), comma-separated, or none',
       'kill,pause',
     )
     .option('--clients <n>', 'client processes running at once', parseCount, 3)
@@ -413,7 +413,7 @@ export function buildProgram(command: string[] | undefined, run: (code: Promise<
     .addOption(
       new Option(
         '--inject <breakage>',
-        'self-test: break the register store (lost-writes, stale-reads): must fail',
+        'self-test: break the register store (lost-writes, stale-reads) or leave the lock unchecked (unchecked-lock): must fail',
       ).hideHelp(),
     )
     .option('--json', 'print the report as JSON')

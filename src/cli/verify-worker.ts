@@ -9,7 +9,8 @@
  *   RecordingStore, on keys `register/0..2`.
  *
  * Started by src/cli/verify.ts with one argument: the JSON of a {@link WorkerConfig}. Prints
- * `ready` once its session is open and `done` after SIGTERM's orderly end.
+ * `ready` once its session is open, `holding` each time it takes the lock (the partition nemesis
+ * cuts a client off then), and `done` after SIGTERM's orderly end.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { isTenureError } from '../errors.js';
@@ -33,7 +34,8 @@ export interface WorkerConfig {
   readonly ttlMs: number;
   readonly out: string;
   readonly seed: number;
-  readonly inject?: Breakage;
+  /** A store breakage for the register, or `unchecked-lock` (see verify.ts's `Injection`). */
+  readonly inject?: Breakage | 'unchecked-lock';
 }
 
 /** Width of the fenced register's tokens: value compares are on text, so pad to compare numbers. */
@@ -129,16 +131,19 @@ async function lockLoop(sessions: Sessions, store: Store): Promise<void> {
           token: l.fencingToken,
         }),
       );
+      // Tells the orchestrator, which cuts the holder off first (`--faults partition`).
+      process.stdout.write('holding\n');
       let lost = false;
       for (let i = 0; i < 2 && !lost; i++) {
-        try {
-          lock.throwIfLost();
-          observe(p, 'lock.check', { name });
-        } catch {
-          observe(p, 'lock.lost', { name });
-          lost = true;
-          break;
-        }
+        if (config.inject !== 'unchecked-lock')
+          try {
+            lock.throwIfLost();
+            observe(p, 'lock.check', { name });
+          } catch {
+            observe(p, 'lock.lost', { name });
+            lost = true;
+            break;
+          }
         const token = lock.fencingToken;
         const padded = String(token).padStart(TOKEN_DIGITS, '0');
         await step(
@@ -203,7 +208,8 @@ async function main(): Promise<void> {
   const store = withNamespace(root, config.namespace);
   const sessions = new Sessions(store);
   await sessions.get();
-  const registerStore = new RecordingStore(config.inject ? breakStore(store, config.inject) : store, {
+  const breakage = config.inject === 'unchecked-lock' ? undefined : config.inject;
+  const registerStore = new RecordingStore(breakage ? breakStore(store, breakage) : store, {
     history,
     process: `${config.id}/register`,
     onEvent: (e) => writeSync(fd, JSON.stringify(e) + '\n'),

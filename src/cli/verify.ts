@@ -5,13 +5,16 @@
  * Client processes (verify-worker.ts) take a Mutex and write to a fenced register, campaign in an
  * Election, and run a register workload, all under a namespace of their own
  * (`tenure-verify-<random>/`, removed at the end, so it is safe on a shared store). Meanwhile the
- * nemesis SIGKILLs a client (a fresh one replaces it) or SIGSTOPs one for 1.5 ttl. At the end the
+ * nemesis SIGKILLs a client (a fresh one replaces it), SIGSTOPs one for 1.5 ttl, or (network
+ * stores) cuts one off from the store for 1.5 ttl, the moment it takes the lock, through the TCP
+ * proxy each client reaches the store by (verify-proxy.ts): that client keeps running, and must
+ * stop acting on what it held by its own deadline. At the end the
  * history goes through the linearizability checker (register) and the lock and election
  * checkers. Exit 0 when everything holds, 1 on a violation or when too little happened to tell.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,11 +36,12 @@ import {
 } from '../verify/index.js';
 import { redactUrl as redactStoreUrl } from '../store/redact-url.js';
 import { openCliStore } from './store-url.js';
+import { BlackholeProxy, proxiableUrl } from './verify-proxy.js';
 import { UsageError } from './usage-error.js';
 import type { WorkerConfig } from './verify-worker.js';
 
 /** The faults `--faults` accepts. */
-export const VERIFY_FAULTS = ['kill', 'pause'] as const;
+export const VERIFY_FAULTS = ['kill', 'pause', 'partition'] as const;
 /** A fault of `--faults`. */
 export type VerifyFault = (typeof VERIFY_FAULTS)[number];
 
@@ -54,8 +58,8 @@ export interface VerifyOptions {
   readonly json: boolean;
   /** Where to write the history (JSON lines) and, on a register violation, its SVG timeline. */
   readonly historyOut?: string;
-  /** Self-test: the clients' register goes through a store broken this way (must fail). */
-  readonly inject?: Breakage;
+  /** Self-test: the clients' register goes through a store broken this way, or their lock is unchecked (must fail). */
+  readonly inject?: Injection;
 }
 
 /** Parses `--faults kill,pause` (or `none`). */
@@ -63,21 +67,26 @@ export function parseFaults(text: string): VerifyFault[] {
   if (text === 'none' || text === '') return [];
   const faults = text.split(',').map((f) => f.trim());
   for (const f of faults) {
-    if (f === 'partition')
-      throw new UsageError(
-        '--faults partition is not supported yet (it needs a TCP proxy in front of a network store); use kill,pause',
-      );
     if (!(VERIFY_FAULTS as readonly string[]).includes(f))
       throw new UsageError(`--faults: unknown fault '${f}' (accepted: ${VERIFY_FAULTS.join(', ')}, or none)`);
   }
   return [...new Set(faults)] as VerifyFault[];
 }
 
+/**
+ * What `--inject` breaks, for a self-test of the checkers: the register's store (a
+ * {@link Breakage}), or `unchecked-lock`: the clients never call `throwIfLost()` before writing
+ * under the lock, as if their session had no deadline (caught when a client is cut off past the
+ * ttl, `--faults partition`).
+ */
+export type Injection = Breakage | 'unchecked-lock';
+
 /** Parses `--inject` (a self-test of the checkers). */
-export function parseInject(text: string): Breakage {
-  if (!(BREAKAGES as readonly string[]).includes(text))
-    throw new UsageError(`--inject: unknown breakage '${text}' (accepted: ${BREAKAGES.join(', ')})`);
-  return text as Breakage;
+export function parseInject(text: string): Injection {
+  const accepted: readonly string[] = [...BREAKAGES, 'unchecked-lock'];
+  if (!accepted.includes(text))
+    throw new UsageError(`--inject: unknown breakage '${text}' (accepted: ${accepted.join(', ')})`);
+  return text as Injection;
 }
 
 interface Client {
@@ -85,6 +94,8 @@ interface Client {
   readonly proc: ChildProcess;
   readonly exited: Promise<unknown>;
   readonly ready: Promise<void>;
+  /** The client's proxies to the store's endpoints (with `--faults partition`). */
+  readonly proxies: readonly BlackholeProxy[];
 }
 
 /** What `tenure verify --json` prints. */
@@ -93,7 +104,13 @@ export interface VerifyReport {
   readonly namespace: string;
   readonly durationMs: number;
   readonly clients: number;
-  readonly faults: { readonly kills: number; readonly pauses: number; readonly pauseMs: number };
+  readonly faults: {
+    readonly kills: number;
+    readonly pauses: number;
+    readonly pauseMs: number;
+    readonly partitions: number;
+    readonly partitionMs: number;
+  };
   readonly register: {
     readonly operations: number;
     readonly verdict: LinearizabilityResult['verdict'];
@@ -117,6 +134,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Runs `tenure verify`; resolves with the exit code. */
 export async function runVerify(options: VerifyOptions): Promise<number> {
   const namespace = `tenure-verify-${randomBytes(6).toString('hex')}/`;
+  // Checked before anything is opened: a store the proxy cannot front is a usage error.
+  const proxiable = options.faults.includes('partition') ? proxiableUrl(options.store) : undefined;
   const store = await openCliStore(options.store, { exclusive: true });
   const ttlMs = Math.max(options.ttlMs ?? 1000, store.capabilities.minTtlMs);
   const dir = mkdtempSync(join(tmpdir(), 'tenure-verify-'));
@@ -127,10 +146,28 @@ export async function runVerify(options: VerifyOptions): Promise<number> {
     if (!options.json) process.stderr.write(`verify: ${line}\n`);
   };
 
-  const start = (): Client => {
+  // Clients that just took the lock, for the partition nemesis.
+  const took = new EventEmitter<{ holding: [Client] }>();
+  const nextHolder = (ms: number) =>
+    new Promise<Client | undefined>((resolve) => {
+      const timer = setTimeout(() => {
+        took.off('holding', on);
+        resolve(undefined);
+      }, ms);
+      const on = (c: Client) => {
+        clearTimeout(timer);
+        resolve(c);
+      };
+      took.once('holding', on);
+    });
+
+  const start = async (): Promise<Client> => {
     const id = `c${++next}`;
+    const proxies: BlackholeProxy[] = [];
+    if (proxiable !== undefined)
+      for (const target of proxiable.endpoints) proxies.push(await BlackholeProxy.start(target));
     const config: WorkerConfig = {
-      url: options.store,
+      url: proxiable === undefined ? options.store : proxiable.rewrite(proxies.map((p) => p.port)),
       namespace,
       id,
       ttlMs,
@@ -145,7 +182,10 @@ export async function runVerify(options: VerifyOptions): Promise<number> {
     proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = once(proc, 'exit');
     const ready = new Promise<void>((resolve, reject) => {
-      createInterface({ input: proc.stdout! }).on('line', (l) => l === 'ready' && resolve());
+      createInterface({ input: proc.stdout! }).on('line', (l) => {
+        if (l === 'ready') resolve();
+        else if (l === 'holding') took.emit('holding', client);
+      });
       void exited.then(([code, signal]) =>
         reject(
           new Error(`client ${id} exited (${String(code ?? signal)}) before it was ready: ${stderr.trim()}`),
@@ -153,7 +193,8 @@ export async function runVerify(options: VerifyOptions): Promise<number> {
       );
     });
     ready.catch(() => undefined);
-    const client = { id, proc, exited, ready };
+    void exited.then(() => Promise.all(proxies.map((p) => p.close())));
+    const client: Client = { id, proc, exited, ready, proxies };
     clients.set(id, client);
     return client;
   };
@@ -166,11 +207,14 @@ export async function runVerify(options: VerifyOptions): Promise<number> {
   let kills = 0;
   let pauses = 0;
   let pauseMs = 0;
+  let partitions = 0;
+  let partitionMs = 0;
   try {
     log(
       `${options.clients} clients on ${redactStoreUrl(options.store)} under ${namespace}, ttl ${ttlMs} ms, ${options.durationMs} ms, faults: ${options.faults.join(',') || 'none'}`,
     );
-    await Promise.all(Array.from({ length: options.clients }, () => start().ready));
+    const first = await Promise.all(Array.from({ length: options.clients }, () => start()));
+    await Promise.all(first.map((c) => c.ready));
     const end = Date.now() + options.durationMs;
     // Faults every two ttls, or closer so that each kind happens at least once in a short run.
     const every = Math.min(ttlMs * 2, options.durationMs / (options.faults.length * 2 + 1));
@@ -180,7 +224,13 @@ export async function runVerify(options: VerifyOptions): Promise<number> {
       if (Date.now() >= end || options.faults.length === 0) continue;
       const fault = options.faults[turn++ % options.faults.length]!;
       const live = [...clients.values()];
-      const victim = live[Math.floor(Math.random() * live.length)]!;
+      // A partition cuts off a client the moment it takes the lock (waiting up to a ttl for
+      // one): a holder that goes on acting past its deadline is what the cut exists to catch.
+      const taker = fault === 'partition' ? await nextHolder(ttlMs) : undefined;
+      const victim =
+        taker !== undefined && clients.get(taker.id) === taker
+          ? taker
+          : live[Math.floor(Math.random() * live.length)]!;
       if (fault === 'kill') {
         nemesis({ type: 'invoke', op: 'kill', args: { process: victim.id } });
         victim.proc.kill('SIGKILL');
@@ -190,7 +240,17 @@ export async function runVerify(options: VerifyOptions): Promise<number> {
         kills++;
         log(`killed ${victim.id}`);
         // A fresh client takes its place; the schedule does not wait for it to be ready.
-        start();
+        await start();
+      } else if (fault === 'partition') {
+        const ms = Math.round(ttlMs * 1.5);
+        nemesis({ type: 'invoke', op: 'partition', args: { process: victim.id, ms } });
+        for (const p of victim.proxies) p.blackhole();
+        await sleep(ms);
+        for (const p of victim.proxies) p.heal();
+        nemesis({ type: 'ok', op: 'partition' });
+        partitions++;
+        partitionMs += ms;
+        log(`cut ${victim.id} off from the store for ${ms} ms`);
       } else {
         const ms = Math.round(ttlMs * 1.5);
         nemesis({ type: 'invoke', op: 'pause', args: { process: victim.id, ms } });
@@ -211,12 +271,15 @@ export async function runVerify(options: VerifyOptions): Promise<number> {
       ),
     );
   } finally {
-    for (const c of clients.values())
+    for (const c of clients.values()) {
+      for (const p of c.proxies) p.heal();
       if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
+    }
     try {
       await store.delete(namespace, { prefix: true });
     } finally {
       await store.close();
+      await Promise.all([...clients.values()].flatMap((c) => c.proxies.map((p) => p.close())));
     }
   }
 
@@ -251,7 +314,7 @@ export async function runVerify(options: VerifyOptions): Promise<number> {
     namespace,
     durationMs: options.durationMs,
     clients: options.clients,
-    faults: { kills, pauses, pauseMs },
+    faults: { kills, pauses, pauseMs, partitions, partitionMs },
     register: {
       operations: kv.operations.length,
       verdict: register.verdict,
@@ -282,7 +345,7 @@ function renderReport(r: VerifyReport): string {
   const mark = (ok: boolean) => (ok ? 'ok' : 'VIOLATION');
   const lines = [
     `store ${r.store}, namespace ${r.namespace} (removed), ${r.clients} clients, ${(r.durationMs / 1000).toFixed(1)} s`,
-    `faults: ${r.faults.kills} SIGKILL, ${r.faults.pauses} SIGSTOP past the ttl (${r.faults.pauseMs} ms in all)`,
+    `faults: ${r.faults.kills} SIGKILL, ${r.faults.pauses} SIGSTOP past the ttl (${r.faults.pauseMs} ms in all), ${r.faults.partitions} partitions past the ttl (${r.faults.partitionMs} ms in all)`,
     `register: ${r.register.operations} operations, ${r.register.verdict} (${r.register.statesExplored} configurations explored)`,
     `locks: ${r.locks.holdings} holdings, fenced writes ${r.locks.writesAccepted} accepted / ${r.locks.writesRefused} refused: ${mark(r.locks.violations.length === 0)}`,
     `elections: ${r.elections.leaderships} leaderships: ${mark(r.elections.violations.length === 0)}`,

@@ -4,6 +4,10 @@
  * - {@link History}: invoke / ok / fail / info events, JSON lines in and out (docs/verify.md).
  * - {@link checkLinearizability}: the Store's key-value operations, key by key, with the minimal
  *   failing window of a violation ({@link renderTimelineSvg} draws it).
+ * - {@link checkLocks}, {@link checkElections}, {@link checkSemaphores}, {@link checkRWLocks},
+ *   {@link checkShards}, {@link checkSessions}: the recipes' safety rules.
+ * - {@link simulate}: a deterministic simulation of every recipe under faults, one seed at a time
+ *   ({@link renderSimulation} prints a failing seed's replay and schedule).
  */
 export {
   History,
@@ -28,6 +32,7 @@ export { renderTimelineSvg, type TimelineSvgOptions } from './timeline-svg.js';
 export {
   checkElections,
   checkLocks,
+  checkRWLocks,
   checkSemaphores,
   checkSessions,
   checkShards,
@@ -51,9 +56,14 @@ export {
 } from './workload.js';
 export { BREAKAGES, breakStore, type Breakage } from './broken-store.js';
 export {
+  SIMULATION_DEFAULTS,
+  SIMULATION_RECIPES,
   SIMULATION_VARIANTS,
+  VARIANT_RECIPE,
+  renderSimulation,
   simulate,
   type SimulationOptions,
+  type SimulationRecipe,
   type SimulationResult,
   type SimulationVariant,
 } from './simulation.js';

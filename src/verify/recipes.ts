@@ -19,6 +19,7 @@
  *   `lock.write` {name, token} → {accepted} (a write to the fenced resource), `lock.check` {name};
  * - elections: `election.campaign` {name} → {term}, `election.resign` {name}, `election.lost` {name},
  *   `election.check` {name};
+ * - rwlocks: `rwlock.read` / `rwlock.write` {name} → {token}, `rwlock.release`, `rwlock.lost`, `rwlock.check`;
  * - semaphores: `semaphore.acquire` {name, permits} → {token}, `semaphore.release`, `semaphore.lost`;
  * - shards: `shard.acquire` {slot} → {token}, `shard.release` {slot}, `shard.lost` {slot};
  * - sessions: `session.open` → {lease}, `session.lost` {lease} (the client's signal fired),
@@ -368,6 +369,43 @@ export function checkElections(
     ],
     holdings.length,
   );
+}
+
+/**
+ * Read-write locks (RWLock): a writer holds alone (no other writer, no reader) unless one of
+ * them was paused past its ttl; readers share. Tokens unique and increasing over both modes (each
+ * acquisition creates its own key). Operations: `rwlock.read` / `rwlock.write` {name} → {token},
+ * `rwlock.release`, `rwlock.lost`, `rwlock.check` {name}.
+ * @throws TENURE_INVALID_ARGUMENT for a malformed rwlock operation or a bad option.
+ */
+export function checkRWLocks(
+  history: History | readonly Operation[],
+  options: RecipeCheckOptions = {},
+): RecipeCheckResult {
+  const ops = opsOf(history);
+  const ttl = checkTtl(options);
+  const readers = holdingsOf(ops, 'rwlock', 'name', 'read', 'token', ttl);
+  const writers = holdingsOf(ops, 'rwlock', 'name', 'write', 'token', ttl);
+  const all = [...readers, ...writers];
+  const violations: RecipeViolation[] = [];
+  const byResource = groupBy(all, (h) => h.resource);
+  for (const w of writers) {
+    const other = byResource
+      .get(w.resource)!
+      .find((h) => h !== w && h.end > h.start && w.end > w.start && h.start < w.end && w.start < h.end);
+    if (other !== undefined) {
+      const mode = writers.includes(other) ? 'writer' : 'reader';
+      violations.push({
+        rule: 'overlap',
+        resource: w.resource,
+        message: `rwlock ${w.resource}: a writer and a ${mode} at once: ${describeHolding(w, 'wrote with token')}; ${describeHolding(other, 'held it with token')}`,
+        operations: [w.acquire, other.acquire],
+      });
+      break; // one report
+    }
+  }
+  violations.push(...tokenViolations(all, 'rwlock', 'token'));
+  return result(violations, all.length);
 }
 
 /**

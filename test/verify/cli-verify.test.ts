@@ -136,10 +136,106 @@ describe('tenure verify', () => {
     }
   });
 
-  it('refuses unknown faults with a one-line error and exit 2', async () => {
+  describe('partition: a client cut off from etcd past the ttl through its proxy', () => {
+    let cluster: EtcdCluster;
+    beforeAll(async () => {
+      cluster = await EtcdCluster.start({ size: 1 });
+    });
+    afterAll(async () => {
+      await cluster?.stop();
+    });
+
+    it('passes, and the cut-off client lost its session', async () => {
+      const historyFile = join(tmp.dir, 'partition.jsonl');
+      const r = await verify([
+        '--store',
+        `etcd://${cluster.endpoints.join(',')}`,
+        '--duration',
+        '7s',
+        '--faults',
+        'partition',
+        '--ttl',
+        '2s',
+        '--history',
+        historyFile,
+        '--json',
+      ]);
+      expect(r.stdout, r.stderr).not.toBe('');
+      const report = JSON.parse(r.stdout) as {
+        ok: boolean;
+        faults: { partitions: number; partitionMs: number };
+        register: { verdict: string };
+        locks: { holdings: number; violations: string[] };
+        elections: { violations: string[] };
+      };
+      expect(report.register.verdict).toBe('linearizable');
+      expect(report.locks.violations).toEqual([]);
+      expect(report.elections.violations).toEqual([]);
+      expect(report.ok).toBe(true);
+      expect(r.code).toBe(0);
+      expect(report.faults.partitions).toBeGreaterThanOrEqual(1);
+      expect(report.faults.partitionMs).toBeGreaterThanOrEqual(3000);
+      // The fault bit: a cut-off client saw its session end (a cut longer than the ttl ends it):
+      // a wait failed with TENURE_SESSION_EXPIRED, or a check found its lock or leadership lost.
+      const history = History.fromJsonLines(readFileSync(historyFile, 'utf8'));
+      const ops = history.operations();
+      const cuts = ops.filter((o) => o.op === 'partition');
+      expect(cuts.length).toBeGreaterThanOrEqual(1);
+      const expiredByCut = ops.some((o) =>
+        cuts.some(
+          (cut) =>
+            String(o.process).startsWith(`${String((cut.args as { process: string }).process)}/`) &&
+            o.returnTime >= cut.invokeTime &&
+            (o.op.endsWith('.lost') || JSON.stringify(o.result ?? '').includes('TENURE_SESSION_EXPIRED')),
+        ),
+      );
+      expect(expiredByCut).toBe(true);
+    });
+
+    it('negative control: clients that never check their lock are caught when one is cut off holding it', async () => {
+      const r = await verify([
+        '--store',
+        `etcd://${cluster.endpoints.join(',')}`,
+        '--duration',
+        '5s',
+        '--faults',
+        'partition',
+        '--ttl',
+        '2s',
+        '--inject',
+        'unchecked-lock',
+      ]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/locks: \d+ holdings, .*: VIOLATION/);
+      expect(r.stdout).toMatch(/overlap: lock lock: 2 holders at once/);
+      expect(r.stdout).toContain('verdict: FAILED');
+    });
+
+    it('negative control: with the register losing writes, the same run fails', async () => {
+      const r = await verify([
+        '--store',
+        `etcd://${cluster.endpoints.join(',')}`,
+        '--duration',
+        '4s',
+        '--faults',
+        'partition',
+        '--ttl',
+        '2s',
+        '--inject',
+        'lost-writes',
+      ]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/partitions past the ttl/);
+      expect(r.stdout).toMatch(/not linearizable: key "register\/\d"/);
+      expect(r.stdout).toContain('verdict: FAILED');
+    });
+  });
+
+  it('refuses unknown faults, and partition without a network store, with a one-line error and exit 2', async () => {
     const partition = await verify(['--store', `sqlite://${join(tmp.dir, 'x.db')}`, '--faults', 'partition']);
     expect(partition.code).toBe(2);
-    expect(partition.stderr).toMatch(/^tenure: --faults partition is not supported yet.*\n$/);
+    expect(partition.stderr).toMatch(/^tenure: --faults partition needs a network store.*\n$/);
+    expect(existsSync(join(tmp.dir, 'x.db'))).toBe(false);
     const bogus = await verify(['--store', `sqlite://${join(tmp.dir, 'x.db')}`, '--faults', 'kill,melt']);
     expect(bogus.code).toBe(2);
     expect(bogus.stderr).toContain("unknown fault 'melt'");

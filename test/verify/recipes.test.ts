@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   checkElections,
   checkLocks,
+  checkRWLocks,
   checkSemaphores,
   checkSessions,
   checkShards,
@@ -247,5 +248,45 @@ describe('session checker', () => {
     expect(
       checkSessions(historyOf([open, op('nemesis', 'kill', { process: 1 }, [500, 500]), expired])).valid,
     ).toBe(true);
+  });
+});
+
+describe('rwlock checker', () => {
+  const read = (p: number, token: number, at: [number, number]) =>
+    op(p, 'rwlock.read', { name: 'R' }, at, { token });
+  const write = (p: number, token: number, at: [number, number]) =>
+    op(p, 'rwlock.write', { name: 'R' }, at, { token });
+  const release = (p: number, at: [number, number]) => op(p, 'rwlock.release', { name: 'R' }, at);
+
+  it('accepts readers sharing, then a writer alone', () => {
+    const r = checkRWLocks(
+      historyOf([
+        read(1, 10, [0, 1]),
+        read(2, 11, [0, 2]),
+        release(1, [3, 4]),
+        release(2, [3, 5]),
+        write(3, 12, [1, 6]),
+        release(3, [7, 8]),
+      ]),
+    );
+    expect(r).toMatchObject({ valid: true, holdings: 3 });
+  });
+
+  it('negative control: a writer while a reader holds', () => {
+    const r = checkRWLocks(historyOf([read(1, 10, [0, 1]), write(2, 11, [1, 2]), release(1, [3, 4])]));
+    expect(rules(r)).toEqual(['overlap']);
+    expect(r.violations[0]!.message).toContain('a writer and a reader at once');
+  });
+
+  it('negative control: two writers at once', () => {
+    const r = checkRWLocks(historyOf([write(1, 10, [0, 1]), write(2, 11, [1, 2]), release(1, [3, 4])]));
+    expect(r.violations[0]!.message).toContain('a writer and a writer at once');
+  });
+
+  it('negative control: a later acquisition with a lower token', () => {
+    const r = checkRWLocks(
+      historyOf([read(1, 10, [0, 1]), release(1, [2, 3]), read(2, 9, [4, 5]), release(2, [6, 7])]),
+    );
+    expect(rules(r)).toEqual(['token-order']);
   });
 });
