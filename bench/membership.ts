@@ -12,7 +12,8 @@
  *   one cluster until every slot is claimed, then 5 s more; sessions the members lost meanwhile.
  *   `TENURE_BENCH_BASELINE=/path/to/another/checkout` (built; its test/fixtures/shard-member.mjs
  *   runs its members) storms in turn with this code, named by `TENURE_BENCH_BASELINE_NAME`;
- *   without it the previous baseline rows are kept. `TENURE_BENCH_STORMS` storms each (default 3).
+ *   without it the previous baseline rows are kept. `TENURE_BENCH_STORMS` storms each (default 3),
+ *   of `TENURE_BENCH_STORM_MEMBERS` members (default 20).
  *
  * `TENURE_BENCH_MEMBERSHIP=fleet,storm npm run bench -- membership` measures only the parts named
  * (fleet, storm, mesh); the others keep their rows from the previous results file, dated.
@@ -242,6 +243,8 @@ async function storm(fixture: string, url: string, members: number, slots: numbe
 
 async function measureStorms(): Promise<StormResult[]> {
   const rounds = Number(process.env.TENURE_BENCH_STORMS ?? 3);
+  // Fewer members tell a storm's own losses from the machine's load (the same cluster and ttl).
+  const members = Number(process.env.TENURE_BENCH_STORM_MEMBERS ?? 20);
   const baselineDir = process.env.TENURE_BENCH_BASELINE;
   const codes = [
     { code: 'current', fixture: join(fixtures, 'shard-member.mjs') },
@@ -256,7 +259,7 @@ async function measureStorms(): Promise<StormResult[]> {
   ];
   const results = codes.map((c): StormResult => ({
     code: c.code,
-    members: 20,
+    members,
     ttlMs: 2000,
     sessionsLost: [],
     convergenceMs: [],
@@ -268,7 +271,7 @@ async function measureStorms(): Promise<StormResult[]> {
       for (const [i, c] of codes.entries()) {
         const url = `etcd://${cluster.endpoints.join(',')}?namespace=storm-${round}-${i}/`;
         const load = r1(loadavg()[0]!);
-        const r = await storm(c.fixture, url, 20, 1024, 2000);
+        const r = await storm(c.fixture, url, members, 1024, 2000);
         console.log('etcd start-up storm', c.code, { ...r, load });
         (results[i]!.loadAverage ??= []).push(load);
         (results[i]!.stallP50Ms ??= []).push(r.stallsMs.length === 0 ? null : percentile(r.stallsMs, 50));

@@ -177,25 +177,13 @@ export class Continuum {
    */
   ownerOf(h: number): number {
     const u = h >>> 0;
-    // Kept small so that V8 inlines it into lookups together with the key's hash.
-    if (this.layout === OWNER_TABLE) {
-      const v = this.ownerTable[u >>> this.ownerShift]!;
-      if (v < MIXED) return v;
-    }
-    // The signed hash, not u: an unsigned value above 2^31 − 1 passed to a call that is not
-    // inlined is boxed as a heap number.
-    return this.resolve(h | 0);
-  }
-
-  /** {@link Continuum.ownerOf} past the owner table: its mixed buckets, and the other layouts. */
-  private resolve(h: number): number {
-    const u = h >>> 0;
-    const points = this.points;
     const layout = this.layout;
+    // The common paths are kept small so that V8 inlines them into lookups with the key's hash;
+    // resolve() takes the signed hash: an unsigned value above 2^31 − 1 passed to a call that is
+    // not inlined is boxed as a heap number.
     if (layout === OWNER_TABLE) {
-      let p = this.ownerTable[u >>> this.ownerShift]! & (MIXED - 1);
-      while (p < points.length && points[p]! < u) p++;
-      return this.owners[p === points.length ? 0 : p]!;
+      const v = this.ownerTable[u >>> this.ownerShift]!;
+      return v < MIXED ? v : this.resolve(h | 0);
     }
     if (layout === SPLIT) {
       const b = u >>> 18;
@@ -208,6 +196,18 @@ export class Continuum {
       // Past the bucket's end, p is the first point of the next buckets: the owner sought.
       for (const end = starts[b + 1]!; p < end && entries[p]! < key;) p++;
       return entries[p === entries.length ? 0 : p]! & 0x3fff;
+    }
+    return this.resolve(h | 0);
+  }
+
+  /** {@link Continuum.ownerOf} for the owner table's mixed buckets and the direct layout. */
+  private resolve(h: number): number {
+    const u = h >>> 0;
+    const points = this.points;
+    if (this.layout === OWNER_TABLE) {
+      let p = this.ownerTable[u >>> this.ownerShift]! & (MIXED - 1);
+      while (p < points.length && points[p]! < u) p++;
+      return this.owners[p === points.length ? 0 : p]!;
     }
     const v = this.table[u >>> this.shift]!;
     if (v >= 0) return v;
