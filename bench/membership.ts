@@ -241,10 +241,17 @@ async function storm(fixture: string, url: string, members: number, slots: numbe
   }
 }
 
+/**
+ * Members per storm. Fewer members tell a storm's own losses from the machine's load (the same
+ * cluster and ttl); this code's rows of another member count are kept beside the new ones.
+ */
+function stormMembers(): number {
+  return Number(process.env.TENURE_BENCH_STORM_MEMBERS ?? 20);
+}
+
 async function measureStorms(): Promise<StormResult[]> {
   const rounds = Number(process.env.TENURE_BENCH_STORMS ?? 3);
-  // Fewer members tell a storm's own losses from the machine's load (the same cluster and ttl).
-  const members = Number(process.env.TENURE_BENCH_STORM_MEMBERS ?? 20);
+  const members = stormMembers();
   const baselineDir = process.env.TENURE_BENCH_BASELINE;
   const codes = [
     { code: 'current', fixture: join(fixtures, 'shard-member.mjs') },
@@ -463,7 +470,7 @@ export async function run(): Promise<void> {
     ? await measureStorms().then((now) => [
         ...now,
         ...(process.env.TENURE_BENCH_BASELINE === undefined
-          ? (previous?.storms ?? []).filter((s) => s.code !== 'current')
+          ? (previous?.storms ?? []).filter((s) => s.code !== 'current' || s.members !== stormMembers())
           : []),
       ])
     : (previous?.storms ?? []);
@@ -476,9 +483,10 @@ export async function run(): Promise<void> {
   };
   const results: MembershipResults = { failover, etcdFailover, detection, idle, loaded, storms, measured };
   const stormRows = storms.map((s) => [
-    s.code === 'current'
+    s.code === 'current' && s.measured === storms[0]!.measured
       ? 'this code'
-      : `${s.code} (measured ${s.measured.slice(0, 16).replace('T', ' ')} UTC)`,
+      : `${s.code === 'current' ? 'this code' : s.code} (measured ${s.measured.slice(0, 16).replace('T', ' ')} UTC)`,
+    s.members,
     s.sessionsLost.join(', '),
     s.convergenceMs.map((ms) => (ms === null ? 'not within 60 s' : `${ms} ms`)).join(', '),
     s.loadAverage?.join(', ') ?? '',
@@ -519,11 +527,12 @@ export async function run(): Promise<void> {
       ],
     ),
     '',
-    `etcd start-up storm: ${storms[0]?.members ?? 20} members started 150 ms apart (ttl ${storms[0]?.ttlMs ?? 2000} ms, etcd raises it to its 2 s minimum) on one 3-member cluster, each storm in a namespace of its own, the codes in turn, the fleet's state read every 250 ms; sessions the members lost from their start to 5 s after every slot was claimed (or after 60 s). Goal: none. A member's longest event-loop stall (monitorEventLoopDelay, since its start) near or above the ttl's keepalive margin says the member was starved of CPU when it lost its session.`,
+    `etcd start-up storm: the members (column "members") started 150 ms apart (ttl ${storms[0]?.ttlMs ?? 2000} ms, etcd raises it to its 2 s minimum) on one 3-member cluster, each storm in a namespace of its own, the codes in turn, the fleet's state read every 250 ms; sessions the members lost from their start to 5 s after every slot was claimed (or after 60 s). Goal: none. A member's longest event-loop stall (monitorEventLoopDelay, since its start) near or above the ttl's keepalive margin says the member was starved of CPU when it lost its session.`,
     '',
     table(
       [
         'code',
+        'members',
         'sessions lost, per storm',
         'start to every slot claimed',
         'load average at start (2 cores)',
