@@ -12,7 +12,8 @@
  *   one cluster until every slot is claimed, then 5 s more; sessions the members lost meanwhile.
  *   `TENURE_BENCH_BASELINE=/path/to/another/checkout` (built; its test/fixtures/shard-member.mjs
  *   runs its members) storms in turn with this code, named by `TENURE_BENCH_BASELINE_NAME`;
- *   without it the previous baseline rows are kept. `TENURE_BENCH_STORMS` storms each (default 3).
+ *   without it the previous baseline rows are kept. `TENURE_BENCH_STORMS` storms each (default 3),
+ *   of `TENURE_BENCH_STORM_MEMBERS` members (default 20).
  *
  * `TENURE_BENCH_MEMBERSHIP=fleet,storm npm run bench -- membership` measures only the parts named
  * (fleet, storm, mesh); the others keep their rows from the previous results file, dated.
@@ -240,8 +241,17 @@ async function storm(fixture: string, url: string, members: number, slots: numbe
   }
 }
 
+/**
+ * Members per storm. Fewer members tell a storm's own losses from the machine's load (the same
+ * cluster and ttl); this code's rows of another member count are kept beside the new ones.
+ */
+function stormMembers(): number {
+  return Number(process.env.TENURE_BENCH_STORM_MEMBERS ?? 20);
+}
+
 async function measureStorms(): Promise<StormResult[]> {
   const rounds = Number(process.env.TENURE_BENCH_STORMS ?? 3);
+  const members = stormMembers();
   const baselineDir = process.env.TENURE_BENCH_BASELINE;
   const codes = [
     { code: 'current', fixture: join(fixtures, 'shard-member.mjs') },
@@ -256,7 +266,7 @@ async function measureStorms(): Promise<StormResult[]> {
   ];
   const results = codes.map((c): StormResult => ({
     code: c.code,
-    members: 20,
+    members,
     ttlMs: 2000,
     sessionsLost: [],
     convergenceMs: [],
@@ -268,7 +278,7 @@ async function measureStorms(): Promise<StormResult[]> {
       for (const [i, c] of codes.entries()) {
         const url = `etcd://${cluster.endpoints.join(',')}?namespace=storm-${round}-${i}/`;
         const load = r1(loadavg()[0]!);
-        const r = await storm(c.fixture, url, 20, 1024, 2000);
+        const r = await storm(c.fixture, url, members, 1024, 2000);
         console.log('etcd start-up storm', c.code, { ...r, load });
         (results[i]!.loadAverage ??= []).push(load);
         (results[i]!.stallP50Ms ??= []).push(r.stallsMs.length === 0 ? null : percentile(r.stallsMs, 50));
@@ -460,7 +470,7 @@ export async function run(): Promise<void> {
     ? await measureStorms().then((now) => [
         ...now,
         ...(process.env.TENURE_BENCH_BASELINE === undefined
-          ? (previous?.storms ?? []).filter((s) => s.code !== 'current')
+          ? (previous?.storms ?? []).filter((s) => s.code !== 'current' || s.members !== stormMembers())
           : []),
       ])
     : (previous?.storms ?? []);
@@ -473,9 +483,10 @@ export async function run(): Promise<void> {
   };
   const results: MembershipResults = { failover, etcdFailover, detection, idle, loaded, storms, measured };
   const stormRows = storms.map((s) => [
-    s.code === 'current'
+    s.code === 'current' && s.measured === storms[0]!.measured
       ? 'this code'
-      : `${s.code} (measured ${s.measured.slice(0, 16).replace('T', ' ')} UTC)`,
+      : `${s.code === 'current' ? 'this code' : s.code} (measured ${s.measured.slice(0, 16).replace('T', ' ')} UTC)`,
+    s.members,
     s.sessionsLost.join(', '),
     s.convergenceMs.map((ms) => (ms === null ? 'not within 60 s' : `${ms} ms`)).join(', '),
     s.loadAverage?.join(', ') ?? '',
@@ -516,11 +527,12 @@ export async function run(): Promise<void> {
       ],
     ),
     '',
-    `etcd start-up storm: ${storms[0]?.members ?? 20} members started 150 ms apart (ttl ${storms[0]?.ttlMs ?? 2000} ms, etcd raises it to its 2 s minimum) on one 3-member cluster, each storm in a namespace of its own, the codes in turn, the fleet's state read every 250 ms; sessions the members lost from their start to 5 s after every slot was claimed (or after 60 s). Goal: none. A member's longest event-loop stall (monitorEventLoopDelay, since its start) near or above the ttl's keepalive margin says the member was starved of CPU when it lost its session.`,
+    `etcd start-up storm: the members (column "members") started 150 ms apart (ttl ${storms[0]?.ttlMs ?? 2000} ms, etcd raises it to its 2 s minimum) on one 3-member cluster, each storm in a namespace of its own, the codes in turn, the fleet's state read every 250 ms; sessions the members lost from their start to 5 s after every slot was claimed (or after 60 s). Goal: none. A member's longest event-loop stall (monitorEventLoopDelay, since its start) near or above the ttl's keepalive margin says the member was starved of CPU when it lost its session.`,
     '',
     table(
       [
         'code',
+        'members',
         'sessions lost, per storm',
         'start to every slot claimed',
         'load average at start (2 cores)',

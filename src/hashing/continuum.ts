@@ -1,6 +1,6 @@
 /**
  * The sorted array of points shared by the ring algorithms (ketama, the fast ring and bounded
- * loads), with a radix index so that a lookup is a table read plus a short binary search.
+ * loads), with lookup tables so that a lookup is usually one read of a table that fits the cache.
  */
 
 /**
@@ -10,19 +10,35 @@
 const MAX_TABLE_BITS = 20;
 
 /**
- * Rings with at least this many points use the split layout (below); smaller ones the direct
- * table, which then fits in 256 KiB.
+ * Rings with at least this many points use the split layout (below); smaller ones the owner table.
  */
 const SPLIT_POINTS = 16384;
 
 /**
- * Points of a hash ring in ascending order, each owned by a member number, plus one of two lookup
+ * Owner-table entries per point (rounded up to a power of two): 1 − e^(−1/8) ≈ 12 % of the buckets
+ * are mixed, fewer since a bucket whose points all belong to the next point's member is not. Small
+ * rings get twice as many while the table stays within 64 KiB (2^15 entries): 6 % mixed.
+ */
+const OWNER_ENTRIES_PER_POINT = 8;
+const OWNER_TABLE_SMALL_BITS = 15;
+
+const OWNER_TABLE = 0;
+const SPLIT = 1;
+const DIRECT = 2;
+/** Owner-table entries at or above this are mixed buckets: the flag, then a position below 2^15. */
+const MIXED = 0x8000;
+
+/**
+ * Points of a hash ring in ascending order, each owned by a member number, plus one of three lookup
  * layouts, chosen by size so that what a lookup reads stays in a core's cache:
  *
- * - direct (fewer than 16384 points): a radix table over the top bits of the hash, about 4 entries
- *   a point; entry b is the owner itself (≥ 0) when no point falls in bucket b, so the whole bucket
- *   belongs to the next point's owner, or −(first position ≥ bucket start) − 1 when points fall
- *   inside, and a short forward scan finds the key's point.
+ * - owner table (fewer than 16384 points, member numbers below 65535): the owner of every bucket of
+ *   the top bits of the hash, about 8 buckets a point, 1 byte an entry below 255 members (2
+ *   otherwise): 128 KiB at 16,000 points. Entry b is the owner + 1 when every key of bucket b goes
+ *   to one member (no point inside, or only points of the member that also owns the next one), so
+ *   nearly 9 lookups in 10 are one read of a small table, like Maglev's; 0 when the bucket is
+ *   mixed, and then the first position ≥ the start of its coarse bucket (8 buckets, about one
+ *   point) begins a forward scan of the points, usually one or two steps.
  * - split (more points, member numbers below 16384): the first position of each of the 16384
  *   buckets of the top 14 bits (64 KiB), and for every point one 32-bit entry, its low 18 bits
  *   above its owner's 14. A lookup reads a bucket's start and end, then scans the bucket's entries
@@ -30,6 +46,11 @@ const SPLIT_POINTS = 16384;
  *   table of a ring that size (4 MiB, then the points and the owners) cost three cache misses.
  *   Measured while choosing it (N = 1000, lookups as a fraction of the key's hash alone): about
  *   48 %, against 42 % for a 16-bit split (256 KiB of starts) and 25 % for the direct table.
+ * - direct (the rest: small rings with member numbers of 65535 and above, large ones with member
+ *   numbers of 16384 and above): a radix table over the top bits of the hash, about 4 entries a
+ *   point; entry b is the owner itself (≥ 0) when no point falls in bucket b, so the whole bucket
+ *   belongs to the next point's owner, or −(first position ≥ bucket start) − 1 when points fall
+ *   inside, and a short forward scan finds the key's point.
  * @internal
  */
 export class Continuum {
@@ -37,10 +58,18 @@ export class Continuum {
   points: Uint32Array = new Uint32Array(0);
   /** Owner (member number) of each point. */
   owners: Uint32Array = new Uint32Array(0);
+  /** Which layout answers {@link Continuum.ownerOf}. */
+  private layout: typeof OWNER_TABLE | typeof SPLIT | typeof DIRECT = DIRECT;
+  /**
+   * Owner-table layout: for each bucket of the top bits, its owner when one member owns it all,
+   * else {@link MIXED} | the first position ≥ the bucket's start.
+   */
+  private ownerTable: Uint16Array = new Uint16Array(0);
+  private ownerShift = 31;
+  /** Direct layout: owners and negated positions. */
   private table: Int32Array = new Int32Array(1);
   private shift = 31;
-  /** Split layout (empty in the direct one): bucket starts, and (low half << 16 | owner) entries. */
-  private split = false;
+  /** Split layout: bucket starts, and (low 18 bits << 14 | owner) entries. */
   private starts: Uint32Array = new Uint32Array(0);
   private entries: Uint32Array = new Uint32Array(0);
 
@@ -64,23 +93,65 @@ export class Continuum {
     this.owners = owners;
     let maxOwner = 0;
     for (let i = 0; i < n; i++) maxOwner = Math.max(maxOwner, owners[i]!);
-    this.split = n >= SPLIT_POINTS && maxOwner < 16384;
-    if (this.split) {
-      const starts = new Uint32Array(16385);
-      let p = 0;
-      for (let b = 0; b <= 16384; b++) {
-        while (p < n && points[p]! >>> 18 < b) p++;
-        starts[b] = p;
-      }
-      const entries = new Uint32Array(n);
-      for (let i = 0; i < n; i++) entries[i] = (points[i]! & 0x3ffff) * 16384 + owners[i]!;
-      this.starts = starts;
-      this.entries = entries;
-      this.table = new Int32Array(1);
-      return;
-    }
+    this.ownerTable = new Uint16Array(0);
     this.starts = new Uint32Array(0);
     this.entries = new Uint32Array(0);
+    this.table = new Int32Array(1);
+    if (n > 0 && n < SPLIT_POINTS && maxOwner < MIXED) this.buildOwnerTable();
+    else if (n >= SPLIT_POINTS && maxOwner < 16384) this.buildSplit();
+    else this.buildDirect();
+  }
+
+  private buildOwnerTable(): void {
+    const { points, owners } = this;
+    const n = points.length;
+    const wanted = Math.max(
+      n * OWNER_ENTRIES_PER_POINT,
+      Math.min(n * 2 * OWNER_ENTRIES_PER_POINT, 2 ** OWNER_TABLE_SMALL_BITS),
+    );
+    let bits = 4;
+    while (2 ** bits < wanted) bits++;
+    const size = 1 << bits;
+    const width = 2 ** (32 - bits);
+    const table = new Uint16Array(size);
+    let p = 0;
+    for (let b = 0; b < size; b++) {
+      const end = (b + 1) * width;
+      while (p < n && points[p]! < b * width) p++;
+      // The bucket's keys go to the points inside it (p, p + 1, ...) and, past the last of them,
+      // to the first point at or after its end (wrapping to point 0): one member for all, or mixed.
+      const first = owners[p === n ? 0 : p]!;
+      let pure = true;
+      for (let q = p; pure && q < n && points[q]! < end;) {
+        q++;
+        pure = owners[q === n ? 0 : q] === first;
+      }
+      table[b] = pure ? first : MIXED | p;
+    }
+    this.ownerTable = table;
+    this.ownerShift = 32 - bits;
+    this.layout = OWNER_TABLE;
+  }
+
+  private buildSplit(): void {
+    const { points, owners } = this;
+    const n = points.length;
+    const starts = new Uint32Array(16385);
+    let p = 0;
+    for (let b = 0; b <= 16384; b++) {
+      while (p < n && points[p]! >>> 18 < b) p++;
+      starts[b] = p;
+    }
+    const entries = new Uint32Array(n);
+    for (let i = 0; i < n; i++) entries[i] = (points[i]! & 0x3ffff) * 16384 + owners[i]!;
+    this.starts = starts;
+    this.entries = entries;
+    this.layout = SPLIT;
+  }
+
+  private buildDirect(): void {
+    const { points, owners } = this;
+    const n = points.length;
     let bits = 1;
     while (bits < MAX_TABLE_BITS && 1 << bits < n * 4) bits++;
     const size = 1 << bits;
@@ -97,6 +168,7 @@ export class Continuum {
     }
     this.table = table;
     this.shift = shift;
+    this.layout = DIRECT;
   }
 
   /**
@@ -105,7 +177,15 @@ export class Continuum {
    */
   ownerOf(h: number): number {
     const u = h >>> 0;
-    if (this.split) {
+    const layout = this.layout;
+    // The common paths are kept small so that V8 inlines them into lookups with the key's hash;
+    // resolve() takes the signed hash: an unsigned value above 2^31 − 1 passed to a call that is
+    // not inlined is boxed as a heap number.
+    if (layout === OWNER_TABLE) {
+      const v = this.ownerTable[u >>> this.ownerShift]!;
+      return v < MIXED ? v : this.resolve(h | 0);
+    }
+    if (layout === SPLIT) {
       const b = u >>> 18;
       const starts = this.starts;
       const entries = this.entries;
@@ -117,9 +197,20 @@ export class Continuum {
       for (const end = starts[b + 1]!; p < end && entries[p]! < key;) p++;
       return entries[p === entries.length ? 0 : p]! & 0x3fff;
     }
+    return this.resolve(h | 0);
+  }
+
+  /** {@link Continuum.ownerOf} for the owner table's mixed buckets and the direct layout. */
+  private resolve(h: number): number {
+    const u = h >>> 0;
+    const points = this.points;
+    if (this.layout === OWNER_TABLE) {
+      let p = this.ownerTable[u >>> this.ownerShift]! & (MIXED - 1);
+      while (p < points.length && points[p]! < u) p++;
+      return this.owners[p === points.length ? 0 : p]!;
+    }
     const v = this.table[u >>> this.shift]!;
     if (v >= 0) return v;
-    const points = this.points;
     let p = -v - 1;
     while (p < points.length && points[p]! < u) p++;
     return this.owners[p === points.length ? 0 : p]!;
@@ -145,6 +236,7 @@ export class Continuum {
       this.points.byteLength +
       this.owners.byteLength +
       this.table.byteLength +
+      this.ownerTable.byteLength +
       this.starts.byteLength +
       this.entries.byteLength
     );

@@ -17,9 +17,12 @@ import { fmix32i, murmur3i32 } from './hash.js';
 import { compareIds } from './members.js';
 import type { ConsistentHash, HashSnapshot } from './types.js';
 
-// The LCG multiplier 2862933555777941757 = 0x27BB2EE6_87B0B0FD, split for 32-bit arithmetic.
+// The LCG multiplier 2862933555777941757 = 0x27BB2EE6_87B0B0FD, split for 32-bit arithmetic, and
+// its low word split again in 16-bit halves for the exact high word of lo · C_LO.
 const C_HI = 0x27bb2ee6;
 const C_LO = 0x87b0b0fd;
+const C_LO_0 = C_LO & 0xffff;
+const C_LO_1 = C_LO >>> 16;
 
 /**
  * Lamping and Veach's `JumpConsistentHash(key, buckets)` for a 64-bit key given as two 32-bit
@@ -39,16 +42,20 @@ export function jumpBucket(keyLo: number, keyHi: number, buckets: number): numbe
   // the truncation is only done for the x that become b.
   for (let x = 0; x < buckets; x = (b + 1) * (2147483648 / ((hi >>> 1) + 1))) {
     b = x | 0;
-    // key = key · C + 1 (mod 2^64). The low word of lo · C_LO is Math.imul's; its high word comes
-    // from the double product, which is within 2^10 of the exact 64-bit one: subtracting the exact
-    // low word and rounding to the nearest multiple of 2^32 gives the high word exactly (the error,
-    // at most 2^11 after the subtraction's own rounding, is far below half of 2^32).
-    const low = Math.imul(lo, C_LO);
-    const high = (((lo >>> 0) * C_LO - (low >>> 0)) / 4294967296 + 0.5) >>> 0;
+    // key = key · C + 1 (mod 2^64), in 32-bit integers only (V8 keeps them unboxed and never
+    // converts to a double): the high word of lo · C_LO from the four 16-bit partial products,
+    // each below 2^32, with the carries of their middle sum.
+    const a0 = lo & 0xffff;
+    const a1 = lo >>> 16;
+    const low0 = Math.imul(a0, C_LO_0) >>> 0;
+    const mid1 = Math.imul(a1, C_LO_0) >>> 0;
+    const mid2 = Math.imul(a0, C_LO_1) >>> 0;
+    const carry = ((low0 >>> 16) + (mid1 & 0xffff) + (mid2 & 0xffff)) >>> 16;
+    const high = Math.imul(a1, C_LO_1) + (mid1 >>> 16) + (mid2 >>> 16) + carry;
     hi = (high + Math.imul(lo, C_HI) + Math.imul(hi, C_LO)) | 0;
-    lo = (low + 1) | 0;
+    lo = (Math.imul(lo, C_LO) + 1) | 0;
     // The + 1 carries into the high word only when the low word wrapped to 0.
-    if (lo === 0) hi = (hi + 1) | 0;
+    hi = (hi + (lo === 0 ? 1 : 0)) | 0;
   }
   return b;
 }

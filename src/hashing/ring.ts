@@ -279,6 +279,15 @@ export class HashRing extends RingBase {
     return murmur3i32(key);
   }
 
+  // The base's lookup calls hashOf, which differs between the ring classes: calling murmur3i32 here
+  // keeps the call site monomorphic, so the hash is inlined into the lookup.
+  // An empty continuum is a ring without members (each member has at least one point).
+  override lookup(key: string): string {
+    const continuum = this.continuum;
+    if (continuum.points.length === 0) throw noNodes(this.algorithm);
+    return this.members.ids[continuum.ownerOf(murmur3i32(key))]!;
+  }
+
   protected pointsOf(node: string, weight: number): Uint32Array {
     let points = this.cache.get(node);
     const count = Math.max(1, Math.round(this.config.pointsPerNode * weight));
