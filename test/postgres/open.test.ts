@@ -7,7 +7,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TenureError } from '../../src/errors.js';
-import { PostgresStore } from '../../src/store/postgres/index.js';
+import { PostgresStore, type PostgresTlsOptions } from '../../src/store/postgres/index.js';
 import { schemaSql } from '../../src/store/postgres/schema.js';
 import { openStore } from '../../src/store/open.js';
 import { codeOf } from '../helpers/async.js';
@@ -89,6 +89,13 @@ describe('postgres:// URLs', () => {
     );
     await expect(PostgresStore.open({ schema: '' })).rejects.toThrow(/options.schema/);
     await expect(PostgresStore.open({ tls: { cert: 'x' } })).rejects.toThrow(/options.tls.cert/);
+    // PEM material is text: anything else is named before a connection is tried.
+    for (const field of ['ca', 'cert', 'key'] as const) {
+      const tls = { cert: 'c', key: 'k', [field]: 42 } as unknown as PostgresTlsOptions;
+      const err = await rejection(PostgresStore.open({ tls }));
+      expect(err.code).toBe('TENURE_INVALID_ARGUMENT');
+      expect(err.message).toContain(`options.tls.${field}`);
+    }
   });
 });
 
