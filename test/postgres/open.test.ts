@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TenureError } from '../../src/errors.js';
 import { PostgresStore, type PostgresTlsOptions } from '../../src/store/postgres/index.js';
-import { schemaSql } from '../../src/store/postgres/schema.js';
+import { FUNCTIONS_VERSION, schemaSql } from '../../src/store/postgres/schema.js';
 import { openStore } from '../../src/store/open.js';
 import { codeOf } from '../helpers/async.js';
 import { PG_PASSWORD, PG_USER, PostgresServer } from '../helpers/postgres-server.js';
@@ -112,6 +112,37 @@ describe('schema creation', () => {
     const again = await open(); // an existing store: no DDL
     expect((await again.get('k'))?.version).toBe(6);
     await again.close();
+  });
+
+  it("replaces an existing store's older functions on open, keeps its data, and leaves newer ones", async () => {
+    const server = await started;
+    const db = await server.createDatabase('upgrade');
+    const open = () =>
+      PostgresStore.open({ port: server.port, user: PG_USER, password: PG_PASSWORD, database: db });
+    const comment = async () =>
+      (
+        await server.sql<{ c: string | null }>(
+          db,
+          "SELECT obj_description('tenure.txn(jsonb)'::regprocedure, 'pg_proc') AS c",
+        )
+      )[0]!.c;
+    const first = await open();
+    await first.put('k', 'v');
+    await first.close();
+    expect(await comment()).toBe(`tenure functions ${FUNCTIONS_VERSION}`);
+    // A store made by a tenure before function versions: no comment.
+    await server.sql(db, 'COMMENT ON FUNCTION tenure.txn(jsonb) IS NULL');
+    const upgraded = await open();
+    expect(Buffer.from((await upgraded.get('k'))!.value).toString()).toBe('v');
+    await upgraded.put('k', 'w');
+    await upgraded.close();
+    expect(await comment()).toBe(`tenure functions ${FUNCTIONS_VERSION}`);
+    // Control: functions a newer tenure installed are not replaced by this one.
+    await server.sql(db, "COMMENT ON FUNCTION tenure.txn(jsonb) IS 'tenure functions 999'");
+    const newer = await open();
+    expect((await newer.get('k'))?.version).toBe(2);
+    await newer.close();
+    expect(await comment()).toBe('tenure functions 999');
   });
 
   it('negative control: the same DDL run at once without the creation lock fails', async () => {
