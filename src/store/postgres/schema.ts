@@ -333,12 +333,16 @@ BEGIN
                RETURNING key)
         SELECT coalesce(array_agg(encode(key, 'hex')), '{}'), count(*) INTO deleted, n FROM logged;
       ELSE
-        WITH d AS (DELETE FROM ${S}.kv WHERE key = k RETURNING key),
-             logged AS (
-               INSERT INTO ${S}.changelog (rev, seq, deleted, key, value, create_rev, mod_rev, version, lease)
-               SELECT nxt, seq, true, key, '', 0, nxt, 0, 0 FROM d
-               RETURNING key)
-        SELECT coalesce(array_agg(encode(key, 'hex')), '{}'), count(*) INTO deleted, n FROM logged;
+        -- One key (a lock's release): two plain statements cost less than the CTE above.
+        DELETE FROM ${S}.kv WHERE key = k;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        IF n > 0 THEN
+          INSERT INTO ${S}.changelog (rev, seq, deleted, key, value, create_rev, mod_rev, version, lease)
+            VALUES (nxt, seq, true, k, '', 0, nxt, 0, 0);
+          deleted := ARRAY[encode(k, 'hex')];
+        ELSE
+          deleted := '{}';
+        END IF;
       END IF;
       seq := seq + n;
       keys := keys || deleted;
