@@ -272,6 +272,22 @@ export class PostgresServer {
     }
   }
 
+  /**
+   * How many times statements whose text matches the SQL pattern `like` ran on `database` since
+   * it was created: pg_stat_statements' count, kept by the server itself, of every top-level
+   * statement any client sent (the server must be started with
+   * `settings: { shared_preload_libraries: 'pg_stat_statements' }`).
+   */
+  async statementCalls(database: string, like: string): Promise<number> {
+    await this.sql(database, 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    const rows = await this.sql<{ n: string }>(
+      database,
+      'SELECT coalesce(sum(calls), 0) AS n FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = $1) AND query LIKE $2',
+      [database, like],
+    );
+    return Number(rows[0]!.n);
+  }
+
   /** Creates a new empty database and returns its name. */
   async createDatabase(prefix = 'db'): Promise<string> {
     const name = `${prefix}_${process.pid}_${++this.#databases}`;

@@ -120,3 +120,53 @@ describe("the server terminating tenure's connections", () => {
     }
   });
 });
+
+describe('a watch whose start read finds the server down', () => {
+  /** Kills the server, opens a watch (its start read fails), restarts the server `downMs` later. */
+  async function startDuringOutage(downMs: number) {
+    const server = await PostgresServer.start();
+    const database = await server.createDatabase('start');
+    const options = { port: server.port, user: PG_USER, password: PG_PASSWORD, database };
+    const store = await PostgresStore.open({ ...options, requestTimeoutMs: 2000, connectTimeoutMs: 500 });
+    const writer = await PostgresStore.open(options);
+    const ac = new AbortController();
+    try {
+      await store.put('k', 'before');
+      await writer.close();
+      await server.kill('SIGKILL');
+      const t0 = performance.now();
+      const it = store.watch('k', { signal: ac.signal })[Symbol.asyncIterator]();
+      const first = it.next().then(
+        (r) => ({ value: r.value, ms: performance.now() - t0 }),
+        (err: unknown) => ({ err: err as { code?: string }, ms: performance.now() - t0 }),
+      );
+      await new Promise((r) => setTimeout(r, downMs));
+      await server.restart();
+      const again = await PostgresStore.open(options);
+      try {
+        const settled = await Promise.race([first, new Promise((r) => setTimeout(r, 300))]);
+        if (settled === undefined) await again.put('k', 'after'); // still waiting: give it an event
+        return await first;
+      } finally {
+        await again.close();
+      }
+    } finally {
+      ac.abort();
+      await store.close();
+      await server.stop();
+    }
+  }
+
+  it('retries it within requestTimeoutMs and then delivers what is written', async () => {
+    const r = await startDuringOutage(700);
+    expect('err' in r ? r.err.code : undefined).toBeUndefined();
+    const batch = (r as { value: { events: { kv: { value: Uint8Array } }[] } }).value;
+    expect(Buffer.from(batch.events[0]!.kv.value).toString()).toBe('after');
+  });
+
+  it('control: an outage longer than requestTimeoutMs fails the watch with TENURE_UNAVAILABLE in bounded time', async () => {
+    const r = await startDuringOutage(3500);
+    expect('err' in r ? r.err.code : undefined).toBe('TENURE_UNAVAILABLE');
+    expect(r.ms).toBeLessThan(2000 + 1500);
+  });
+});

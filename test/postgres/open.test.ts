@@ -7,8 +7,8 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TenureError } from '../../src/errors.js';
-import { PostgresStore } from '../../src/store/postgres/index.js';
-import { schemaSql } from '../../src/store/postgres/schema.js';
+import { PostgresStore, type PostgresTlsOptions } from '../../src/store/postgres/index.js';
+import { FUNCTIONS_VERSION, schemaSql } from '../../src/store/postgres/schema.js';
 import { openStore } from '../../src/store/open.js';
 import { codeOf } from '../helpers/async.js';
 import { PG_PASSWORD, PG_USER, PostgresServer } from '../helpers/postgres-server.js';
@@ -89,6 +89,13 @@ describe('postgres:// URLs', () => {
     );
     await expect(PostgresStore.open({ schema: '' })).rejects.toThrow(/options.schema/);
     await expect(PostgresStore.open({ tls: { cert: 'x' } })).rejects.toThrow(/options.tls.cert/);
+    // PEM material is text: anything else is named before a connection is tried.
+    for (const field of ['ca', 'cert', 'key'] as const) {
+      const tls = { cert: 'c', key: 'k', [field]: 42 } as unknown as PostgresTlsOptions;
+      const err = await rejection(PostgresStore.open({ tls }));
+      expect(err.code).toBe('TENURE_INVALID_ARGUMENT');
+      expect(err.message).toContain(`options.tls.${field}`);
+    }
   });
 });
 
@@ -105,6 +112,37 @@ describe('schema creation', () => {
     const again = await open(); // an existing store: no DDL
     expect((await again.get('k'))?.version).toBe(6);
     await again.close();
+  });
+
+  it("replaces an existing store's older functions on open, keeps its data, and leaves newer ones", async () => {
+    const server = await started;
+    const db = await server.createDatabase('upgrade');
+    const open = () =>
+      PostgresStore.open({ port: server.port, user: PG_USER, password: PG_PASSWORD, database: db });
+    const comment = async () =>
+      (
+        await server.sql<{ c: string | null }>(
+          db,
+          "SELECT obj_description('tenure.txn(jsonb)'::regprocedure, 'pg_proc') AS c",
+        )
+      )[0]!.c;
+    const first = await open();
+    await first.put('k', 'v');
+    await first.close();
+    expect(await comment()).toBe(`tenure functions ${FUNCTIONS_VERSION}`);
+    // A store made by a tenure before function versions: no comment.
+    await server.sql(db, 'COMMENT ON FUNCTION tenure.txn(jsonb) IS NULL');
+    const upgraded = await open();
+    expect(Buffer.from((await upgraded.get('k'))!.value).toString()).toBe('v');
+    await upgraded.put('k', 'w');
+    await upgraded.close();
+    expect(await comment()).toBe(`tenure functions ${FUNCTIONS_VERSION}`);
+    // Control: functions a newer tenure installed are not replaced by this one.
+    await server.sql(db, "COMMENT ON FUNCTION tenure.txn(jsonb) IS 'tenure functions 999'");
+    const newer = await open();
+    expect((await newer.get('k'))?.version).toBe(2);
+    await newer.close();
+    expect(await comment()).toBe('tenure functions 999');
   });
 
   it('negative control: the same DDL run at once without the creation lock fails', async () => {

@@ -456,6 +456,7 @@ export class PostgresStore extends StoreBase {
       clock: this.#o.clock,
       requestTimeoutMs: this.#o.requestTimeoutMs,
       isClosed: () => this.closed,
+      revision: () => this.doRevision(),
       closeDone: () => this.#closeDone,
       readChanges: (after: number, k: string, p: boolean) => this.#readChanges(after, k, p),
     };

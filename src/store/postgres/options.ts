@@ -1,7 +1,7 @@
 /** The options of a PostgreSQL store: each with its default and the reason for it, and their validation. */
 import { systemClock, type Clock } from '../../clock.js';
 import { invalidArgument } from '../../errors.js';
-import { checkInteger } from '../validate.js';
+import { checkInteger, checkPem } from '../validate.js';
 
 /**
  * TLS to the server, as libpq's `sslmode`: PEM contents (openStore reads them from the files
@@ -164,6 +164,9 @@ export function resolvePostgresStoreOptions(
     const mode = o.tls.mode ?? 'verify-full';
     if (!['require', 'verify-ca', 'verify-full'].includes(mode))
       throw invalidArgument('options.tls.mode', "must be 'require', 'verify-ca' or 'verify-full'");
+    checkPem(o.tls.ca, 'options.tls.ca');
+    checkPem(o.tls.cert, 'options.tls.cert');
+    checkPem(o.tls.key, 'options.tls.key');
     if ((o.tls.cert === undefined) !== (o.tls.key === undefined))
       throw invalidArgument('options.tls.cert', 'and options.tls.key must be given together');
   }

@@ -30,6 +30,14 @@ import { TenureError } from '../../errors.js';
 export const SCHEMA_VERSION = 1;
 
 /**
+ * The version of the store's functions, recorded as the comment of `txn`. Versions keep the same
+ * signatures and results (a newer one is only faster), so clients of every version work with the
+ * functions of any other: opening a store whose functions are older replaces them, and a store
+ * whose functions are newer is left as it is. A store without the comment has version 1.
+ */
+export const FUNCTIONS_VERSION = 2;
+
+/**
  * How far ahead of the database clock, in microseconds, a failover jump puts the revision: the
  * clock skew between two primaries the fencing guarantee tolerates (10 minutes).
  */
@@ -106,12 +114,6 @@ LANGUAGE sql VOLATILE AS $f$
          ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::bigint
 $f$;
 
--- One row of kv as JSON: [key, value, create_rev, mod_rev, version, lease].
-CREATE OR REPLACE FUNCTION ${S}.kv_json(k bytea, v bytea, c bigint, m bigint, ver bigint, l bigint)
-RETURNS jsonb LANGUAGE sql IMMUTABLE AS $f$
-  SELECT jsonb_build_array(encode(k, 'hex'), encode(v, 'hex'), c, m, ver, l)
-$f$;
-
 -- A compare of a transaction: {k, t: v|ver|c|m|l, o: = != < >, v}.
 CREATE OR REPLACE FUNCTION ${S}.compare(c jsonb) RETURNS boolean LANGUAGE plpgsql STABLE AS $f$
 DECLARE
@@ -135,7 +137,9 @@ END
 $f$;
 
 -- A get: {k, e (prefix end, hex or null), p (prefix), n (limit), x (max create revision),
--- o: key|c|cd (order)}. Returns {g: [kv...], m: more}.
+-- o: key|c|cd (order)}. Returns {g: [kv...], m: more}, each kv as [key, value, create_rev, mod_rev,
+-- version, lease]. The row's JSON is written out in each query: a SQL function for it would not be
+-- inlined (jsonb_build_array is only STABLE), and a call per row costs more than the row.
 CREATE OR REPLACE FUNCTION ${S}.get(op jsonb) RETURNS jsonb LANGUAGE plpgsql STABLE AS $f$
 DECLARE
   k bytea := decode(op->>'k', 'hex');
@@ -149,20 +153,20 @@ DECLARE
   cnt int;
 BEGIN
   IF NOT p THEN
-    SELECT coalesce(jsonb_agg(${S}.kv_json(key, value, create_rev, mod_rev, version, lease)), '[]')
+    SELECT coalesce(jsonb_agg(jsonb_build_array(encode(key, 'hex'), encode(value, 'hex'), create_rev, mod_rev, version, lease)), '[]')
       INTO rows FROM ${S}.kv WHERE key = k AND create_rev <= x;
     RETURN jsonb_build_object('g', rows, 'm', false);
   END IF;
   IF o = 'c' THEN
-    SELECT coalesce(jsonb_agg(${S}.kv_json(key, value, create_rev, mod_rev, version, lease) ORDER BY create_rev, key), '[]')
+    SELECT coalesce(jsonb_agg(jsonb_build_array(encode(key, 'hex'), encode(value, 'hex'), create_rev, mod_rev, version, lease) ORDER BY create_rev, key), '[]')
       INTO rows FROM (SELECT * FROM ${S}.kv WHERE key >= k AND (e IS NULL OR key < e) AND create_rev <= x
                       ORDER BY create_rev, key LIMIT lim) s;
   ELSIF o = 'cd' THEN
-    SELECT coalesce(jsonb_agg(${S}.kv_json(key, value, create_rev, mod_rev, version, lease) ORDER BY create_rev DESC, key DESC), '[]')
+    SELECT coalesce(jsonb_agg(jsonb_build_array(encode(key, 'hex'), encode(value, 'hex'), create_rev, mod_rev, version, lease) ORDER BY create_rev DESC, key DESC), '[]')
       INTO rows FROM (SELECT * FROM ${S}.kv WHERE key >= k AND (e IS NULL OR key < e) AND create_rev <= x
                       ORDER BY create_rev DESC, key DESC LIMIT lim) s;
   ELSE
-    SELECT coalesce(jsonb_agg(${S}.kv_json(key, value, create_rev, mod_rev, version, lease) ORDER BY key), '[]')
+    SELECT coalesce(jsonb_agg(jsonb_build_array(encode(key, 'hex'), encode(value, 'hex'), create_rev, mod_rev, version, lease) ORDER BY key), '[]')
       INTO rows FROM (SELECT * FROM ${S}.kv WHERE key >= k AND (e IS NULL OR key < e) AND create_rev <= x
                       ORDER BY key LIMIT lim) s;
   END IF;
@@ -174,28 +178,36 @@ BEGIN
 END
 $f$;
 
+-- Keeps the newest retain revisions of history (counted, not subtracted: revisions jump); the
+-- next trim is due retain / 10 revisions later. Called by a writer that holds the state row.
+CREATE OR REPLACE FUNCTION ${S}.trim_log(rev bigint, retain bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE AS $f$
+DECLARE
+  cut bigint;
+BEGIN
+  SELECT DISTINCT c.rev INTO cut FROM ${S}.changelog c
+    WHERE c.rev > (SELECT compact_revision FROM ${S}.state WHERE id = 0)
+    ORDER BY c.rev DESC OFFSET retain LIMIT 1;
+  IF cut IS NOT NULL THEN
+    DELETE FROM ${S}.changelog WHERE changelog.rev <= cut;
+    UPDATE ${S}.state SET compact_revision = cut WHERE id = 0;
+  END IF;
+  UPDATE ${S}.state SET next_trim = rev + greatest(1, retain / 10) WHERE id = 0;
+END
+$f$;
+
 -- Logs one revision's events and makes it the store's revision; wakes the listeners.
 CREATE OR REPLACE FUNCTION ${S}.commit_revision(rev bigint, keys text[], retain bigint) RETURNS void
 LANGUAGE plpgsql VOLATILE AS $f$
 DECLARE
   st ${S}.state%ROWTYPE;
-  cut bigint;
   payload text;
 BEGIN
   UPDATE ${S}.state SET revision = rev WHERE id = 0 RETURNING * INTO st;
   payload := rev::text || ' ' || array_to_string(keys, ' ');
   IF octet_length(payload) > 7900 THEN payload := rev::text; END IF;
   PERFORM pg_notify('${channel}', payload);
-  IF retain > 0 AND rev >= st.next_trim THEN
-    -- Keep the newest retain revisions of history (counted, not subtracted: revisions jump).
-    SELECT DISTINCT c.rev INTO cut FROM ${S}.changelog c WHERE c.rev > st.compact_revision
-      ORDER BY c.rev DESC OFFSET retain LIMIT 1;
-    IF cut IS NOT NULL THEN
-      DELETE FROM ${S}.changelog WHERE changelog.rev <= cut;
-      UPDATE ${S}.state SET compact_revision = cut WHERE id = 0;
-    END IF;
-    UPDATE ${S}.state SET next_trim = rev + greatest(1, retain / 10) WHERE id = 0;
-  END IF;
+  IF retain > 0 AND rev >= st.next_trim THEN PERFORM ${S}.trim_log(rev, retain); END IF;
 END
 $f$;
 
@@ -249,11 +261,15 @@ END
 $f$;
 
 -- A transaction that may write: {c: [compare], s: [op], f: [op], k: retain}.
--- Returns {ok, rev, r: [result]}.
+-- Returns {ok, rev, r: [result]}. The hot path of every write, so begin_write and commit_revision
+-- are inlined here for the common case (identity checked, no lease expired): each PL/pgSQL call
+-- of another function costs about as much as the row lock itself.
 CREATE OR REPLACE FUNCTION ${S}.txn(req jsonb) RETURNS jsonb LANGUAGE plpgsql VOLATILE AS $f$
 DECLARE
   retain bigint := coalesce((req->>'k')::bigint, 0);
+  st ${S}.state%ROWTYPE;
   b record;
+  payload text;
   cur bigint;
   nxt bigint;
   ok boolean := true;
@@ -269,12 +285,22 @@ DECLARE
   deleted text[];
   n int;
 BEGIN
-  -- Expired leases are reaped first, as the first events of this transaction's revision.
-  SELECT * INTO b FROM ${S}.begin_write();
-  cur := b.cur;
+  -- The serialization point (see begin_write).
+  SELECT * INTO st FROM ${S}.state WHERE id = 0 FOR UPDATE;
+  IF NOT FOUND OR current_setting('${verified}', true) IS DISTINCT FROM 'y'
+     OR EXISTS (SELECT 1 FROM ${S}.lease WHERE expires_at <= clock_timestamp()) THEN
+    -- The identity check (once per connection), or expired leases reaped first, as the first
+    -- events of this transaction's revision.
+    SELECT * INTO b FROM ${S}.begin_write();
+    cur := b.cur;
+    seq := b.n;
+    keys := b.keys;
+  ELSE
+    cur := st.revision;
+    seq := 0;
+    keys := '{}';
+  END IF;
   nxt := cur + 1;
-  seq := b.n;
-  keys := b.keys;
   FOR c IN SELECT jsonb_array_elements(coalesce(req->'c', '[]')) LOOP
     IF NOT ${S}.compare(c) THEN ok := false; EXIT; END IF;
   END LOOP;
@@ -307,12 +333,16 @@ BEGIN
                RETURNING key)
         SELECT coalesce(array_agg(encode(key, 'hex')), '{}'), count(*) INTO deleted, n FROM logged;
       ELSE
-        WITH d AS (DELETE FROM ${S}.kv WHERE key = k RETURNING key),
-             logged AS (
-               INSERT INTO ${S}.changelog (rev, seq, deleted, key, value, create_rev, mod_rev, version, lease)
-               SELECT nxt, seq, true, key, '', 0, nxt, 0, 0 FROM d
-               RETURNING key)
-        SELECT coalesce(array_agg(encode(key, 'hex')), '{}'), count(*) INTO deleted, n FROM logged;
+        -- One key (a lock's release): two plain statements cost less than the CTE above.
+        DELETE FROM ${S}.kv WHERE key = k;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        IF n > 0 THEN
+          INSERT INTO ${S}.changelog (rev, seq, deleted, key, value, create_rev, mod_rev, version, lease)
+            VALUES (nxt, seq, true, k, '', 0, nxt, 0, 0);
+          deleted := ARRAY[encode(k, 'hex')];
+        ELSE
+          deleted := '{}';
+        END IF;
       END IF;
       seq := seq + n;
       keys := keys || deleted;
@@ -320,7 +350,12 @@ BEGIN
     END CASE;
   END LOOP;
   IF seq > 0 THEN
-    PERFORM ${S}.commit_revision(nxt, keys, retain);
+    -- commit_revision, inlined.
+    UPDATE ${S}.state SET revision = nxt WHERE id = 0;
+    payload := nxt::text || ' ' || array_to_string(keys, ' ');
+    IF octet_length(payload) > 7900 THEN payload := nxt::text; END IF;
+    PERFORM pg_notify('${channel}', payload);
+    IF retain > 0 AND nxt >= st.next_trim THEN PERFORM ${S}.trim_log(nxt, retain); END IF;
     RETURN jsonb_build_object('ok', ok, 'rev', nxt, 'r', results);
   END IF;
   RETURN jsonb_build_object('ok', ok, 'rev', cur, 'r', results);
@@ -407,26 +442,41 @@ BEGIN
   RETURN jsonb_build_object('ev', ev, 'up', greatest(after, up), 'more', up < st.revision);
 END
 $f$;
+
+COMMENT ON FUNCTION ${S}.txn(jsonb) IS 'tenure functions ${FUNCTIONS_VERSION}';
 `;
 }
 
 /**
  * Creates the schema, tables and functions of a store if missing, and its state row, in one
  * transaction under an advisory lock (two processes opening a new database at once: one creates,
- * the other waits and finds it done). Nothing is left behind when it fails.
+ * the other waits and finds it done). Nothing is left behind when it fails. Replaces the
+ * functions of an existing store when they are older than {@link FUNCTIONS_VERSION}, if this
+ * role may (else the store keeps working with them).
  * @throws TENURE_CORRUPT for a schema of another version.
  */
 export async function ensureSchema(client: pg.ClientBase, schema: string): Promise<void> {
   const S = quoteIdent(schema);
   // Fast path: an existing store of this version needs no lock and no DDL.
-  const version = await readVersion(client, S);
-  if (version === SCHEMA_VERSION) return;
-  if (version !== undefined) throw wrongVersion(schema, version);
+  const found = await readVersion(client, S);
+  if (found?.schema === SCHEMA_VERSION && found.functions >= FUNCTIONS_VERSION) return;
+  if (found !== undefined && found.schema !== SCHEMA_VERSION) throw wrongVersion(schema, found.schema);
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`tenure schema ${schema}`]);
     const again = await readVersion(client, S);
-    if (again !== undefined && again !== SCHEMA_VERSION) throw wrongVersion(schema, again);
+    if (again !== undefined && again.schema !== SCHEMA_VERSION) throw wrongVersion(schema, again.schema);
+    if (again !== undefined && again.functions < FUNCTIONS_VERSION) {
+      // Every statement of the DDL is idempotent: on an existing store it replaces the functions.
+      try {
+        await client.query(schemaSql(schema));
+      } catch (err) {
+        // Not the functions' owner: the older functions give the same results.
+        if ((err as { code?: unknown }).code !== '42501') throw err;
+        await client.query('ROLLBACK');
+        return;
+      }
+    }
     if (again === undefined) {
       await client.query(schemaSql(schema));
       await client.query(
@@ -444,11 +494,19 @@ export async function ensureSchema(client: pg.ClientBase, schema: string): Promi
   }
 }
 
-async function readVersion(client: pg.ClientBase, S: string): Promise<number | undefined> {
-  const exists = await client.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [`${S}.state`]);
+async function readVersion(
+  client: pg.ClientBase,
+  S: string,
+): Promise<{ schema: number; functions: number } | undefined> {
+  const exists = await client.query<{ t: string | null; f: number | null }>(
+    `SELECT to_regclass($1) AS t,
+            substring(obj_description(to_regprocedure($2), 'pg_proc') FROM '^tenure functions ([0-9]+)$')::int AS f`,
+    [`${S}.state`, `${S}.txn(jsonb)`],
+  );
   if (exists.rows[0]?.t == null) return undefined;
   const row = await client.query<{ v: number }>(`SELECT schema_version AS v FROM ${S}.state WHERE id = 0`);
-  return row.rows[0]?.v;
+  const schema = row.rows[0]?.v;
+  return schema === undefined ? undefined : { schema, functions: exists.rows[0].f ?? 1 };
 }
 
 function wrongVersion(schema: string, version: number): TenureError {

@@ -55,8 +55,13 @@ export class Listener {
     return this.#client !== undefined;
   }
 
-  /** Registers a watch; it is woken when its key (or a key under it) may have changed. */
-  subscribe(key: string, prefix: boolean, wake: () => void): () => void {
+  /**
+   * Registers a watch; it is woken when its key (or a key under it) may have changed. `wake`
+   * gets the revision that changed it when the notification says (the watch need not read when
+   * it has already read past it), undefined when anything may have changed (a reconnect, a
+   * notification too long to carry its keys, the close).
+   */
+  subscribe(key: string, prefix: boolean, wake: (revision?: number) => void): () => void {
     const remove = this.#watchers.add(key, prefix, wake);
     if (this.#client === undefined && !this.#starting) void this.#start();
     return remove;
@@ -145,7 +150,7 @@ export class Listener {
       this.#upTo = revision;
     if (parts.length < 2) return this.#watchers.wakeAll();
     const keys = parts.slice(1).map((h) => Buffer.from(h, 'hex').toString('utf8'));
-    this.#watchers.wake(keys);
+    this.#watchers.wake(keys, Number.isSafeInteger(revision) ? revision : undefined);
   }
 
   /** Ends the connection and wakes every watch (they see the store closed). */
@@ -169,6 +174,8 @@ export interface WatchSource {
   readonly clock: Clock;
   readonly requestTimeoutMs: number;
   isClosed(): boolean;
+  /** Reads the store's current revision (a watch's start, when its first read failed). */
+  revision(): Promise<number>;
   /**
    * Settles once the store has finished closing (its connections ended). A watch ends with
    * TENURE_CLOSED only then, so a caller that awaits `close()` and then reads its watches' last
@@ -185,7 +192,13 @@ export interface WatchSource {
 /**
  * A watch: reads the change log after its cursor whenever it is woken, and yields whole
  * revisions. A read that fails with TENURE_UNAVAILABLE is retried (the listener reconnects
- * meanwhile) until it has failed for `requestTimeoutMs`; then the watch fails with it.
+ * meanwhile) until it has failed for `requestTimeoutMs`; then the watch fails with it. The read
+ * of its start revision (a watch without `fromRevision`) is retried the same way, and the watch
+ * then starts after the revision that read returns.
+ *
+ * A wake-up for a revision the watch has already read past (its own write, whose notification
+ * comes after the write's reply) costs no read: a lock holder's watch of its own key reads
+ * nothing until someone else changes that key.
  *
  * Once the store is closed, whatever the watch was doing (waiting for its start, reading, pausing
  * between failed reads, waiting for a wake-up), it ends with TENURE_CLOSED, once, after the
@@ -199,24 +212,45 @@ export async function* watchChanges(
   signal: AbortSignal | undefined,
 ): AsyncGenerator<WatchBatch, void, undefined> {
   let dirty = true;
-  let woken = false;
+  /** Until the cursor is known: the highest revision woken for (Infinity: an unknown one). */
+  let wokenFor = 0;
+  let cursor: number | undefined;
   let wake: (() => void) | undefined;
   /** The pause between failed reads, if one is under way. */
   let pause: AbortController | undefined;
-  const notify = () => {
+  const notify = (revision?: number) => {
+    if (cursor === undefined) wokenFor = Math.max(wokenFor, revision ?? Infinity);
+    else if (revision !== undefined && revision <= cursor) return; // already read past it
     dirty = true;
-    woken = true;
     wake?.();
     pause?.abort();
   };
   const unsubscribe = source.listener.subscribe(key, prefix, notify);
-  signal?.addEventListener('abort', notify);
+  const onAbort = () => notify();
+  signal?.addEventListener('abort', onAbort);
   try {
-    let cursor = await start;
-    // Nothing dispatched past the cursor, and no wake-up since subscribing: the first read would
-    // find nothing (a lock's watch of its own key, just written, saves a round trip).
-    if (!woken && source.listener.quietAfter(cursor)) dirty = false;
     let failingSince: number | undefined;
+    for (let read = start; cursor === undefined;) {
+      try {
+        cursor = await read;
+      } catch (err) {
+        if (source.isClosed()) throw closedError();
+        if (!isTenureError(err, 'TENURE_UNAVAILABLE')) throw err;
+        const now = source.clock.now();
+        failingSince ??= now;
+        if (now - failingSince >= source.requestTimeoutMs) throw err;
+        pause = new AbortController();
+        await sleep(100, { clock: source.clock, signal: pause.signal });
+        pause = undefined;
+        if (signal?.aborted) throw abortedError(signal, 'the watch');
+        if (source.isClosed()) throw closedError();
+        read = source.revision();
+      }
+    }
+    failingSince = undefined;
+    // Nothing dispatched past the cursor, and no wake-up past it since subscribing: the first
+    // read would find nothing (a lock's watch of its own key, just written, saves a round trip).
+    if (wokenFor <= cursor && source.listener.quietAfter(cursor)) dirty = false;
     for (;;) {
       if (signal?.aborted) throw abortedError(signal, 'the watch');
       if (source.isClosed()) throw closedError();
@@ -255,6 +289,6 @@ export async function* watchChanges(
     throw closedError();
   } finally {
     unsubscribe();
-    signal?.removeEventListener('abort', notify);
+    signal?.removeEventListener('abort', onAbort);
   }
 }
