@@ -98,6 +98,8 @@ export class RedisStore extends StoreBase {
   /** The last error a connection attempt ended with that a retry cannot fix. */
   #fatal: Error | undefined;
   #reaper: Timer | undefined;
+  /** The highest revision a reply of the server has carried (see LogSource.seenRevision). */
+  #seenRevision = 0;
 
   /** @throws TENURE_INVALID_ARGUMENT naming the bad option. */
   constructor(options: RedisStoreOptions = {}) {
@@ -140,6 +142,7 @@ export class RedisStore extends StoreBase {
     this.#source = {
       readLog: (after, count) => this.#readLog(after, count),
       revision: () => this.doRevision(),
+      seenRevision: () => this.#seenRevision,
       tail: this.#tail,
       clock: o.clock,
       requestTimeoutMs: o.requestTimeoutMs,
@@ -163,8 +166,9 @@ export class RedisStore extends StoreBase {
       number,
       unknown,
     ];
-    if (reply[0] === -1) return { compacted: reply[1], revision: reply[2] as number, entries: [] };
-    return { compacted: undefined, revision: reply[1], entries: reply[2] as unknown[] };
+    if (reply[0] === -1)
+      return { compacted: reply[1], revision: this.#seen(reply[2] as number), entries: [] };
+    return { compacted: undefined, revision: this.#seen(reply[1]), entries: reply[2] as unknown[] };
   }
 
   /**
@@ -219,6 +223,7 @@ export class RedisStore extends StoreBase {
   protected async doTxn(request: TxnRequest): Promise<TxnResponse> {
     const reply = (await this.#script('txn', 'txn', ...txnArgs(request))) as [number, unknown, unknown[]];
     if (reply[0] === -1) throw leaseNotFound((reply[1] as Buffer).toString('latin1'));
+    this.#seen(reply[1] as number);
     const succeeded = reply[0] === 1;
     const ops = (succeeded ? request.success : request.failure) ?? [];
     return {
@@ -229,7 +234,12 @@ export class RedisStore extends StoreBase {
   }
 
   protected async doRevision(): Promise<number> {
-    return (await this.#script('revision', 'revision')) as number;
+    return this.#seen((await this.#script('revision', 'revision')) as number);
+  }
+
+  #seen(revision: number): number {
+    if (revision > this.#seenRevision) this.#seenRevision = revision;
+    return revision;
   }
 
   protected async doGrant(ttlMs: number): Promise<Lease> {
@@ -284,6 +294,7 @@ export class RedisStore extends StoreBase {
     this.#reaper = this.#options.clock.setTimeout(() => {
       this.#script('reap', 'reap').then(
         (reply) => {
+          this.#seen((reply as [number, number])[0]);
           const wait = (reply as [number, number])[1];
           const next =
             wait < 0 ? this.#options.reapIntervalMs : Math.min(wait + 1, this.#options.reapIntervalMs);

@@ -27,6 +27,11 @@ export interface LogSource {
   ): Promise<{ compacted: number | undefined; revision: number; entries: readonly unknown[] }>;
   /** The current revision (through the script, which also detects a restart). */
   revision(): Promise<number>;
+  /**
+   * The highest revision this store has seen in a reply of the server: the server's revision is
+   * at least that (it never goes back, a restart moves it forward), so a tail may start there.
+   */
+  seenRevision(): number;
   readonly tail: ChangeTail;
   readonly clock: Clock;
   /** How long a watch keeps retrying an unreachable server before it fails. */
@@ -69,16 +74,22 @@ export class ChangeTail {
     return this.#last;
   }
 
-  /** Calls `listener` with new entries, or with none (read the log); returns the unsubscribe. */
-  subscribe(listener: TailListener): () => void {
+  /**
+   * Calls `listener` with new entries, or with none (read the log); returns the unsubscribe.
+   * `from`, when given, is a revision the server is known to have reached: a tail that is not
+   * running starts reading right after it, with no call to learn where the log ends, and a
+   * listener whose cursor is at or above it is handed every later entry.
+   */
+  subscribe(listener: TailListener, from?: number): () => void {
     this.#subs.add(listener);
-    this.#ensureRunning();
+    this.#ensureRunning(from);
     return () => this.#subs.delete(listener);
   }
 
-  #ensureRunning(): void {
+  #ensureRunning(from?: number): void {
     if (this.#running || this.#closed || this.#subs.size === 0) return;
     this.#running = true;
+    this.#last = from;
     void this.#run();
   }
 
@@ -88,7 +99,6 @@ export class ChangeTail {
 
   async #run(): Promise<void> {
     const source = this.#source();
-    this.#last = undefined;
     try {
       while (!this.#closed && this.#subs.size > 0) {
         try {
@@ -100,6 +110,8 @@ export class ChangeTail {
             continue;
           }
           const reply = (await this.#conn.xreadBuffer(
+            'COUNT',
+            LOG_READ_COUNT,
             'BLOCK',
             1000,
             'STREAMS',
@@ -222,12 +234,17 @@ async function* iterate(
     } else dirty = true;
     wake?.();
   };
-  const unsubscribe = source.tail.subscribe(notify);
+  let unsubscribe: () => void = () => undefined;
   const onAbort = () => notify();
   signal?.addEventListener('abort', onAbort);
   let failingSince: number | undefined;
   try {
     cursor = await startRevision(source, start, signal);
+    // Subscribed once the start is known, so that a tail that is not running starts right there
+    // (capped at a revision the server has reached: a watch may start in the future, and a tail
+    // past the end of the log would miss the entries before it that other watches need). That
+    // saves the call to learn where the log ends and this watch's first read of the log.
+    unsubscribe = source.tail.subscribe(notify, Math.min(cursor, source.seenRevision()));
     // A tail at or behind the start hands this watch every later entry; one ahead of it has
     // handed out some already, and an unknown position means it will wake everyone.
     const position = source.tail.position;
