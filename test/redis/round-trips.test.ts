@@ -158,4 +158,36 @@ describe('round trips of the Redis backend', () => {
       await store.close();
     }
   });
+
+  it('a watch passed over by changes to other keys keeps its place: after a tail restart it resumes, not TENURE_COMPACTED', async () => {
+    // The tail hands a watch only what concerns it; the rest moves its cursor without waking it.
+    // Retention of 4 revisions: a watch whose cursor stayed at its start would be compacted.
+    const store = new RedisStore({
+      port: server.port,
+      keyPrefix: 'rt-quiet',
+      reapIntervalMs: 250,
+      retainRevisions: 4,
+    });
+    try {
+      const r0 = await store.put('a', '0');
+      const it = store.watch('a', { fromRevision: r0 + 1 })[Symbol.asyncIterator]();
+      const first = it.next();
+      let last = r0;
+      for (let i = 0; i < 12; i++) last = await store.put('b', String(i));
+      await new Promise((r) => setTimeout(r, 100)); // the tail has handed those over
+      // Every connection of the store's tail is cut: the tail starts again and sends every watch
+      // to the log, from its cursor.
+      const list = String(await admin.client('LIST'));
+      for (const line of list.split('\n').filter((l) => /cmd=xread/.test(l)))
+        await admin.client('KILL', 'ID', /\bid=(\d+)/.exec(line)![1]!);
+      await new Promise((r) => setTimeout(r, 200));
+      const ra = await store.put('a', '1');
+      expect(ra).toBe(last + 1);
+      const batch = (await first).value as WatchBatch;
+      expect(batch.events.map((e) => [e.kv.key, e.kv.modRevision])).toEqual([['a', ra]]);
+      await it.return?.();
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -219,18 +219,36 @@ async function* iterate(
   let cursor = -1;
   let started = false;
   let dirty = false;
-  /** Entries the tail handed over, continuing from the cursor. */
-  let pending: { entries: unknown[]; revisions: number[] } = { entries: [], revisions: [] };
+  /** Entries the tail handed over (this watch's events of each), continuing from the cursor. */
+  let pending: { events: WatchEvent[][]; revisions: number[] } = { events: [], revisions: [] };
+  /**
+   * Every revision after the cursor up to this one has no event for this watch: the tail handed
+   * them over and none matched. The cursor moves there without waking the watch, so one release
+   * among many waiters wakes only the waiter watching that key, not every watch of the store.
+   */
+  let quietTo = -1;
   let wake: (() => void) | undefined;
   const notify = (delivery?: TailDelivery) => {
-    const reach = pending.revisions.at(-1) ?? cursor;
+    const reach = pending.revisions.at(-1) ?? Math.max(cursor, quietTo);
     if (started && !dirty && delivery !== undefined && delivery.after <= reach) {
-      delivery.revisions.forEach((r, i) => {
-        if (r > reach) {
-          pending.entries.push(delivery.entries[i]);
-          pending.revisions.push(r);
-        }
-      });
+      let woken = false;
+      try {
+        delivery.revisions.forEach((r, i) => {
+          if (r <= reach) return;
+          const events = decodeEntry(delivery.entries[i], match);
+          if (events.length === 0 && pending.revisions.length === 0) quietTo = r;
+          else {
+            pending.events.push(events);
+            pending.revisions.push(r);
+            woken = true;
+          }
+        });
+      } catch {
+        // An entry that does not decode: the log read reports it to the consumer.
+        dirty = true;
+        woken = true;
+      }
+      if (!woken) return;
     } else dirty = true;
     wake?.();
   };
@@ -253,9 +271,10 @@ async function* iterate(
     for (;;) {
       if (signal?.aborted) throw abortedError(signal, 'the watch');
       if (source.isClosed()) throw closedError();
-      if (pending.entries.length > 0 && !dirty) {
-        const { entries, revisions } = pending;
-        pending = { entries: [], revisions: [] };
+      if (quietTo > cursor) cursor = quietTo;
+      if (pending.revisions.length > 0 && !dirty) {
+        const { events: decoded, revisions } = pending;
+        pending = { events: [], revisions: [] };
         // Entries handed over while the log was being read may overlap what that read returned:
         // keep those past the cursor, and take them only if they continue from it.
         const from = revisions.findIndex((r) => r > cursor);
@@ -264,8 +283,7 @@ async function* iterate(
           dirty = true;
           continue;
         }
-        const events: WatchEvent[] = [];
-        for (const entry of entries.slice(from)) for (const e of decodeEntry(entry, match)) events.push(e);
+        const events = decoded.slice(from).flat();
         cursor = revisions[revisions.length - 1]!;
         if (events.length > 0) yield { events, revision: cursor };
         continue;
@@ -276,7 +294,7 @@ async function* iterate(
         continue;
       }
       dirty = false;
-      pending = { entries: [], revisions: [] };
+      pending = { events: [], revisions: [] };
       let read: Awaited<ReturnType<LogSource['readLog']>>;
       try {
         read = await source.readLog(cursor, LOG_READ_COUNT);
