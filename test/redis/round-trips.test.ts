@@ -31,6 +31,9 @@ afterAll(async () => {
 async function record(): Promise<{ stop(): Promise<string[]> }> {
   const monitor = await new Redis({ port: server.port, lazyConnect: true }).monitor();
   const seen: string[] = [];
+  // ioredis can report a MONITOR line as a "command queue state error"; it is kept as a line of
+  // its own, so a count that lost a line fails rather than passing short.
+  monitor.on('error', () => seen.push('lost'));
   monitor.on('monitor', (_time: string, args: string[], source: string) => {
     if (source.includes('lua')) return;
     const name = args[0]!.toLowerCase();
@@ -76,6 +79,7 @@ describe('round trips of the Redis backend', () => {
       expect(count(calls, 'evalsha log')).toBe(0);
       // Nothing else but the reaper's periodic look for expired leases.
       expect(calls.filter((c) => c.startsWith('evalsha') && !/txn|reap/.test(c))).toEqual([]);
+      expect(calls).not.toContain('lost');
     } finally {
       await session.close();
       await store.close();
