@@ -12,6 +12,7 @@
  *   against redlock at the same ttl.
  */
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -76,10 +77,63 @@ interface Waiters {
   acquired: number;
   failed: number;
   fifo: boolean | undefined;
+  /** Store calls during the releases, per release, by script command (counted runs only). */
+  callsPerRelease?: Record<string, number>;
 }
 
-/** 100 tenure sessions queue on one Mutex while a holder keeps it; then it is released. */
-async function tenureWaiters(port: number, n: number): Promise<Waiters> {
+/**
+ * Counts the commands clients send (MONITOR; not those a script runs) until `stop()`: store calls
+ * by script command and kind of txn (`txn read`: a read-only txn, as a woken waiter's look at
+ * its queue; `txn write`), other commands by name.
+ */
+async function countCalls(port: number): Promise<{ stop(): Promise<Record<string, number>> }> {
+  const monitor = await new Redis({ port, lazyConnect: true }).monitor();
+  let driverErrors = 0;
+  // ioredis now and then reports a MONITOR line as a "command queue state error": counted, so a
+  // count that lost a line says so.
+  monitor.on('error', () => driverErrors++);
+  const counts: Record<string, number> = {};
+  let marker = false;
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source.includes('lua')) return;
+    const name = args[0]!.toLowerCase();
+    if (name === 'echo' && args[1] === 'bench-end') marker = true;
+    if (marker) return;
+    let what = name;
+    if (name === 'evalsha') {
+      // EVALSHA sha numkeys keys... command retain, then for txn: compares (count, 4 each),
+      // success ops (count, 4 each: kind key a b), failure ops.
+      const at = 3 + Number(args[2]);
+      what = args[at]!;
+      if (what === 'txn') {
+        const ops = at + 3 + Number(args[at + 2]) * 4;
+        const kinds = Array.from({ length: Number(args[ops]) }, (_, i) => args[ops + 1 + i * 4]);
+        what = kinds.some((k) => k === 'p' || k === 'd') ? 'txn write' : 'txn read';
+      }
+    }
+    counts[what] = (counts[what] ?? 0) + 1;
+  });
+  return {
+    async stop() {
+      const admin = new Redis({ port });
+      while (!marker) {
+        await admin.echo('bench-end');
+        await sleep(5);
+      }
+      admin.disconnect();
+      monitor.disconnect();
+      if (driverErrors > 0) counts['lines lost by the driver'] = driverErrors;
+      return counts;
+    },
+  };
+}
+
+/**
+ * 100 tenure sessions queue on one Mutex while a holder keeps it; then it is released. With
+ * `count`, the store calls made during the releases are counted (MONITOR slows the server, so a
+ * counted run's timings are not reported).
+ */
+async function tenureWaiters(port: number, n: number, count = false): Promise<Waiters> {
   const stores = Array.from({ length: 4 }, () => new RedisStore({ port, keyPrefix: 'bench-waiters' }));
   const holderSession = await Session.create(stores[0]!, { ttlMs: 10_000 });
   const sessions = await Promise.all(
@@ -99,10 +153,12 @@ async function tenureWaiters(port: number, n: number): Promise<Waiters> {
   const probe = new Mutex(holderSession, 'handoff');
   while ((await probe.queue()).length < n + 1) await sleep(10);
   await sleep(SETTLE_MS); // and has its watch armed
+  const counter = count ? await countCalls(port) : undefined;
   const t0 = now();
   released.unshift(t0);
   await holder.close();
   await Promise.all(done);
+  const calls = await counter?.stop();
   const end = released[released.length - 1]!;
   const handoffs = acquired.map((a, i) => a.at - released[i]!);
   const tokens = acquired.map((a) => a.token);
@@ -116,6 +172,10 @@ async function tenureWaiters(port: number, n: number): Promise<Waiters> {
     acquired: n,
     failed: 0,
     fifo: tokens.every((t, i) => i === 0 || t > tokens[i - 1]!),
+    callsPerRelease:
+      calls === undefined
+        ? undefined
+        : Object.fromEntries(Object.entries(calls).map(([k, v]) => [k, r3(v / (n + 1))])),
   };
 }
 
@@ -205,7 +265,29 @@ async function failover(mode: 'tenure' | 'redlock', port: number, ttlMs: number)
   return Math.round(ms);
 }
 
+/** The results of the previous run (bench/results/redis.json), shown beside this run's. */
+function previousResults(): Record<string, unknown> | undefined {
+  const file = join(here, '..', '..', 'bench', 'results', 'redis.json');
+  const fallback = join(here, 'results', 'redis.json');
+  for (const f of [file, fallback])
+    if (existsSync(f))
+      return (JSON.parse(readFileSync(f, 'utf8')) as { results: Record<string, unknown> }).results;
+  return undefined;
+}
+
 export async function run(): Promise<void> {
+  const before = previousResults() as
+    | {
+        uncontended?: {
+          twoTenurePuts: number;
+          tenureLockUnlock: number;
+          redlock: number;
+          redisSemaphore: number;
+        };
+        tenure100?: { perSecond: number; handoffP50: number; maxWaitMs: number };
+        redlock100?: { perSecond: number };
+      }
+    | undefined;
   const server = await RedisServer.start();
   const port = server.port;
   const io = new Redis({ port });
@@ -288,37 +370,79 @@ export async function run(): Promise<void> {
     const mutex = new Mutex(session, 'uncontended');
     const redlock = new Redlock([io as unknown as Redlock.CompatibleRedisClient]);
     const L = 500;
-    const [twoPuts, tenureLock, redlockLock, semaphoreLock] = await timeRound(L, [
-      async (i) => {
-        await store.put('bench/two-puts', String(i));
-        await store.put('bench/two-puts', String(i + 1));
-      },
-      async () => {
-        const lock = await mutex.lock();
-        await lock.close();
-      },
-      async () => {
-        const lock = await redlock.lock('bench-uncontended-redlock', 10_000);
-        await lock.unlock();
-      },
-      async () => {
-        const m = new SemaphoreMutex(io, 'bench-uncontended-semaphore', { lockTimeout: 10_000 });
-        await m.acquire();
-        await m.release();
-      },
-    ]);
+    const PASSES = 3;
+    const passes: {
+      twoTenurePuts: number;
+      tenureLockUnlock: number;
+      redlock: number;
+      redisSemaphore: number;
+    }[] = [];
+    for (let pass = 0; pass < PASSES; pass++) {
+      const [twoPuts, tenureLock, redlockLock, semaphoreLock] = await timeRound(L, [
+        async (i) => {
+          await store.put('bench/two-puts', String(i));
+          await store.put('bench/two-puts', String(i + 1));
+        },
+        async () => {
+          const lock = await mutex.lock();
+          await lock.close();
+        },
+        async () => {
+          const lock = await redlock.lock('bench-uncontended-redlock', 10_000);
+          await lock.unlock();
+        },
+        async () => {
+          const m = new SemaphoreMutex(io, 'bench-uncontended-semaphore', { lockTimeout: 10_000 });
+          await m.acquire();
+          await m.release();
+        },
+      ]);
+      passes.push({
+        twoTenurePuts: p50(twoPuts!),
+        tenureLockUnlock: p50(tenureLock!),
+        redlock: p50(redlockLock!),
+        redisSemaphore: p50(semaphoreLock!),
+      });
+    }
     await session.close();
+    const med = (xs: number[]) => r3(percentile(xs, 50));
     const uncontended = {
-      twoTenurePuts: p50(twoPuts!),
-      tenureLockUnlock: p50(tenureLock!),
-      redlock: p50(redlockLock!),
-      redisSemaphore: p50(semaphoreLock!),
+      twoTenurePuts: med(passes.map((p) => p.twoTenurePuts)),
+      tenureLockUnlock: med(passes.map((p) => p.tenureLockUnlock)),
+      redlock: med(passes.map((p) => p.redlock)),
+      redisSemaphore: med(passes.map((p) => p.redisSemaphore)),
+      /** tenure's cycle / two tenure puts, in each pass. */
+      ratioPerPass: passes.map((p) => r3(p.tenureLockUnlock / p.twoTenurePuts)),
+      passes,
     };
-    console.log('uncontended lock+unlock p50 ms', uncontended);
+    console.log('uncontended lock+unlock p50 ms (median of passes)', uncontended);
 
-    const tenure100 = await tenureWaiters(port, 100);
-    const redlock100 = await redlockWaiters(port, 100);
-    console.log('100 waiters', { tenure: tenure100, redlock: redlock100 });
+    const tenureRuns: Waiters[] = [];
+    const redlockRuns: Waiters[] = [];
+    for (let pass = 0; pass < PASSES; pass++) {
+      tenureRuns.push(await tenureWaiters(port, 100));
+      redlockRuns.push(await redlockWaiters(port, 100));
+    }
+    const medianRun = (runs: Waiters[]) => {
+      const sorted = [...runs].sort((a, b) => a.perSecond - b.perSecond);
+      return { ...sorted[Math.floor(sorted.length / 2)]!, perSecondPerPass: runs.map((r) => r.perSecond) };
+    };
+    const tenure100 = {
+      ...medianRun(tenureRuns),
+      fifo: tenureRuns.every((r) => r.fifo === true),
+      maxWaitMs: Math.max(...tenureRuns.map((r) => r.maxWaitMs)),
+      // A separate run under MONITOR: what each release costs in store calls.
+      callsPerRelease: (await tenureWaiters(port, 100, true)).callsPerRelease,
+    };
+    const redlock100 = {
+      ...medianRun(redlockRuns),
+      maxWaitMs: Math.max(...redlockRuns.map((r) => r.maxWaitMs)),
+      failed: redlockRuns.reduce((a, r) => a + r.failed, 0),
+    };
+    const throughputRatioPerPass = tenureRuns.map((t, i) =>
+      r3(t.perSecond / Math.max(1, redlockRuns[i]!.perSecond)),
+    );
+    console.log('100 waiters', { tenure: tenure100, redlock: redlock100, throughputRatioPerPass });
 
     const TTL = 1000;
     const failovers = { tenure: [] as number[], redlock: [] as number[] };
@@ -357,7 +481,7 @@ export async function run(): Promise<void> {
       '',
       `tenure put (one EVALSHA of the store script): p50 ${floor.tenurePut} ms, p99 ${floor.tenurePutP99} ms; watch delivery (put → event in another store) p50 ${p50(watchMs)} ms.`,
       '',
-      'Uncontended lock + unlock on an existing session (p50 ms, 500 rounds):',
+      `Uncontended lock + unlock on an existing session (p50 ms of ${L} rounds; the median of ${PASSES} passes):`,
       '',
       table(
         ['cycle', 'p50 ms', 'vs two tenure puts', 'fencing token'],
@@ -384,7 +508,12 @@ export async function run(): Promise<void> {
         ],
       ),
       '',
-      `100 waiters on one lock, released ${SETTLE_MS} ms after all queued (each holder releases as soon as it has the lock); longest wait counted from the release:`,
+      `tenure's cycle / two tenure puts per pass: ${uncontended.ratioPerPass.join(', ')}.` +
+        (before?.uncontended === undefined
+          ? ''
+          : ` Previous run: tenure ${before.uncontended.tenureLockUnlock} ms = ${ratio(before.uncontended.tenureLockUnlock, before.uncontended.twoTenurePuts)}× two puts (redlock ${before.uncontended.redlock}, redis-semaphore ${before.uncontended.redisSemaphore}).`),
+      '',
+      `100 waiters on one lock (the median of ${PASSES} passes by throughput, tenure and redlock alternating), released ${SETTLE_MS} ms after all queued (each holder releases as soon as it has the lock); longest wait counted from the release:`,
       '',
       table(
         [
@@ -421,7 +550,18 @@ export async function run(): Promise<void> {
         ],
       ),
       '',
-      `Throughput ratio tenure / redlock: ${ratio(tenure100.perSecond, Math.max(1, redlock100.perSecond))}×.`,
+      `Throughput per pass: tenure ${tenure100.perSecondPerPass.join(', ')}/s, redlock ${redlock100.perSecondPerPass.join(', ')}/s; ratio tenure / redlock per pass: ${throughputRatioPerPass.join(', ')}× (median ${r3(percentile(throughputRatioPerPass, 50))}×).` +
+        (before?.tenure100 === undefined || before.redlock100 === undefined
+          ? ''
+          : ` Previous run: ${before.tenure100.perSecond}/s against ${before.redlock100.perSecond}/s (${ratio(before.tenure100.perSecond, before.redlock100.perSecond)}×).`),
+      '',
+      `Store calls per release in a separate run under MONITOR (not timed): ${Object.entries(
+        tenure100.callsPerRelease ?? {},
+      )
+        .map(([k, v]) => `${k} ${v}`)
+        .join(
+          ', ',
+        )}. A release is one write (the unlock); the one \`txn read\` is the next waiter, woken by the delete of the key it watches, looking at its queue; no other waiter reads (no herd), and no watch reads the log. \`xread\`: the blocking reads of the four stores' change-log tails.`,
       '',
       `Crash failover: SIGKILL of the holder process until the next holder has the lock, ttl ${TTL} ms (3 rounds, ms):`,
       '',

@@ -20,6 +20,7 @@ export const STORE_URL_FORMS = Object.freeze([
   'etcds://host:port,host:port?ca=/ca.pem&cert=/client.pem&key=/client-key.pem',
   'redis://[user:password@]host:port[/db]?keyPrefix=tenure',
   'rediss://host:port?ca=/ca.pem',
+  'redis+sentinel://[user:password@]host:port,host:port/mastername?db=0',
   'postgres://user:password@host:5432/database?schema=tenure&sslmode=verify-full&sslrootcert=/ca.pem',
 ]);
 
@@ -116,6 +117,9 @@ const INTEGER_PARAMS = [
  *   `?passwordFile=` or `options.password`; `keyPrefix` (the hash tag of the store's Redis keys),
  *   `requestTimeoutMs`, `connectTimeoutMs`, `retainRevisions`, `reapIntervalMs` (see
  *   RedisStoreOptions).
+ * - `redis+sentinel://[user:password@]host:port,host:port/mastername`: the master that Redis
+ *   Sentinels name for `mastername`, followed across failovers; the same parameters as `redis://`
+ *   except TLS, the database only as `?db=`.
  * - `postgres://user:password@host:5432/database` (or `postgresql://`): a PostgreSQL database
  *   that exists; the store lives in schema `?schema=` (default `tenure`), created on first open
  *   unless `options.create` is false. TLS with libpq's names: `sslmode` (disable, require,
@@ -141,8 +145,16 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   const etcdAuthority = /^(etcds?:\/\/)(?:([^/?#]*)@)?([^/?#]*)/i.exec(url);
   const etcdUserInfo = etcdAuthority?.[2];
   const etcdHosts = etcdAuthority?.[3];
+  // Sentinel URLs list several Sentinels too; the user information stays for URL to decode.
+  const sentinelAuthority = /^(redis\+sentinel:\/\/)((?:[^/?#]*@)?)([^/?#]*)/i.exec(url);
   try {
-    parsed = new URL(etcdAuthority ? `${etcdAuthority[1]}hosts${url.slice(etcdAuthority[0].length)}` : url);
+    parsed = new URL(
+      etcdAuthority
+        ? `${etcdAuthority[1]}hosts${url.slice(etcdAuthority[0].length)}`
+        : sentinelAuthority
+          ? `${sentinelAuthority[1]}${sentinelAuthority[2]}sentinels${url.slice(sentinelAuthority[0].length)}`
+          : url,
+    );
   } catch {
     throw invalidUrl(url, 'it is not a URL');
   }
@@ -297,6 +309,19 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
       const { redisOptionsFromUrl } = await import('./redis/url.js');
       const redisOptions = await redisOptionsFromUrl(parsed, params, options.password, (problem) =>
         invalidUrl(url, problem),
+      );
+      const { RedisStore } = await import('./redis/index.js');
+      store = new RedisStore({ ...redisOptions, clock: options.clock });
+      break;
+    }
+    case 'redis+sentinel:': {
+      const { redisOptionsFromUrl } = await import('./redis/url.js');
+      const redisOptions = await redisOptionsFromUrl(
+        parsed,
+        params,
+        options.password,
+        (problem) => invalidUrl(url, problem),
+        sentinelAuthority?.[3] ?? '',
       );
       const { RedisStore } = await import('./redis/index.js');
       store = new RedisStore({ ...redisOptions, clock: options.clock });

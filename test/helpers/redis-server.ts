@@ -6,7 +6,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { freePort } from './etcd-cluster.js';
 import { tempDir } from './tmp.js';
 
@@ -155,4 +157,85 @@ export class RedisServer {
     await this.kill();
     this.#cleanup();
   }
+}
+
+/**
+ * One Redis Sentinel (`redis-server <config> --sentinel`: Debian's redis-server runs as a
+ * Sentinel without the separate redis-sentinel package) on a free loopback port, monitoring one
+ * master under `name` with a quorum of 1, so a single Sentinel can fail it over. Fast detection:
+ * `down-after-milliseconds` 500.
+ */
+export class RedisSentinel {
+  readonly port: number;
+  readonly #proc: ChildProcess;
+  readonly #cleanup: () => void;
+  #log = '';
+
+  private constructor(port: number, proc: ChildProcess, cleanup: () => void) {
+    this.port = port;
+    this.#proc = proc;
+    this.#cleanup = cleanup;
+    proc.stdout!.on('data', (d: Buffer) => (this.#log += d.toString()));
+    proc.stderr!.on('data', (d: Buffer) => (this.#log += d.toString()));
+  }
+
+  /** Starts a Sentinel monitoring the master at `127.0.0.1:masterPort` as `name`. */
+  static async start(name: string, masterPort: number): Promise<RedisSentinel> {
+    const t = tempDir('tenure-sentinel-');
+    const port = await freePort();
+    const config = join(t.dir, 'sentinel.conf');
+    // Sentinel rewrites its configuration file as it learns replicas and epochs.
+    writeFileSync(
+      config,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${t.dir}`,
+        'logfile ""',
+        `sentinel monitor ${name} 127.0.0.1 ${masterPort} 1`,
+        `sentinel down-after-milliseconds ${name} 500`,
+        `sentinel failover-timeout ${name} 5000`,
+        `sentinel parallel-syncs ${name} 1`,
+        '',
+      ].join('\n'),
+    );
+    const proc = spawn(REDIS, [config, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(proc);
+    proc.once('exit', () => live.delete(proc));
+    const sentinel = new RedisSentinel(port, proc, t.cleanup);
+    const deadline = performance.now() + 10_000;
+    for (;;) {
+      if (proc.exitCode !== null || proc.signalCode !== null)
+        throw new Error(`redis-server --sentinel exited at start: ${sentinel.#log}`);
+      if (/Sentinel ID is/.test(sentinel.#log) && (await accepts(port))) return sentinel;
+      if (performance.now() > deadline)
+        throw new Error(`redis-server --sentinel did not start in 10 s: ${sentinel.#log}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** The Sentinel's output so far (for failure messages). */
+  get log(): string {
+    return this.#log;
+  }
+
+  /** Kills the Sentinel and removes its directory. */
+  async stop(): Promise<void> {
+    if (this.#proc.exitCode === null && this.#proc.signalCode === null) {
+      this.#proc.kill('SIGKILL');
+      await once(this.#proc, 'exit');
+    }
+    this.#cleanup();
+  }
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
 }

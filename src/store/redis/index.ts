@@ -45,7 +45,12 @@ import { isFatalConnectError, mapRedisError } from './redis-errors.js';
 import { STORE_SCRIPT } from './script.lua.js';
 import { ChangeTail, redisWatch, type LogSource } from './watch.js';
 
-export { REDIS_STORE_DEFAULTS, type RedisStoreOptions, type RedisTlsOptions } from './options.js';
+export {
+  REDIS_STORE_DEFAULTS,
+  type RedisSentinelAddress,
+  type RedisStoreOptions,
+  type RedisTlsOptions,
+} from './options.js';
 
 /**
  * What the Redis backend can do. `minTtlMs` 500 as memory and SQLite (the shortest ttl a
@@ -87,7 +92,10 @@ type ScriptCall = (...args: (string | Buffer | number)[]) => Promise<unknown>;
  */
 export class RedisStore extends StoreBase {
   readonly capabilities = REDIS_CAPABILITIES;
-  /** `host:port` of the server (no credentials), as shown in errors. */
+  /**
+   * `host:port` of the server (no credentials), as shown in errors; with Sentinels, the master
+   * name and the Sentinels' addresses.
+   */
   readonly server: string;
   readonly #options: ResolvedRedisOptions;
   readonly #redis: Redis;
@@ -98,18 +106,40 @@ export class RedisStore extends StoreBase {
   /** The last error a connection attempt ended with that a retry cannot fix. */
   #fatal: Error | undefined;
   #reaper: Timer | undefined;
+  /** The highest revision a reply of the server has carried (see LogSource.seenRevision). */
+  #seenRevision = 0;
 
   /** @throws TENURE_INVALID_ARGUMENT naming the bad option. */
   constructor(options: RedisStoreOptions = {}) {
     super();
     this.#options = resolveRedisOptions(options);
     const o = this.#options;
-    this.server = `${o.host.includes(':') && !o.host.startsWith('[') ? `[${o.host}]` : o.host}:${o.port}`;
+    const address = (host: string, port: number) =>
+      `${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
+    this.server =
+      o.sentinels === undefined
+        ? address(o.host, o.port)
+        : `master ${o.sentinelMasterName} of Sentinel ${o.sentinels.map((a) => address(a.host, a.port)).join(',')}`;
     const tag = `{${o.keyPrefix}}:`;
     this.#keys = ['meta', 'kv', 'idx', 'leases', 'lttl', 'lkeys', 'log'].map((k) => tag + k);
+    const where: RedisOptions =
+      o.sentinels === undefined
+        ? { host: o.host, port: o.port }
+        : {
+            sentinels: o.sentinels.map((a) => ({ host: a.host, port: a.port })),
+            name: o.sentinelMasterName,
+            role: 'master',
+            sentinelCommandTimeout: o.connectTimeoutMs,
+            sentinelRetryStrategy: (times) => Math.min(50 * times, 500),
+            // A master demoted under the connection refuses writes: the connection is made again
+            // through the Sentinels. The call that got READONLY fails (TENURE_UNAVAILABLE, not
+            // resent). ioredis's failoverDetector (+switch-master) is not used: its disconnect,
+            // landing while a reconnect asks a Sentinel, ended the connection for good ("Connection
+            // is closed." on every later call; seen once in about fifteen runs of the failover test).
+            reconnectOnError: (err) => (/\bREADONLY\b/.test(err.message) ? 1 : false),
+          };
     const connection: RedisOptions = {
-      host: o.host,
-      port: o.port,
+      ...where,
       username: o.username,
       password: o.password,
       db: o.db,
@@ -140,6 +170,7 @@ export class RedisStore extends StoreBase {
     this.#source = {
       readLog: (after, count) => this.#readLog(after, count),
       revision: () => this.doRevision(),
+      seenRevision: () => this.#seenRevision,
       tail: this.#tail,
       clock: o.clock,
       requestTimeoutMs: o.requestTimeoutMs,
@@ -163,8 +194,9 @@ export class RedisStore extends StoreBase {
       number,
       unknown,
     ];
-    if (reply[0] === -1) return { compacted: reply[1], revision: reply[2] as number, entries: [] };
-    return { compacted: undefined, revision: reply[1], entries: reply[2] as unknown[] };
+    if (reply[0] === -1)
+      return { compacted: reply[1], revision: this.#seen(reply[2] as number), entries: [] };
+    return { compacted: undefined, revision: this.#seen(reply[1]), entries: reply[2] as unknown[] };
   }
 
   /**
@@ -219,6 +251,7 @@ export class RedisStore extends StoreBase {
   protected async doTxn(request: TxnRequest): Promise<TxnResponse> {
     const reply = (await this.#script('txn', 'txn', ...txnArgs(request))) as [number, unknown, unknown[]];
     if (reply[0] === -1) throw leaseNotFound((reply[1] as Buffer).toString('latin1'));
+    this.#seen(reply[1] as number);
     const succeeded = reply[0] === 1;
     const ops = (succeeded ? request.success : request.failure) ?? [];
     return {
@@ -229,7 +262,12 @@ export class RedisStore extends StoreBase {
   }
 
   protected async doRevision(): Promise<number> {
-    return (await this.#script('revision', 'revision')) as number;
+    return this.#seen((await this.#script('revision', 'revision')) as number);
+  }
+
+  #seen(revision: number): number {
+    if (revision > this.#seenRevision) this.#seenRevision = revision;
+    return revision;
   }
 
   protected async doGrant(ttlMs: number): Promise<Lease> {
@@ -284,6 +322,7 @@ export class RedisStore extends StoreBase {
     this.#reaper = this.#options.clock.setTimeout(() => {
       this.#script('reap', 'reap').then(
         (reply) => {
+          this.#seen((reply as [number, number])[0]);
           const wait = (reply as [number, number])[1];
           const next =
             wait < 0 ? this.#options.reapIntervalMs : Math.min(wait + 1, this.#options.reapIntervalMs);

@@ -16,12 +16,37 @@ export interface RedisTlsOptions {
   key?: string | Uint8Array;
 }
 
+/** A Sentinel's address (see {@link RedisStoreOptions.sentinels}). */
+export interface RedisSentinelAddress {
+  /** The Sentinel's host name or address. */
+  host: string;
+  /** The Sentinel's port (usually 26379). */
+  port: number;
+}
+
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
-  /** The server's host name or address. @default '127.0.0.1' */
+  /** The server's host name or address. Not with `sentinels`. @default '127.0.0.1' */
   host?: string;
-  /** The server's port. @default 6379 */
+  /** The server's port. Not with `sentinels`. @default 6379 */
   port?: number;
+  /**
+   * Redis Sentinels to ask where the master of {@link RedisStoreOptions.sentinelMasterName} is,
+   * instead of one fixed `host:port`. The store connects to the master the Sentinels name, and
+   * again to the new one after a failover (ioredis's Sentinel support; a connection that answers
+   * READONLY, a master demoted under it, is dropped and made again). A promoted replica has another run id, so the store starts a new
+   * epoch there: fencing tokens continue above every token handed out before, even those the
+   * replica never received (docs/redis.md). The password and user are the data nodes'; the
+   * Sentinels themselves are asked without authentication. Not with `tls`.
+   * @default none (connect to host:port)
+   */
+  sentinels?: readonly RedisSentinelAddress[];
+  /**
+   * The master group name the Sentinels monitor (`sentinel monitor <name> ...`). Required with
+   * `sentinels`. Letters, digits and `._-`.
+   * @default none
+   */
+  sentinelMasterName?: string;
   /** ACL user name (Redis 6+). Needs `password`. @default none (the `default` user) */
   username?: string;
   /** The password (`requirepass`, or the ACL user's). @default none */
@@ -89,6 +114,9 @@ export const REDIS_STORE_DEFAULTS = Object.freeze({
 export interface ResolvedRedisOptions {
   host: string;
   port: number;
+  /** With `sentinelMasterName`: connect through these Sentinels instead of host:port. */
+  sentinels: readonly RedisSentinelAddress[] | undefined;
+  sentinelMasterName: string | undefined;
   username: string | undefined;
   password: string | undefined;
   db: number;
@@ -106,9 +134,9 @@ export function resolveRedisOptions(options: RedisStoreOptions = {}): ResolvedRe
   if (options === null || typeof options !== 'object') throw invalidArgument('options', 'must be an object');
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   const o = { ...REDIS_STORE_DEFAULTS, ...given } as RedisStoreOptions & typeof REDIS_STORE_DEFAULTS;
-  if (typeof o.host !== 'string' || !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+|[0-9a-fA-F:.]+)$/.test(o.host))
-    throw invalidArgument('options.host', `must be a host name or IP address, got ${String(o.host)}`);
+  checkHost(o.host, 'options.host');
   checkInteger(o.port, 'options.port', 1, 65535);
+  const sentinels = resolveSentinels(given, o);
   checkInteger(o.db, 'options.db', 0, 1_000_000);
   const tls: false | RedisTlsOptions = resolveTls(o.tls);
   if (o.username !== undefined && (typeof o.username !== 'string' || o.username === ''))
@@ -136,6 +164,8 @@ export function resolveRedisOptions(options: RedisStoreOptions = {}): ResolvedRe
   return {
     host: o.host,
     port: o.port,
+    sentinels,
+    sentinelMasterName: sentinels === undefined ? undefined : o.sentinelMasterName,
     username: o.username,
     password: o.password,
     db: o.db,
@@ -147,4 +177,45 @@ export function resolveRedisOptions(options: RedisStoreOptions = {}): ResolvedRe
     reapIntervalMs: o.reapIntervalMs,
     clock: o.clock,
   };
+}
+
+function checkHost(host: unknown, name: string): void {
+  if (typeof host !== 'string' || !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+|[0-9a-fA-F:.]+)$/.test(host))
+    throw invalidArgument(name, `must be a host name or IP address, got ${String(host)}`);
+}
+
+/** The Sentinel options, checked together: both or neither, and no fixed address or TLS beside them. */
+function resolveSentinels(
+  given: Partial<RedisStoreOptions>,
+  o: RedisStoreOptions,
+): readonly RedisSentinelAddress[] | undefined {
+  if (given.sentinels === undefined) {
+    if (given.sentinelMasterName !== undefined)
+      throw invalidArgument('options.sentinelMasterName', 'needs options.sentinels');
+    return undefined;
+  }
+  const list: unknown = given.sentinels;
+  if (!Array.isArray(list) || list.length === 0 || list.length > 64)
+    throw invalidArgument('options.sentinels', 'must be a list of 1 to 64 { host, port } addresses');
+  const sentinels = list.map((a: unknown, i) => {
+    if (a === null || typeof a !== 'object')
+      throw invalidArgument(`options.sentinels[${i}]`, 'must be a { host, port } address');
+    const { host, port } = a as RedisSentinelAddress;
+    checkHost(host, `options.sentinels[${i}].host`);
+    checkInteger(port, `options.sentinels[${i}].port`, 1, 65535);
+    return Object.freeze({ host, port });
+  });
+  if (typeof o.sentinelMasterName !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(o.sentinelMasterName))
+    throw invalidArgument(
+      'options.sentinelMasterName',
+      `is required with options.sentinels: the name the Sentinels monitor, 1 to 128 of A-Z a-z 0-9 . _ -, got ${JSON.stringify(o.sentinelMasterName)}`,
+    );
+  if (given.host !== undefined || given.port !== undefined)
+    throw invalidArgument(
+      given.host !== undefined ? 'options.host' : 'options.port',
+      'cannot be given with options.sentinels: the Sentinels say where the master is',
+    );
+  if (given.tls !== undefined && given.tls !== false)
+    throw invalidArgument('options.tls', 'is not supported with options.sentinels');
+  return Object.freeze(sentinels);
 }

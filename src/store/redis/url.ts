@@ -1,5 +1,5 @@
 /**
- * `redis://` and `rediss://` URLs as {@link RedisStoreOptions}. Separate from the store so that
+ * `redis://`, `rediss://` and `redis+sentinel://` URLs as {@link RedisStoreOptions}. Separate from the store so that
  * parsing a URL does not load the Redis driver.
  */
 import { readFile } from 'node:fs/promises';
@@ -18,8 +18,12 @@ export const REDIS_URL_PARAMS = Object.freeze([
   ...TLS_PARAMS,
 ]);
 
+const ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/;
+
 /**
- * Options from a parsed `redis://[user[:password]@]host[:port][/db][?params]` URL.
+ * Options from a parsed `redis://[user[:password]@]host[:port][/db][?params]` URL, or, given
+ * `sentinelHosts` (the `host:port,host:port` list a `redis+sentinel://` URL's authority held, which
+ * URL cannot parse), `redis+sentinel://[user[:password]@]host:port,.../mastername[?params]`.
  * `invalid(problem)` makes the TENURE_INVALID_URL error (which redacts the URL).
  * The password comes from the URL, `?passwordFile=` or `optionPassword`, once.
  */
@@ -28,6 +32,7 @@ export async function redisOptionsFromUrl(
   params: Record<string, string>,
   optionPassword: string | undefined,
   invalid: (problem: string) => TenureError,
+  sentinelHosts?: string,
 ): Promise<RedisStoreOptions> {
   const scheme = parsed.protocol.slice(0, -1);
   const unknown = Object.keys(params).filter((p) => !(REDIS_URL_PARAMS as readonly string[]).includes(p));
@@ -35,10 +40,36 @@ export async function redisOptionsFromUrl(
     throw invalid(
       `unknown parameter(s) ${unknown.join(', ')}; known: ${['namespace', ...REDIS_URL_PARAMS].join(', ')}`,
     );
-  if (parsed.hostname === '') throw invalid(`${scheme}: needs a host, as ${scheme}://host:6379`);
-  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = parsed.port === '' ? 6379 : Number(parsed.port);
-  const fromPath = parsed.pathname === '' || parsed.pathname === '/' ? undefined : parsed.pathname.slice(1);
+  let where: Pick<RedisStoreOptions, 'host' | 'port' | 'sentinels' | 'sentinelMasterName'>;
+  let fromPath: string | undefined;
+  if (sentinelHosts !== undefined) {
+    const form = `${scheme}://host:26379,host:26379/mastername`;
+    const list = sentinelHosts.split(',').filter((h) => h !== '');
+    if (list.length === 0) throw invalid(`${scheme}: needs at least one Sentinel, as ${form}`);
+    const sentinels = list.map((h) => {
+      const m = ADDRESS.exec(h);
+      if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535)
+        throw invalid(`Sentinel ${JSON.stringify(h)} is not host:port (${form})`);
+      return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
+    });
+    const name = parsed.pathname.replace(/^\//, '');
+    if (!/^[A-Za-z0-9._-]{1,128}$/.test(name))
+      throw invalid(
+        name === ''
+          ? `${scheme}: needs the master name as its path (${form})`
+          : `the master name must be 1 to 128 of A-Z a-z 0-9 . _ - (${form}); the database goes in ?db=`,
+      );
+    const tlsGiven = TLS_PARAMS.filter((p) => params[p] !== undefined);
+    if (tlsGiven.length > 0) throw invalid(`${tlsGiven.join(', ')}: TLS is not supported with Sentinel`);
+    where = { sentinels, sentinelMasterName: name };
+  } else {
+    if (parsed.hostname === '') throw invalid(`${scheme}: needs a host, as ${scheme}://host:6379`);
+    where = {
+      host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: parsed.port === '' ? 6379 : Number(parsed.port),
+    };
+    fromPath = parsed.pathname === '' || parsed.pathname === '/' ? undefined : parsed.pathname.slice(1);
+  }
   if (fromPath !== undefined && params.db !== undefined)
     throw invalid('the database is given twice (/db and ?db=)');
   const dbText = fromPath ?? params.db;
@@ -96,8 +127,7 @@ export async function redisOptionsFromUrl(
     }
   }
   return {
-    host,
-    port,
+    ...where,
     db,
     username,
     password,

@@ -27,6 +27,11 @@ export interface LogSource {
   ): Promise<{ compacted: number | undefined; revision: number; entries: readonly unknown[] }>;
   /** The current revision (through the script, which also detects a restart). */
   revision(): Promise<number>;
+  /**
+   * The highest revision this store has seen in a reply of the server: the server's revision is
+   * at least that (it never goes back, a restart moves it forward), so a tail may start there.
+   */
+  seenRevision(): number;
   readonly tail: ChangeTail;
   readonly clock: Clock;
   /** How long a watch keeps retrying an unreachable server before it fails. */
@@ -69,16 +74,22 @@ export class ChangeTail {
     return this.#last;
   }
 
-  /** Calls `listener` with new entries, or with none (read the log); returns the unsubscribe. */
-  subscribe(listener: TailListener): () => void {
+  /**
+   * Calls `listener` with new entries, or with none (read the log); returns the unsubscribe.
+   * `from`, when given, is a revision the server is known to have reached: a tail that is not
+   * running starts reading right after it, with no call to learn where the log ends, and a
+   * listener whose cursor is at or above it is handed every later entry.
+   */
+  subscribe(listener: TailListener, from?: number): () => void {
     this.#subs.add(listener);
-    this.#ensureRunning();
+    this.#ensureRunning(from);
     return () => this.#subs.delete(listener);
   }
 
-  #ensureRunning(): void {
+  #ensureRunning(from?: number): void {
     if (this.#running || this.#closed || this.#subs.size === 0) return;
     this.#running = true;
+    this.#last = from;
     void this.#run();
   }
 
@@ -88,7 +99,6 @@ export class ChangeTail {
 
   async #run(): Promise<void> {
     const source = this.#source();
-    this.#last = undefined;
     try {
       while (!this.#closed && this.#subs.size > 0) {
         try {
@@ -100,6 +110,8 @@ export class ChangeTail {
             continue;
           }
           const reply = (await this.#conn.xreadBuffer(
+            'COUNT',
+            LOG_READ_COUNT,
             'BLOCK',
             1000,
             'STREAMS',
@@ -207,27 +219,50 @@ async function* iterate(
   let cursor = -1;
   let started = false;
   let dirty = false;
-  /** Entries the tail handed over, continuing from the cursor. */
-  let pending: { entries: unknown[]; revisions: number[] } = { entries: [], revisions: [] };
+  /** Entries the tail handed over (this watch's events of each), continuing from the cursor. */
+  let pending: { events: WatchEvent[][]; revisions: number[] } = { events: [], revisions: [] };
+  /**
+   * Every revision after the cursor up to this one has no event for this watch: the tail handed
+   * them over and none matched. The cursor moves there without waking the watch, so one release
+   * among many waiters wakes only the waiter watching that key, not every watch of the store.
+   */
+  let quietTo = -1;
   let wake: (() => void) | undefined;
   const notify = (delivery?: TailDelivery) => {
-    const reach = pending.revisions.at(-1) ?? cursor;
+    const reach = pending.revisions.at(-1) ?? Math.max(cursor, quietTo);
     if (started && !dirty && delivery !== undefined && delivery.after <= reach) {
-      delivery.revisions.forEach((r, i) => {
-        if (r > reach) {
-          pending.entries.push(delivery.entries[i]);
-          pending.revisions.push(r);
-        }
-      });
+      let woken = false;
+      try {
+        delivery.revisions.forEach((r, i) => {
+          if (r <= reach) return;
+          const events = decodeEntry(delivery.entries[i], match);
+          if (events.length === 0 && pending.revisions.length === 0) quietTo = r;
+          else {
+            pending.events.push(events);
+            pending.revisions.push(r);
+            woken = true;
+          }
+        });
+      } catch {
+        // An entry that does not decode: the log read reports it to the consumer.
+        dirty = true;
+        woken = true;
+      }
+      if (!woken) return;
     } else dirty = true;
     wake?.();
   };
-  const unsubscribe = source.tail.subscribe(notify);
+  let unsubscribe: () => void = () => undefined;
   const onAbort = () => notify();
   signal?.addEventListener('abort', onAbort);
   let failingSince: number | undefined;
   try {
     cursor = await startRevision(source, start, signal);
+    // Subscribed once the start is known, so that a tail that is not running starts right there
+    // (capped at a revision the server has reached: a watch may start in the future, and a tail
+    // past the end of the log would miss the entries before it that other watches need). That
+    // saves the call to learn where the log ends and this watch's first read of the log.
+    unsubscribe = source.tail.subscribe(notify, Math.min(cursor, source.seenRevision()));
     // A tail at or behind the start hands this watch every later entry; one ahead of it has
     // handed out some already, and an unknown position means it will wake everyone.
     const position = source.tail.position;
@@ -236,9 +271,10 @@ async function* iterate(
     for (;;) {
       if (signal?.aborted) throw abortedError(signal, 'the watch');
       if (source.isClosed()) throw closedError();
-      if (pending.entries.length > 0 && !dirty) {
-        const { entries, revisions } = pending;
-        pending = { entries: [], revisions: [] };
+      if (quietTo > cursor) cursor = quietTo;
+      if (pending.revisions.length > 0 && !dirty) {
+        const { events: decoded, revisions } = pending;
+        pending = { events: [], revisions: [] };
         // Entries handed over while the log was being read may overlap what that read returned:
         // keep those past the cursor, and take them only if they continue from it.
         const from = revisions.findIndex((r) => r > cursor);
@@ -247,8 +283,7 @@ async function* iterate(
           dirty = true;
           continue;
         }
-        const events: WatchEvent[] = [];
-        for (const entry of entries.slice(from)) for (const e of decodeEntry(entry, match)) events.push(e);
+        const events = decoded.slice(from).flat();
         cursor = revisions[revisions.length - 1]!;
         if (events.length > 0) yield { events, revision: cursor };
         continue;
@@ -259,7 +294,7 @@ async function* iterate(
         continue;
       }
       dirty = false;
-      pending = { entries: [], revisions: [] };
+      pending = { events: [], revisions: [] };
       let read: Awaited<ReturnType<LogSource['readLog']>>;
       try {
         read = await source.readLog(cursor, LOG_READ_COUNT);
