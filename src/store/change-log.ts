@@ -32,6 +32,12 @@ export interface ChangeLog {
    * watch that was waiting may resume reading from there (undefined: no such promise).
    */
   subscribe(key: string, prefix: boolean, wake: (quietUpTo?: number) => void): () => void;
+  /**
+   * Asked right after `subscribe`: every change after the revision returned will wake that
+   * subscriber (if it concerns its key), so a watch whose cursor is at or past it has nothing to
+   * read until woken. Undefined: no such promise, read first.
+   */
+  dispatchedUpTo?(): number | undefined;
 }
 
 /**
@@ -62,15 +68,21 @@ async function* iterate(
 ): AsyncGenerator<WatchBatch, void, undefined> {
   let cursor = start;
   let dirty = true;
+  let woken = false;
   let wake: (() => void) | undefined;
   const notify = (quietUpTo?: number) => {
     // A waiting watch skips what the log promises holds nothing for it: its next read is short,
     // and it does not fall behind compaction while its key stays quiet.
     if (!dirty && quietUpTo !== undefined && quietUpTo > cursor) cursor = quietUpTo;
     dirty = true;
+    woken = true;
     wake?.();
   };
   const unsubscribe = log.subscribe(key, prefix, notify);
+  // Nothing was dispatched past the cursor and every later change wakes this watch: its first
+  // read would find nothing (a lock's watch of its own key, just written, saves a read).
+  const dispatched = log.dispatchedUpTo?.();
+  if (!woken && dispatched !== undefined && dispatched <= cursor) dirty = false;
   const onAbort = () => notify();
   signal?.addEventListener('abort', onAbort);
   try {
@@ -151,11 +163,25 @@ export abstract class ChangeLogStore extends StoreBase implements ChangeLog {
   /** Called when the first watch starts waiting. */
   protected onFirstWatcher(): void {}
 
+  /**
+   * The current revision when the backend knows it without reading its log (SQLite: its own last
+   * commit, when no other process has committed since); undefined to read it.
+   */
+  protected knownRevision(): number | undefined {
+    return undefined;
+  }
+
   subscribe(key: string, prefix: boolean, wake: (quietUpTo?: number) => void): () => void {
-    if (this.#dispatched === undefined) this.#dispatched = this.#currentRevisionOr(undefined);
+    if (this.#dispatched === undefined)
+      this.#dispatched = this.knownRevision() ?? this.#currentRevisionOr(undefined);
     const remove = this.#watchers.add(key, prefix, wake);
     if (this.#watchers.size === 1) this.onFirstWatcher();
     return remove;
+  }
+
+  /** Every change after this revision is dispatched to the subscribers (see ChangeLog). */
+  dispatchedUpTo(): number | undefined {
+    return this.#dispatched;
   }
 
   /**

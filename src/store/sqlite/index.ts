@@ -132,6 +132,12 @@ export class SqliteStore extends ChangeLogStore {
   #tx = { revision: 0, reserved: 0 };
   /** The revision the transaction under way commits, if it writes one. */
   #committing = 0;
+  /**
+   * The revision at this connection's last committed write transaction, and `data_version` read
+   * inside it: while `data_version` still reads the same, no other connection has committed since
+   * (this connection's own commits leave it unchanged), so that revision is still the current one.
+   */
+  #lastWrite: { revision: number; dataVersion: number } | undefined;
   /** The revision from which #trimIfDue looks at the history's length again. */
   #nextTrimCheck = 0;
   /** The database, -wal and -shm files this connection opened. */
@@ -252,10 +258,14 @@ export class SqliteStore extends ChangeLogStore {
     this.#committing = 0;
     const handedOut = this.#handedOut;
     let result: T;
+    let dataVersion = 0;
     try {
       result = this.#run.immediate(() => {
         this.#verify();
-        return fn();
+        const out = fn();
+        // Inside the write lock: no other connection can commit until this one has.
+        dataVersion = this.#stmt.dataVersion.get() as number;
+        return out;
       }) as T;
     } catch (err) {
       // Rolled back: no revision of this transaction was handed out.
@@ -266,6 +276,7 @@ export class SqliteStore extends ChangeLogStore {
       this.#seenRevision = Math.max(this.#seenRevision, this.#committing);
       this.#seenLogged = Math.max(this.#seenLogged, this.#committing);
     }
+    this.#lastWrite = { revision: this.#seenRevision, dataVersion };
     if (this.#wrote) this.notify();
     return result;
   }
@@ -609,6 +620,16 @@ export class SqliteStore extends ChangeLogStore {
       const events = rows.map((row): WatchEvent => ({ type: row.deleted ? 'delete' : 'put', kv: toKv(row) }));
       return { events, upTo: Math.max(after, upTo), more: upTo < state.revision };
     });
+  }
+
+  protected override knownRevision(): number | undefined {
+    const last = this.#lastWrite;
+    if (last === undefined || this.#replaced !== undefined || this.closed) return undefined;
+    try {
+      return (this.#stmt.dataVersion.get() as number) === last.dataVersion ? last.revision : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   protected override onFirstWatcher(): void {

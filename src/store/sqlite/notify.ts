@@ -4,7 +4,8 @@
  * A commit of this process wakes its watchers directly (index.ts). A commit of another process is
  * seen here: the kernel reports a change to the WAL file (inotify: every commit writes to it), and
  * `PRAGMA data_version` (a counter SQLite bumps when another connection commits) confirms it before
- * the watchers are woken; they then read the change log from their last revision on. Where change
+ * the watchers are woken; they then read the change log from their last revision on. A write whose
+ * commit is not visible yet is looked at again within a millisecond (see #onWalWrite). Where change
  * notifications are unavailable, the ticker polls `data_version` instead: every `pollIntervalMs`
  * while changes flow, every `idlePollIntervalMs` after a quiet second.
  *
@@ -52,6 +53,8 @@ export class ChangeNotifier {
   #ticker: Timer | undefined;
   /** The kernel's change notifications for the WAL file, while watches are open. */
   #walWatcher: FSWatcher | undefined;
+  /** A WAL write seen before its commit showed in `data_version`: the timer that looks again. */
+  #confirmTimer: Timer | undefined;
 
   /** Reads the current data version and starts the timer. */
   constructor(options: ChangeNotifierOptions) {
@@ -70,6 +73,7 @@ export class ChangeNotifier {
   close(): void {
     if (this.#ticker !== undefined) this.#o.clock.clearTimeout(this.#ticker);
     this.#ticker = undefined;
+    this.#stopConfirming();
     this.#walWatcher?.close();
     this.#walWatcher = undefined;
   }
@@ -82,7 +86,7 @@ export class ChangeNotifier {
   #watchWal(): void {
     if (this.#walWatcher !== undefined || this.#o.path === ':memory:') return;
     try {
-      const watcher = watch(`${this.#o.path}-wal`, { persistent: false }, () => this.#poll());
+      const watcher = watch(`${this.#o.path}-wal`, { persistent: false }, () => this.#onWalWrite());
       watcher.on('error', () => {
         watcher.close();
         if (this.#walWatcher === watcher) this.#walWatcher = undefined;
@@ -114,6 +118,33 @@ export class ChangeNotifier {
     if (!watching) this.#ticker.unref();
   }
 
+  /**
+   * The WAL file was written. A commit writes its frames to the WAL, then publishes itself in the
+   * WAL index (shared memory, which the kernel does not report): a look that falls between the
+   * two sees the old `data_version`, and no further write event comes for that commit. So a write
+   * that shows no commit is looked at again, 1 ms later and then every `pollIntervalMs` for up to
+   * `reapIntervalMs` (the regular tick), instead of leaving that commit to the next tick.
+   */
+  #onWalWrite(): void {
+    this.#stopConfirming();
+    if (this.#o.isClosed() || this.#poll()) return;
+    const since = this.#o.clock.now();
+    const lookAgain = (delay: number) => {
+      this.#confirmTimer = this.#o.clock.setTimeout(() => {
+        this.#confirmTimer = undefined;
+        if (this.#o.isClosed() || this.#poll()) return;
+        if (this.#o.clock.now() - since < this.#o.reapIntervalMs) lookAgain(this.#o.pollIntervalMs);
+      }, delay);
+      this.#confirmTimer.unref();
+    };
+    lookAgain(1);
+  }
+
+  #stopConfirming(): void {
+    if (this.#confirmTimer !== undefined) this.#o.clock.clearTimeout(this.#confirmTimer);
+    this.#confirmTimer = undefined;
+  }
+
   #tick(): void {
     const o = this.#o;
     if (o.isClosed()) return;
@@ -127,17 +158,18 @@ export class ChangeNotifier {
     this.#schedule();
   }
 
-  /** Wakes the watchers if another connection committed since the last look. */
-  #poll(): void {
+  /** Wakes the watchers if another connection committed since the last look; says whether one did. */
+  #poll(): boolean {
     try {
       const version = this.#o.dataVersion();
-      if (version !== this.#dataVersion) {
-        this.#dataVersion = version;
-        this.#lastChangeAt = this.#o.clock.now();
-        this.#o.notify();
-      }
+      if (version === this.#dataVersion) return false;
+      this.#dataVersion = version;
+      this.#lastChangeAt = this.#o.clock.now();
+      this.#o.notify();
+      return true;
     } catch {
       // A busy or closing file: check again next tick.
+      return false;
     }
   }
 }
