@@ -279,6 +279,10 @@ export class HashRing extends RingBase {
     return murmur3i32(key);
   }
 
+  /**
+   * The member that owns `key`: the owner of the first point at or after the key's hash.
+   * @throws TENURE_INVALID_ARGUMENT (reason `no-nodes`) when the ring has no members.
+   */
   // The base's lookup calls hashOf, which differs between the ring classes: calling murmur3i32 here
   // keeps the call site monomorphic, so the hash is inlined into the lookup.
   // An empty continuum is a ring without members (each member has at least one point).
