@@ -12,7 +12,8 @@
  *
  *   T_kill = ttl − U + V + W + S
  *
- * **Graceful stop.** The leader revokes its lease (one store write, L ms); the deletion travels the
+ * **Graceful stop.** The leader notices its stop and revokes its lease: L ~ Uniform[revokeMs,
+ * revokeMaxMs] from the stop to the commit (a constant by default); the deletion travels the
  * same watch: T_graceful = L + W + S.
  *
  * Assumptions: the crash instant is independent of the keepalive schedule; the keepalive that
@@ -64,8 +65,15 @@ export interface FailoverInput {
   ttlGranularityMs?: number;
   /** Constant time from the delivery to the candidate acting (its campaign's last read), ms. @default 0 */
   settleMs?: number;
-  /** Graceful only: time for the leader's revoke to commit, ms. @default 1 */
+  /** Graceful only: time from the stop to the leader's revoke committing, ms (the shortest). @default 1 */
   revokeMs?: number;
+  /**
+   * Graceful only: the longest such time, ms (≥ revokeMs): the revoke takes between the two,
+   * uniformly (the stopping process must notice its signal and close, and is scheduled like any
+   * other).
+   * @default revokeMs (a constant revoke time)
+   */
+  revokeMaxMs?: number;
 }
 
 /** The predicted failover time distribution. */
@@ -114,6 +122,7 @@ function resolve(input: FailoverInput): Required<FailoverInput> {
   );
   if (watchMaxMs < watchMinMs)
     throw invalidArgument('watchMaxMs', `must be at least watchMinMs (${watchMinMs}), got ${watchMaxMs}`);
+  const revokeMs = checkNumber(input.revokeMs ?? 1, 'revokeMs', 0);
   return {
     stop,
     store,
@@ -129,7 +138,8 @@ function resolve(input: FailoverInput): Required<FailoverInput> {
     watchMaxMs,
     ttlGranularityMs: checkAbove(input.ttlGranularityMs ?? profile.ttlGranularityMs, 'ttlGranularityMs', 0),
     settleMs: checkNumber(input.settleMs ?? 0, 'settleMs', 0),
-    revokeMs: checkNumber(input.revokeMs ?? 1, 'revokeMs', 0),
+    revokeMs,
+    revokeMaxMs: checkNumber(input.revokeMaxMs ?? revokeMs, 'revokeMaxMs', revokeMs),
   };
 }
 
@@ -144,7 +154,12 @@ interface Shape {
 function shapeOf(o: Required<FailoverInput>): Shape {
   const watch = o.watchMaxMs - o.watchMinMs;
   if (o.stop === 'graceful')
-    return { offset: o.revokeMs + o.watchMinMs + o.settleMs, widths: [watch], checkR: 0, checkers: 1 };
+    return {
+      offset: o.revokeMs + o.watchMinMs + o.settleMs,
+      widths: [o.revokeMaxMs - o.revokeMs, watch],
+      checkR: 0,
+      checkers: 1,
+    };
   const ttl = Math.ceil(o.ttlMs / o.ttlGranularityMs) * o.ttlGranularityMs;
   // ttl − U with U ~ U[0, I) is (ttl − I) + U' with U' ~ U(0, I].
   return {

@@ -105,3 +105,26 @@ describe('failover model against real failovers (SQLite, processes)', () => {
     expect(Math.max(...measured)).toBeLessThan(failoverTime({ stop: 'sigkill', ttlMs: TTL }).minMs);
   });
 });
+
+describe('failover model: a graceful stop whose revoke time varies', () => {
+  it('spreads the revoke between revokeMs and revokeMaxMs, and refuses a maximum below the minimum', () => {
+    const fixed = failoverTime({ stop: 'graceful', ttlMs: 1000, store: 'memory', revokeMs: 2 });
+    const ranged = failoverTime({
+      stop: 'graceful',
+      ttlMs: 1000,
+      store: 'memory',
+      revokeMs: 2,
+      revokeMaxMs: 6,
+    });
+    expect(ranged.minMs).toBe(fixed.minMs);
+    expect(ranged.maxMs).toBeCloseTo(fixed.maxMs + 4, 6);
+    expect(ranged.p50Ms).toBeGreaterThan(fixed.p50Ms + 1.5);
+    expect(ranged.p50Ms).toBeLessThan(fixed.p50Ms + 2.5);
+    expect(() => failoverTime({ stop: 'graceful', ttlMs: 1000, revokeMs: 5, revokeMaxMs: 4 })).toThrow(
+      expect.objectContaining({
+        code: 'TENURE_INVALID_ARGUMENT',
+        message: expect.stringMatching(/revokeMaxMs/),
+      }),
+    );
+  });
+});

@@ -228,20 +228,28 @@ export async function* watchChanges(
   const unsubscribe = source.listener.subscribe(key, prefix, notify);
   const onAbort = () => notify();
   signal?.addEventListener('abort', onAbort);
+  let failingSince: number | undefined;
+  /**
+   * After a failed call: rethrows unless the server is only unreachable, and for no longer than
+   * requestTimeoutMs; else pauses before the next try (any wake-up, such as an abort, a close or a
+   * reconnect, ends the pause early).
+   */
+  const pauseAfter = async (err: unknown): Promise<void> => {
+    if (source.isClosed()) throw closedError();
+    if (!isTenureError(err, 'TENURE_UNAVAILABLE')) throw err;
+    const now = source.clock.now();
+    failingSince ??= now;
+    if (now - failingSince >= source.requestTimeoutMs) throw err;
+    pause = new AbortController();
+    await sleep(100, { clock: source.clock, signal: pause.signal });
+    pause = undefined;
+  };
   try {
-    let failingSince: number | undefined;
     for (let read = start; cursor === undefined;) {
       try {
         cursor = await read;
       } catch (err) {
-        if (source.isClosed()) throw closedError();
-        if (!isTenureError(err, 'TENURE_UNAVAILABLE')) throw err;
-        const now = source.clock.now();
-        failingSince ??= now;
-        if (now - failingSince >= source.requestTimeoutMs) throw err;
-        pause = new AbortController();
-        await sleep(100, { clock: source.clock, signal: pause.signal });
-        pause = undefined;
+        await pauseAfter(err);
         if (signal?.aborted) throw abortedError(signal, 'the watch');
         if (source.isClosed()) throw closedError();
         read = source.revision();
@@ -261,15 +269,7 @@ export async function* watchChanges(
           read = await source.readChanges(cursor, key, prefix);
           failingSince = undefined;
         } catch (err) {
-          if (source.isClosed()) throw closedError();
-          if (!isTenureError(err, 'TENURE_UNAVAILABLE')) throw err;
-          const now = source.clock.now();
-          failingSince ??= now;
-          if (now - failingSince >= source.requestTimeoutMs) throw err;
-          // Any wake-up (an abort, a close, a reconnect) ends the pause early.
-          pause = new AbortController();
-          await sleep(100, { clock: source.clock, signal: pause.signal });
-          pause = undefined;
+          await pauseAfter(err);
           dirty = true;
           continue;
         }
