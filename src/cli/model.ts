@@ -265,7 +265,14 @@ function failoverCommand(out: Output): Command {
         .default(0),
     )
     .addOption(
-      new Option('--revoke <duration>', 'graceful: time to revoke the lease').argParser(parseMs).default(1),
+      new Option('--revoke <duration>', 'graceful: time from the stop to the revoke committing (shortest)')
+        .argParser(parseMs)
+        .default(1),
+    )
+    .addOption(
+      new Option('--revoke-max <duration>', 'graceful: the longest such time (default: --revoke)').argParser(
+        parseMs,
+      ),
     )
     .addOption(
       new Option('--stop <how>', 'which stop to model')
@@ -285,6 +292,7 @@ function failoverCommand(out: Output): Command {
         watchMax?: number;
         settle: number;
         revoke: number;
+        revokeMax?: number;
         stop: 'sigkill' | 'graceful' | 'both';
         svg?: string;
         json?: boolean;
@@ -303,6 +311,7 @@ function failoverCommand(out: Output): Command {
             watchMaxMs: o.watchMax,
             settleMs: o.settle,
             revokeMs: o.revoke,
+            revokeMaxMs: o.revokeMax,
           }),
         );
         if (o.svg !== undefined)
