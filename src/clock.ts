@@ -46,7 +46,8 @@ interface ManualTimer extends Timer {
 export class ManualClock implements Clock {
   #now: number;
   #seq = 0;
-  #timers: ManualTimer[] = [];
+  /** Pending timers, sorted by (at, seq); cancelled ones are dropped when reached. */
+  readonly #timers: ManualTimer[] = [];
 
   constructor(start = 0) {
     this.#now = start;
@@ -66,12 +67,37 @@ export class ManualClock implements Clock {
         return this;
       },
     };
-    this.#timers.push(timer);
+    // Kept sorted by (at, seq): inserted from the end, where new timers mostly land.
+    const timers = this.#timers;
+    let i = timers.length;
+    while (
+      i > 0 &&
+      (timers[i - 1]!.at > timer.at || (timers[i - 1]!.at === timer.at && timers[i - 1]!.seq > timer.seq))
+    )
+      i--;
+    timers.splice(i, 0, timer);
     return timer;
   }
 
   clearTimeout(timer: Timer): void {
     (timer as ManualTimer).cancelled = true;
+  }
+
+  /**
+   * Fires the earliest timer due by `until` (ties in creation order), moving time to it, and
+   * returns at once without letting promise callbacks run: for a caller that schedules everything
+   * itself (a simulation). False when no timer is due by then.
+   */
+  fireNext(until: number): boolean {
+    const timers = this.#timers;
+    while (timers.length > 0 && timers[0]!.cancelled) timers.shift();
+    const next = timers[0];
+    if (next === undefined || next.at > until) return false;
+    timers.shift();
+    this.#now = Math.max(this.#now, next.at);
+    next.cancelled = true;
+    next.fn();
+    return true;
   }
 
   /** Number of timers still pending. */
@@ -87,22 +113,7 @@ export class ManualClock implements Clock {
   async advance(ms: number): Promise<void> {
     const target = this.#now + ms;
     await settle();
-    for (;;) {
-      this.#timers = this.#timers.filter((t) => !t.cancelled);
-      let next: ManualTimer | undefined;
-      for (const t of this.#timers) {
-        if (
-          t.at <= target &&
-          (next === undefined || t.at < next.at || (t.at === next.at && t.seq < next.seq))
-        )
-          next = t;
-      }
-      if (next === undefined) break;
-      this.#now = Math.max(this.#now, next.at);
-      next.cancelled = true;
-      next.fn();
-      await settle();
-    }
+    while (this.fireNext(target)) await settle();
     this.#now = target;
     await settle();
   }

@@ -13,7 +13,7 @@
  * clock runs at its own rate, off the store's by at most `maxDriftPpm` (the Session's documented
  * allowance). The history of what each process did and saw then goes through the recipe's checker.
  */
-import type { Clock, Timer } from '../clock.js';
+import { ManualClock, type Clock, type Timer } from '../clock.js';
 import { TenureError, invalidArgument } from '../errors.js';
 import { MemoryStore } from '../store/memory/index.js';
 import type {
@@ -159,58 +159,6 @@ export function renderSimulation(r: SimulationResult): string {
   ].join('\n');
 }
 
-interface SimTimer extends Timer {
-  readonly at: number;
-  readonly seq: number;
-  readonly fn: () => void;
-  cancelled: boolean;
-}
-
-/** Simulated time: timers fire one at a time, in time order (ties in creation order). */
-class SimClock implements Clock {
-  #now = 0;
-  #seq = 0;
-  readonly #timers: SimTimer[] = [];
-
-  now(): number {
-    return this.#now;
-  }
-  setTimeout(fn: () => void, ms: number): Timer {
-    const timer: SimTimer = {
-      at: this.#now + Math.max(0, ms),
-      seq: this.#seq++,
-      fn,
-      cancelled: false,
-      unref() {
-        return this;
-      },
-    };
-    // Kept sorted by (at, seq): insertion from the end, where new timers mostly land.
-    let i = this.#timers.length;
-    while (
-      i > 0 &&
-      (this.#timers[i - 1]!.at > timer.at ||
-        (this.#timers[i - 1]!.at === timer.at && this.#timers[i - 1]!.seq > timer.seq))
-    )
-      i--;
-    this.#timers.splice(i, 0, timer);
-    return timer;
-  }
-  clearTimeout(timer: Timer): void {
-    (timer as SimTimer).cancelled = true;
-  }
-  /** Fires the next timer due by `until`; false when there is none. */
-  fireNext(until: number): boolean {
-    while (this.#timers.length > 0 && this.#timers[0]!.cancelled) this.#timers.shift();
-    const next = this.#timers[0];
-    if (next === undefined || next.at > until) return false;
-    this.#timers.shift();
-    this.#now = Math.max(this.#now, next.at);
-    next.fn();
-    return true;
-  }
-}
-
 /**
  * One process's view of time: its own monotonic clock, running at `rate` times the store's from
  * its own origin; while it is paused, its timers wait for it to resume.
@@ -219,7 +167,7 @@ class ProcessClock implements Clock {
   paused = false;
   #held: (() => void)[] = [];
   constructor(
-    readonly sim: SimClock,
+    readonly sim: ManualClock,
     readonly rate = 1,
     readonly origin = 0,
   ) {}
@@ -323,7 +271,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   if (!(maxDriftPpm >= 0 && maxDriftPpm <= 100_000))
     throw invalidArgument('maxDriftPpm', `must be a number from 0 to 100000 (got ${String(maxDriftPpm)})`);
   const rnd = seededRandom(seed * 2654435761);
-  const sim = new SimClock();
+  const sim = new ManualClock();
   const memory = new SimMemoryStore(sim);
   if (!(ttlMs >= memory.capabilities.minTtlMs) || !Number.isFinite(ttlMs)) {
     await memory.close();
