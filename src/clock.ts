@@ -3,6 +3,8 @@
  * every component that waits takes a {@link Clock} so tests drive time with a {@link ManualClock}.
  */
 
+import { invalidArgument } from './errors.js';
+
 /** A timer created by a {@link Clock}. */
 export interface Timer {
   /** Lets the process exit while this timer is pending (like Node's `timeout.unref()`). */
@@ -25,6 +27,17 @@ export const systemClock: Clock = Object.freeze({
   setTimeout: (fn: () => void, ms: number): Timer => setTimeout(fn, Math.max(0, ms)),
   clearTimeout: (timer: Timer) => clearTimeout(timer as ReturnType<typeof setTimeout>),
 });
+
+/**
+ * A `clock` option: `clock` itself, or {@link systemClock} when it is undefined.
+ * @throws TENURE_INVALID_ARGUMENT naming `name` for anything else than a Clock.
+ */
+export function clockOption(clock: unknown, name = 'options.clock'): Clock {
+  if (clock === undefined) return systemClock;
+  if (typeof (clock as Partial<Clock> | null)?.setTimeout !== 'function')
+    throw invalidArgument(name, 'must be a Clock (systemClock, or a ManualClock in tests)');
+  return clock as Clock;
+}
 
 interface ManualTimer extends Timer {
   readonly at: number;

@@ -19,7 +19,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Gauge, Registry } from 'prom-client';
-import { systemClock, type Clock, type Timer } from '../clock.js';
+import { clockOption, type Clock, type Timer } from '../clock.js';
 import { TenureError, invalidArgument } from '../errors.js';
 import { instrument, type Instrumentation } from '../metrics/index.js';
 import { redactUrl } from '../store/redact-url.js';
@@ -203,9 +203,7 @@ export async function startDashboard(store: Store, options: DashboardOptions = {
   const maxClients = options.maxClients ?? DASHBOARD_DEFAULTS.maxClients;
   const maxBufferedBytes = options.maxBufferedBytes ?? DASHBOARD_DEFAULTS.maxBufferedBytes;
   const stallTimeoutMs = options.stallTimeoutMs ?? DASHBOARD_DEFAULTS.stallTimeoutMs;
-  const clock = options.clock ?? systemClock;
-  if (typeof clock?.setTimeout !== 'function')
-    throw invalidArgument('options.clock', 'must be a Clock (systemClock, or a ManualClock in tests)');
+  const clock = clockOption(options.clock);
   for (const [name, value] of [
     ['maxClients', maxClients],
     ['maxBufferedBytes', maxBufferedBytes],

@@ -74,6 +74,21 @@ export function checkInteger(
     throw invalidArgument(name, `must be an integer in [${min}, ${max}], got ${String(value)}`);
 }
 
+/**
+ * A network store's `requestTimeoutMs` (100 ms..10 min) and `connectTimeoutMs` (10 ms..10 min, at
+ * most the request timeout: a connection is made within some request's time).
+ * @throws TENURE_INVALID_ARGUMENT naming the option.
+ */
+export function checkTimeouts(o: { requestTimeoutMs: number; connectTimeoutMs: number }): void {
+  checkInteger(o.requestTimeoutMs, 'options.requestTimeoutMs', 100, 600_000);
+  checkInteger(o.connectTimeoutMs, 'options.connectTimeoutMs', 10, 600_000);
+  if (o.connectTimeoutMs > o.requestTimeoutMs)
+    throw invalidArgument(
+      'options.connectTimeoutMs',
+      `must be at most options.requestTimeoutMs (${o.requestTimeoutMs})`,
+    );
+}
+
 /** Checks a ttl and returns it rounded up to the store's granularity and raised to its minimum. */
 export function checkTtl(ttlMs: unknown, caps: StoreCapabilities, name = 'ttlMs'): number {
   if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0)

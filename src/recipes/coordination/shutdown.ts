@@ -4,7 +4,7 @@
  * after a ttl. Closing a session revokes its lease, which releases everything held under it in
  * one store revision.
  */
-import { systemClock, type Clock } from '../../clock.js';
+import { clockOption, type Clock } from '../../clock.js';
 import { invalidArgument } from '../../errors.js';
 
 /**
@@ -67,9 +67,7 @@ export function closeOnSignals(
   const timeoutMs = options.timeoutMs ?? 5000;
   if (!Number.isFinite(timeoutMs) || timeoutMs < 0)
     throw invalidArgument('options.timeoutMs', 'must be a number ≥ 0');
-  const clock = options.clock ?? systemClock;
-  if (typeof clock?.setTimeout !== 'function')
-    throw invalidArgument('options.clock', 'must be a Clock (systemClock, or a ManualClock in tests)');
+  const clock = clockOption(options.clock);
   const handler = (signal: NodeJS.Signals) => {
     remove();
     const closing = (async () => {

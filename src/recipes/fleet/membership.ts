@@ -10,7 +10,7 @@
  * opinion on peers' health.
  */
 import { EventEmitter } from 'node:events';
-import { systemClock, type Clock } from '../../clock.js';
+import { clockOption, type Clock } from '../../clock.js';
 import { TenureError, invalidArgument, isTenureError } from '../../errors.js';
 import type { KeyValue, Store, StoreCapabilities, WatchBatch } from '../../store/types.js';
 import { checkSignal } from '../../store/validate.js';
@@ -202,13 +202,12 @@ export class Membership extends EventEmitter<MembershipEvents> {
       throw invalidArgument('store', 'must be a Store (see openStore)');
     checkName(group, 'group');
     checkSignal(options.signal, 'options.signal');
-    if (options.clock !== undefined && typeof options.clock?.setTimeout !== 'function')
-      throw invalidArgument('options.clock', 'must be a Clock (systemClock, or a ManualClock in tests)');
+    const clock = clockOption(options.clock);
     const bufferSize = options.bufferSize ?? MEMBERSHIP_DEFAULTS.bufferSize;
     if (!Number.isSafeInteger(bufferSize) || bufferSize < 1)
       throw invalidArgument('options.bufferSize', `must be an integer ≥ 1, got ${String(bufferSize)}`);
     const read = await store.range(groupPrefix(group));
-    return new Membership(store, group, bufferSize, read.kvs, read.revision, options.clock ?? systemClock);
+    return new Membership(store, group, bufferSize, read.kvs, read.revision, clock);
   }
 
   /** The store revision the view is current to. */

@@ -4,7 +4,7 @@
  * keys and table, then follows them with a watch. It holds no session and writes nothing, so any
  * number of routers can follow a group without changing it.
  */
-import { systemClock, type Clock } from '../../clock.js';
+import { clockOption, type Clock } from '../../clock.js';
 import { invalidArgument } from '../../errors.js';
 import type { KeyValue, Store, WatchBatch } from '../../store/types.js';
 import { followPrefix } from '../follow-prefix.js';
@@ -112,8 +112,7 @@ export class ShardRouter extends SlotView<ShardRouterEvents> {
     checkName(group, 'group');
     if (options === null || typeof options !== 'object')
       throw invalidArgument('options', 'must be an object');
-    if (options.clock !== undefined && typeof options.clock?.setTimeout !== 'function')
-      throw invalidArgument('options.clock', 'must be a Clock (systemClock, or a ManualClock in tests)');
+    const clock = clockOption(options.clock);
     const given = options.slotCount === undefined ? undefined : checkSlotCount(options.slotCount);
     const read = await store.range(groupPrefix(group));
     const stated = statedSlotCount(read.kvs, tableKey(group));
@@ -124,15 +123,7 @@ export class ShardRouter extends SlotView<ShardRouterEvents> {
       );
     const map = new SlotMap(group, given ?? stated ?? SHARD_DEFAULTS.slotCount);
     const countFromTable = given === undefined && stated === undefined;
-    return new ShardRouter(
-      store,
-      group,
-      map,
-      countFromTable,
-      read.kvs,
-      read.revision,
-      options.clock ?? systemClock,
-    );
+    return new ShardRouter(store, group, map, countFromTable, read.kvs, read.revision, clock);
   }
 
   /** The store revision the view is current to. */

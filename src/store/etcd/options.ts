@@ -2,9 +2,9 @@
  * Options of the etcd backend: one interface, one frozen defaults object, one validation that
  * names the bad option and the accepted range.
  */
-import { systemClock, type Clock } from '../../clock.js';
+import { clockOption, systemClock, type Clock } from '../../clock.js';
 import { invalidArgument } from '../../errors.js';
-import { checkInteger, resolveTls } from '../validate.js';
+import { checkInteger, checkTimeouts, resolveTls } from '../validate.js';
 
 /** TLS material for `etcds://` clusters. PEM contents (not paths); see openStore for paths. */
 export interface EtcdTlsOptions {
@@ -113,16 +113,9 @@ export function resolveEtcdOptions(options: EtcdStoreOptions): ResolvedEtcdOptio
     throw invalidArgument('options.password', 'must be a string');
   if ((o.username === undefined) !== (o.password === undefined))
     throw invalidArgument('options.username', 'and options.password must be given together');
-  checkInteger(o.requestTimeoutMs, 'options.requestTimeoutMs', 100, 600_000);
-  checkInteger(o.connectTimeoutMs, 'options.connectTimeoutMs', 10, 600_000);
+  checkTimeouts(o);
   checkInteger(o.watchProbeIntervalMs, 'options.watchProbeIntervalMs', 100, 600_000);
-  if (typeof o.clock?.setTimeout !== 'function')
-    throw invalidArgument('options.clock', 'must be a Clock (systemClock, or a ManualClock in tests)');
-  if (o.connectTimeoutMs > o.requestTimeoutMs)
-    throw invalidArgument(
-      'options.connectTimeoutMs',
-      `must be at most options.requestTimeoutMs (${o.requestTimeoutMs})`,
-    );
+  clockOption(o.clock);
   return {
     endpoints: [...o.endpoints],
     tls,

@@ -1,5 +1,5 @@
 /** The options of a PostgreSQL store: each with its default and the reason for it, and their validation. */
-import { systemClock, type Clock } from '../../clock.js';
+import { clockOption, systemClock, type Clock } from '../../clock.js';
 import { invalidArgument } from '../../errors.js';
 import { checkInteger, checkPem } from '../validate.js';
 
@@ -170,7 +170,6 @@ export function resolvePostgresStoreOptions(
     if ((o.tls.cert === undefined) !== (o.tls.key === undefined))
       throw invalidArgument('options.tls.cert', 'and options.tls.key must be given together');
   }
-  if (typeof o.clock?.setTimeout !== 'function')
-    throw invalidArgument('options.clock', 'must be a Clock (systemClock, or a ManualClock in tests)');
+  clockOption(o.clock);
   return o;
 }

@@ -2,9 +2,9 @@
  * Options of the Redis backend: one interface, one frozen defaults object, one validation that
  * names the bad option and the accepted range.
  */
-import { systemClock, type Clock } from '../../clock.js';
+import { clockOption, systemClock, type Clock } from '../../clock.js';
 import { invalidArgument } from '../../errors.js';
-import { checkInteger, resolveTls } from '../validate.js';
+import { checkInteger, checkTimeouts, resolveTls } from '../validate.js';
 
 /** TLS material for `rediss://` servers. PEM contents (not paths). */
 export interface RedisTlsOptions {
@@ -150,17 +150,10 @@ export function resolveRedisOptions(options: RedisStoreOptions = {}): ResolvedRe
       'options.keyPrefix',
       `must be 1 to 64 of A-Z a-z 0-9 . _ : / -, got ${JSON.stringify(o.keyPrefix)}`,
     );
-  checkInteger(o.requestTimeoutMs, 'options.requestTimeoutMs', 100, 600_000);
-  checkInteger(o.connectTimeoutMs, 'options.connectTimeoutMs', 10, 600_000);
+  checkTimeouts(o);
   checkInteger(o.retainRevisions, 'options.retainRevisions', 1, 100_000_000);
   checkInteger(o.reapIntervalMs, 'options.reapIntervalMs', 10, 250);
-  if (typeof o.clock?.setTimeout !== 'function')
-    throw invalidArgument('options.clock', 'must be a Clock (systemClock, or a ManualClock in tests)');
-  if (o.connectTimeoutMs > o.requestTimeoutMs)
-    throw invalidArgument(
-      'options.connectTimeoutMs',
-      `must be at most options.requestTimeoutMs (${o.requestTimeoutMs})`,
-    );
+  clockOption(o.clock);
   return {
     host: o.host,
     port: o.port,

@@ -1,5 +1,5 @@
 /** The options of a SQLite store: each with its default and the reason for it, and their validation. */
-import { systemClock, type Clock } from '../../clock.js';
+import { clockOption, systemClock, type Clock } from '../../clock.js';
 import { invalidArgument } from '../../errors.js';
 import { checkInteger } from '../validate.js';
 import { checkFileMode, checkPlainPath } from './paths.js';
@@ -129,8 +129,7 @@ export function resolveSqliteStoreOptions(options: SqliteStoreOptions): Resolved
     throw invalidArgument('options.synchronous', "must be 'normal' or 'full'");
   checkFileMode(o.fileMode);
   if (o.maxBytes !== undefined) checkInteger(o.maxBytes, 'options.maxBytes', 64 * 1024);
-  if (typeof o.clock?.setTimeout !== 'function')
-    throw invalidArgument('options.clock', 'must be a Clock (systemClock, or a ManualClock in tests)');
+  clockOption(o.clock);
   for (const name of ['create', 'createFolder'] as const)
     if (typeof o[name] !== 'boolean') throw invalidArgument(`options.${name}`, 'must be a boolean');
   return o;
