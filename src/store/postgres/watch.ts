@@ -11,9 +11,10 @@
  */
 import pg from 'pg';
 import type { Clock, Timer } from '../../clock.js';
-import { abortedError, isTenureError } from '../../errors.js';
+import { abortedError } from '../../errors.js';
 import { sleep } from '../../sleep.js';
 import { closedError } from '../errors.js';
+import { UnavailableRetries } from '../retry.js';
 import type { WatchBatch, WatchEvent } from '../types.js';
 import { Watchers } from '../watchers.js';
 
@@ -228,21 +229,15 @@ export async function* watchChanges(
   const unsubscribe = source.listener.subscribe(key, prefix, notify);
   const onAbort = () => notify();
   signal?.addEventListener('abort', onAbort);
-  let failingSince: number | undefined;
-  /**
-   * After a failed call: rethrows unless the server is only unreachable, and for no longer than
-   * requestTimeoutMs; else pauses before the next try (any wake-up, such as an abort, a close or a
-   * reconnect, ends the pause early).
-   */
+  const retries = new UnavailableRetries(source);
+  /** After a failed call: rethrows, or pauses before the next try (any wake-up ends the pause). */
   const pauseAfter = async (err: unknown): Promise<void> => {
-    if (source.isClosed()) throw closedError();
-    if (!isTenureError(err, 'TENURE_UNAVAILABLE')) throw err;
-    const now = source.clock.now();
-    failingSince ??= now;
-    if (now - failingSince >= source.requestTimeoutMs) throw err;
     pause = new AbortController();
-    await sleep(100, { clock: source.clock, signal: pause.signal });
-    pause = undefined;
+    try {
+      await retries.pauseAfter(err, pause.signal);
+    } finally {
+      pause = undefined;
+    }
   };
   try {
     for (let read = start; cursor === undefined;) {
@@ -255,7 +250,7 @@ export async function* watchChanges(
         read = source.revision();
       }
     }
-    failingSince = undefined;
+    retries.succeeded();
     // Nothing dispatched past the cursor, and no wake-up past it since subscribing: the first
     // read would find nothing (a lock's watch of its own key, just written, saves a round trip).
     if (wokenFor <= cursor && source.listener.quietAfter(cursor)) dirty = false;
@@ -267,7 +262,7 @@ export async function* watchChanges(
         let read: Awaited<ReturnType<WatchSource['readChanges']>>;
         try {
           read = await source.readChanges(cursor, key, prefix);
-          failingSince = undefined;
+          retries.succeeded();
         } catch (err) {
           await pauseAfter(err);
           dirty = true;

@@ -9,9 +9,10 @@
  */
 import type { Redis } from 'ioredis';
 import type { Clock } from '../../clock.js';
-import { abortedError, isTenureError } from '../../errors.js';
+import { abortedError } from '../../errors.js';
 import { sleep } from '../../sleep.js';
 import { closedError, compactedError } from '../errors.js';
+import { UnavailableRetries } from '../retry.js';
 import type { WatchBatch, WatchEvent } from '../types.js';
 import { decodeEntry, entryRevision } from './codec.js';
 
@@ -177,17 +178,13 @@ async function startRevision(
   start: Promise<number>,
   signal: AbortSignal | undefined,
 ): Promise<number> {
-  let failingSince: number | undefined;
+  const retries = new UnavailableRetries(source);
   let read = start;
   for (;;) {
     try {
       return await read;
     } catch (err) {
-      if (source.isClosed()) throw closedError();
-      if (!isTenureError(err, 'TENURE_UNAVAILABLE')) throw err;
-      failingSince ??= source.clock.now();
-      if (source.clock.now() - failingSince >= source.requestTimeoutMs) throw err;
-      await sleep(100, { clock: source.clock, signal });
+      await retries.pauseAfter(err, signal);
       if (signal?.aborted) throw abortedError(signal, 'the watch');
       read = source.revision();
     }
@@ -255,7 +252,7 @@ async function* iterate(
   let unsubscribe: () => void = () => undefined;
   const onAbort = () => notify();
   signal?.addEventListener('abort', onAbort);
-  let failingSince: number | undefined;
+  const retries = new UnavailableRetries(source);
   try {
     cursor = await startRevision(source, start, signal);
     // Subscribed once the start is known, so that a tail that is not running starts right there
@@ -298,14 +295,10 @@ async function* iterate(
       let read: Awaited<ReturnType<LogSource['readLog']>>;
       try {
         read = await source.readLog(cursor, LOG_READ_COUNT);
-        failingSince = undefined;
+        retries.succeeded();
       } catch (err) {
-        if (source.isClosed()) throw closedError();
-        if (!isTenureError(err, 'TENURE_UNAVAILABLE')) throw err;
-        failingSince ??= source.clock.now();
-        if (source.clock.now() - failingSince >= source.requestTimeoutMs) throw err;
         dirty = true;
-        await sleep(100, { clock: source.clock, signal });
+        await retries.pauseAfter(err, signal);
         continue;
       }
       if (read.compacted !== undefined) throw compactedError(cursor + 1, read.compacted);
