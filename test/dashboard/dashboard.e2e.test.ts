@@ -3,11 +3,10 @@
  * made through the library appears on the page, live over SSE. Also the access rules: no
  * non-loopback bind without a token, and the token is enforced.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type Dashboard } from '../../src/dashboard/server.js';
 import { Election } from '../../src/recipes/coordination/election.js';
@@ -15,41 +14,27 @@ import { Mutex } from '../../src/recipes/coordination/mutex.js';
 import { Session } from '../../src/recipes/coordination/session.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { codeOf } from '../helpers/async.js';
+import { CHROMIUM, launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const RESULTS = join(import.meta.dirname, '../../test-results');
 
 let tmp: ReturnType<typeof tempDir>;
 let store: SqliteStore;
+let launched: TestBrowser | undefined;
 let browser: BrowserContext;
-let profile: string;
 
 beforeAll(async () => {
   tmp = tempDir('tenure-dashboard-');
   store = new SqliteStore({ path: join(tmp.dir, 'store.db') });
-  profile = mkdtempSync(join(tmpdir(), 'tenure-chromium-'));
-  // A fresh profile directory per run (playwright passes it as --user-data-dir).
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  launched = await launchBrowser();
+  browser = launched.context;
 });
 
 afterAll(async () => {
-  await browser?.close();
+  await launched?.close();
   await store?.close();
   tmp?.cleanup();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 describe('dashboard', () => {

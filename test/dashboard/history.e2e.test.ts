@@ -7,10 +7,7 @@
  * colours that follow a member across sections and reloads, and a page that keeps showing the
  * fleet, and says so, while the store is unreachable.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard } from '../../src/dashboard/server.js';
 import { TenureError } from '../../src/errors.js';
@@ -24,28 +21,15 @@ import { publishSuspicion } from '../../src/recipes/fleet/suspicion.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import type { Store } from '../../src/store/types.js';
 import { eventually, sleep } from '../helpers/async.js';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-
+let launched: TestBrowser | undefined;
 let browser: BrowserContext;
-let profile: string;
 const closers: (() => unknown)[] = [];
 
 beforeAll(async () => {
-  profile = mkdtempSync(join(tmpdir(), 'tenure-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  launched = await launchBrowser();
+  browser = launched.context;
 });
 
 afterEach(async () => {
@@ -53,8 +37,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await browser?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await launched?.close();
 });
 
 /**

@@ -4,10 +4,7 @@
  * over a SQLite store sees a leader change and serves it at /api/models, and /models renders it
  * in a real browser under its own Content-Security-Policy.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import type { FleetSnapshot } from '../../src/dashboard/fleet-view.js';
 import { MODELS_PAGE_CSP } from '../../src/dashboard/models-page.js';
@@ -17,6 +14,7 @@ import { failoverTime } from '../../src/models/index.js';
 import { Election } from '../../src/recipes/coordination/election.js';
 import { Session } from '../../src/recipes/coordination/session.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
+import { launchBrowser } from '../helpers/browser.js';
 import { tempDir } from '../helpers/tmp.js';
 
 function snapshot(part: Partial<FleetSnapshot>): FleetSnapshot {
@@ -138,18 +136,7 @@ describe('Models view', () => {
     const dashboard = await startDashboard(store, { port: 0 });
     const a = await Session.create(store, { ttlMs: 2000 });
     const b = await Session.create(store, { ttlMs: 2000 });
-    const profile = mkdtempSync(join(tmpdir(), 'tenure-chromium-'));
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-      ],
-    });
+    const browser = await launchBrowser();
     try {
       const first = await new Election(a, 'billing').campaign('node-a');
       const next = new Election(b, 'billing').campaign('node-b');
@@ -170,7 +157,7 @@ describe('Models view', () => {
       const res = await fetch(`${base}/models`);
       expect(res.status).toBe(200);
       expect(res.headers.get('content-security-policy')).toBe(MODELS_PAGE_CSP);
-      const page = await browser.newPage();
+      const page = await browser.context.newPage();
       const refused: string[] = [];
       page.on('console', (m) => {
         if (/Content Security Policy/i.test(m.text())) refused.push(m.text());
@@ -184,7 +171,6 @@ describe('Models view', () => {
       expect(refused).toEqual([]);
     } finally {
       await browser.close();
-      rmSync(profile, { recursive: true, force: true });
       await a.close();
       await b.close();
       await dashboard.close();
