@@ -6,11 +6,10 @@
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TenureError } from '../../src/errors.js';
 import { PostgresStore, type PostgresTlsOptions } from '../../src/store/postgres/index.js';
 import { FUNCTIONS_VERSION, schemaSql } from '../../src/store/postgres/schema.js';
 import { openStore } from '../../src/store/open.js';
-import { codeOf } from '../helpers/async.js';
+import { codeOf, rejectionOf } from '../helpers/async.js';
 import { PG_PASSWORD, PG_USER, PostgresServer } from '../helpers/postgres-server.js';
 
 const started = PostgresServer.start();
@@ -26,16 +25,6 @@ async function schemas(server: PostgresServer, database: string): Promise<string
     "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname NOT IN ('information_schema', 'public') ORDER BY 1",
   );
   return rows.map((r) => r.nspname);
-}
-
-async function rejection(p: Promise<unknown>): Promise<TenureError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof TenureError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('postgres:// URLs', () => {
@@ -62,7 +51,7 @@ describe('postgres:// URLs', () => {
     const url = `postgres://${PG_USER}@127.0.0.1:${server.port}/${db}`;
     const store = await openStore(url, { password: PG_PASSWORD });
     await store.close();
-    const err = await rejection(openStore(server.url(db), { password: PG_PASSWORD }));
+    const err = await rejectionOf(openStore(server.url(db), { password: PG_PASSWORD }));
     expect(err.code).toBe('TENURE_INVALID_URL');
     expect(err.message).not.toContain(PG_PASSWORD);
   });
@@ -76,7 +65,7 @@ describe('postgres:// URLs', () => {
       'postgres://u:secret-pw@127.0.0.1:5432/db?requestTimeoutMs=soon',
     ];
     for (const url of cases) {
-      const err = await rejection(openStore(url));
+      const err = await rejectionOf(openStore(url));
       expect(err.code, url).toBe('TENURE_INVALID_URL');
       expect(err.message).not.toContain('secret-pw');
     }
@@ -92,7 +81,7 @@ describe('postgres:// URLs', () => {
     // PEM material is text: anything else is named before a connection is tried.
     for (const field of ['ca', 'cert', 'key'] as const) {
       const tls = { cert: 'c', key: 'k', [field]: 42 } as unknown as PostgresTlsOptions;
-      const err = await rejection(PostgresStore.open({ tls }));
+      const err = await rejectionOf(PostgresStore.open({ tls }));
       expect(err.code).toBe('TENURE_INVALID_ARGUMENT');
       expect(err.message).toContain(`options.tls.${field}`);
     }
@@ -164,7 +153,7 @@ describe('bad input: a typed error, and nothing created', () => {
   it('a wrong password: TENURE_STORE_UNUSABLE, no schema created', async () => {
     const server = await started;
     const db = await server.createDatabase('badpw');
-    const err = await rejection(openStore(server.url(db, '', PG_USER, 'wrong-password')));
+    const err = await rejectionOf(openStore(server.url(db, '', PG_USER, 'wrong-password')));
     expect(err.code).toBe('TENURE_STORE_UNUSABLE');
     expect(err.retryable).toBe(false);
     expect(err.message).toMatch(/password/);
@@ -174,7 +163,7 @@ describe('bad input: a typed error, and nothing created', () => {
 
   it('a missing database: TENURE_STORE_UNUSABLE, and no database created', async () => {
     const server = await started;
-    const err = await rejection(openStore(server.url('no_such_database')));
+    const err = await rejectionOf(openStore(server.url('no_such_database')));
     expect(err.code).toBe('TENURE_STORE_UNUSABLE');
     expect(err.message).toMatch(/no_such_database/);
     const dbs = await server.sql<{ n: number }>(
@@ -191,7 +180,7 @@ describe('bad input: a typed error, and nothing created', () => {
     await server.sql(db, 'CREATE ROLE owner_b NOLOGIN').catch(() => undefined);
     await server.sql(db, `GRANT CONNECT, CREATE ON DATABASE ${db} TO app_a`);
     await server.sql(db, 'CREATE SCHEMA tenure AUTHORIZATION owner_b');
-    const err = await rejection(openStore(server.url(db, '', 'app_a', 'app-a-pw')));
+    const err = await rejectionOf(openStore(server.url(db, '', 'app_a', 'app-a-pw')));
     expect(err.code).toBe('TENURE_STORE_UNUSABLE');
     expect(err.message).toMatch(/permission denied|privilege/);
     const tables = await server.sql<{ n: number }>(
@@ -208,7 +197,7 @@ describe('bad input: a typed error, and nothing created', () => {
   it('a missing store with create: false: TENURE_STORE_UNUSABLE, nothing created', async () => {
     const server = await started;
     const db = await server.createDatabase('nocreate');
-    const err = await rejection(openStore(server.url(db), { create: false }));
+    const err = await rejectionOf(openStore(server.url(db), { create: false }));
     expect(err.code).toBe('TENURE_STORE_UNUSABLE');
     expect(await schemas(server, db)).toEqual([]);
   });
@@ -230,12 +219,12 @@ describe('bad input: a typed error, and nothing created', () => {
     try {
       const port = (s: Server) => (s.address() as AddressInfo).port;
       let t0 = performance.now();
-      const err = await rejection(openStore(`postgres://u:pw@127.0.0.1:${port(http)}/db`));
+      const err = await rejectionOf(openStore(`postgres://u:pw@127.0.0.1:${port(http)}/db`));
       expect(err.code).toBe('TENURE_STORE_UNUSABLE');
       expect(err.message).toMatch(/PostgreSQL/);
       expect(performance.now() - t0).toBeLessThan(2000);
       t0 = performance.now();
-      const hang = await rejection(
+      const hang = await rejectionOf(
         openStore(`postgres://u:pw@127.0.0.1:${port(silent)}/db?connectTimeoutMs=500&requestTimeoutMs=1000`),
       );
       expect(hang.code).toBe('TENURE_UNAVAILABLE');
@@ -252,7 +241,7 @@ describe('bad input: a typed error, and nothing created', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
     await new Promise((resolve) => server.close(resolve));
-    const err = await rejection(openStore(`postgres://u:pw@127.0.0.1:${port}/db`));
+    const err = await rejectionOf(openStore(`postgres://u:pw@127.0.0.1:${port}/db`));
     expect(err.code).toBe('TENURE_UNAVAILABLE');
   });
 });

@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TenureError } from '../../src/errors.js';
+import { rejectionOf } from '../helpers/async.js';
 import { openStore } from '../../src/store/open.js';
 import { PostgresServer } from '../helpers/postgres-server.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -14,16 +14,6 @@ afterAll(async () => {
   await (await started).stop();
   tmp.cleanup();
 });
-
-async function rejection(p: Promise<unknown>): Promise<TenureError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof TenureError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('TLS', () => {
   it('sslmode=verify-full with the CA that signed the server certificate works', async () => {
@@ -71,7 +61,7 @@ describe('TLS', () => {
       ],
       { stdio: 'pipe' },
     );
-    const err = await rejection(openStore(server.url(db, `sslmode=verify-full&sslrootcert=${otherCa}`)));
+    const err = await rejectionOf(openStore(server.url(db, `sslmode=verify-full&sslrootcert=${otherCa}`)));
     expect(err.code).toBe('TENURE_STORE_UNUSABLE');
     expect(err.message).toMatch(/TLS/);
     const schemas = await server.sql<{ n: number }>(
