@@ -186,15 +186,19 @@ export abstract class ChangeLogStore extends StoreBase implements ChangeLog {
 
   /**
    * New revisions may be readable (or the store closed): wakes the watches they concern.
-   * `events`, when the backend has them at hand (memory), are every event after the last
-   * notification up to `revision`; without them (SQLite: another process wrote) the log is read
-   * once here, from the last dispatched revision.
+   * `changed`, when the backend has it at hand (memory, and SQLite for its own commits), lists
+   * the keys of every event after `changed.after` up to `changed.revision`; it is used when the
+   * last notification dispatched up to exactly `changed.after`. Otherwise (SQLite: another process
+   * wrote, or wrote before this commit and was not dispatched yet) the log is read once here, from
+   * the last dispatched revision.
    */
-  protected notify(events?: readonly WatchEvent[], revision?: number): void {
+  protected notify(changed?: { after: number; revision: number; keys: readonly string[] }): void {
     const from = this.#dispatched;
     if (this.closed) return this.#watchers.wakeAll();
     if (this.#watchers.size === 0) {
-      this.#dispatched = undefined;
+      // Nobody to wake. Keep the position only when this notification covers everything after
+      // it (a commit of this process): the next watch then needs no look at the log to start.
+      this.#dispatched = changed !== undefined && changed.after === from ? changed.revision : undefined;
       return;
     }
     if (from === undefined) {
@@ -202,16 +206,16 @@ export abstract class ChangeLogStore extends StoreBase implements ChangeLog {
       return this.#watchers.wakeAll();
     }
     let upTo: number;
-    let changed: readonly WatchEvent[];
-    if (events !== undefined && revision !== undefined) {
-      changed = events;
-      upTo = revision;
+    let keys: readonly string[];
+    if (changed !== undefined && changed.after === from) {
+      keys = changed.keys;
+      upTo = changed.revision;
     } else {
-      const all: WatchEvent[] = [];
+      const all: string[] = [];
       try {
         for (let after = from, more = true; more;) {
           const read = this.readChanges(after, '', true);
-          for (const e of read.events) all.push(e);
+          for (const e of read.events) all.push(e.kv.key);
           more = read.more && read.upTo > after;
           after = read.upTo;
           upTo = after;
@@ -221,15 +225,12 @@ export abstract class ChangeLogStore extends StoreBase implements ChangeLog {
         this.#dispatched = this.#currentRevisionOr(undefined);
         return this.#watchers.wakeAll();
       }
-      changed = all;
+      keys = all;
       upTo ??= from;
     }
     this.#dispatched = Math.max(from, upTo);
-    if (changed.length === 0) return;
-    this.#watchers.wake(
-      changed.map((e) => e.kv.key),
-      from,
-    );
+    if (keys.length === 0) return;
+    this.#watchers.wake(keys, from);
   }
 
   #currentRevisionOr(fallback: number | undefined): number | undefined {

@@ -365,7 +365,9 @@ export class MemoryStore extends ChangeLogStore {
 
   #commit(events: WatchEvent[]): void {
     this.#revision += 1;
+    const keys: string[] = [];
     for (const e of events) {
+      keys.push(e.kv.key);
       this.#log.push(e);
       let own = this.#keyLog.get(e.kv.key);
       if (own === undefined) this.#keyLog.set(e.kv.key, (own = []));
@@ -373,7 +375,7 @@ export class MemoryStore extends ChangeLogStore {
     }
     const floor = this.#revision - this.#retain;
     if (floor > this.#compactRevision) this.#compactTo(floor);
-    this.notify(events, this.#revision);
+    this.notify({ after: this.#revision - 1, revision: this.#revision, keys });
   }
 
   #compactTo(revision: number): void {

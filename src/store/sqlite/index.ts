@@ -133,6 +133,12 @@ export class SqliteStore extends ChangeLogStore {
   /** The revision the transaction under way commits, if it writes one. */
   #committing = 0;
   /**
+   * The keys the current write transaction changed, and the store's revision when it began: after
+   * the commit they tell the watchers what changed, with no read of the log (see notify).
+   */
+  #txKeys: string[] = [];
+  #txStart = 0;
+  /**
    * The revision at this connection's last committed write transaction, and `data_version` read
    * inside it: while `data_version` still reads the same, no other connection has committed since
    * (this connection's own commits leave it unchanged), so that revision is still the current one.
@@ -256,12 +262,14 @@ export class SqliteStore extends ChangeLogStore {
     this.#throwIfReplaced();
     this.#wrote = false;
     this.#committing = 0;
+    this.#txKeys = [];
     const handedOut = this.#handedOut;
     let result: T;
     let dataVersion = 0;
     try {
       result = this.#run.immediate(() => {
         this.#verify();
+        this.#txStart = this.#tx.revision;
         const out = fn();
         // Inside the write lock: no other connection can commit until this one has.
         dataVersion = this.#stmt.dataVersion.get() as number;
@@ -277,7 +285,7 @@ export class SqliteStore extends ChangeLogStore {
       this.#seenLogged = Math.max(this.#seenLogged, this.#committing);
     }
     this.#lastWrite = { revision: this.#seenRevision, dataVersion };
-    if (this.#wrote) this.notify();
+    if (this.#wrote) this.notify({ after: this.#txStart, revision: this.#committing, keys: this.#txKeys });
     return result;
   }
 
@@ -403,6 +411,7 @@ export class SqliteStore extends ChangeLogStore {
     let rev = 0;
     let seq = 0;
     const stmt = this.#stmt;
+    const keys = this.#txKeys;
     // The revision is taken on first use, so a writer that writes nothing takes none.
     const take = (): number => (rev === 0 ? (rev = this.#nextRevision()) : rev);
     return {
@@ -414,11 +423,13 @@ export class SqliteStore extends ChangeLogStore {
         const r = take();
         stmt.putKv.run(key, value, createRev, r, version, lease);
         stmt.log.run(r, seq++, 0, key, value, createRev, r, version, lease);
+        keys.push(key.toString('utf8'));
       },
       delete(key: Buffer) {
         const r = take();
         stmt.deleteKv.run(key);
         stmt.log.run(r, seq++, 1, key, EMPTY, 0, r, 0, 0);
+        keys.push(key.toString('utf8'));
       },
       /** Records the revision if anything was written; returns whether it was. */
       commit: (): boolean => {
