@@ -77,3 +77,70 @@ describe('SqliteStore: its own commits wake its watches', () => {
     expect(reads).toHaveBeenCalled();
   });
 });
+
+describe('SqliteStore: the write path reads each row once', () => {
+  it('a put after a compare of its key keeps the create revision and counts the version the compare read', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const store = open(join(t.dir, 's.db'));
+    await store.put('j', 'x');
+    const first = await store.txn({
+      compare: [{ key: 'k', target: 'createRevision', op: '=', value: 0 }],
+      success: [
+        { type: 'put', key: 'j', value: 'y' },
+        { type: 'put', key: 'k', value: 'a' },
+      ],
+    });
+    expect(first.succeeded).toBe(true);
+    expect(await store.get('k')).toMatchObject({
+      createRevision: first.revision,
+      modRevision: first.revision,
+      version: 1,
+    });
+    expect(await store.get('j')).toMatchObject({ modRevision: first.revision, version: 2 });
+    const second = await store.txn({
+      compare: [{ key: 'k', target: 'version', op: '=', value: 1 }],
+      success: [{ type: 'put', key: 'k', value: 'b' }],
+    });
+    expect(second.succeeded).toBe(true);
+    expect(await store.get('k')).toMatchObject({
+      createRevision: first.revision,
+      modRevision: second.revision,
+      version: 2,
+    });
+  });
+
+  it('a delete of a missing key takes no revision; of a present one, one', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const store = open(join(t.dir, 's.db'));
+    const revision = await store.put('k', 'v');
+    const missing = await store.txn({ success: [{ type: 'delete', key: 'nothing' }] });
+    expect(missing).toMatchObject({ revision, results: [{ type: 'delete', deleted: 0 }] });
+    const present = await store.txn({ success: [{ type: 'delete', key: 'k' }] });
+    expect(present.revision).toBeGreaterThan(revision);
+    expect(present.results).toEqual([{ type: 'delete', deleted: 1 }]);
+    expect(await store.revision()).toBe(present.revision);
+  });
+
+  it('range reads with many different limits (prepared per limit, then bound) all return the right rows', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const store = open(join(t.dir, 's.db'));
+    for (let i = 0; i < 40; i++) await store.put(`q/${String(i).padStart(2, '0')}`, 'v');
+    for (let limit = 1; limit <= 40; limit++) {
+      const byKey = await store.range('q/', { limit });
+      expect(byKey.kvs.map((kv) => kv.key)).toEqual(
+        Array.from({ length: limit }, (_, i) => `q/${String(i).padStart(2, '0')}`),
+      );
+      expect(byKey.more).toBe(limit < 40);
+      const newest = await store.txn({
+        success: [{ type: 'get', key: 'q/', prefix: true, order: 'createRevisionDescending', limit }],
+      });
+      const read = newest.results[0];
+      expect(read?.type === 'get' ? read.kvs.map((kv) => kv.key) : []).toEqual(
+        Array.from({ length: limit }, (_, i) => `q/${String(39 - i).padStart(2, '0')}`),
+      );
+    }
+  });
+});

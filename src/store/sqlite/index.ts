@@ -71,7 +71,7 @@ import {
   type StateRow,
 } from './schema.js';
 import { mapSqliteError } from './sqlite-errors.js';
-import { prepareStatements, type Statements } from './statements.js';
+import { LimitedReads, prepareStatements, type Statements } from './statements.js';
 
 export { SQLITE_STORE_DEFAULTS, type SqliteStoreOptions } from './options.js';
 
@@ -111,6 +111,7 @@ export class SqliteStore extends ChangeLogStore {
   /** Set by a revision writer that committed, so #write knows to wake this process's watchers. */
   #wrote = false;
   readonly #stmt: Statements;
+  readonly #limited: LimitedReads;
   /** One transaction wrapper, made once: better-sqlite3 builds its BEGIN/COMMIT statements per wrapper. */
   readonly #run: Database.Transaction<(fn: () => unknown) => unknown>;
   readonly #fileMode: number;
@@ -204,6 +205,7 @@ export class SqliteStore extends ChangeLogStore {
       );
     }
     this.#stmt = prepareStatements(this.#db);
+    this.#limited = new LimitedReads(this.#db);
     this.#run = this.#db.transaction((fn: () => unknown) => fn());
     const state = this.#stmt.state.get() as StateRow;
     this.#storeId = state.store_id;
@@ -265,14 +267,15 @@ export class SqliteStore extends ChangeLogStore {
     this.#txKeys = [];
     const handedOut = this.#handedOut;
     let result: T;
-    let dataVersion = 0;
+    let dataVersion: number | undefined;
     try {
       result = this.#run.immediate(() => {
         this.#verify();
         this.#txStart = this.#tx.revision;
         const out = fn();
-        // Inside the write lock: no other connection can commit until this one has.
-        dataVersion = this.#stmt.dataVersion.get() as number;
+        // Inside the write lock: no other connection can commit until this one has. Needed only
+        // when the watchers' position will not follow this commit (see knownRevision).
+        if (this.dispatchedUpTo() !== this.#txStart) dataVersion = this.#stmt.dataVersion.get() as number;
         return out;
       }) as T;
     } catch (err) {
@@ -284,7 +287,7 @@ export class SqliteStore extends ChangeLogStore {
       this.#seenRevision = Math.max(this.#seenRevision, this.#committing);
       this.#seenLogged = Math.max(this.#seenLogged, this.#committing);
     }
-    this.#lastWrite = { revision: this.#seenRevision, dataVersion };
+    this.#lastWrite = dataVersion === undefined ? undefined : { revision: this.#seenRevision, dataVersion };
     if (this.#wrote) this.notify({ after: this.#txStart, revision: this.#committing, keys: this.#txKeys });
     return result;
   }
@@ -425,11 +428,13 @@ export class SqliteStore extends ChangeLogStore {
         stmt.log.run(r, seq++, 0, key, value, createRev, r, version, lease);
         keys.push(key.toString('utf8'));
       },
-      delete(key: Buffer) {
+      /** Deletes `key` if it exists (logging it); returns whether it did. */
+      delete(key: Buffer): boolean {
+        if (stmt.deleteKv.run(key).changes === 0) return false;
         const r = take();
-        stmt.deleteKv.run(key);
         stmt.log.run(r, seq++, 1, key, EMPTY, 0, r, 0, 0);
         keys.push(key.toString('utf8'));
+        return true;
       },
       /** Records the revision if anything was written; returns whether it was. */
       commit: (): boolean => {
@@ -475,13 +480,15 @@ export class SqliteStore extends ChangeLogStore {
   #txn(request: TxnRequest, writable: boolean): TxnResponse {
     if (writable) this.#leases.reap();
     const stmt = this.#stmt;
+    /** The row the last compare read, while no op has written since: a put of that key reuses it. */
+    let known: { key: string; row: KvRow | undefined } | undefined;
     const succeeded = (request.compare ?? []).every((c) => {
       const row = stmt.getKv.get(keyBytes(c.key)) as KvRow | undefined;
+      known = { key: c.key, row };
       return evaluateCompare(row && toKv(row), c, c.target === 'value' ? toBytes(c.value) : undefined);
     });
     const ops = (succeeded ? request.success : request.failure) ?? [];
-    if (!writable)
-      return { succeeded, revision: this.#currentRevisionUnsafe(), results: ops.map((op) => this.#get(op)) };
+    if (!writable) return { succeeded, revision: this.#tx.revision, results: ops.map((op) => this.#get(op)) };
     const w = this.#revisionWriter();
     const results: OpResult[] = ops.map((op): OpResult => {
       switch (op.type) {
@@ -491,25 +498,23 @@ export class SqliteStore extends ChangeLogStore {
           const key = keyBytes(op.key);
           const lease = op.lease == null ? 0 : Number(op.lease);
           if (!this.#leases.exists(lease)) throw leaseNotFound(op.lease!);
-          const prev = stmt.getKv.get(key) as KvRow | undefined;
+          const prev = known?.key === op.key ? known.row : (stmt.getKv.get(key) as KvRow | undefined);
+          known = undefined;
           w.put(key, toBytes(op.value), prev?.create_rev ?? w.rev, (prev?.version ?? 0) + 1, lease);
           return { type: 'put' };
         }
         case 'delete': {
           const keys = op.prefix ? this.#range(op.key, 0).rows.map((r) => r.key) : [keyBytes(op.key)];
           let deleted = 0;
-          for (const key of keys) {
-            if (op.prefix || stmt.getKv.get(key) !== undefined) {
-              w.delete(key);
-              deleted++;
-            }
-          }
+          for (const key of keys) if (w.delete(key)) deleted++;
+          known = undefined;
           return { type: 'delete', deleted };
         }
       }
     });
     w.commit();
-    return { succeeded, revision: this.#currentRevisionUnsafe(), results };
+    // #verify read the revision at the start, and the commit keeps it up to date.
+    return { succeeded, revision: this.#tx.revision, results };
   }
 
   /** Reads by create revision are answered from the kv_by_create index (see #get). */
@@ -528,9 +533,9 @@ export class SqliteStore extends ChangeLogStore {
         return { type: 'get', ...selectKvs(rows.map(toKv), op) };
       }
       const limit = op.limit ?? 0;
-      const stmt = op.order === 'createRevisionDescending' ? this.#stmt.newestKv : this.#stmt.oldestKv;
+      const read = op.order === 'createRevisionDescending' ? 'newestKv' : 'oldestKv';
       const max = op.maxCreateRevision ?? Number.MAX_SAFE_INTEGER;
-      const rows = stmt.all(max, from, end, limit > 0 ? limit + 1 : -1) as KvRow[];
+      const rows = this.#limited.all(read, limit > 0 ? limit + 1 : -1, max, from, end) as KvRow[];
       const more = limit > 0 && rows.length > limit;
       if (more) rows.pop();
       return { type: 'get', kvs: rows.map(toKv), more };
@@ -548,7 +553,7 @@ export class SqliteStore extends ChangeLogStore {
     const end = prefixEnd(from);
     const max = limit > 0 ? limit + 1 : -1;
     const rows = (
-      end ? this.#stmt.rangeKv.all(from, end, max) : this.#stmt.rangeKvOpen.all(from, max)
+      end ? this.#limited.all('rangeKv', max, from, end) : this.#limited.all('rangeKvOpen', max, from)
     ) as KvRow[];
     const more = limit > 0 && rows.length > limit;
     if (more) rows.pop();

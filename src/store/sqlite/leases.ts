@@ -21,8 +21,8 @@ import type { Statements } from './statements.js';
 
 /** What lease code needs of a revision: deleting keys in it, then committing it. */
 export interface LeaseRevisionWriter {
-  /** Deletes `key` in this revision. */
-  delete(key: Buffer): void;
+  /** Deletes `key` in this revision if it exists; returns whether it did. */
+  delete(key: Buffer): boolean;
   /** Records the revision if anything was written; returns whether it was. */
   commit(): boolean;
 }

@@ -18,14 +18,6 @@ const SQL = {
   setBoot: 'UPDATE state SET boot_id = ? WHERE id = 0',
   dataVersion: 'PRAGMA data_version',
   getKv: 'SELECT key, value, create_rev, mod_rev, version, lease FROM kv WHERE key = ?',
-  rangeKv:
-    'SELECT key, value, create_rev, mod_rev, version, lease FROM kv WHERE key >= ? AND key < ? ORDER BY key LIMIT ?',
-  newestKv:
-    'SELECT key, value, create_rev, mod_rev, version, lease FROM kv INDEXED BY kv_by_create WHERE create_rev <= ? AND key >= ? AND key < ? ORDER BY create_rev DESC, key DESC LIMIT ?',
-  oldestKv:
-    'SELECT key, value, create_rev, mod_rev, version, lease FROM kv INDEXED BY kv_by_create WHERE create_rev <= ? AND key >= ? AND key < ? ORDER BY create_rev, key LIMIT ?',
-  rangeKvOpen:
-    'SELECT key, value, create_rev, mod_rev, version, lease FROM kv WHERE key >= ? ORDER BY key LIMIT ?',
   putKv:
     'INSERT OR REPLACE INTO kv (key, value, create_rev, mod_rev, version, lease) VALUES (?, ?, ?, ?, ?, ?)',
   deleteKv: 'DELETE FROM kv WHERE key = ?',
@@ -51,6 +43,61 @@ const SQL = {
   expired: 'SELECT id FROM lease WHERE expires_at <= ? ORDER BY id',
   anyExpired: 'SELECT 1 FROM lease WHERE expires_at <= ? LIMIT 1',
 } as const;
+
+/**
+ * Reads with a LIMIT. A LIMIT given as a bound parameter makes SQLite prepare the statement again
+ * on every run (about 10 µs, more than the read itself), so the limit is written into the SQL
+ * instead: one statement per limit in use (see {@link LimitedReads}).
+ */
+const LIMITED = {
+  rangeKv:
+    'SELECT key, value, create_rev, mod_rev, version, lease FROM kv WHERE key >= ? AND key < ? ORDER BY key',
+  rangeKvOpen: 'SELECT key, value, create_rev, mod_rev, version, lease FROM kv WHERE key >= ? ORDER BY key',
+  /** Newest first, by create revision (a queue read ahead of a waiter). */
+  newestKv:
+    'SELECT key, value, create_rev, mod_rev, version, lease FROM kv INDEXED BY kv_by_create WHERE create_rev <= ? AND key >= ? AND key < ? ORDER BY create_rev DESC, key DESC',
+  oldestKv:
+    'SELECT key, value, create_rev, mod_rev, version, lease FROM kv INDEXED BY kv_by_create WHERE create_rev <= ? AND key >= ? AND key < ? ORDER BY create_rev, key',
+} as const;
+
+/** The name of a read with a limit. */
+export type LimitedRead = keyof typeof LIMITED;
+
+/** Distinct limits kept prepared per read; a read with another limit binds it (and is re-prepared). */
+const CACHED_LIMITS = 16;
+
+/**
+ * The reads of {@link LIMITED} on one connection, each prepared once per limit it is run with
+ * (the limits tenure uses are a few small numbers; a caller's own limits beyond
+ * {@link CACHED_LIMITS} of them fall back to a bound LIMIT).
+ */
+export class LimitedReads {
+  readonly #db: Database.Database;
+  readonly #prepared = new Map<LimitedRead, Map<number, Database.Statement>>();
+  readonly #bound = new Map<LimitedRead, Database.Statement>();
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+  }
+
+  /** The rows of `name` with `params`, at most `limit` of them (a negative limit: all). */
+  all(name: LimitedRead, limit: number, ...params: unknown[]): unknown[] {
+    let byLimit = this.#prepared.get(name);
+    if (byLimit === undefined) this.#prepared.set(name, (byLimit = new Map()));
+    let stmt = byLimit.get(limit);
+    if (stmt === undefined) {
+      if (byLimit.size >= CACHED_LIMITS || !Number.isSafeInteger(limit)) {
+        let bound = this.#bound.get(name);
+        if (bound === undefined)
+          this.#bound.set(name, (bound = this.#db.prepare(`${LIMITED[name]} LIMIT ?`)));
+        return bound.all(...params, limit);
+      }
+      stmt = this.#db.prepare(limit < 0 ? LIMITED[name] : `${LIMITED[name]} LIMIT ${limit}`);
+      byLimit.set(limit, stmt);
+    }
+    return stmt.all(...params);
+  }
+}
 
 /** The statements that return their first column's value rather than a row. */
 const PLUCKED: ReadonlySet<keyof typeof SQL> = new Set([
