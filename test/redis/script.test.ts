@@ -1,10 +1,13 @@
 /**
- * The store script's look for expired leases, skipped while no lease can have expired: calls
- * straight to the script (no store, so no periodic reap call), on a real redis-server.
+ * The store script's look for expired leases, skipped while no lease can have expired (calls
+ * straight to the script: no store, so no periodic reap call), and change-log entries the store
+ * cannot parse, on a real redis-server.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisStore } from '../../src/store/redis/index.js';
 import { STORE_SCRIPT } from '../../src/store/redis/script.lua.js';
+import type { WatchBatch } from '../../src/store/types.js';
 import { sleep } from '../helpers/async.js';
 import { RedisServer } from '../helpers/redis-server.js';
 
@@ -58,4 +61,37 @@ describe('lease expiry in the store script', () => {
     expect(unlowered).not.toBe(STORE_SCRIPT);
     expect(await shortLeaseAfterLongOne(unlowered, 'due-control')).toBe('k');
   });
+});
+
+describe('change-log entries the tail cannot parse', () => {
+  for (const malformed of [false, true])
+    it(
+      malformed
+        ? 'a malformed entry ends a running watch with TENURE_CORRUPT, not silently'
+        : 'control: a well-formed entry appended the same way is delivered',
+      async () => {
+        const prefix = malformed ? 'corrupt' : 'corrupt-control';
+        const store = new RedisStore({ port: server.port, keyPrefix: prefix });
+        const ac = new AbortController();
+        try {
+          const r0 = await store.put('k', 'v0');
+          const it = store.watch('k', { fromRevision: r0 + 1, signal: ac.signal })[Symbol.asyncIterator]();
+          const first = it.next();
+          const r1 = await store.put('k', 'v1'); // the tail is running and has handed this over
+          expect(((await first).value as WatchBatch).revision).toBe(r1);
+          const next = it.next();
+          const rec = `${r1},${r1 + 1},3,;v2`;
+          const blob = malformed ? 'p1:kXX' : `p1:k${rec.length}:${rec}`;
+          await redis.xadd(`{${prefix}}:log`, `${r1 + 1}-0`, 'e', blob);
+          const outcome = await next.then(
+            (r) => ({ revision: (r.value as WatchBatch).revision }),
+            (err: { code?: string }) => ({ code: err.code }),
+          );
+          expect(outcome).toEqual(malformed ? { code: 'TENURE_CORRUPT' } : { revision: r1 + 1 });
+        } finally {
+          ac.abort();
+          await store.close();
+        }
+      },
+    );
 });
