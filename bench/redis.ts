@@ -655,6 +655,8 @@ export async function run(): Promise<void> {
           ? ''
           : ` Previous run: tenure ${before.uncontended.tenureLockUnlock} ms = ${ratio(before.uncontended.tenureLockUnlock, before.uncontended.twoTenurePuts)}× two puts (redlock ${before.uncontended.redlock}, redis-semaphore ${before.uncontended.redisSemaphore}).`),
       '',
+      `Targets: the cycle ≤ 1.3× two tenure puts — ${uncontended.tenureLockUnlock <= 1.3 * uncontended.twoTenurePuts ? 'met' : 'not met'}; at least as fast as redlock — ${uncontended.tenureLockUnlock <= uncontended.redlock ? 'met' : 'not met'}; at least as fast as redis-semaphore — ${uncontended.tenureLockUnlock <= uncontended.redisSemaphore ? 'met' : 'not met'}. What the cycle adds to two puts: the holder's loss watch ${r3(uncontended.tenureLockUnlock - uncontended.tenureNoLossWatch)} ms (the cycle less the same cycle without it) and the recipes' own work ${uncontended.tenureOnMemory} ms (the cycle on the memory store); the two script calls themselves cost about two puts.`,
+      '',
       `Server time (INFO commandstats, µs per call, ${S} of each kind alone; calls per operation in brackets):`,
       '',
       table(
