@@ -10,6 +10,12 @@
  *   against redlock with its default retry settings;
  * - crash failover: SIGKILL of a holder process, until the next holder has the lock, tenure
  *   against redlock at the same ttl.
+ *
+ * Where the lock cycle's time goes is measured beside it: the server time of each call kind
+ * (INFO commandstats), the cycle with the holder's loss watch replaced by a no-op, and the cycle
+ * on the memory store (the recipes' own work). `TENURE_BENCH_BEFORE=/path/to/a/built/checkout`
+ * (its dist/ built) runs that build's store and Mutex side by side with this one, named by
+ * `TENURE_BENCH_BEFORE_NAME`.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -23,7 +29,9 @@ import { Mutex as SemaphoreMutex } from 'redis-semaphore';
 import Redlock from 'redlock';
 import { Mutex } from '../src/recipes/coordination/mutex.js';
 import { Session } from '../src/recipes/coordination/session.js';
+import { MemoryStore } from '../src/store/memory/index.js';
 import { RedisStore } from '../src/store/redis/index.js';
+import type { Store, WatchBatch } from '../src/store/types.js';
 import { RedisServer } from '../test/helpers/redis-server.js';
 import { percentile, table, writeResults } from './report.js';
 
@@ -100,13 +108,13 @@ async function countCalls(port: number): Promise<{ stop(): Promise<Record<string
     if (name === 'echo' && args[1] === 'bench-end') marker = true;
     if (marker) return;
     let what = name;
-    if (name === 'evalsha') {
-      // EVALSHA sha numkeys keys... command retain, then for txn: compares (count, 4 each),
+    if (name === 'evalsha' || name === 'eval') {
+      // EVALSHA sha numkeys keys... command retain runid, then for txn: compares (count, 4 each),
       // success ops (count, 4 each: kind key a b), failure ops.
       const at = 3 + Number(args[2]);
       what = args[at]!;
       if (what === 'txn') {
-        const ops = at + 3 + Number(args[at + 2]) * 4;
+        const ops = at + 4 + Number(args[at + 3]) * 4;
         const kinds = Array.from({ length: Number(args[ops]) }, (_, i) => args[ops + 1 + i * 4]);
         what = kinds.some((k) => k === 'p' || k === 'd') ? 'txn write' : 'txn read';
       }
@@ -265,6 +273,63 @@ async function failover(mode: 'tenure' | 'redlock', port: number, ttlMs: number)
   return Math.round(ms);
 }
 
+/** A RedisStore whose watches never deliver and end on abort: the lock cycle without its loss watch. */
+class NoWatchRedisStore extends RedisStore {
+  protected override doWatch(
+    _key: string,
+    _prefix: boolean,
+    _from: number | undefined,
+    signal: AbortSignal | undefined,
+  ): AsyncIterable<WatchBatch> {
+    const ended = new Promise<IteratorResult<WatchBatch>>((resolve) => {
+      const end = () => resolve({ done: true, value: undefined });
+      if (signal?.aborted === true) end();
+      else signal?.addEventListener('abort', end, { once: true });
+    });
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: () => ended,
+        return: () => Promise.resolve({ done: true, value: undefined }),
+      }),
+    };
+  }
+}
+
+/** The store and Mutex of one build: this one, or the one TENURE_BENCH_BEFORE names. */
+interface Build {
+  name: string;
+  RedisStore: new (options: { port: number; keyPrefix: string }) => Store;
+  Session: typeof Session;
+  Mutex: typeof Mutex;
+}
+
+async function beforeBuild(): Promise<Build | undefined> {
+  const root = process.env.TENURE_BENCH_BEFORE;
+  if (root === undefined) return undefined;
+  const load = (path: string) => import(join(root, 'dist', 'src', path)) as Promise<Record<string, unknown>>;
+  return {
+    name: process.env.TENURE_BENCH_BEFORE_NAME ?? 'before',
+    RedisStore: (await load('store/redis/index.js')).RedisStore as Build['RedisStore'],
+    Session: (await load('recipes/coordination/session.js')).Session as typeof Session,
+    Mutex: (await load('recipes/coordination/mutex.js')).Mutex as typeof Mutex,
+  };
+}
+
+/** Server time per call (INFO commandstats usec_per_call) of each command `body` sends, n times. */
+async function serverTime(
+  admin: Redis,
+  n: number,
+  body: () => Promise<unknown>,
+): Promise<Record<string, { calls: number; usPerCall: number }>> {
+  await admin.config('RESETSTAT');
+  for (let i = 0; i < n; i++) await body();
+  const text = await admin.info('commandstats');
+  const out: Record<string, { calls: number; usPerCall: number }> = {};
+  for (const m of text.matchAll(/cmdstat_(evalsha|eval|xread):calls=(\d+),usec=\d+,usec_per_call=([\d.]+)/g))
+    out[m[1]!] = { calls: Number(m[2]) / n, usPerCall: Number(m[3]) };
+  return out;
+}
+
 /** The results of the previous run (bench/results/redis.json), shown beside this run's. */
 function previousResults(): Record<string, unknown> | undefined {
   const file = join(here, '..', '..', 'bench', 'results', 'redis.json');
@@ -369,52 +434,97 @@ export async function run(): Promise<void> {
     const session = await Session.create(store, { ttlMs: 10_000 });
     const mutex = new Mutex(session, 'uncontended');
     const redlock = new Redlock([io as unknown as Redlock.CompatibleRedisClient]);
+    // Where the cycle's time goes: the same cycle without the holder's loss watch, and on the
+    // memory store (no I/O: the recipes' own work).
+    const noWatchStore = new NoWatchRedisStore({ port, keyPrefix: 'bench-nowatch' });
+    const noWatchSession = await Session.create(noWatchStore, { ttlMs: 10_000 });
+    const noWatchMutex = new Mutex(noWatchSession, 'uncontended');
+    const memory = new MemoryStore();
+    const memorySession = await Session.create(memory, { ttlMs: 10_000 });
+    const memoryMutex = new Mutex(memorySession, 'uncontended');
+    // The earlier build, side by side, on a key prefix of its own.
+    const old = await beforeBuild();
+    const oldStore = old === undefined ? undefined : new old.RedisStore({ port, keyPrefix: 'bench-before' });
+    const oldSession = old === undefined ? undefined : await old.Session.create(oldStore!, { ttlMs: 10_000 });
+    const oldMutex = old === undefined ? undefined : new old.Mutex(oldSession!, 'uncontended');
     const L = 500;
     const PASSES = 3;
-    const passes: {
-      twoTenurePuts: number;
-      tenureLockUnlock: number;
-      redlock: number;
-      redisSemaphore: number;
-    }[] = [];
+    const cycle = (m: Mutex) => async () => {
+      const lock = await m.lock();
+      await lock.close();
+    };
+    const twoPuts = (s: Store) => async (i: number) => {
+      await s.put('bench/two-puts', String(i));
+      await s.put('bench/two-puts', String(i + 1));
+    };
+    const bodies: Record<string, (i: number) => Promise<unknown>> = {
+      twoTenurePuts: twoPuts(store),
+      tenureLockUnlock: cycle(mutex),
+      redlock: async () => {
+        const lock = await redlock.lock('bench-uncontended-redlock', 10_000);
+        await lock.unlock();
+      },
+      redisSemaphore: async () => {
+        const m = new SemaphoreMutex(io, 'bench-uncontended-semaphore', { lockTimeout: 10_000 });
+        await m.acquire();
+        await m.release();
+      },
+      tenureNoLossWatch: cycle(noWatchMutex),
+      tenureOnMemory: cycle(memoryMutex),
+      ...(old === undefined
+        ? {}
+        : { twoTenurePutsBefore: twoPuts(oldStore!), tenureLockUnlockBefore: cycle(oldMutex! as Mutex) }),
+    };
+    const names = Object.keys(bodies);
+    const passes: Record<string, number>[] = [];
     for (let pass = 0; pass < PASSES; pass++) {
-      const [twoPuts, tenureLock, redlockLock, semaphoreLock] = await timeRound(L, [
-        async (i) => {
-          await store.put('bench/two-puts', String(i));
-          await store.put('bench/two-puts', String(i + 1));
-        },
-        async () => {
-          const lock = await mutex.lock();
-          await lock.close();
-        },
-        async () => {
-          const lock = await redlock.lock('bench-uncontended-redlock', 10_000);
-          await lock.unlock();
-        },
-        async () => {
-          const m = new SemaphoreMutex(io, 'bench-uncontended-semaphore', { lockTimeout: 10_000 });
-          await m.acquire();
-          await m.release();
-        },
-      ]);
-      passes.push({
-        twoTenurePuts: p50(twoPuts!),
-        tenureLockUnlock: p50(tenureLock!),
-        redlock: p50(redlockLock!),
-        redisSemaphore: p50(semaphoreLock!),
-      });
+      const times = await timeRound(
+        L,
+        names.map((n) => bodies[n]!),
+      );
+      passes.push(Object.fromEntries(names.map((n, k) => [n, p50(times[k]!)])));
     }
-    await session.close();
     const med = (xs: number[]) => r3(percentile(xs, 50));
+    const medians = Object.fromEntries(names.map((n) => [n, med(passes.map((p) => p[n]!))]));
     const uncontended = {
-      twoTenurePuts: med(passes.map((p) => p.twoTenurePuts)),
-      tenureLockUnlock: med(passes.map((p) => p.tenureLockUnlock)),
-      redlock: med(passes.map((p) => p.redlock)),
-      redisSemaphore: med(passes.map((p) => p.redisSemaphore)),
+      ...(medians as Record<string, number> & {
+        twoTenurePuts: number;
+        tenureLockUnlock: number;
+        redlock: number;
+        redisSemaphore: number;
+        tenureNoLossWatch: number;
+        tenureOnMemory: number;
+      }),
       /** tenure's cycle / two tenure puts, in each pass. */
-      ratioPerPass: passes.map((p) => r3(p.tenureLockUnlock / p.twoTenurePuts)),
+      ratioPerPass: passes.map((p) => r3(p.tenureLockUnlock! / p.twoTenurePuts!)),
+      /** The earlier build's cycle / its two puts, in each pass. */
+      ratioPerPassBefore:
+        old === undefined
+          ? undefined
+          : passes.map((p) => r3(p.tenureLockUnlockBefore! / p.twoTenurePutsBefore!)),
       passes,
     };
+
+    // Server time per call kind: INFO commandstats over 1,000 of each, one kind at a time.
+    const admin = new Redis({ port });
+    const S = 1000;
+    const trivial = await serverTime(admin, S, () => io.evalsha(sha, 0));
+    const server: Record<string, Record<string, { calls: number; usPerCall: number }>> = {
+      'EVALSHA of `return 1`': trivial,
+      'tenure put': await serverTime(admin, S, () => store.put('bench/put', 'v')),
+      'tenure Mutex lock + close': await serverTime(admin, S, cycle(mutex)),
+    };
+    if (old !== undefined) {
+      server[`tenure put (${old.name})`] = await serverTime(admin, S, () => oldStore!.put('bench/put', 'v'));
+      server[`tenure Mutex lock + close (${old.name})`] = await serverTime(
+        admin,
+        S,
+        cycle(oldMutex! as Mutex),
+      );
+    }
+    admin.disconnect();
+    for (const s of [session, noWatchSession, memorySession, oldSession]) await s?.close();
+    for (const s of [noWatchStore, memory, oldStore]) await s?.close();
     console.log('uncontended lock+unlock p50 ms (median of passes)', uncontended);
 
     const tenureRuns: Waiters[] = [];
@@ -457,6 +567,7 @@ export async function run(): Promise<void> {
       blocking,
       watchDeliveryP50: p50(watchMs),
       uncontended,
+      serverTime: server,
       tenure100,
       redlock100,
       ttlMs: TTL,
@@ -481,7 +592,7 @@ export async function run(): Promise<void> {
       '',
       `tenure put (one EVALSHA of the store script): p50 ${floor.tenurePut} ms, p99 ${floor.tenurePutP99} ms; watch delivery (put → event in another store) p50 ${p50(watchMs)} ms.`,
       '',
-      `Uncontended lock + unlock on an existing session (p50 ms of ${L} rounds; the median of ${PASSES} passes):`,
+      `Uncontended lock + unlock on an existing session (p50 ms of ${L} rounds; the median of ${PASSES} passes; every row in the same rotation):`,
       '',
       table(
         ['cycle', 'p50 ms', 'vs two tenure puts', 'fencing token'],
@@ -505,13 +616,60 @@ export async function run(): Promise<void> {
             ratio(uncontended.redisSemaphore, uncontended.twoTenurePuts),
             'no',
           ],
+          ...(old === undefined
+            ? []
+            : [
+                [
+                  `two tenure puts (${old.name})`,
+                  medians.twoTenurePutsBefore!,
+                  ratio(medians.twoTenurePutsBefore!, uncontended.twoTenurePuts),
+                  '—',
+                ],
+                [
+                  `tenure Mutex lock + close (${old.name})`,
+                  medians.tenureLockUnlockBefore!,
+                  ratio(medians.tenureLockUnlockBefore!, uncontended.twoTenurePuts),
+                  'yes',
+                ],
+              ]),
+          [
+            'measurement only: the same cycle, loss watch a no-op',
+            uncontended.tenureNoLossWatch,
+            ratio(uncontended.tenureNoLossWatch, uncontended.twoTenurePuts),
+            'yes',
+          ],
+          [
+            "measurement only: the same cycle on the memory store (the recipes' own work)",
+            uncontended.tenureOnMemory,
+            ratio(uncontended.tenureOnMemory, uncontended.twoTenurePuts),
+            'yes',
+          ],
         ],
       ),
       '',
-      `tenure's cycle / two tenure puts per pass: ${uncontended.ratioPerPass.join(', ')}.` +
+      `tenure's cycle / two tenure puts per pass: ${uncontended.ratioPerPass.join(', ')}` +
+        (uncontended.ratioPerPassBefore === undefined
+          ? '.'
+          : `; ${old!.name}'s cycle / its two puts: ${uncontended.ratioPerPassBefore.join(', ')}.`) +
         (before?.uncontended === undefined
           ? ''
           : ` Previous run: tenure ${before.uncontended.tenureLockUnlock} ms = ${ratio(before.uncontended.tenureLockUnlock, before.uncontended.twoTenurePuts)}× two puts (redlock ${before.uncontended.redlock}, redis-semaphore ${before.uncontended.redisSemaphore}).`),
+      '',
+      `Targets: the cycle ≤ 1.3× two tenure puts — ${uncontended.tenureLockUnlock <= 1.3 * uncontended.twoTenurePuts ? 'met' : 'not met'}; at least as fast as redlock — ${uncontended.tenureLockUnlock <= uncontended.redlock ? 'met' : 'not met'}; at least as fast as redis-semaphore — ${uncontended.tenureLockUnlock <= uncontended.redisSemaphore ? 'met' : 'not met'}. What the cycle adds to two puts: the holder's loss watch ${r3(uncontended.tenureLockUnlock - uncontended.tenureNoLossWatch)} ms (the cycle less the same cycle without it) and the recipes' own work ${uncontended.tenureOnMemory} ms (the cycle on the memory store); the two script calls themselves cost about two puts.`,
+      '',
+      `Server time (INFO commandstats, µs per call, ${S} of each kind alone; calls per operation in brackets):`,
+      '',
+      table(
+        ['operation', 'EVALSHA / EVAL', 'XREAD'],
+        Object.entries(server).map(([name, stats]) => {
+          const script = stats.evalsha ?? stats.eval;
+          return [
+            name,
+            script === undefined ? '—' : `${script.usPerCall} (${r3(script.calls)})`,
+            stats.xread === undefined ? '—' : `${stats.xread.usPerCall} (${r3(stats.xread.calls)})`,
+          ];
+        }),
+      ),
       '',
       `100 waiters on one lock (the median of ${PASSES} passes by throughput, tenure and redlock alternating), released ${SETTLE_MS} ms after all queued (each holder releases as soon as it has the lock); longest wait counted from the release:`,
       '',

@@ -110,16 +110,27 @@ export function entryRevision(id: Buffer | string): number {
   return n;
 }
 
-/**
- * The events of one change-log entry (`[id, [field, value, ...]]`) whose keys `match`. An epoch
- * marker (written when a restart was detected) has no events.
- */
-export function decodeEntry(entry: unknown, match: (key: string) => boolean): WatchEvent[] {
+/** One key's change in a change-log entry: the key, and its new record for a put. */
+export interface LogChange {
+  readonly key: string;
+  /** The record `create,mod,version,lease;value` of a put; undefined for a delete. */
+  readonly record: Buffer | undefined;
+}
+
+/** A change-log entry, parsed once for every watch it is handed to. */
+export interface LogEntry {
+  readonly revision: number;
+  /** False for an epoch marker (written when a restart was detected): it has no changes. */
+  readonly changes: readonly LogChange[] | false;
+}
+
+/** Parses one change-log entry (`[id, [field, value, ...]]`). */
+export function parseEntry(entry: unknown): LogEntry {
   const [id, fields] = entry as [Buffer, Buffer[]];
-  const rev = entryRevision(id);
-  const events: WatchEvent[] = [];
-  if (fields[0]?.toString('latin1') !== 'e') return events;
+  const revision = entryRevision(id);
+  if (fields[0]?.toString('latin1') !== 'e') return { revision, changes: false };
   const blob = fields[1]!;
+  const changes: LogChange[] = [];
   let at = 0;
   const chunk = (): Buffer => {
     const colon = blob.indexOf(0x3a, at);
@@ -132,12 +143,24 @@ export function decodeEntry(entry: unknown, match: (key: string) => boolean): Wa
   while (at < blob.length) {
     const type = blob[at++];
     const key = chunk().toString('utf8');
-    if (type === 0x70 /* p */) {
-      const rec = chunk();
-      if (match(key)) events.push({ type: 'put', kv: decodeRecord(key, rec) });
-    } else if (type === 0x64 /* d */) {
-      if (match(key)) events.push({ type: 'delete', kv: deletedKv(key, rev) });
-    } else throw corrupt('change-log entry');
+    if (type === 0x70 /* p */) changes.push({ key, record: chunk() });
+    else if (type === 0x64 /* d */) changes.push({ key, record: undefined });
+    else throw corrupt('change-log entry');
+  }
+  return { revision, changes };
+}
+
+/** The events of a parsed entry whose keys `match`; a record is decoded only for those. */
+export function entryEvents(entry: LogEntry, match: (key: string) => boolean): WatchEvent[] {
+  const events: WatchEvent[] = [];
+  if (entry.changes === false) return events;
+  for (const change of entry.changes) {
+    if (!match(change.key)) continue;
+    events.push(
+      change.record === undefined
+        ? { type: 'delete', kv: deletedKv(change.key, entry.revision) }
+        : { type: 'put', kv: decodeRecord(change.key, change.record) },
+    );
   }
   return events;
 }

@@ -2,15 +2,16 @@
  * The Redis backend: the Store contract on one Redis server (7.0 or later), with the same meaning
  * as on etcd.
  *
- * - Every call is one EVALSHA of one script (script.lua.ts), loaded once and reloaded by the
- *   driver when the server answers NOSCRIPT (after a restart or SCRIPT FLUSH). Compares and writes
+ * - Every call is one EVALSHA of one script (script.lua.ts), sent again as EVAL (which loads it)
+ *   when the server answers NOSCRIPT (after a restart or SCRIPT FLUSH). Compares and writes
  *   of a transaction are therefore atomic, and the store-wide revision rises by one per
  *   transaction that writes.
  * - All of a store's Redis keys share one hash tag (`{tenure}:...`, see `keyPrefix`), so a Redis
  *   Cluster keeps them on one shard.
  * - Leases expire on the server's clock (`TIME` inside the script). The script reaps expired
- *   leases at every call, each in one revision, and every open store calls it at least every
- *   `reapIntervalMs` (sooner when the server says a lease is due).
+ *   leases, each in one revision, at every call made once the earliest expiry has passed, and
+ *   every open store calls it at least every `reapIntervalMs` (sooner when the server says a lease
+ *   is due).
  * - Watches read a Redis Stream with one entry per revision (watch.ts): blocking `XREAD` on a
  *   connection of its own, exactly once, resumed after a reconnect, trimmed to `retainRevisions`
  *   with TENURE_COMPACTED beyond.
@@ -28,6 +29,7 @@
  * await store.put('service/leader', 'host-a', { lease: lease.id });
  * ```
  */
+import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Timer } from '../../clock.js';
 import { invalidArgument } from '../../errors.js';
@@ -42,6 +44,7 @@ import {
   type ResolvedRedisOptions,
 } from './options.js';
 import { isFatalConnectError, mapRedisError } from './redis-errors.js';
+import { ConnectionRunId } from './run-id.js';
 import { STORE_SCRIPT } from './script.lua.js';
 import { ChangeTail, redisWatch, type LogSource } from './watch.js';
 
@@ -76,7 +79,8 @@ function tlsOptions(tls: RedisTlsOptions, host: string): RedisOptions['tls'] {
   return { ca: pem(tls.ca), cert: pem(tls.cert), key: pem(tls.key), servername: host };
 }
 
-type ScriptCall = (...args: (string | Buffer | number)[]) => Promise<unknown>;
+/** The store script's SHA-1, the name EVALSHA calls it by. */
+const SCRIPT_SHA = createHash('sha1').update(STORE_SCRIPT).digest('hex');
 
 /**
  * A Store on a Redis server.
@@ -108,6 +112,10 @@ export class RedisStore extends StoreBase {
   #reaper: Timer | undefined;
   /** The highest revision a reply of the server has carried (see LogSource.seenRevision). */
   #seenRevision = 0;
+  /** The change log's retention, as the script's second argument. */
+  readonly #retain: string;
+  /** The run id of the process behind the driver's connection, for the script's epoch check. */
+  readonly #runId: ConnectionRunId;
 
   /** @throws TENURE_INVALID_ARGUMENT naming the bad option. */
   constructor(options: RedisStoreOptions = {}) {
@@ -122,6 +130,7 @@ export class RedisStore extends StoreBase {
         : `master ${o.sentinelMasterName} of Sentinel ${o.sentinels.map((a) => address(a.host, a.port)).join(',')}`;
     const tag = `{${o.keyPrefix}}:`;
     this.#keys = ['meta', 'kv', 'idx', 'leases', 'lttl', 'lkeys', 'log'].map((k) => tag + k);
+    this.#retain = String(o.retainRevisions);
     const where: RedisOptions =
       o.sentinels === undefined
         ? { host: o.host, port: o.port }
@@ -156,10 +165,13 @@ export class RedisStore extends StoreBase {
       lazyConnect: false,
     };
     this.#redis = new Redis(connection);
+    this.#runId = new ConnectionRunId(this.#redis);
     this.#redis.on('error', (err: Error) => this.#onConnectionError(err));
-    // A connection that became ready again says the configuration works (the password was fixed).
-    this.#redis.on('ready', () => (this.#fatal = undefined));
-    this.#redis.defineCommand('tenureStore', { numberOfKeys: this.#keys.length, lua: STORE_SCRIPT });
+    this.#redis.on('ready', () => {
+      // A connection that became ready again says the configuration works (the password was fixed).
+      this.#fatal = undefined;
+      this.#runId.learn();
+    });
     const tailConnection = new Redis({
       ...connection,
       // XREAD blocks up to a second; the deadline covers that plus a normal call.
@@ -220,6 +232,23 @@ export class RedisStore extends StoreBase {
     }));
   }
 
+  /**
+   * Sends one call of the script: EVALSHA, or EVAL (which loads it) after NOSCRIPT. The run id
+   * argument is computed right before the driver writes the command, in the same synchronous
+   * step, so it belongs to the connection the command goes out on.
+   */
+  #send(verb: 'EVALSHA' | 'EVAL', command: string, args: (string | Buffer)[]): Promise<unknown> {
+    return this.#redis.callBuffer(verb, [
+      verb === 'EVALSHA' ? SCRIPT_SHA : STORE_SCRIPT,
+      this.#keys.length,
+      ...this.#keys,
+      command,
+      this.#retain,
+      this.#runId.argument(),
+      ...args,
+    ]);
+  }
+
   /** One call of the store's script: `command`, then its arguments. */
   async #script(what: string, command: string, ...args: (string | Buffer)[]): Promise<unknown> {
     if (this.closed) throw closedError();
@@ -230,14 +259,16 @@ export class RedisStore extends StoreBase {
         if (this.closed) throw closedError();
         throw mapRedisError(this.#fatal ?? err, what, this.server, this.#options.keyPrefix);
       }
-    const call = (this.#redis as unknown as { tenureStoreBuffer: ScriptCall }).tenureStoreBuffer.bind(
-      this.#redis,
-    );
     try {
-      return await Promise.race([
-        call(...this.#keys, command, String(this.#options.retainRevisions), ...args),
-        this.#closing,
-      ]);
+      try {
+        return await Promise.race([this.#send('EVALSHA', command, args), this.#closing]);
+      } catch (err) {
+        // Not run: the server does not have the script (a restart, SCRIPT FLUSH). Sent again
+        // here rather than by the driver, so that the run id argument is that of the connection
+        // the second attempt goes out on.
+        if (this.closed || !/NOSCRIPT/.test(String(err))) throw err;
+        return await Promise.race([this.#send('EVAL', command, args), this.#closing]);
+      }
     } catch (err) {
       if (this.closed) throw closedError();
       // A connection that cannot be made as configured fails the queued calls with a timeout or

@@ -3,8 +3,13 @@
  * first argument names the call), so each call is atomic on the server: its compares, writes,
  * the revision it takes and its change-log entry happen together or not at all.
  *
+ * Arguments: 1. the call, 2. the change log's retention in revisions, 3. the run id of the Redis
+ * process the caller's connection reached, read on that connection ('' if the caller does not
+ * know it), then the call's own arguments.
+ *
  * Keys (all under one hash tag, so a Redis Cluster keeps a store on one shard):
- * 1. meta   hash: format, runid (the Redis process that last wrote), rev, compact, leaseSeq, epochs
+ * 1. meta   hash: format, runid (the Redis process that last wrote), rev, compact, leaseSeq,
+ *           epochs, due (no lease expires before this, in µs of the server's clock)
  * 2. kv     hash: key -> record `create,mod,version,lease;value`
  * 3. idx    sorted set, every score 0: the keys, in byte order (ZRANGEBYLEX)
  * 4. leases sorted set: lease id -> expiry, in µs of the server's clock (TIME)
@@ -12,22 +17,32 @@
  * 6. lkeys  sorted set, every score 0: `lease key`, the keys attached to each lease
  * 7. log    stream: one entry per revision, id `rev-0`, field `e` = the revision's events
  *
- * Before anything else every call checks the epoch: the run id of the Redis process, read from
- * INFO, against the one recorded with the data. A different one means the server restarted (or a
- * replica took over) since the last write, possibly without the last writes; a missing meta means
- * the data is gone. Either way the revision moves to at least the server's clock in microseconds:
- * every revision handed out before is below that (a store takes fewer than one revision per
- * microsecond of its life, and each epoch starts at the clock), so no revision, fencing token or
- * lease id is ever handed out twice. The history before that point is compacted, so watches that
- * were behind it fail with TENURE_COMPACTED and re-read instead of missing the lost writes. After a
- * restart every lease is revoked: a write its holder saw applied (deleting its lock key, say) may
- * be gone, and only a new session knows what it holds.
+ * Before anything else every call checks the epoch: the run id of the Redis process against the
+ * one recorded with the data. A different one means the server restarted (or a replica took over)
+ * since the last write, possibly without the last writes; a missing meta means the data is gone.
+ * Either way the revision moves to at least the server's clock in microseconds: every revision
+ * handed out before is below that (a store takes fewer than one revision per microsecond of its
+ * life, and each epoch starts at the clock), so no revision, fencing token or lease id is ever
+ * handed out twice. The history before that point is compacted, so watches that were behind it
+ * fail with TENURE_COMPACTED and re-read instead of missing the lost writes. After a restart every
+ * lease is revoked: a write its holder saw applied (deleting its lock key, say) may be gone, and
+ * only a new session knows what it holds.
  *
- * Then it reaps leases whose expiry passed on the server's clock, one revision per lease.
+ * The run id costs an `INFO server` (generating and searching that text was about a fifth of a
+ * put's server time), so a caller passes the run id it read on its own connection: a connection
+ * reaches one Redis process for its whole life, so when that id equals the recorded one the data
+ * was last written by this very process and nothing was lost. Any other case (an unknown id, a
+ * different one) asks INFO, and only INFO's answer decides.
+ *
+ * Then it reaps leases whose expiry passed on the server's clock, one revision per lease. `due`
+ * (at most the earliest expiry: a grant lowers it, a keepalive only moves an expiry later) lets a
+ * call skip that look while no lease can have expired; the periodic `reap` call always looks.
  */
 export const STORE_SCRIPT = String.raw`
 local META, KV, IDX, LEASES, LTTL, LKEYS, LOG = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local FORMAT = '1'
+-- No lease: the earliest expiry is never (1e18 µs is year 33658).
+local NEVER = 1e18
 local cmd = ARGV[1]
 local retain = tonumber(ARGV[2])
 local function fmt(n) return string.format('%.0f', n) end
@@ -38,13 +53,17 @@ local nowUs = tonumber(t[1]) * 1000000 + tonumber(t[2])
 -- expire up to 1 ms before its ttl had run. Scores go to Redis through fmt(): Lua's default
 -- number formatting keeps 14 digits, too few for microseconds since 1970.
 
-local runid = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
-local meta = redis.call('HMGET', META, 'format', 'runid', 'rev', 'compact', 'leaseSeq')
+local meta = redis.call('HMGET', META, 'format', 'runid', 'rev', 'compact', 'leaseSeq', 'due')
 if meta[1] and meta[1] ~= FORMAT then
   return redis.error_reply('TENURE_FORMAT ' .. META .. ' has format ' .. tostring(meta[1]))
 end
-local rev, compact, leaseSeq
-local dirty = false
+local runid = ARGV[3]
+if (not meta[1]) or meta[2] ~= runid then
+  runid = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+end
+local rev, compact, leaseSeq, due
+-- Meta fields written back at the end, only those that changed.
+local revSet, compactSet, seqSet, dueSet = false, false, false, false
 local restarted = false
 if (not meta[1]) or meta[2] ~= runid then
   if not meta[1] then
@@ -59,15 +78,28 @@ if (not meta[1]) or meta[2] ~= runid then
     end
   end
   local base = math.max(tonumber(meta[3] or '0'), tonumber(meta[5] or '0'), nowUs)
-  rev, compact, leaseSeq = base, base, base
+  rev, compact, leaseSeq, due = base, base, base, 0
   redis.call('DEL', LOG)
   redis.call('XADD', LOG, fmt(base) .. '-0', 'epoch', runid)
   redis.call('HSET', META, 'format', FORMAT, 'runid', runid)
   redis.call('HINCRBY', META, 'epochs', 1)
-  dirty = true
+  revSet, compactSet, seqSet = true, true, true
   restarted = meta[1] ~= false
 else
   rev, compact, leaseSeq = tonumber(meta[3]), tonumber(meta[4]), tonumber(meta[5])
+  -- Written by a script of an earlier release (without due): look now.
+  due = meta[6] and tonumber(meta[6]) or 0
+end
+
+-- Records read by this call (false: no such key), so that a key is read from Redis once.
+local records = {}
+local function record(key)
+  local rec = records[key]
+  if rec == nil then
+    rec = redis.call('HGET', KV, key)
+    records[key] = rec
+  end
+  return rec
 end
 
 local function parse(rec)
@@ -77,12 +109,16 @@ end
 
 local function commit(parts)
   rev = rev + 1
-  redis.call('XADD', LOG, fmt(rev) .. '-0', 'e', table.concat(parts))
+  revSet = true
+  local id = fmt(rev) .. '-0'
   if rev - compact > retain then
+    -- Trimmed in the same command: XADD ... MINID ~ is XTRIM MINID ~ after the append.
     compact = rev - retain
-    redis.call('XTRIM', LOG, 'MINID', '~', fmt(compact + 1) .. '-0')
+    compactSet = true
+    redis.call('XADD', LOG, 'MINID', '~', fmt(compact + 1) .. '-0', id, 'e', table.concat(parts))
+  else
+    redis.call('XADD', LOG, id, 'e', table.concat(parts))
   end
-  dirty = true
 end
 
 local function delEvent(key) return 'd' .. #key .. ':' .. key end
@@ -98,6 +134,7 @@ local function revokeLease(id)
     local key = string.sub(m, #id + 2)
     redis.call('HDEL', KV, key)
     redis.call('ZREM', IDX, key)
+    records[key] = false
     parts[#parts + 1] = delEvent(key)
   end
   redis.call('ZREMRANGEBYLEX', LKEYS, lo, hi)
@@ -111,8 +148,17 @@ if restarted then
   for _, id in ipairs(redis.call('ZRANGE', LEASES, 0, -1)) do revokeLease(id) end
 end
 
-local expired = redis.call('ZRANGEBYSCORE', LEASES, '-inf', fmt(nowUs), 'LIMIT', 0, 64)
-for _, id in ipairs(expired) do revokeLease(id) end
+if nowUs >= due or cmd == 'reap' then
+  local expired = redis.call('ZRANGEBYSCORE', LEASES, '-inf', fmt(nowUs), 'LIMIT', 0, 64)
+  for _, id in ipairs(expired) do revokeLease(id) end
+  local first = redis.call('ZRANGE', LEASES, 0, 0, 'WITHSCORES')
+  local nextDue = NEVER
+  if #first > 0 then nextDue = tonumber(first[2]) end
+  if nextDue ~= due then
+    due = nextDue
+    dueSet = true
+  end
+end
 
 local function live(id)
   local score = redis.call('ZSCORE', LEASES, id)
@@ -120,9 +166,12 @@ local function live(id)
 end
 
 local function saveMeta()
-  if dirty then
-    redis.call('HSET', META, 'rev', fmt(rev), 'compact', fmt(compact), 'leaseSeq', fmt(leaseSeq))
-  end
+  local args = { META }
+  if revSet then args[#args + 1] = 'rev'; args[#args + 1] = fmt(rev) end
+  if compactSet then args[#args + 1] = 'compact'; args[#args + 1] = fmt(compact) end
+  if seqSet then args[#args + 1] = 'leaseSeq'; args[#args + 1] = fmt(leaseSeq) end
+  if dueSet then args[#args + 1] = 'due'; args[#args + 1] = fmt(due) end
+  if #args > 1 then redis.call('HSET', unpack(args)) end
 end
 
 -- Byte order, whatever collation the server's locale gives Lua's string comparison.
@@ -143,13 +192,14 @@ end
 
 local result
 if cmd == 'txn' then
-  local argi = 3
-  local function field() argi = argi + 1; return ARGV[argi - 1] end
-  local nc = tonumber(field())
+  -- ARGV[4]: the number of compares, then 4 arguments each; the number of success ops, 4 each;
+  -- the number of failure ops, 4 each.
+  local nc = tonumber(ARGV[4])
   local ok = true
-  for _ = 1, nc do
-    local key, target, op, value = field(), field(), field(), field()
-    local rec = redis.call('HGET', KV, key)
+  for i = 0, nc - 1 do
+    local at = 5 + i * 4
+    local key, target, op, value = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
+    local rec = record(key)
     local order
     if target == 'v' then
       if not rec then ok = false else
@@ -172,7 +222,7 @@ if cmd == 'txn' then
     end
     if not ok then break end
   end
-  argi = 4 + nc * 4
+  local argi = 5 + nc * 4
   local ns = tonumber(ARGV[argi])
   local first, count = argi + 1, ns
   if not ok then
@@ -194,7 +244,7 @@ if cmd == 'txn' then
     local at = first + i * 4
     local kind, key, a, b = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
     if kind == 'p' then
-      local prev = redis.call('HGET', KV, key)
+      local prev = record(key)
       local create, version, oldLease = nextRev, 1, ''
       if prev then
         local c, _, v, l = parse(prev)
@@ -202,28 +252,31 @@ if cmd == 'txn' then
       else
         redis.call('ZADD', IDX, 0, key)
       end
-      if oldLease ~= '' then redis.call('ZREM', LKEYS, oldLease .. ' ' .. key) end
-      if b ~= '' then redis.call('ZADD', LKEYS, 0, b .. ' ' .. key) end
+      if oldLease ~= b then
+        if oldLease ~= '' then redis.call('ZREM', LKEYS, oldLease .. ' ' .. key) end
+        if b ~= '' then redis.call('ZADD', LKEYS, 0, b .. ' ' .. key) end
+      end
       local rec = fmt(create) .. ',' .. fmt(nextRev) .. ',' .. fmt(version) .. ',' .. b .. ';' .. a
       redis.call('HSET', KV, key, rec)
+      records[key] = rec
       parts[#parts + 1] = 'p' .. #key .. ':' .. key .. #rec .. ':' .. rec
-      results[#results + 1] = 'p'
+      results[#results + 1] = 1
     elseif kind == 'd' then
       local keys
       if a == '1' then
         local lo, hi = prefixBounds(key)
         keys = redis.call('ZRANGEBYLEX', IDX, lo, hi)
-      elseif redis.call('HEXISTS', KV, key) == 1 then
+      elseif record(key) then
         keys = { key }
       else
         keys = {}
       end
       for _, k in ipairs(keys) do
-        local rec = redis.call('HGET', KV, k)
-        local _, _, _, l = parse(rec)
+        local _, _, _, l = parse(record(k))
         if l ~= '' then redis.call('ZREM', LKEYS, l .. ' ' .. k) end
         redis.call('HDEL', KV, k)
         redis.call('ZREM', IDX, k)
+        records[k] = false
         parts[#parts + 1] = delEvent(k)
       end
       results[#results + 1] = #keys
@@ -246,7 +299,7 @@ if cmd == 'txn' then
           for j = from, to do out[#out + 1] = keys[j]; out[#out + 1] = recs[j - from + 1] end
         end
       else
-        local rec = redis.call('HGET', KV, key)
+        local rec = record(key)
         if rec then out[2] = key; out[3] = rec end
       end
       results[#results + 1] = out
@@ -259,54 +312,59 @@ if cmd == 'txn' then
   result = { succeeded, rev, results }
 elseif cmd == 'grant' then
   leaseSeq = leaseSeq + 1
-  dirty = true
+  seqSet = true
   local id = fmt(leaseSeq)
-  local ttl = tonumber(ARGV[3])
-  redis.call('ZADD', LEASES, fmt(nowUs + ttl * 1000), id)
+  local ttl = tonumber(ARGV[4])
+  local expiry = nowUs + ttl * 1000
+  redis.call('ZADD', LEASES, fmt(expiry), id)
   redis.call('HSET', LTTL, id, ttl)
+  if expiry < due then
+    due = expiry
+    dueSet = true
+  end
   saveMeta()
   result = id
 elseif cmd == 'keepalive' then
-  local id = ARGV[3]
+  local id = ARGV[4]
   saveMeta()
   if not live(id) then return -1 end
   local ttl = tonumber(redis.call('HGET', LTTL, id))
+  -- Only later: due stays at most the earliest expiry.
   redis.call('ZADD', LEASES, 'XX', fmt(nowUs + ttl * 1000), id)
   result = ttl
 elseif cmd == 'revoke' then
-  local id = ARGV[3]
+  local id = ARGV[4]
   if redis.call('ZSCORE', LEASES, id) then revokeLease(id) end
   saveMeta()
   result = rev
 elseif cmd == 'ttl' then
-  local id = ARGV[3]
+  local id = ARGV[4]
   saveMeta()
   if not live(id) then return -1 end
   result = math.floor((tonumber(redis.call('ZSCORE', LEASES, id)) - nowUs) / 1000)
 elseif cmd == 'compact' then
-  local r = tonumber(ARGV[3])
+  local r = tonumber(ARGV[4])
   if r > rev then
     saveMeta()
     return { -1, rev }
   end
   if r > compact then
     compact = r
-    dirty = true
+    compactSet = true
     redis.call('XTRIM', LOG, 'MINID', fmt(r + 1) .. '-0')
   end
   saveMeta()
   result = { 0, rev }
 elseif cmd == 'log' then
-  local after = tonumber(ARGV[3])
+  local after = tonumber(ARGV[4])
   saveMeta()
   if after < compact then return { -1, compact, rev } end
-  local entries = redis.call('XRANGE', LOG, '(' .. fmt(after) .. '-0', '+', 'COUNT', tonumber(ARGV[4]))
+  local entries = redis.call('XRANGE', LOG, '(' .. fmt(after) .. '-0', '+', 'COUNT', tonumber(ARGV[5]))
   result = { 0, rev, entries }
 elseif cmd == 'reap' then
   saveMeta()
-  local first = redis.call('ZRANGE', LEASES, 0, 0, 'WITHSCORES')
   local wait = -1
-  if #first > 0 then wait = math.ceil((tonumber(first[2]) - nowUs) / 1000) end
+  if due < NEVER then wait = math.ceil((due - nowUs) / 1000) end
   result = { rev, wait }
 else
   saveMeta()

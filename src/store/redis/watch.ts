@@ -14,7 +14,7 @@ import { sleep } from '../../sleep.js';
 import { closedError, compactedError } from '../errors.js';
 import { UnavailableRetries } from '../retry.js';
 import type { WatchBatch, WatchEvent } from '../types.js';
-import { decodeEntry, entryRevision } from './codec.js';
+import { entryEvents, entryRevision, parseEntry, type LogEntry } from './codec.js';
 
 /** Entries a watch reads per script call. */
 export const LOG_READ_COUNT = 1000;
@@ -124,14 +124,23 @@ export class ChangeTail {
           const after = this.#last;
           const revisions = entries.map((e) => entryRevision(e[0]));
           this.#last = revisions[revisions.length - 1]!;
+          // Parsed here once for every watch it is handed to; each watch then only picks its keys.
+          let parsed: LogEntry[] | undefined;
+          try {
+            parsed = entries.map(parseEntry);
+          } catch {
+            // An entry that does not parse: the watches read the log, which reports it.
+          }
           // One entry per revision, so a run that starts right after the last one and has no
           // epoch marker is complete: watches take it as it is. Anything else (a restart's
-          // marker, a gap) sends them to the log, which says what was compacted.
+          // marker, a gap, an entry that does not parse) sends them to the log, which says what
+          // was compacted.
           const complete =
+            parsed !== undefined &&
             revisions[0] === after + 1 &&
             revisions.every((r, i) => i === 0 || r === revisions[i - 1]! + 1) &&
-            entries.every((e) => e[1][0]?.toString('latin1') === 'e');
-          this.#wakeAll(complete ? { after, entries, revisions } : undefined);
+            parsed.every((e) => e.changes !== false);
+          this.#wakeAll(complete ? { after, entries: parsed!, revisions } : undefined);
         } catch {
           if (this.#closed) return;
           // The watches see the failure themselves when they read; this only waits to retry.
@@ -156,10 +165,10 @@ export class ChangeTail {
   }
 }
 
-/** Entries the tail read: every revision after `after`, in order. */
+/** Entries the tail read: every revision after `after`, in order, parsed. */
 export interface TailDelivery {
   readonly after: number;
-  readonly entries: readonly unknown[];
+  readonly entries: readonly LogEntry[];
   readonly revisions: readonly number[];
 }
 
@@ -232,7 +241,7 @@ async function* iterate(
       try {
         delivery.revisions.forEach((r, i) => {
           if (r <= reach) return;
-          const events = decodeEntry(delivery.entries[i], match);
+          const events = entryEvents(delivery.entries[i]!, match);
           if (events.length === 0 && pending.revisions.length === 0) quietTo = r;
           else {
             pending.events.push(events);
@@ -305,8 +314,9 @@ async function* iterate(
       const events: WatchEvent[] = [];
       let last = cursor;
       for (const entry of read.entries) {
-        for (const e of decodeEntry(entry, match)) events.push(e);
-        last = entryRevision((entry as [Buffer])[0]);
+        const parsed = parseEntry(entry);
+        for (const e of entryEvents(parsed, match)) events.push(e);
+        last = parsed.revision;
       }
       const full = read.entries.length >= LOG_READ_COUNT;
       if (full) dirty = true;
