@@ -112,9 +112,23 @@ function shuffled<T>(xs: readonly T[]): T[] {
   return out;
 }
 
+/** A checkout's package.json: where its command and its main entry are (what users install). */
+function packageFile(checkout: string, pick: (pkg: PackageJson) => string | undefined): string {
+  const pkg = JSON.parse(readFileSync(join(checkout, 'package.json'), 'utf8')) as PackageJson;
+  const file = pick(pkg);
+  if (file === undefined) throw new Error(`${checkout}/package.json names no such file`);
+  const path = join(checkout, file);
+  if (!existsSync(path)) throw new Error(`${path} is missing: build ${checkout} first (npm run build)`);
+  return path;
+}
+
+interface PackageJson {
+  bin: { tenure?: string };
+  exports: Record<string, { import?: string; default?: string }>;
+}
+
 function cliCases(code: string, checkout: string, dir: string): Case[] {
-  const cli = join(checkout, 'dist', 'src', 'cli', 'main.js');
-  if (!existsSync(cli)) throw new Error(`${cli} is missing: build ${checkout} first (npm run build)`);
+  const cli = packageFile(checkout, (pkg) => pkg.bin.tenure);
   const env = { ...process.env, TENURE_STORE: `sqlite:${join(dir, `${code.replace(/\W/g, '_')}.db`)}` };
   return [
     { code, command: 'tenure --version', argv: [process.execPath, cli, '--version'], env },
@@ -211,12 +225,12 @@ async function measureEtcdOpen(
   const cluster = await EtcdCluster.start();
   try {
     const url = `etcd://${cluster.endpoints.join(',')}`;
-    const openJs = (checkout: string) => join(checkout, 'dist', 'src', 'store', 'open.js');
+    // What `import { openStore } from 'tenure'` loads in that checkout.
+    const main = (checkout: string) =>
+      packageFile(checkout, (pkg) => pkg.exports['.']?.import ?? pkg.exports['.']?.default);
     const codes = [
-      { code: 'current', worker: 'etcd-open.js', args: [openJs(root), url] },
-      ...(baseline
-        ? [{ code: baseline.name, worker: 'etcd-open.js', args: [openJs(baseline.dir), url] }]
-        : []),
+      { code: 'current', worker: 'etcd-open.js', args: [main(root), url] },
+      ...(baseline ? [{ code: baseline.name, worker: 'etcd-open.js', args: [main(baseline.dir), url] }] : []),
       // The peer a user would pick instead: the etcd3 package's client.
       { code: 'etcd3', worker: 'etcd3-open.js', args: [cluster.endpoints.join(',')] },
     ];

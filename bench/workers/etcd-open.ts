@@ -3,7 +3,7 @@
  * the store's modules load to that answer (a CLI or an application pays exactly this when it opens
  * a store by URL: the backend's modules load lazily, on open). Prints one JSON line.
  *
- * argv: the open.js module to use (this checkout's or a baseline's), the store URL.
+ * argv: the module to take openStore from (a checkout's package entry, as `import 'tenure'` loads it), the store URL.
  */
 const [openModule, url] = process.argv.slice(2);
 if (openModule === undefined || url === undefined) {
