@@ -6,6 +6,8 @@
  *   cjs-module-lexer; a name it misses fails the import) and is the very object `require` returns;
  * - an error thrown by a store loaded through a subpath is `instanceof` the `TenureError` of the
  *   main entry, through `import` and through `require` (one copy of each of our modules).
+ * - the command finds the package's package.json from where the build put it (`--version`; with
+ *   a wrong path it prints `unknown`).
  * Negative control: the same check on a second copy of the build (dist/pkg copied elsewhere, as a
  * build that duplicated modules would load) must find the error NOT `instanceof`. Needs `npm run
  * build`.
@@ -61,6 +63,14 @@ describe('package layout', () => {
       expect(e.types, sub).toMatch(/^\.\/dist\/src\/.*\.d\.ts$/);
     }
     expect(pkg.bin.tenure).toBe('dist/pkg/cli.cjs');
+  });
+
+  it("the command prints the package's version (the build points its path at package.json)", () => {
+    const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string })
+      .version;
+    const r = spawnSync(process.execPath, [join(root, pkg.bin.tenure), '--version'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(version);
   });
 
   it('every export of every entry is importable by name, and is what require returns', () => {
