@@ -88,24 +88,28 @@ describe('package layout', () => {
       const sources = ${JSON.stringify(sources)};
       const out = {};
       for (const [spec, source] of Object.entries(sources)) {
-        const expected = Object.keys(await import(pathToFileURL(source).href)).sort();
+        const tsc = await import(pathToFileURL(source).href);
+        const expected = Object.keys(tsc).sort();
         const imported = await import(spec);
         const required = require(spec);
         out[spec] = {
           expected,
           imported: Object.keys(imported).sort(),
           differentFromRequire: expected.filter((name) => imported[name] !== required[name]),
+          // A chunk required while another was half loaded would leave a name undefined.
+          otherType: expected.filter((name) => typeof imported[name] !== typeof tsc[name]),
         };
       }
       console.log(JSON.stringify(out));`) as Record<
       string,
-      { expected: string[]; imported: string[]; differentFromRequire: string[] }
+      { expected: string[]; imported: string[]; differentFromRequire: string[]; otherType: string[] }
     >;
     expect(Object.keys(result).sort()).toEqual([...specifiers].sort());
     for (const [spec, r] of Object.entries(result)) {
       expect(r.expected.length, spec).toBeGreaterThan(0);
       expect(r.imported, spec).toEqual(r.expected);
       expect(r.differentFromRequire, spec).toEqual([]);
+      expect(r.otherType, spec).toEqual([]);
     }
   });
 
