@@ -82,6 +82,16 @@ function facadeEntries() {
 function relativePaths() {
   return {
     name: 'tenure-relative-paths',
+    // A new path of that kind must be listed, or the build would ship it pointing nowhere.
+    transform(code, id) {
+      if (!id.includes('/src/')) return null;
+      for (const m of code.matchAll(/new URL\(\s*(['"])(\.[^'"]*)\1\s*,\s*import\.meta\.url/g))
+        if (!RELATIVE_PATHS.some((rule) => id.endsWith(rule.module) && rule.path === m[2]))
+          throw new Error(
+            `${id}: the path ${m[2]} relative to the module is not in RELATIVE_PATHS (rolldown.config.mjs)`,
+          );
+      return null;
+    },
     renderChunk(code, chunk) {
       const s = new MagicString(code);
       for (const rule of RELATIVE_PATHS) {
