@@ -10,8 +10,11 @@
  *   Wall time: from spawn to exit, as the parent sees it. CPU: user + system time of the process
  *   and the children it waited for, from this process's children's times in /proc/self/stat
  *   (clock ticks, so a mean over the rounds rather than a median).
- * - Opening an etcd store (3-member cluster on loopback): the CPU a process spends from loading the
- *   store's modules to the first answer of the store (bench/workers/etcd-open.ts).
+ * - Opening an etcd store (3-member cluster on loopback): the CPU a process spends from loading a
+ *   package entry (`tenure/etcd`, or `tenure` and openStore) to the first answer of the store
+ *   (bench/workers/etcd-open.ts).
+ * Each checkout runs what its package.json names (the `bin`, the `exports` for `import`): what a
+ * user installs.
  *
  * Before and after in one run: `TENURE_BENCH_BASELINE=/path/to/another/checkout` (built, with its
  * own node_modules or a link to one) measures that checkout's CLI and store in the same rounds,
@@ -89,6 +92,8 @@ interface CommandResult {
 
 interface EtcdOpenResult {
   code: string;
+  /** The package entry loaded: `tenure/etcd` (the store alone) or `tenure` (openStore by URL). */
+  entry?: string;
   runs: number;
   cpuP50Ms: number;
   cpuMinMs: number;
@@ -112,9 +117,23 @@ function shuffled<T>(xs: readonly T[]): T[] {
   return out;
 }
 
+/** A checkout's package.json: where its command and its main entry are (what users install). */
+function packageFile(checkout: string, pick: (pkg: PackageJson) => string | undefined): string {
+  const pkg = JSON.parse(readFileSync(join(checkout, 'package.json'), 'utf8')) as PackageJson;
+  const file = pick(pkg);
+  if (file === undefined) throw new Error(`${checkout}/package.json names no such file`);
+  const path = join(checkout, file);
+  if (!existsSync(path)) throw new Error(`${path} is missing: build ${checkout} first (npm run build)`);
+  return path;
+}
+
+interface PackageJson {
+  bin: { tenure?: string };
+  exports: Record<string, { import?: string; default?: string }>;
+}
+
 function cliCases(code: string, checkout: string, dir: string): Case[] {
-  const cli = join(checkout, 'dist', 'src', 'cli', 'main.js');
-  if (!existsSync(cli)) throw new Error(`${cli} is missing: build ${checkout} first (npm run build)`);
+  const cli = packageFile(checkout, (pkg) => pkg.bin.tenure);
   const env = { ...process.env, TENURE_STORE: `sqlite:${join(dir, `${code.replace(/\W/g, '_')}.db`)}` };
   return [
     { code, command: 'tenure --version', argv: [process.execPath, cli, '--version'], env },
@@ -205,32 +224,53 @@ async function etcdOpen(worker: string, args: string[]): Promise<EtcdOpenRun> {
   return JSON.parse(out.trim().split('\n').at(-1)!) as EtcdOpenRun;
 }
 
+/** The package entries an etcd store is opened through. */
+const ENTRIES = ['tenure/etcd', 'tenure'] as const;
+
 async function measureEtcdOpen(
   baseline: { name: string; dir: string } | undefined,
 ): Promise<EtcdOpenResult[]> {
   const cluster = await EtcdCluster.start();
   try {
     const url = `etcd://${cluster.endpoints.join(',')}`;
-    const openJs = (checkout: string) => join(checkout, 'dist', 'src', 'store', 'open.js');
-    const codes = [
-      { code: 'current', worker: 'etcd-open.js', args: [openJs(root), url] },
-      ...(baseline
-        ? [{ code: baseline.name, worker: 'etcd-open.js', args: [openJs(baseline.dir), url] }]
-        : []),
-      // The peer a user would pick instead: the etcd3 package's client.
-      { code: 'etcd3', worker: 'etcd3-open.js', args: [cluster.endpoints.join(',')] },
+    // What `import ... from 'tenure/etcd'` and `from 'tenure'` load in that checkout.
+    const entry = (checkout: string, sub: string) =>
+      packageFile(checkout, (pkg) => pkg.exports[sub]?.import ?? pkg.exports[sub]?.default);
+    const checkouts = [
+      { code: 'current', dir: root },
+      ...(baseline ? [{ code: baseline.name, dir: baseline.dir }] : []),
     ];
-    const runs = new Map(codes.map((c) => [c.code, [] as EtcdOpenRun[]]));
+    const codes = [
+      ...checkouts.flatMap(({ code, dir }) =>
+        ENTRIES.map((e) => ({
+          key: `${code} ${e}`,
+          code,
+          entry: e,
+          worker: 'etcd-open.js',
+          args: [entry(dir, e === 'tenure' ? '.' : './etcd'), url],
+        })),
+      ),
+      // The peer a user would pick instead: the etcd3 package's client.
+      {
+        key: 'etcd3',
+        code: 'etcd3',
+        entry: undefined,
+        worker: 'etcd3-open.js',
+        args: [cluster.endpoints.join(',')],
+      },
+    ];
+    const runs = new Map(codes.map((c) => [c.key, [] as EtcdOpenRun[]]));
     for (let i = 0; i < 1 + ETCD_RUNS; i++)
       for (const c of shuffled(codes)) {
         const r = await etcdOpen(c.worker, c.args);
-        if (i > 0) runs.get(c.code)!.push(r);
+        if (i > 0) runs.get(c.key)!.push(r);
       }
     const measured = new Date().toISOString();
     return codes.map((c) => {
-      const rs = runs.get(c.code)!;
+      const rs = runs.get(c.key)!;
       return {
         code: c.code,
+        ...(c.entry === undefined ? {} : { entry: c.entry }),
         runs: rs.length,
         cpuP50Ms: r1(median(rs.map((r) => r.cpuMs))),
         cpuMinMs: r1(Math.min(...rs.map((r) => r.cpuMs))),
@@ -296,7 +336,8 @@ export async function run(): Promise<void> {
     (c.code === 'current' ? 1 : 0);
   const sorted = [...results.commands].sort((a, b) => order(a) - order(b));
   // The baseline, this code, then the peer.
-  const etcdOrder = (e: EtcdOpenResult) => (e.code === 'etcd3' ? 2 : e.code === 'current' ? 1 : 0);
+  const etcdOrder = (e: EtcdOpenResult) =>
+    e.code === 'etcd3' ? 10 : (e.entry === 'tenure' ? 2 : 0) + (e.code === 'current' ? 1 : 0);
   const sortedEtcd = [...results.etcdOpen].sort((a, b) => etcdOrder(a) - etcdOrder(b));
   const lockTarget = 1.3;
   const etcdTarget = 100;
@@ -314,18 +355,22 @@ export async function run(): Promise<void> {
   const etcdRows = sortedEtcd.map((e) => [
     e.code === 'etcd3'
       ? 'etcd3 1.1.2 client, to its first answer (peer)'
-      : 'open an etcd store, to its first answer',
+      : e.entry === 'tenure'
+        ? "openStore('etcd://...') from tenure, to its first answer"
+        : 'open an etcd store (new EtcdStore from tenure/etcd), to its first answer',
     e.code === 'etcd3' ? '' : label(e.code, e.measured),
     `${e.wallP50Ms} ms`,
     '',
     `${e.cpuP50Ms} ms (p50; min ${e.cpuMinMs}; a second store ${e.secondStoreCpuP50Ms ?? '?'})`,
     '',
-    e.code === 'etcd3' ? '' : `≤ ${etcdTarget} ms CPU: ${e.cpuP50Ms <= etcdTarget ? 'met' : 'not met'}`,
+    e.code === 'etcd3' || e.entry === 'tenure'
+      ? ''
+      : `≤ ${etcdTarget} ms CPU: ${e.cpuP50Ms <= etcdTarget ? 'met' : 'not met'}`,
   ]);
   const md = [
     '## Start-up',
     '',
-    `Whole processes, started by \`node dist/bench/run.js startup\` one after another in ${ROUNDS} rounds (each round in a new order, after ${WARMUP_ROUNDS} rounds not counted). Wall: spawn to exit, median; "× node" is the median over rounds of the ratio to \`node -e 0\` in the same round. CPU: user + system of the process and the children it waited for (the lock's CMD and its gate), mean over the rounds. The floor row (bench/workers/lock-floor.ts) is what any Node program that takes a SQLite lock row, runs \`true\` and deletes the row costs, with no option parsing, session, queue or process-group supervision. The etcd row is the CPU one process spends from loading the store's modules to the store's first answer (${ETCD_RUNS} processes per code, 3-member etcd cluster on loopback); it excludes Node's own start; "a second store" is the same for a second store opened in that process, its modules loaded (what connecting and the first call cost). On a shared 2-core machine: compare rows of one run, not absolute times.`,
+    `Whole processes, started by \`node dist/bench/run.js startup\` one after another in ${ROUNDS} rounds (each round in a new order, after ${WARMUP_ROUNDS} rounds not counted). Wall: spawn to exit, median; "× node" is the median over rounds of the ratio to \`node -e 0\` in the same round. CPU: user + system of the process and the children it waited for (the lock's CMD and its gate), mean over the rounds. The floor row (bench/workers/lock-floor.ts) is what any Node program that takes a SQLite lock row, runs \`true\` and deletes the row costs, with no option parsing, session, queue or process-group supervision. Each code runs what its package.json names, as a user installs it: the command of \`bin\`, the entries of \`exports\` (for \`import\`). The etcd rows are the CPU one process spends from loading a package entry to the store's first answer: \`tenure/etcd\` (the store alone, \`new EtcdStore\`) or \`tenure\` (the main entry, with the recipes, and \`openStore(url)\`) (${ETCD_RUNS} processes per code and entry, 3-member etcd cluster on loopback); it excludes Node's own start; "a second store" is the same for a second store opened in that process, its modules loaded (what connecting and the first call cost). On a shared 2-core machine: compare rows of one run, not absolute times.`,
     '',
     table(
       ['command', 'code', 'wall p50', '× node (wall)', 'CPU', '× node (CPU)', 'target'],

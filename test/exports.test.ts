@@ -11,19 +11,19 @@ import { describe, expect, it } from 'vitest';
 const INTERNALS = ['PREFIX', 'checkName', 'StoreBase', 'compareKeys'];
 const root = join(import.meta.dirname, '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
-  exports: Record<string, { default: string }>;
+  exports: Record<string, { import: string }>;
 };
 
 describe('public entry points', () => {
   for (const [subpath, entry] of Object.entries(pkg.exports))
     it(`${subpath} exports no internals`, async () => {
-      const mod = (await import(join(root, entry.default))) as Record<string, unknown>;
+      const mod = (await import(join(root, entry.import))) as Record<string, unknown>;
       expect(Object.keys(mod).length).toBeGreaterThan(0);
       expect(INTERNALS.filter((name) => name in mod)).toEqual([]);
     });
 
   it('the main entry still exports the API (close() on what it hands out)', async () => {
-    const mod = (await import(join(root, pkg.exports['.']!.default))) as Record<string, unknown>;
+    const mod = (await import(join(root, pkg.exports['.']!.import))) as Record<string, unknown>;
     for (const name of [
       'Session',
       'Mutex',

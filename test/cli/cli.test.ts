@@ -11,7 +11,7 @@ import { startNode, type Child } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
 import { runCli } from '../helpers/cli.js';
 
-const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
+const CLI = join(import.meta.dirname, '../../dist/pkg/cli.cjs');
 const CMD = join(import.meta.dirname, '../fixtures/cli/command.mjs');
 
 let tmp: ReturnType<typeof tempDir>;

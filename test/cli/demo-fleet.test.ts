@@ -21,7 +21,7 @@ import { buildReport, formatReport, type DemoReport } from '../../src/cli/demo/r
 import { checkRun, type RunFacts } from '../../src/cli/demo/verdict.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
+const CLI = join(import.meta.dirname, '../../dist/pkg/cli.cjs');
 
 describe('demo worker protocol', () => {
   it('a message round-trips through its format and its parser', () => {

@@ -14,7 +14,7 @@ import { startNode } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
 import { runCli } from '../helpers/cli.js';
 
-const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
+const CLI = join(import.meta.dirname, '../../dist/pkg/cli.cjs');
 const PASSWORD = 'Pw-5ecret-9x';
 
 let cluster: EtcdCluster;

@@ -13,7 +13,7 @@ import { UsageError } from '../../src/cli/usage-error.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
+const CLI = join(import.meta.dirname, '../../dist/pkg/cli.cjs');
 
 async function usageError(p: Promise<unknown>): Promise<string> {
   const err = await p.then(

@@ -21,7 +21,7 @@ import { startNode, type Child } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
 import { runCli } from '../helpers/cli.js';
 
-const CLI = process.env.TENURE_TEST_CLI ?? join(import.meta.dirname, '../../dist/src/cli/main.js');
+const CLI = process.env.TENURE_TEST_CLI ?? join(import.meta.dirname, '../../dist/pkg/cli.cjs');
 const CMD = join(import.meta.dirname, '../fixtures/cli/command.mjs');
 const SIGNAL_LOG = join(import.meta.dirname, '../fixtures/cli/signal-log.mjs');
 

@@ -22,12 +22,12 @@ const entries = new Map<string, { js: string; dts: string }>(
   Object.entries(
     (
       JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
-        exports: Record<string, { types: string; default: string }>;
+        exports: Record<string, { types: string; import: string }>;
       }
     ).exports,
   ).map(([sub, e]) => [
     sub === '.' ? 'tenure' : `tenure/${sub.slice(2)}`,
-    { js: join(root, e.default), dts: join(root, e.types) },
+    { js: join(root, e.import), dts: join(root, e.types) },
   ]),
 );
 /** Dependencies an example may use, from this package's node_modules. */

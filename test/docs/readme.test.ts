@@ -13,6 +13,13 @@ import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/tmp.js';
 
 const root = join(import.meta.dirname, '..', '..');
+/** `tenure` and its subpaths to the ES-module entries package.json's exports give (what users load). */
+const exportsOf = (
+  JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    exports: Record<string, { import: string }>;
+  }
+).exports;
+const entryUrl = (sub = '') => pathToFileURL(join(root, exportsOf[`.${sub}`]!.import)).href;
 
 /** The first ```ts block after `heading` in the README. */
 function codeAfter(heading: string): string {
@@ -24,11 +31,10 @@ function codeAfter(heading: string): string {
   return match![1]!;
 }
 
-/** The README's block after `heading`, with `tenure` imports pointed at dist/, as ES2022 JavaScript. */
+/** The README's block after `heading`, with `tenure` imports pointed at the built package, as ES2022 JavaScript. */
 function runnable(heading: string, replace: (source: string) => string): string {
   let source = codeAfter(heading).replace(/from 'tenure(\/[a-z]+)?'/g, (_, sub: string | undefined) => {
-    const entry = sub === undefined ? 'dist/src/index.js' : `dist/src/${sub.slice(1)}/index.js`;
-    return `from ${JSON.stringify(pathToFileURL(join(root, entry)).href)}`;
+    return `from ${JSON.stringify(entryUrl(sub))}`;
   });
   // The application's own dependency (prom-client), from this package's node_modules.
   const promClient = pathToFileURL(createRequire(join(root, 'package.json')).resolve('prom-client')).href;
@@ -99,10 +105,7 @@ const id = 42;
 process.on('beforeExit', () => console.log(JSON.stringify(seen)));
 `;
       const source = example
-        .replace(
-          "from 'tenure'",
-          `from ${JSON.stringify(pathToFileURL(join(root, 'dist/src/index.js')).href)}`,
-        )
+        .replace("from 'tenure'", `from ${JSON.stringify(entryUrl())}`)
         .replace(/'sqlite:[^']*'/, JSON.stringify(`sqlite://${join(tmp.dir, 'store.db')}`));
       const js = ts.transpileModule(source, {
         compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext },

@@ -26,7 +26,7 @@ import { codeOf, eventually, sleep } from '../helpers/async.js';
 import { EtcdCluster } from '../helpers/etcd-cluster.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
+const CLI = join(import.meta.dirname, '../../dist/pkg/cli.cjs');
 /** The critical section every holder runs: `in WHO`, hold HOLD seconds, `out WHO`. */
 const SECTION = 'echo "in $WHO" >> "$LOG"; sleep "$HOLD"; echo "out $WHO" >> "$LOG"';
 

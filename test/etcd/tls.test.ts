@@ -17,7 +17,7 @@ import { openStore } from '../../src/store/open.js';
 import type { WatchBatch } from '../../src/store/types.js';
 import { EtcdCluster } from '../helpers/etcd-cluster.js';
 
-const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
+const CLI = join(import.meta.dirname, '../../dist/pkg/cli.cjs');
 
 // Every warning this process emits, from before its first TLS connection.
 const warnings: Error[] = [];

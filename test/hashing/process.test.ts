@@ -6,8 +6,8 @@ import * as src from '../../src/hashing/index.js';
 
 // `npm test` builds first, so the compiled module exists; a child process imports it and computes
 // the same placements from scratch. Agreement means no state leaks from one process to another
-// (no Math.random, no insertion-order or locale dependence) and the compiled code equals the source.
-const dist = fileURLToPath(new URL('../../dist/src/hashing/index.js', import.meta.url));
+// (no Math.random, no insertion-order or locale dependence) and the built package (what users install) equals the source.
+const dist = fileURLToPath(new URL('../../dist/pkg/hashing.mjs', import.meta.url));
 
 function build(h: typeof src) {
   const nodes = Array.from({ length: 37 }, (_, i) => `10.1.${i}.7:6379`);

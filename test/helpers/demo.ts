@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 
 /** The built CLI's entry point. */
-export const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
+export const CLI = join(import.meta.dirname, '../../dist/pkg/cli.cjs');
 
 /** The demo's JSON report, as far as the tests read it. */
 export interface DemoReport {

@@ -11,7 +11,7 @@ import { runModel } from '../../src/cli/model.js';
 import { compareDeployments, failoverTime } from '../../src/models/index.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
+const CLI = join(import.meta.dirname, '../../dist/pkg/cli.cjs');
 const tmp = tempDir('tenure-model-cli-');
 afterAll(() => tmp.cleanup());
 

@@ -19,7 +19,7 @@ const root = join(import.meta.dirname, '..', '..');
 const RULES = join(root, 'ops/prometheus/tenure-alerts.yml');
 const RULE_TESTS = join(root, 'ops/prometheus/tenure-alerts.test.yml');
 const GRAFANA = join(root, 'ops/grafana/tenure-fleet.json');
-const CLI = join(root, 'dist/src/cli/main.js');
+const CLI = join(root, 'dist/pkg/cli.cjs');
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

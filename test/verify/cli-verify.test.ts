@@ -13,7 +13,7 @@ import { History } from '../../src/verify/index.js';
 import { EtcdCluster } from '../helpers/etcd-cluster.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
+const CLI = join(import.meta.dirname, '../../dist/pkg/cli.cjs');
 
 let tmp: ReturnType<typeof tempDir>;
 beforeAll(() => {

@@ -57,10 +57,9 @@ process.once(COMMAND_SIGNALS.stop, () => {
 
 const counter = new FencedCounter(config.counterPath, { busyTimeoutMs: WORKER_BUSY_TIMEOUT_MS });
 const slots = new FencedSlots(config.slotsPath, { busyTimeoutMs: WORKER_BUSY_TIMEOUT_MS });
-const store = await openStore(config.store);
-const membership = await Membership.open(store, DEMO_GROUP);
-membership.on('watchError', () => undefined);
-const heartbeatPort = await freeUdpPort();
+// Set by main() before anything uses them (the published build is CommonJS: no top-level await).
+let membership: Membership;
+let heartbeatPort: number;
 
 /** A UDP port free on 127.0.0.1 now, kept for this process's life (reused after a rejoin). */
 async function freeUdpPort(): Promise<number> {
@@ -191,61 +190,70 @@ async function startShards(member: Member): Promise<ShardManager> {
   return shards;
 }
 
-while (!stopping.signal.aborted) {
-  let session: Session;
-  try {
-    session = await Session.create(store, { ttlMs: config.ttlMs });
-    current = { session };
-  } catch (err) {
-    report({ ev: 'error', message: String(err) });
-    await sleep(200);
-    continue;
+/** Opens the store and the group, then runs one session after another until `stop`. */
+async function main(): Promise<void> {
+  const store = await openStore(config.store);
+  membership = await Membership.open(store, DEMO_GROUP);
+  membership.on('watchError', () => undefined);
+  heartbeatPort = await freeUdpPort();
+  while (!stopping.signal.aborted) {
+    let session: Session;
+    try {
+      session = await Session.create(store, { ttlMs: config.ttlMs });
+      current = { session };
+    } catch (err) {
+      report({ ev: 'error', message: String(err) });
+      await sleep(200);
+      continue;
+    }
+    report({ ev: 'session', lease: session.lease });
+    session.on('keepalive', (ms) => report({ ev: 'keepalive', ms: Math.round(ms * 1000) / 1000 }));
+    let mesh: HeartbeatMesh | undefined;
+    try {
+      const member = await join(session);
+      report({ ev: 'member', address: member.info.address ?? '' });
+      mesh = await HeartbeatMesh.start(membership, member, {
+        intervalMs: config.heartbeatMs,
+        // Tuned to suspect a silent peer within the demo's one-second ttl: 3 heartbeats of
+        // acceptable pause and half Akka's minimum deviation, so phi passes 8 about 0.6 s after the
+        // last heartbeat. Advisory only: ownership still moves on lease expiry.
+        detector: () =>
+          new PhiAccrualDetector({
+            firstHeartbeatEstimateMs: config.heartbeatMs,
+            acceptableHeartbeatPauseMs: 3 * config.heartbeatMs,
+            minStdDeviationMs: 50,
+          }),
+      });
+      mesh.on('socketError', () => undefined);
+      mesh.on('suspect', (peer, phi) => report({ ev: 'suspect', peer, phi }));
+      mesh.on('recover', (peer, phi) => report({ ev: 'recover', peer, phi }));
+      // Four times a ttl: the dashboard sees phi rise in the second before a lease expires.
+      publishSuspicion(session, mesh, { group: DEMO_GROUP, id: config.id, intervalMs: 250 });
+      current.shards = await startShards(member);
+      // When one loop fails for another reason than the session's end, end the session: the
+      // other loop then stops, and the worker starts over with a new session.
+      await Promise.all(
+        [lockLoop(session), leadLoop(session)].map((loop) =>
+          loop.catch((err: unknown) => {
+            if (!session.signal.aborted) report({ ev: 'error', message: String(err) });
+            void session.close();
+          }),
+        ),
+      );
+    } catch (err) {
+      if (!session.signal.aborted) report({ ev: 'error', message: String(err) });
+    }
+    await current.shards?.close().catch(() => undefined);
+    await mesh?.close();
+    await session.close();
+    if (!stopping.signal.aborted) report({ ev: 'session-lost', lease: session.lease });
   }
-  report({ ev: 'session', lease: session.lease });
-  session.on('keepalive', (ms) => report({ ev: 'keepalive', ms: Math.round(ms * 1000) / 1000 }));
-  let mesh: HeartbeatMesh | undefined;
-  try {
-    const member = await join(session);
-    report({ ev: 'member', address: member.info.address ?? '' });
-    mesh = await HeartbeatMesh.start(membership, member, {
-      intervalMs: config.heartbeatMs,
-      // Tuned to suspect a silent peer within the demo's one-second ttl: 3 heartbeats of
-      // acceptable pause and half Akka's minimum deviation, so phi passes 8 about 0.6 s after the
-      // last heartbeat. Advisory only: ownership still moves on lease expiry.
-      detector: () =>
-        new PhiAccrualDetector({
-          firstHeartbeatEstimateMs: config.heartbeatMs,
-          acceptableHeartbeatPauseMs: 3 * config.heartbeatMs,
-          minStdDeviationMs: 50,
-        }),
-    });
-    mesh.on('socketError', () => undefined);
-    mesh.on('suspect', (peer, phi) => report({ ev: 'suspect', peer, phi }));
-    mesh.on('recover', (peer, phi) => report({ ev: 'recover', peer, phi }));
-    // Four times a ttl: the dashboard sees phi rise in the second before a lease expires.
-    publishSuspicion(session, mesh, { group: DEMO_GROUP, id: config.id, intervalMs: 250 });
-    current.shards = await startShards(member);
-    // When one loop fails for another reason than the session's end, end the session: the
-    // other loop then stops, and the worker starts over with a new session.
-    await Promise.all(
-      [lockLoop(session), leadLoop(session)].map((loop) =>
-        loop.catch((err: unknown) => {
-          if (!session.signal.aborted) report({ ev: 'error', message: String(err) });
-          void session.close();
-        }),
-      ),
-    );
-  } catch (err) {
-    if (!session.signal.aborted) report({ ev: 'error', message: String(err) });
-  }
-  await current.shards?.close().catch(() => undefined);
-  await mesh?.close();
-  await session.close();
-  if (!stopping.signal.aborted) report({ ev: 'session-lost', lease: session.lease });
+  report({ ev: 'stopped' });
+  await membership.close();
+  counter.close();
+  slots.close();
+  await store.close();
+  process.exit(0);
 }
-report({ ev: 'stopped' });
-await membership.close();
-counter.close();
-slots.close();
-await store.close();
-process.exit(0);
+
+void main();
