@@ -35,7 +35,7 @@ export const SCHEMA_VERSION = 1;
  * functions of any other: opening a store whose functions are older replaces them, and a store
  * whose functions are newer is left as it is. A store without the comment has version 1.
  */
-export const FUNCTIONS_VERSION = 3;
+export const FUNCTIONS_VERSION = 2;
 
 /**
  * How far ahead of the database clock, in microseconds, a failover jump puts the revision: the
@@ -284,13 +284,6 @@ DECLARE
   ver bigint;
   deleted text[];
   n int;
-  r ${S}.kv%ROWTYPE;
-  ct text;
-  dif int;
-  e bytea;
-  lim bigint;
-  x bigint;
-  rows jsonb;
 BEGIN
   -- The serialization point (see begin_write).
   SELECT * INTO st FROM ${S}.state WHERE id = 0 FOR UPDATE;
@@ -309,49 +302,12 @@ BEGIN
   END IF;
   nxt := cur + 1;
   FOR c IN SELECT jsonb_array_elements(coalesce(req->'c', '[]')) LOOP
-    ct := c->>'t';
-    IF ct = 'v' THEN
-      IF NOT ${S}.compare(c) THEN ok := false; EXIT; END IF;
-    ELSE
-      -- compare() for the revision, version and lease targets, inlined (a lock's enqueue compares
-      -- its key's create revision with 0).
-      SELECT * INTO r FROM ${S}.kv WHERE key = decode(c->>'k', 'hex');
-      IF ct = 'l' THEN
-        dif := CASE WHEN coalesce(r.lease, 0) = (c->>'v')::bigint THEN 0 ELSE 1 END;
-      ELSE
-        dif := sign(CASE ct WHEN 'ver' THEN coalesce(r.version, 0) WHEN 'c' THEN coalesce(r.create_rev, 0)
-                         ELSE coalesce(r.mod_rev, 0) END - (c->>'v')::bigint)::int;
-      END IF;
-      IF NOT (CASE c->>'o' WHEN '=' THEN dif = 0 WHEN '!=' THEN dif <> 0 WHEN '<' THEN dif < 0 ELSE dif > 0 END) THEN
-        ok := false;
-        EXIT;
-      END IF;
-    END IF;
+    IF NOT ${S}.compare(c) THEN ok := false; EXIT; END IF;
   END LOOP;
   FOR op IN SELECT jsonb_array_elements(coalesce(req->(CASE WHEN ok THEN 's' ELSE 'f' END), '[]')) LOOP
     CASE op->>'t'
     WHEN 'g' THEN
-      IF op->>'o' = 'cd' AND (op->>'p')::boolean THEN
-        -- get() of a prefix, newest first, inlined: the read of a queue (a lock's enqueue reads
-        -- the entries ahead of its own). Both bounds of the key range are given, so the plan is a
-        -- range scan of the primary key over the prefix alone and a top-N sort of its rows.
-        k := decode(op->>'k', 'hex');
-        e := decode(op->>'e', 'hex');
-        n := coalesce((op->>'n')::int, 0);
-        x := coalesce((op->>'x')::bigint, 9007199254740991);
-        lim := CASE WHEN n > 0 THEN n + 1 END;
-        SELECT coalesce(jsonb_agg(jsonb_build_array(encode(s.key, 'hex'), encode(s.value, 'hex'), s.create_rev, s.mod_rev, s.version, s.lease) ORDER BY s.create_rev DESC, s.key DESC), '[]')
-          INTO rows FROM (SELECT * FROM ${S}.kv WHERE kv.key >= k AND (e IS NULL OR kv.key < e) AND kv.create_rev <= x
-                          ORDER BY kv.create_rev DESC, kv.key DESC LIMIT lim) s;
-        dif := jsonb_array_length(rows);
-        IF n > 0 AND dif > n THEN
-          results := results || jsonb_build_array(jsonb_build_object('g', rows - (dif - 1), 'm', true));
-        ELSE
-          results := results || jsonb_build_array(jsonb_build_object('g', rows, 'm', false));
-        END IF;
-      ELSE
-        results := results || jsonb_build_array(${S}.get(op));
-      END IF;
+      results := results || jsonb_build_array(${S}.get(op));
     WHEN 'p' THEN
       k := decode(op->>'k', 'hex');
       l := coalesce((op->>'l')::bigint, 0);
