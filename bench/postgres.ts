@@ -5,6 +5,8 @@
  *   through `pg` (node-postgres) and `postgres` (postgres.js);
  * - the floor (a single-row UPDATE through pg), a Mutex lock + unlock on an existing session,
  *   two tenure puts, the `advisory-lock` package's lock + unlock, and two raw UPDATEs;
+ * - where the lock cycle's time goes against two puts: wall time, the server's execution time
+ *   (pg_stat_statements) and this process's CPU time, each body alone;
  * - watch delivery (a put by one store to the watch of another);
  * - the serialization point: the store's writes under its row lock, an advisory lock and
  *   SERIALIZABLE, with 1, 4 and 16 concurrent writers (postgres-serialization.ts);
@@ -70,6 +72,12 @@ const BEFORE = {
   handoff: 3.534,
   readsPerRelease: 1.4,
 };
+
+/**
+ * An earlier run of this benchmark with the same store functions (version 2) on a busier machine:
+ * the lock cycle's ratio to two puts moves with the load.
+ */
+const PREVIOUS = { lockVsTwoPuts: 1.357, load: '3.8 4.7 4.6', passes: '1.30 to 1.42' };
 
 /** CPU ticks (user + system) of the server's processes: the postmaster and its children. */
 function serverTicks(postmaster: number): number {
@@ -230,6 +238,47 @@ export async function run(): Promise<void> {
       all.updates.push(...twoUpdates!);
     }
     const lockVsPuts = median(ratios);
+    // Where the lock cycle's time goes, against two puts, each body alone in its own phase: the
+    // wall time, the server's execution time of the store's statements (pg_stat_statements, top
+    // level: the whole function call) and this process's CPU time (the recipe, the store's codec,
+    // the driver). Alternating phases, median over passes.
+    await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    const serverExecMs = async () =>
+      Number(
+        (
+          await client.query<{ ms: number }>(
+            'SELECT coalesce(sum(total_exec_time), 0) AS ms FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = $1) AND query LIKE $2',
+            [database, '%"tenure".%'],
+          )
+        ).rows[0]!.ms,
+      );
+    const phase = async (body: (i: number) => Promise<unknown>, n: number) => {
+      const s0 = await serverExecMs();
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) await body(i);
+      const wall = performance.now() - t0;
+      const cpu = process.cpuUsage(c0);
+      const server = (await serverExecMs()) - s0;
+      return { wallMs: wall / n, serverMs: server / n, clientCpuMs: (cpu.user + cpu.system) / 1000 / n };
+    };
+    const phases = {
+      lock: [] as Awaited<ReturnType<typeof phase>>[],
+      puts: [] as Awaited<ReturnType<typeof phase>>[],
+    };
+    for (let pass = 0; pass < 3; pass++) {
+      phases.lock.push(await phase(lockCycle, 500));
+      phases.puts.push(await phase(putTwice, 500));
+    }
+    const part = (xs: Awaited<ReturnType<typeof phase>>[]) => ({
+      wallMs: median(xs.map((x) => x.wallMs)),
+      serverMs: median(xs.map((x) => x.serverMs)),
+      clientCpuMs: median(xs.map((x) => x.clientCpuMs)),
+    });
+    const breakdown = { lockUnlock: part(phases.lock), twoPuts: part(phases.puts) };
+    console.log(
+      `breakdown per cycle: lock+unlock wall ${breakdown.lockUnlock.wallMs} ms, server ${breakdown.lockUnlock.serverMs} ms, client CPU ${breakdown.lockUnlock.clientCpuMs} ms; two puts wall ${breakdown.twoPuts.wallMs} ms, server ${breakdown.twoPuts.serverMs} ms, client CPU ${breakdown.twoPuts.clientCpuMs} ms`,
+    );
     const lockVsPutsInterleaved = median(ratiosInterleaved);
     const lockVsUpdates = r2(median(passP50.lock) / median(passP50.updates));
     console.log(
@@ -403,6 +452,7 @@ export async function run(): Promise<void> {
       lockVsTwoPuts: lockVsPuts,
       lockVsTwoPutsWithAdvisoryLockInterleaved: lockVsPutsInterleaved,
       lockVsTwoUpdates: lockVsUpdates,
+      breakdown,
       watchDelivery: { p50Ms: p50(watchMs), p99Ms: p99(watchMs) },
       handoff100: {
         p50Ms: p50(handoffMs),
@@ -468,6 +518,32 @@ export async function run(): Promise<void> {
             p99(handoffMs),
             b.handoff,
             `per release, counted by the server: ${readsPerRelease} change-log reads (target: one wake-up), ${queueReadsPerRelease} queue reads, ${writesPerRelease} writes (before: ${b.readsPerRelease} change-log reads, from function statistics)`,
+          ],
+        ],
+      ),
+      '',
+      `Where the lock cycle's time goes, per cycle, each body alone in its own phase (median of three alternating passes of 500): the server's execution time of the store's function calls (pg_stat_statements) and this process's CPU time (recipe, store codec, driver). The difference between the two rows is the cost a lock has beyond two puts. The statements inside the functions, the queue read's plan, a CPU profile of the client and the changes tried are in docs/postgres.md ("Where a lock cycle's time goes"). The ratio to two puts depends on the load: ${PREVIOUS.lockVsTwoPuts}× in an earlier run at load ${PREVIOUS.load} (passes ${PREVIOUS.passes}), with the same functions.`,
+      '',
+      table(
+        ['body', 'wall (ms)', 'server execution (ms)', 'client CPU (ms)'],
+        [
+          [
+            'Mutex lock + unlock',
+            breakdown.lockUnlock.wallMs,
+            breakdown.lockUnlock.serverMs,
+            breakdown.lockUnlock.clientCpuMs,
+          ],
+          [
+            'two tenure puts',
+            breakdown.twoPuts.wallMs,
+            breakdown.twoPuts.serverMs,
+            breakdown.twoPuts.clientCpuMs,
+          ],
+          [
+            'difference',
+            r2(breakdown.lockUnlock.wallMs - breakdown.twoPuts.wallMs),
+            r2(breakdown.lockUnlock.serverMs - breakdown.twoPuts.serverMs),
+            r2(breakdown.lockUnlock.clientCpuMs - breakdown.twoPuts.clientCpuMs),
           ],
         ],
       ),
