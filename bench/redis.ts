@@ -574,6 +574,13 @@ export async function run(): Promise<void> {
       failovers,
     };
     const ratio = (a: number, b: number) => (a / b).toFixed(2);
+    /** A row of the uncontended table: a cycle's p50 and its ratio to two tenure puts. */
+    const cycleRow = (label: string, p50: number, fencing: string) => [
+      label,
+      p50,
+      ratio(p50, uncontended.twoTenurePuts),
+      fencing,
+    ];
     const md = [
       '### Redis',
       '',
@@ -598,52 +605,25 @@ export async function run(): Promise<void> {
         ['cycle', 'p50 ms', 'vs two tenure puts', 'fencing token'],
         [
           ['two tenure puts', uncontended.twoTenurePuts, '1.00', '—'],
-          [
-            'tenure Mutex lock + close',
-            uncontended.tenureLockUnlock,
-            ratio(uncontended.tenureLockUnlock, uncontended.twoTenurePuts),
-            'yes',
-          ],
-          [
-            'redlock 4.2 lock + unlock',
-            uncontended.redlock,
-            ratio(uncontended.redlock, uncontended.twoTenurePuts),
-            'no',
-          ],
-          [
-            'redis-semaphore 5 Mutex acquire + release',
-            uncontended.redisSemaphore,
-            ratio(uncontended.redisSemaphore, uncontended.twoTenurePuts),
-            'no',
-          ],
+          cycleRow('tenure Mutex lock + close', uncontended.tenureLockUnlock, 'yes'),
+          cycleRow('redlock 4.2 lock + unlock', uncontended.redlock, 'no'),
+          cycleRow('redis-semaphore 5 Mutex acquire + release', uncontended.redisSemaphore, 'no'),
           ...(old === undefined
             ? []
             : [
-                [
-                  `two tenure puts (${old.name})`,
-                  medians.twoTenurePutsBefore!,
-                  ratio(medians.twoTenurePutsBefore!, uncontended.twoTenurePuts),
-                  '—',
-                ],
-                [
-                  `tenure Mutex lock + close (${old.name})`,
-                  medians.tenureLockUnlockBefore!,
-                  ratio(medians.tenureLockUnlockBefore!, uncontended.twoTenurePuts),
-                  'yes',
-                ],
+                cycleRow(`two tenure puts (${old.name})`, medians.twoTenurePutsBefore!, '—'),
+                cycleRow(`tenure Mutex lock + close (${old.name})`, medians.tenureLockUnlockBefore!, 'yes'),
               ]),
-          [
+          cycleRow(
             'measurement only: the same cycle, loss watch a no-op',
             uncontended.tenureNoLossWatch,
-            ratio(uncontended.tenureNoLossWatch, uncontended.twoTenurePuts),
             'yes',
-          ],
-          [
+          ),
+          cycleRow(
             "measurement only: the same cycle on the memory store (the recipes' own work)",
             uncontended.tenureOnMemory,
-            ratio(uncontended.tenureOnMemory, uncontended.twoTenurePuts),
             'yes',
-          ],
+          ),
         ],
       ),
       '',
