@@ -122,8 +122,6 @@ export class ChangeTail {
           const entries = reply?.[0]?.[1] ?? [];
           if (entries.length === 0) continue;
           const after = this.#last;
-          const revisions = entries.map((e) => entryRevision(e[0]));
-          this.#last = revisions[revisions.length - 1]!;
           // Parsed here once for every watch it is handed to; each watch then only picks its keys.
           let parsed: LogEntry[] | undefined;
           try {
@@ -131,6 +129,8 @@ export class ChangeTail {
           } catch {
             // An entry that does not parse: the watches read the log, which reports it.
           }
+          const revisions = parsed?.map((e) => e.revision) ?? entries.map((e) => entryRevision(e[0]));
+          this.#last = revisions[revisions.length - 1]!;
           // One entry per revision, so a run that starts right after the last one and has no
           // epoch marker is complete: watches take it as it is. Anything else (a restart's
           // marker, a gap, an entry that does not parse) sends them to the log, which says what
