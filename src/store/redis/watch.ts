@@ -140,7 +140,7 @@ export class ChangeTail {
             revisions[0] === after + 1 &&
             revisions.every((r, i) => i === 0 || r === revisions[i - 1]! + 1) &&
             parsed.every((e) => e.changes !== false);
-          this.#wakeAll(complete ? { after, entries: parsed!, revisions } : undefined);
+          this.#wakeAll(complete ? { after, entries: parsed! } : undefined);
         } catch {
           if (this.#closed) return;
           // The watches see the failure themselves when they read; this only waits to retry.
@@ -169,7 +169,6 @@ export class ChangeTail {
 export interface TailDelivery {
   readonly after: number;
   readonly entries: readonly LogEntry[];
-  readonly revisions: readonly number[];
 }
 
 /** A subscriber of the tail: given entries, or nothing (the log may have more: read it). */
@@ -239,16 +238,17 @@ async function* iterate(
     if (started && !dirty && delivery !== undefined && delivery.after <= reach) {
       let woken = false;
       try {
-        delivery.revisions.forEach((r, i) => {
-          if (r <= reach) return;
-          const events = entryEvents(delivery.entries[i]!, match);
+        for (const entry of delivery.entries) {
+          const r = entry.revision;
+          if (r <= reach) continue;
+          const events = entryEvents(entry, match);
           if (events.length === 0 && pending.revisions.length === 0) quietTo = r;
           else {
             pending.events.push(events);
             pending.revisions.push(r);
             woken = true;
           }
-        });
+        }
       } catch {
         // An entry that does not decode: the log read reports it to the consumer.
         dirty = true;
