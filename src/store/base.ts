@@ -5,8 +5,10 @@
  */
 import { invalidArgument } from '../errors.js';
 import { closedError } from './errors.js';
+import { followWatch } from './follow.js';
 import { compareKeys } from './keys.js';
 import type {
+  FollowOptions,
   GetOp,
   GetResult,
   Key,
@@ -21,6 +23,7 @@ import type {
   TxnResponse,
   Value,
   WatchBatch,
+  WatchListener,
   WatchOptions,
   Op,
 } from './types.js';
@@ -29,6 +32,7 @@ import {
   checkInteger,
   checkKey,
   checkLeaseId,
+  checkListener,
   checkSignal,
   checkTtl,
   checkTxn,
@@ -220,13 +224,33 @@ export abstract class StoreBase implements Store {
   }
 
   watch(key: Key, options: WatchOptions = {}): AsyncIterable<WatchBatch> {
+    this.#checkWatch(key, options);
+    checkSignal(options.signal, 'options.signal');
+    return this.doWatch(key, options.prefix === true, options.fromRevision, options.signal);
+  }
+
+  follow(key: Key, options: FollowOptions, listener: WatchListener): () => void {
+    this.#checkWatch(key, options);
+    checkListener(listener);
+    return this.doFollow(key, options.prefix === true, options.fromRevision, listener);
+  }
+
+  #checkWatch(key: Key, options: FollowOptions): void {
     this.assertOpen();
     if (options === null || typeof options !== 'object')
       throw invalidArgument('options', 'must be an object');
     checkKey(key, this.capabilities, 'key', options.prefix === true);
     if (options.fromRevision !== undefined) checkInteger(options.fromRevision, 'options.fromRevision', 1);
-    checkSignal(options.signal, 'options.signal');
-    return this.doWatch(key, options.prefix === true, options.fromRevision, options.signal);
+  }
+
+  /** {@link Store.follow}, arguments checked: by default the backend's watch, iterated. */
+  protected doFollow(
+    key: string,
+    prefix: boolean,
+    fromRevision: number | undefined,
+    listener: WatchListener,
+  ): () => void {
+    return followWatch((signal) => this.doWatch(key, prefix, fromRevision, signal), listener);
   }
 
   async compact(revision: number): Promise<void> {

@@ -7,7 +7,7 @@
 import { abortedError } from '../errors.js';
 import { StoreBase } from './base.js';
 import { closedError } from './errors.js';
-import type { WatchBatch, WatchEvent } from './types.js';
+import type { WatchBatch, WatchEvent, WatchListener } from './types.js';
 import { Watchers } from './watchers.js';
 
 /** A backend's ordered log of changes. */
@@ -54,55 +54,142 @@ export function watchChangeLog(
 ): AsyncIterable<WatchBatch> {
   const start = fromRevision === undefined ? log.currentRevision() : fromRevision - 1;
   return {
-    [Symbol.asyncIterator]: () => iterate(log, key, prefix, start, signal, isClosed),
+    [Symbol.asyncIterator]: () => iterate(() => new LogCursor(log, key, prefix, start), signal, isClosed),
   };
 }
 
-async function* iterate(
+/**
+ * {@link Store.follow} over a {@link ChangeLog}: the batches {@link watchChangeLog} would yield,
+ * read when the log says there may be some and handed to the listener in a microtask, with no
+ * iterator, promise or signal per watch.
+ */
+export function followChangeLog(
   log: ChangeLog,
   key: string,
   prefix: boolean,
-  start: number,
+  fromRevision: number | undefined,
+  listener: WatchListener,
+  isClosed: () => boolean,
+): () => void {
+  const cursor = new LogCursor(
+    log,
+    key,
+    prefix,
+    fromRevision === undefined ? log.currentRevision() : fromRevision - 1,
+  );
+  let ended = false;
+  let scheduled = false;
+  const end = () => {
+    ended = true;
+    cursor.close();
+  };
+  const run = () => {
+    scheduled = false;
+    while (!ended) {
+      let batch: WatchBatch | undefined | null;
+      try {
+        if (isClosed()) throw closedError();
+        batch = cursor.read();
+      } catch (err) {
+        end();
+        return listener.error(err);
+      }
+      if (batch === null) return;
+      if (batch !== undefined) listener.batch(batch);
+    }
+  };
+  cursor.onWake = () => {
+    if (scheduled || ended) return;
+    scheduled = true;
+    queueMicrotask(run);
+  };
+  if (cursor.dirty) cursor.onWake();
+  return end;
+}
+
+/**
+ * One watch's place in a {@link ChangeLog}: the last revision it delivered, and whether the log
+ * may hold more for it. A slow consumer therefore costs no memory: it reads later.
+ */
+class LogCursor {
+  /** Called when the log may hold something new for this watch (it is then {@link dirty}). */
+  onWake: (() => void) | undefined;
+  readonly #log: ChangeLog;
+  readonly #key: string;
+  readonly #prefix: boolean;
+  readonly #unsubscribe: () => void;
+  #cursor: number;
+  #dirty = true;
+
+  constructor(log: ChangeLog, key: string, prefix: boolean, start: number) {
+    this.#log = log;
+    this.#key = key;
+    this.#prefix = prefix;
+    this.#cursor = start;
+    let woken = false;
+    this.#unsubscribe = log.subscribe(key, prefix, (quietUpTo) => {
+      // A waiting watch skips what the log promises holds nothing for it: its next read is short,
+      // and it does not fall behind compaction while its key stays quiet.
+      if (!this.#dirty && quietUpTo !== undefined && quietUpTo > this.#cursor) this.#cursor = quietUpTo;
+      this.#dirty = true;
+      woken = true;
+      this.onWake?.();
+    });
+    // Nothing was dispatched past the cursor and every later change wakes this watch: its first
+    // read would find nothing (a lock's watch of its own key, just written, saves a read).
+    const dispatched = log.dispatchedUpTo?.();
+    if (!woken && dispatched !== undefined && dispatched <= start) this.#dirty = false;
+  }
+
+  /** Whether the log may hold something for this watch that it has not read. */
+  get dirty(): boolean {
+    return this.#dirty;
+  }
+
+  /**
+   * Reads the log once after the cursor: the batch of this watch's events (undefined when the read
+   * found none for it); null when there is nothing to read until the next wake.
+   * @throws TENURE_COMPACTED when the log no longer holds the revisions after the cursor.
+   */
+  read(): WatchBatch | undefined | null {
+    if (!this.#dirty) return null;
+    this.#dirty = false;
+    const { events, upTo, more } = this.#log.readChanges(this.#cursor, this.#key, this.#prefix);
+    this.#cursor = Math.max(this.#cursor, upTo);
+    this.#dirty = more;
+    return events.length > 0 ? { events, revision: upTo } : undefined;
+  }
+
+  close(): void {
+    this.onWake = undefined;
+    this.#unsubscribe();
+  }
+}
+
+/** The watch's iterator; it subscribes when iteration begins, and unsubscribes when it ends. */
+async function* iterate(
+  open: () => LogCursor,
   signal: AbortSignal | undefined,
   isClosed: () => boolean,
 ): AsyncGenerator<WatchBatch, void, undefined> {
-  let cursor = start;
-  let dirty = true;
-  let woken = false;
+  const cursor = open();
   let wake: (() => void) | undefined;
-  const notify = (quietUpTo?: number) => {
-    // A waiting watch skips what the log promises holds nothing for it: its next read is short,
-    // and it does not fall behind compaction while its key stays quiet.
-    if (!dirty && quietUpTo !== undefined && quietUpTo > cursor) cursor = quietUpTo;
-    dirty = true;
-    woken = true;
-    wake?.();
-  };
-  const unsubscribe = log.subscribe(key, prefix, notify);
-  // Nothing was dispatched past the cursor and every later change wakes this watch: its first
-  // read would find nothing (a lock's watch of its own key, just written, saves a read).
-  const dispatched = log.dispatchedUpTo?.();
-  if (!woken && dispatched !== undefined && dispatched <= cursor) dirty = false;
-  const onAbort = () => notify();
-  signal?.addEventListener('abort', onAbort);
+  const onWake = () => wake?.();
+  cursor.onWake = onWake;
+  signal?.addEventListener('abort', onWake);
   try {
     for (;;) {
       if (signal?.aborted) throw abortedError(signal, 'the watch');
       if (isClosed()) throw closedError();
-      if (dirty) {
-        dirty = false;
-        const { events, upTo, more } = log.readChanges(cursor, key, prefix);
-        cursor = Math.max(cursor, upTo);
-        dirty = more;
-        if (events.length > 0) yield { events, revision: upTo };
-        continue;
-      }
-      await new Promise<void>((resolve) => (wake = resolve));
-      wake = undefined;
+      const batch = cursor.read();
+      if (batch === null) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      } else if (batch !== undefined) yield batch;
     }
   } finally {
-    unsubscribe();
-    signal?.removeEventListener('abort', onAbort);
+    cursor.close();
+    signal?.removeEventListener('abort', onWake);
   }
 }
 
@@ -248,5 +335,14 @@ export abstract class ChangeLogStore extends StoreBase implements ChangeLog {
     signal: AbortSignal | undefined,
   ): AsyncIterable<WatchBatch> {
     return watchChangeLog(this, key, prefix, fromRevision, signal, () => this.closed);
+  }
+
+  protected override doFollow(
+    key: string,
+    prefix: boolean,
+    fromRevision: number | undefined,
+    listener: WatchListener,
+  ): () => void {
+    return followChangeLog(this, key, prefix, fromRevision, listener, () => this.closed);
   }
 }

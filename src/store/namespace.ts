@@ -6,6 +6,7 @@
 import { invalidArgument } from '../errors.js';
 import type {
   Compare,
+  FollowOptions,
   Key,
   KeyValue,
   Lease,
@@ -19,9 +20,11 @@ import type {
   TxnResponse,
   Value,
   WatchBatch,
+  WatchListener,
   WatchOptions,
 } from './types.js';
-import { checkKey } from './validate.js';
+import { followOn } from './follow.js';
+import { checkKey, checkListener } from './validate.js';
 
 /**
  * Returns a view of `store` in which every key is silently prefixed with `namespace`. Keys
@@ -140,6 +143,17 @@ class NamespacedStore implements Store {
         }
       },
     };
+  }
+
+  follow(key: Key, options: FollowOptions, listener: WatchListener): () => void {
+    if (!options?.prefix) checkKey(key, this.capabilities);
+    checkListener(listener);
+    const out = this.#out;
+    return followOn(this.#inner, this.#in(key, 'key'), options, {
+      batch: (batch) =>
+        listener.batch({ ...batch, events: batch.events.map((e) => ({ type: e.type, kv: out(e.kv) })) }),
+      error: (err) => listener.error(err),
+    });
   }
 
   compact(revision: number): Promise<void> {

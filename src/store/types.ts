@@ -190,6 +190,23 @@ export interface WatchOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Options of {@link Store.follow}: those of a watch, without the signal (the returned function ends it). */
+export type FollowOptions = Omit<WatchOptions, 'signal'>;
+
+/**
+ * What {@link Store.follow} calls. The store calls it outside its own call stack (never from
+ * inside `follow` or the call that wrote), one call at a time; it must not throw.
+ */
+export interface WatchListener {
+  /** The next batch: the batches a watch of the same key and options would yield, in order. */
+  batch(batch: WatchBatch): void;
+  /**
+   * The follow ended with `err`: what the watch's iterator would reject with (TENURE_COMPACTED,
+   * TENURE_CLOSED, TENURE_UNAVAILABLE, ...). Nothing is called after it.
+   */
+  error(err: unknown): void;
+}
+
 /** Options of {@link Store.range}. */
 export interface RangeOptions {
   /** At most this many keys; 0 means no limit. @default 0 */
@@ -287,6 +304,17 @@ export interface Store {
 
   /** Watches a key or prefix. Iterate with `for await`; end with the signal or by breaking. */
   watch(key: Key, options?: WatchOptions): AsyncIterable<WatchBatch>;
+  /**
+   * Watches a key or prefix through callbacks: the events of {@link Store.watch} with the same
+   * options, in the same batches and order, and its errors as `listener.error` (which ends it).
+   * The returned function ends it at once and is idempotent; nothing is delivered after it.
+   *
+   * Optional: recipes fall back to `watch()` where a store lacks it. It is for the watches that
+   * almost never see an event, such as a lock holder's watch of its own key: on an embedded store,
+   * an iterator with its signal and promises costs more than the write that took the lock.
+   * @throws TENURE_INVALID_ARGUMENT for a bad key or option, TENURE_CLOSED on a closed store.
+   */
+  follow?(key: Key, options: FollowOptions, listener: WatchListener): () => void;
   /** Discards change history at and below `revision`; watches from there fail with TENURE_COMPACTED. */
   compact(revision: number): Promise<void>;
 

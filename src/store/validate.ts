@@ -3,7 +3,7 @@
  * way: a TENURE_INVALID_ARGUMENT error that names the argument and the accepted range.
  */
 import { invalidArgument } from '../errors.js';
-import type { Compare, Op, StoreCapabilities, TxnRequest, Value } from './types.js';
+import type { Compare, Op, StoreCapabilities, TxnRequest, Value, WatchListener } from './types.js';
 
 /** UTF-8 byte length of a string without allocating. */
 export function utf8Length(s: string): number {
@@ -103,6 +103,13 @@ export function checkTtl(ttlMs: unknown, caps: StoreCapabilities, name = 'ttlMs'
 export function checkSignal(signal: unknown, name = 'signal'): asserts signal is AbortSignal | undefined {
   if (signal !== undefined && !(signal instanceof AbortSignal))
     throw invalidArgument(name, 'must be an AbortSignal');
+}
+
+/** Checks a {@link WatchListener} argument. */
+export function checkListener(listener: unknown, name = 'listener'): asserts listener is WatchListener {
+  const l = listener as Partial<WatchListener> | null;
+  if (l === null || typeof l !== 'object' || typeof l.batch !== 'function' || typeof l.error !== 'function')
+    throw invalidArgument(name, 'must be an object with batch and error functions');
 }
 
 function checkCompare(c: Compare, caps: StoreCapabilities, at: string): void {

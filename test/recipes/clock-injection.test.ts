@@ -16,7 +16,7 @@ import { Mutex } from '../../src/recipes/coordination/mutex.js';
 import { Session } from '../../src/recipes/coordination/session.js';
 import { ShardRouter } from '../../src/recipes/fleet/shard-router.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
-import type { Store, WatchBatch } from '../../src/store/types.js';
+import type { Store, WatchBatch, WatchListener } from '../../src/store/types.js';
 import { eventually, sleep } from '../helpers/async.js';
 
 /** Longer than every backoff under test (20 ms, 100 ms), in real time. */
@@ -25,8 +25,8 @@ const REAL_WAIT_MS = 250;
 const unavailable = () => new TenureError('TENURE_UNAVAILABLE', 'the store is down (injected)');
 
 /**
- * A view of `store` that counts every call by method name, and whose watches of keys that
- * `failWatch` selects fail (with TENURE_UNAVAILABLE) while `failing` is set.
+ * A view of `store` that counts every call by method name, and whose watches (iterated or followed)
+ * of keys that `failWatch` selects fail (with TENURE_UNAVAILABLE) while `failing` is set.
  */
 function instrumented(store: Store, failWatch: (key: string) => boolean = () => false) {
   const calls = new Map<string, number>();
@@ -39,12 +39,17 @@ function instrumented(store: Store, failWatch: (key: string) => boolean = () => 
       const name = String(prop);
       return (...args: unknown[]) => {
         calls.set(name, (calls.get(name) ?? 0) + 1);
-        if (name === 'watch') {
+        if (name === 'watch' || name === 'follow') {
           watched.push(String(args[0]));
-          if (state.failing && failWatch(String(args[0])))
-            return {
-              [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(unavailable()) }),
-            } satisfies AsyncIterable<WatchBatch>;
+          if (state.failing && failWatch(String(args[0]))) {
+            if (name === 'watch')
+              return {
+                [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(unavailable()) }),
+              } satisfies AsyncIterable<WatchBatch>;
+            const listener = args[2] as WatchListener;
+            queueMicrotask(() => listener.error(unavailable()));
+            return () => {};
+          }
         }
         return (v as (...a: unknown[]) => unknown).apply(target, args);
       };

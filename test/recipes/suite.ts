@@ -250,6 +250,28 @@ export function recipeSuite(name: string, harness: RecipeHarness): void {
         await lock2.unlock();
       });
 
+      it('a holder whose key someone else deletes is lost at once, signal read or not; other writes leave it held', async () => {
+        const name = fresh('mutex');
+        const s1 = await session();
+        const read = await new Mutex(s1, `${name}-a`).lock();
+        const signal = read.signal; // read before the loss
+        const unread = await new Mutex(s1, `${name}-b`).lock();
+        // Negative control: writes next to the keys, and a rewrite of another lock's key, lose nothing.
+        await store.put(`${read.key}x`, 'neighbour');
+        await store.put(`${unread.key}/child`, 'neighbour');
+        await sleep(200);
+        expect([read.status, unread.status, signal.aborted]).toEqual(['held', 'held', false]);
+        await store.delete(read.key);
+        await store.delete(unread.key);
+        await eventually(() => read.status === 'lost' && unread.status === 'lost');
+        expect(signal.aborted).toBe(true);
+        expect((signal.reason as TenureError).code).toBe('TENURE_LOCK_LOST');
+        expect(await codeOf(async () => unread.throwIfLost())).toBe('TENURE_LOCK_LOST');
+        expect((unread.signal.reason as TenureError).code).toBe('TENURE_LOCK_LOST');
+        await store.delete(`${read.key}x`);
+        await store.delete(`${unread.key}/child`);
+      });
+
       it("wakes exactly one waiter per unlock (no herd): counted per waiter, and in the store's watch reads", async () => {
         const name = fresh('mutex');
         const waitersCount = 40;
@@ -265,10 +287,10 @@ export function recipeSuite(name: string, harness: RecipeHarness): void {
               // Getters run against the real store: they may read its private fields.
               const v = Reflect.get(target, prop, target);
               if (typeof v !== 'function') return v;
-              if (['get', 'range', 'txn', 'watch'].includes(String(prop)))
+              if (['get', 'range', 'txn', 'watch', 'follow'].includes(String(prop)))
                 return (...args: unknown[]) => {
                   calls[i]!++;
-                  if (prop === 'watch') watched[i]!.push(String(args[0]));
+                  if (prop === 'watch' || prop === 'follow') watched[i]!.push(String(args[0]));
                   return v.apply(target, args);
                 };
               return v.bind(target);

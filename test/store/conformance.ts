@@ -5,8 +5,10 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withNamespace } from '../../src/store/namespace.js';
-import type { KeyValue, Store, WatchBatch, WatchEvent } from '../../src/store/types.js';
-import { codeOf, sleep } from '../helpers/async.js';
+import type { TenureError } from '../../src/errors.js';
+import { followOn } from '../../src/store/follow.js';
+import type { FollowOptions, KeyValue, Store, WatchBatch, WatchEvent } from '../../src/store/types.js';
+import { codeOf, eventually, sleep } from '../helpers/async.js';
 
 /** How a backend is plugged into the suite. */
 export interface StoreHarness {
@@ -56,6 +58,29 @@ async function collect(
   } finally {
     await it.return?.();
   }
+}
+
+/** Follows `key` into arrays; `until(rev)` waits for a batch at or past `rev`. */
+function following(s: Store, key: string, options: FollowOptions) {
+  const batches: WatchBatch[] = [];
+  const errors: unknown[] = [];
+  let inFollow = true;
+  let calledInside = false;
+  const stop = followOn(s, key, options, {
+    batch: (b) => {
+      calledInside ||= inFollow;
+      batches.push(b);
+    },
+    error: (err) => {
+      calledInside ||= inFollow;
+      errors.push(err);
+    },
+  });
+  inFollow = false;
+  const events = () => batches.flatMap((b) => b.events);
+  const until = (rev: number) =>
+    eventually(() => batches.some((b) => b.revision >= rev) || events().some((e) => e.kv.modRevision >= rev));
+  return { batches, errors, events, stop, until, calledInside: () => calledInside };
 }
 
 export function conformance(name: string, harness: StoreHarness): void {
@@ -499,6 +524,76 @@ export function conformance(name: string, harness: StoreHarness): void {
       });
     });
 
+    describe('follow', () => {
+      it('delivers what a watch of the same key and options yields, and nothing after it is stopped', async () => {
+        const p = fresh();
+        const start = (await store.revision()) + 1;
+        for (let i = 0; i < 12; i++) {
+          if (i % 4 === 3) await store.delete(`${p}k${i - 1}`);
+          else await store.put(`${p}k${i}`, `v${i}`);
+        }
+        const end = await store.revision();
+        const f = following(store, p, { prefix: true, fromRevision: start });
+        const watched = await collect(store.watch(p, { prefix: true, fromRevision: start }), end);
+        await f.until(end);
+        const shape = (e: WatchEvent) => [e.type, e.kv.key, text(e.kv), e.kv.modRevision];
+        expect(f.events().map(shape)).toEqual(watched.map(shape));
+        // Live: a later write arrives (so the silence below is the stop, not a dead follow).
+        const live = await store.put(`${p}live`, 'x');
+        await f.until(live);
+        expect(f.events().at(-1)?.kv.modRevision).toBe(live);
+        f.stop();
+        f.stop();
+        const seen = f.batches.length;
+        await store.put(`${p}after`, 'y');
+        await sleep(150);
+        expect(f.batches.length).toBe(seen);
+        expect(f.errors).toEqual([]);
+        expect(f.calledInside()).toBe(false);
+      });
+
+      it('a compacted start ends it once with TENURE_COMPACTED', async () => {
+        const p = fresh();
+        const r1 = await store.put(`${p}a`, '1');
+        await store.put(`${p}a`, '2');
+        await store.compact(r1 + 1);
+        const f = following(store, `${p}a`, { fromRevision: r1 });
+        await eventually(() => f.errors.length > 0);
+        await sleep(50);
+        expect(f.errors.map((e) => (e as TenureError).code)).toEqual(['TENURE_COMPACTED']);
+        expect(f.batches).toEqual([]);
+        expect(f.calledInside()).toBe(false);
+      });
+
+      it('closing the store ends every follow once with TENURE_CLOSED; a closed store refuses to follow', async () => {
+        const s = await harness.open();
+        const a = following(s, 'f/a', {});
+        const b = following(s, 'f/', { prefix: true });
+        await sleep(10);
+        await s.close();
+        await eventually(() => a.errors.length > 0 && b.errors.length > 0);
+        await sleep(50);
+        for (const f of [a, b])
+          expect(f.errors.map((e) => (e as TenureError).code)).toEqual(['TENURE_CLOSED']);
+        expect(await codeOf(async () => followOn(s, 'f/a', {}, { batch() {}, error() {} }))).toBe(
+          'TENURE_CLOSED',
+        );
+      });
+
+      it('rejects a bad listener or key at once with TENURE_INVALID_ARGUMENT', async () => {
+        // Optional in the contract; every store tenure ships has its own.
+        const follow = store.follow?.bind(store);
+        expect(follow).toBeTypeOf('function');
+        for (const listener of [null, {}, { batch() {} }, { batch: 1, error() {} }])
+          expect(await codeOf(async () => follow!('k', {}, listener as never))).toBe(
+            'TENURE_INVALID_ARGUMENT',
+          );
+        expect(await codeOf(async () => followOn(store, '', {}, { batch() {}, error() {} }))).toBe(
+          'TENURE_INVALID_ARGUMENT',
+        );
+      });
+    });
+
     describe('namespaces', () => {
       it('two namespaces over one store never see each other', async () => {
         const p = fresh();
@@ -516,6 +611,10 @@ export function conformance(name: string, harness: StoreHarness): void {
         expect((await b.range('')).kvs).toEqual([]);
         const events = await collect(watchA, await store.revision());
         expect(events.map((e) => [e.type, e.kv.key])).toEqual([['put', 'y']]);
+        const followA = following(a, '', { prefix: true, fromRevision: from });
+        await followA.until(await store.revision());
+        expect(followA.events().map((e) => [e.type, e.kv.key])).toEqual([['put', 'y']]);
+        followA.stop();
         const t = await a.txn({
           compare: [{ key: 'leader', target: 'value', op: '=', value: 'A' }],
           success: [{ type: 'get', key: '', prefix: true }],

@@ -5,6 +5,7 @@
  */
 import { TenureError, isTenureError } from '../../errors.js';
 import { sleep } from '../../sleep.js';
+import { followOn } from '../../store/follow.js';
 import { onAbort, removeKey, type Ticket } from './queue.js';
 import type { Session } from './session.js';
 
@@ -27,11 +28,14 @@ export class Holding {
   readonly token: number;
   readonly #session: Session;
   readonly #what: string;
-  readonly #ac = new AbortController();
-  readonly #fromRevision: number;
+  /** Created when `signal` is first read: most holds are closed without anyone reading it. */
+  #ac: AbortController | undefined;
+  /** Why it is no longer held; for a release, made when first asked for (see #endReason). */
+  #reason: unknown;
   readonly #lostCode: LostCode;
   #status: HoldingStatus = 'held';
-  #watching = false;
+  /** Ends the watch of the key. */
+  #stopWatch: (() => void) | undefined;
   #releasing: Promise<void> | undefined;
   readonly #onSessionEnd = () => this.#lose(this.#session.signal.reason);
   /** Removes #onSessionEnd from the session's signal (one shared listener per signal: queue.ts). */
@@ -55,12 +59,11 @@ export class Holding {
     this.key = ticket.key;
     this.token = ticket.createRevision;
     this.#what = what;
-    this.#fromRevision = readRevision + 1;
     this.#offSessionEnd = onAbort(session.signal, this.#onSessionEnd);
 
     // Started here, not on first read of `signal`: a getter has no side effects (CONVENTIONS 13),
     // and a hold whose key someone else deletes is lost whether or not its signal was read.
-    this.#watchKey();
+    this.#watchKey(readRevision + 1);
   }
 
   /** The session this is held under. */
@@ -90,7 +93,18 @@ export class Holding {
    * fencing token: fencing is the guard that holds.
    */
   get signal(): AbortSignal {
+    if (this.#ac === undefined) {
+      // Made on first read (not an observable effect): a hold that is no longer held hands out a
+      // signal that has already aborted, with the same reason the other would have had.
+      this.#ac = new AbortController();
+      if (this.#status !== 'held') this.#ac.abort(this.#endReason());
+    }
     return this.#ac.signal;
+  }
+
+  /** Why it is no longer held: the loss's reason, or for a release TENURE_CLOSED. */
+  #endReason(): unknown {
+    return (this.#reason ??= new TenureError('TENURE_CLOSED', `${this.#what} was released`));
   }
 
   /**
@@ -105,51 +119,69 @@ export class Holding {
   #lose(reason: unknown): void {
     if (this.#status !== 'held') return;
     this.#status = 'lost';
-    this.#ac.abort(reason);
+    this.#reason = reason;
+    this.#ac?.abort(reason);
+    this.#end();
+  }
+
+  /** Stops what a held hold runs: the watch of its key and the session's listener. */
+  #end(): void {
+    this.#stopWatch?.();
+    this.#stopWatch = undefined;
     this.#offSessionEnd();
   }
 
-  /** Watches the key so the signal aborts if someone else deletes it. Started by the constructor. */
-  #watchKey(): void {
-    if (this.#watching || this.#status !== 'held') return;
-    this.#watching = true;
-    void (async () => {
-      let from = this.#fromRevision;
-      while (this.#status === 'held') {
-        try {
-          for await (const batch of this.#session.store.watch(this.key, {
-            fromRevision: from,
-            signal: this.#ac.signal,
-          })) {
+  /**
+   * Watches the key from `from` on, so the hold is lost if someone else deletes it. Started by the
+   * constructor; a failed watch starts again where it stopped.
+   */
+  #watchKey(from: number): void {
+    if (this.#status !== 'held') return;
+    const key = this.key;
+    try {
+      this.#stopWatch = followOn(
+        this.#session.store,
+        key,
+        { fromRevision: from },
+        {
+          batch: (batch) => {
             for (const e of batch.events) {
               from = e.kv.modRevision + 1;
               if (e.type === 'delete')
                 return this.#lose(
                   new TenureError(
                     'TENURE_LOCK_LOST',
-                    `${this.#what} lost: its key ${this.key} was deleted from the store`,
+                    `${this.#what} lost: its key ${key} was deleted from the store`,
                   ),
                 );
             }
-          }
-        } catch (err) {
-          if (this.#status !== 'held') return;
-          if (isTenureError(err, 'TENURE_COMPACTED')) {
-            // History is gone: check the key itself.
-            const kv = await this.#session.store.get(this.key).catch(() => null);
-            if (kv === undefined || (kv !== null && kv.createRevision !== this.token))
-              return this.#lose(
-                new TenureError('TENURE_LOCK_LOST', `${this.#what} lost: its key ${this.key} is gone`),
-              );
-            from = (await this.#session.store.revision().catch(() => from - 1)) + 1;
-          } else if (isTenureError(err, 'TENURE_CLOSED')) {
-            return this.#lose(err);
-          } else {
-            await sleep(100, { clock: this.#session.clock, signal: this.#ac.signal });
-          }
-        }
-      }
-    })();
+          },
+          error: (err) => void this.#watchFailed(err, from),
+        },
+      );
+    } catch (err) {
+      void this.#watchFailed(err, from); // the store was closed: the hold is lost
+    }
+  }
+
+  async #watchFailed(err: unknown, from: number): Promise<void> {
+    this.#stopWatch = undefined;
+    if (this.#status !== 'held') return;
+    const store = this.#session.store;
+    if (isTenureError(err, 'TENURE_COMPACTED')) {
+      // History is gone: check the key itself.
+      const kv = await store.get(this.key).catch(() => null);
+      if (kv === undefined || (kv !== null && kv.createRevision !== this.token))
+        return this.#lose(
+          new TenureError('TENURE_LOCK_LOST', `${this.#what} lost: its key ${this.key} is gone`),
+        );
+      from = (await store.revision().catch(() => from - 1)) + 1;
+    } else if (isTenureError(err, 'TENURE_CLOSED')) {
+      return this.#lose(err);
+    } else {
+      await sleep(100, { clock: this.#session.clock, signal: this.signal });
+    }
+    this.#watchKey(from);
   }
 
   /**
@@ -171,7 +203,7 @@ export class Holding {
   throwIfLost(): void {
     this.#checkDeadline();
     if (this.#status === 'held') return;
-    const reason: unknown = this.#ac.signal.reason;
+    const reason = this.#endReason();
     const why = reason instanceof Error ? reason.message : 'it is not held';
     const next = this.#lostCode === 'TENURE_NOT_LEADER' ? 'campaign again' : 'lock again';
     throw new TenureError(
@@ -194,8 +226,8 @@ export class Holding {
     this.#checkDeadline();
     if (this.#status !== 'held') return (this.#releasing = Promise.resolve());
     this.#status = 'releasing';
-    this.#ac.abort(new TenureError('TENURE_CLOSED', `${this.#what} was released`));
-    this.#offSessionEnd();
+    this.#ac?.abort(this.#endReason());
+    this.#end();
     this.#releasing = removeKey(this.#session, this.key).then((confirmed) => {
       this.#status = confirmed ? 'released' : 'lost';
     });

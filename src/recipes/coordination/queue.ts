@@ -233,10 +233,10 @@ export async function enqueue(
       return reusable(session, layoutKey, { key, createRevision: own.createRevision, queue });
     } catch (err) {
       if (inUse) throw err; // not ours to remove
-      const retry = scope !== undefined && isTransient(err) && !scope.signal.aborted && session.alive;
+      const retry = scope !== undefined && isTransient(err) && !scope.aborted && session.alive;
       if (retry) {
         await backoff(session, scope, ++failures);
-        if (!scope.signal.aborted && session.alive) continue;
+        if (!scope.aborted && session.alive) continue;
       }
       // The put may have committed before the error reached us (etcd issue 21128): remove it.
       // Not awaited: while the store is unreachable that would hold the caller past its timeout;
@@ -354,12 +354,14 @@ export function onAbort(signal: AbortSignal, fn: () => void): () => void {
 }
 
 /**
- * Combines the caller's signal, the session's signal and a timeout into one signal whose reason
- * is the typed error the wait must reject with.
+ * Combines the caller's signal, the session's signal and a timeout into one end whose reason is
+ * the typed error the wait must reject with. Its `signal` is made when first read: a wait that
+ * never blocks (the lock was free) only asks {@link WaitScope.aborted}.
  */
 export class WaitScope {
-  readonly #ac = new AbortController();
-  readonly signal: AbortSignal = this.#ac.signal;
+  #ac: AbortController | undefined;
+  #aborted = false;
+  #reason: unknown;
   readonly #cleanup: (() => void)[] = [];
 
   constructor(
@@ -370,8 +372,8 @@ export class WaitScope {
   ) {
     const user = options.signal;
     const link = (s: AbortSignal, reason: () => unknown) => {
-      if (s.aborted) return this.#ac.abort(reason());
-      this.#cleanup.push(onAbort(s, () => this.#ac.abort(reason())));
+      if (s.aborted) return this.#abort(reason());
+      this.#cleanup.push(onAbort(s, () => this.#abort(reason())));
     };
     link(session.signal, () => session.signal.reason);
     if (user)
@@ -379,10 +381,10 @@ export class WaitScope {
         user,
         () => new TenureError('TENURE_ABORTED', `${what} was aborted by its signal`, { cause: user.reason }),
       );
-    if (options.timeoutMs !== undefined && !this.signal.aborted) {
+    if (options.timeoutMs !== undefined && !this.#aborted) {
       const timer: Timer = clock.setTimeout(
         () =>
-          this.#ac.abort(
+          this.#abort(
             new TenureError(
               'TENURE_TIMEOUT',
               `${what} timed out after ${options.timeoutMs} ms (options.timeoutMs)`,
@@ -394,8 +396,29 @@ export class WaitScope {
     }
   }
 
+  /** Whether the wait has ended (timeout, abort, session loss). */
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /** Aborts when the wait ends, with the typed error as its reason. */
+  get signal(): AbortSignal {
+    if (this.#ac === undefined) {
+      this.#ac = new AbortController();
+      if (this.#aborted) this.#ac.abort(this.#reason);
+    }
+    return this.#ac.signal;
+  }
+
+  #abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#ac?.abort(reason);
+  }
+
   throwIfAborted(): void {
-    if (this.signal.aborted) throw this.signal.reason;
+    if (this.#aborted) throw this.#reason;
   }
 
   dispose(): void {
