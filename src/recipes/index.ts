@@ -11,7 +11,7 @@ export { Mutex, MUTEX_DEFAULTS, type MutexOptions } from './coordination/mutex.j
 export { Semaphore } from './coordination/semaphore.js';
 export { RWLock } from './coordination/rwlock.js';
 export { Lock } from './coordination/lock.js';
-export type { HoldingStatus } from './coordination/holding.js';
+export { FOLLOW_DELAY_MS, type HoldingStatus } from './coordination/holding.js';
 export type { WaitOptions, Entry } from './coordination/queue.js';
 /** What `queue()` returns: decoded entries (owner, fencing token; a semaphore's permits, an rwlock's mode). */
 export type { QueueEntry } from './coordination/queue-layout.js';

@@ -12,6 +12,7 @@ import { TenureError } from '../../src/errors.js';
 import { Election } from '../../src/recipes/coordination/election.js';
 import { followPrefix } from '../../src/recipes/follow-prefix.js';
 import { Membership } from '../../src/recipes/fleet/membership.js';
+import { FOLLOW_DELAY_MS } from '../../src/recipes/coordination/holding.js';
 import { Mutex } from '../../src/recipes/coordination/mutex.js';
 import { Session } from '../../src/recipes/coordination/session.js';
 import { ShardRouter } from '../../src/recipes/fleet/shard-router.js';
@@ -128,7 +129,8 @@ describe('watch retries wait on the injected clock', () => {
     const session = await Session.create(t.store, { ttlMs: 3000, clock });
     try {
       const lock = await new Mutex(session, 'm1').lock();
-      expect(t.watchesOf(lock.key)).toBe(1); // started when the lock was handed out
+      await clock.advance(FOLLOW_DELAY_MS);
+      expect(t.watchesOf(lock.key)).toBe(1); // started FOLLOW_DELAY_MS after it was handed out
       await sleep(REAL_WAIT_MS);
       expect(t.watchesOf(lock.key)).toBe(1);
       await clock.advance(99);
@@ -138,6 +140,51 @@ describe('watch retries wait on the injected clock', () => {
       expect(t.watchesOf(lock.key)).toBe(2);
       // The retried watch works: deleting the key loses the lock.
       await base.delete(lock.key);
+      await eventually(() => lock.status === 'lost');
+      expect((lock.signal.reason as TenureError).code).toBe('TENURE_LOCK_LOST');
+    } finally {
+      await session.close();
+    }
+  });
+});
+
+describe('a hold follows its key from FOLLOW_DELAY_MS of the session clock after it is handed out', () => {
+  async function held() {
+    const clock = new ManualClock();
+    const base = new MemoryStore({ clock });
+    const t = instrumented(base);
+    const session = await Session.create(t.store, { ttlMs: 3000, clock });
+    return { clock, base, t, session };
+  }
+
+  it('starts at FOLLOW_DELAY_MS, not before, and not at all for a hold released sooner', async () => {
+    const { clock, t, session } = await held();
+    try {
+      const short = await new Mutex(session, 'short').lock();
+      const long = await new Mutex(session, 'long').lock();
+      void short.signal; // reading the signal starts nothing either
+      await sleep(REAL_WAIT_MS);
+      await clock.advance(FOLLOW_DELAY_MS - 1);
+      expect([t.watchesOf(short.key), t.watchesOf(long.key)]).toEqual([0, 0]);
+      await short.close();
+      await clock.advance(1);
+      expect([t.watchesOf(short.key), t.watchesOf(long.key)]).toEqual([0, 1]);
+      await clock.advance(10 * FOLLOW_DELAY_MS);
+      expect(t.watchesOf(short.key)).toBe(0);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it("a key deleted before the follow starts is still seen: the follow starts at the hold's revision", async () => {
+    const { clock, base, session } = await held();
+    try {
+      const lock = await new Mutex(session, 'm').lock();
+      await base.delete(lock.key);
+      await base.put('unrelated', 'x');
+      await sleep(REAL_WAIT_MS);
+      expect(lock.status).toBe('held'); // not followed yet
+      await clock.advance(FOLLOW_DELAY_MS);
       await eventually(() => lock.status === 'lost');
       expect((lock.signal.reason as TenureError).code).toBe('TENURE_LOCK_LOST');
     } finally {

@@ -5,6 +5,7 @@
  */
 import { TenureError, isTenureError } from '../../errors.js';
 import { sleep } from '../../sleep.js';
+import type { Timer } from '../../clock.js';
 import { followOn } from '../../store/follow.js';
 import { onAbort, removeKey, type Ticket } from './queue.js';
 import type { Session } from './session.js';
@@ -16,6 +17,15 @@ import type { Session } from './session.js';
  * - `lost`: the session expired or the key was deleted by someone else.
  */
 export type HoldingStatus = 'held' | 'releasing' | 'released' | 'lost';
+
+/**
+ * How long after a hold is handed out it starts following its key (from the revision it was
+ * handed out at, so nothing is missed): a hold released sooner never pays for the watch, which on
+ * every backend cost more than the writes of a short lock cycle. A deletion of the key by someone
+ * else is seen this much later at most; the session's expiry is not watched this way (its own
+ * timer aborts the hold at the deadline), nor is safety (fencing tokens).
+ */
+export const FOLLOW_DELAY_MS = 50;
 
 /** The code {@link Holding.throwIfLost} throws: what "not held" means for this kind of hold. */
 export type LostCode = 'TENURE_LOCK_LOST' | 'TENURE_NOT_LEADER';
@@ -36,6 +46,8 @@ export class Holding {
   #status: HoldingStatus = 'held';
   /** Ends the watch of the key. */
   #stopWatch: (() => void) | undefined;
+  /** Starts the watch of the key, FOLLOW_DELAY_MS after the hold was handed out. */
+  #followTimer: Timer | undefined;
   #releasing: Promise<void> | undefined;
   readonly #onSessionEnd = () => this.#lose(this.#session.signal.reason);
   /** Removes #onSessionEnd from the session's signal (one shared listener per signal: queue.ts). */
@@ -61,9 +73,14 @@ export class Holding {
     this.#what = what;
     this.#offSessionEnd = onAbort(session.signal, this.#onSessionEnd);
 
-    // Started here, not on first read of `signal`: a getter has no side effects (CONVENTIONS 13),
-    // and a hold whose key someone else deletes is lost whether or not its signal was read.
-    this.#watchKey(readRevision + 1);
+    // Scheduled here, not on first read of `signal`: a getter has no side effects (CONVENTIONS
+    // 13), and a hold whose key someone else deletes is lost whether or not its signal was read.
+    this.#followTimer = session.clock
+      .setTimeout(() => {
+        this.#followTimer = undefined;
+        this.#watchKey(readRevision + 1);
+      }, FOLLOW_DELAY_MS)
+      .unref();
   }
 
   /** The session this is held under. */
@@ -84,8 +101,8 @@ export class Holding {
 
   /**
    * Aborts when the hold is lost (session expired: TENURE_SESSION_EXPIRED; key deleted:
-   * TENURE_LOCK_LOST) or released (TENURE_CLOSED). Reading it changes nothing: the watch on the
-   * key runs from the moment the hold was handed out.
+   * TENURE_LOCK_LOST) or released (TENURE_CLOSED). Reading it changes nothing: the key is
+   * followed from the revision the hold was handed out at, starting {@link FOLLOW_DELAY_MS} after.
    *
    * The signal can lag: after a pause (SIGSTOP, a VM pause, a long GC) the process can run code
    * before the timer that aborts it fires. Before an external effect call
@@ -126,6 +143,8 @@ export class Holding {
 
   /** Stops what a held hold runs: the watch of its key and the session's listener. */
   #end(): void {
+    if (this.#followTimer !== undefined) this.#session.clock.clearTimeout(this.#followTimer);
+    this.#followTimer = undefined;
     this.#stopWatch?.();
     this.#stopWatch = undefined;
     this.#offSessionEnd();
@@ -133,7 +152,7 @@ export class Holding {
 
   /**
    * Watches the key from `from` on, so the hold is lost if someone else deletes it. Started by the
-   * constructor; a failed watch starts again where it stopped.
+   * constructor's timer; a failed watch starts again where it stopped.
    */
   #watchKey(from: number): void {
     if (this.#status !== 'held') return;
