@@ -18,8 +18,35 @@ export function followOn(
   options: FollowOptions,
   listener: WatchListener,
 ): () => void {
-  if (store.follow !== undefined) return store.follow(key, options, listener);
-  return followWatch((signal) => store.watch(key, { ...options, signal }), listener);
+  if (store.follow === undefined)
+    return followWatch((signal) => store.watch(key, { ...options, signal }), listener);
+  const stop = store.follow(key, options, listener) as unknown;
+  if (typeof stop === 'function') return stop as () => void;
+  return brokenFollow(stop, listener);
+}
+
+/**
+ * A follow whose store returned no stop function: a wrapper that made every method async (a
+ * proxy, an instrumented store) returns a promise, and a rejected one is how such a wrapper says
+ * the store is unreachable. Its outcome ends the follow through `listener.error`, as a watch's
+ * failure would, unless the caller stopped it first; nothing is left unhandled.
+ */
+function brokenFollow(returned: unknown, listener: WatchListener): () => void {
+  let stopped = false;
+  const end = (err: unknown) => {
+    if (!stopped) listener.error(err);
+    stopped = true;
+  };
+  const broken = () =>
+    new TenureError('TENURE_UNAVAILABLE', "the store's follow() returned no function to stop it", {
+      details: { returned: typeof returned },
+    });
+  if (typeof (returned as PromiseLike<unknown> | null)?.then === 'function')
+    (returned as PromiseLike<unknown>).then(() => end(broken()), end);
+  else queueMicrotask(() => end(broken()));
+  return () => {
+    stopped = true;
+  };
 }
 
 /**
