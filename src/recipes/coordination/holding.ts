@@ -7,6 +7,7 @@ import { TenureError, isTenureError } from '../../errors.js';
 import { sleep } from '../../sleep.js';
 import type { Timer } from '../../clock.js';
 import { followOn } from '../../store/follow.js';
+import { LazyEnd } from './lazy-end.js';
 import { onAbort, removeKey, type Ticket } from './queue.js';
 import type { Session } from './session.js';
 
@@ -38,10 +39,8 @@ export class Holding {
   readonly token: number;
   readonly #session: Session;
   readonly #what: string;
-  /** Created when `signal` is first read: most holds are closed without anyone reading it. */
-  #ac: AbortController | undefined;
-  /** Why it is no longer held; for a release, made when first asked for (see #endReason). */
-  #reason: unknown;
+  /** Ended when it is no longer held; its signal and reason are made when first read. */
+  readonly #end = new LazyEnd();
   readonly #lostCode: LostCode;
   #status: HoldingStatus = 'held';
   /** Ends the watch of the key. */
@@ -110,18 +109,9 @@ export class Holding {
    * fencing token: fencing is the guard that holds.
    */
   get signal(): AbortSignal {
-    if (this.#ac === undefined) {
-      // Made on first read (not an observable effect): a hold that is no longer held hands out a
-      // signal that has already aborted, with the same reason the other would have had.
-      this.#ac = new AbortController();
-      if (this.#status !== 'held') this.#ac.abort(this.#endReason());
-    }
-    return this.#ac.signal;
-  }
-
-  /** Why it is no longer held: the loss's reason, or for a release TENURE_CLOSED. */
-  #endReason(): unknown {
-    return (this.#reason ??= new TenureError('TENURE_CLOSED', `${this.#what} was released`));
+    // Made on first read (not an observable effect): a hold that is no longer held hands out a
+    // signal that has already aborted, with the same reason the other would have had.
+    return this.#end.signal;
   }
 
   /**
@@ -136,13 +126,12 @@ export class Holding {
   #lose(reason: unknown): void {
     if (this.#status !== 'held') return;
     this.#status = 'lost';
-    this.#reason = reason;
-    this.#ac?.abort(reason);
-    this.#end();
+    this.#end.end(() => reason);
+    this.#stop();
   }
 
   /** Stops what a held hold runs: the watch of its key and the session's listener. */
-  #end(): void {
+  #stop(): void {
     if (this.#followTimer !== undefined) this.#session.clock.clearTimeout(this.#followTimer);
     this.#followTimer = undefined;
     this.#stopWatch?.();
@@ -222,7 +211,7 @@ export class Holding {
   throwIfLost(): void {
     this.#checkDeadline();
     if (this.#status === 'held') return;
-    const reason = this.#endReason();
+    const reason = this.#end.reason;
     const why = reason instanceof Error ? reason.message : 'it is not held';
     const next = this.#lostCode === 'TENURE_NOT_LEADER' ? 'campaign again' : 'lock again';
     throw new TenureError(
@@ -245,8 +234,8 @@ export class Holding {
     this.#checkDeadline();
     if (this.#status !== 'held') return (this.#releasing = Promise.resolve());
     this.#status = 'releasing';
-    this.#ac?.abort(this.#endReason());
-    this.#end();
+    this.#end.end(() => new TenureError('TENURE_CLOSED', `${this.#what} was released`));
+    this.#stop();
     this.#releasing = removeKey(this.#session, this.key).then((confirmed) => {
       this.#status = confirmed ? 'released' : 'lost';
     });

@@ -10,6 +10,7 @@ import type { GetOp, KeyValue, Store } from '../../store/types.js';
 import { checkSignal } from '../../store/validate.js';
 import { checkName } from '../names.js';
 import { queuePrefix, type QueueKind } from './queue-layout.js';
+import { LazyEnd } from './lazy-end.js';
 import type { Session } from './session.js';
 import { sleep } from '../../sleep.js';
 
@@ -359,9 +360,7 @@ export function onAbort(signal: AbortSignal, fn: () => void): () => void {
  * never blocks (the lock was free) only asks {@link WaitScope.aborted}.
  */
 export class WaitScope {
-  #ac: AbortController | undefined;
-  #aborted = false;
-  #reason: unknown;
+  readonly #end = new LazyEnd();
   readonly #cleanup: (() => void)[] = [];
 
   constructor(
@@ -372,8 +371,8 @@ export class WaitScope {
   ) {
     const user = options.signal;
     const link = (s: AbortSignal, reason: () => unknown) => {
-      if (s.aborted) return this.#abort(reason());
-      this.#cleanup.push(onAbort(s, () => this.#abort(reason())));
+      if (s.aborted) return this.#end.end(reason);
+      this.#cleanup.push(onAbort(s, () => this.#end.end(reason)));
     };
     link(session.signal, () => session.signal.reason);
     if (user)
@@ -381,14 +380,15 @@ export class WaitScope {
         user,
         () => new TenureError('TENURE_ABORTED', `${what} was aborted by its signal`, { cause: user.reason }),
       );
-    if (options.timeoutMs !== undefined && !this.#aborted) {
+    if (options.timeoutMs !== undefined && !this.#end.ended) {
       const timer: Timer = clock.setTimeout(
         () =>
-          this.#abort(
-            new TenureError(
-              'TENURE_TIMEOUT',
-              `${what} timed out after ${options.timeoutMs} ms (options.timeoutMs)`,
-            ),
+          this.#end.end(
+            () =>
+              new TenureError(
+                'TENURE_TIMEOUT',
+                `${what} timed out after ${options.timeoutMs} ms (options.timeoutMs)`,
+              ),
           ),
         options.timeoutMs,
       );
@@ -398,27 +398,16 @@ export class WaitScope {
 
   /** Whether the wait has ended (timeout, abort, session loss). */
   get aborted(): boolean {
-    return this.#aborted;
+    return this.#end.ended;
   }
 
   /** Aborts when the wait ends, with the typed error as its reason. */
   get signal(): AbortSignal {
-    if (this.#ac === undefined) {
-      this.#ac = new AbortController();
-      if (this.#aborted) this.#ac.abort(this.#reason);
-    }
-    return this.#ac.signal;
-  }
-
-  #abort(reason: unknown): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#reason = reason;
-    this.#ac?.abort(reason);
+    return this.#end.signal;
   }
 
   throwIfAborted(): void {
-    if (this.#aborted) throw this.#reason;
+    if (this.#end.ended) throw this.#end.reason;
   }
 
   dispose(): void {
