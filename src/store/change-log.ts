@@ -52,10 +52,15 @@ export function watchChangeLog(
   signal: AbortSignal | undefined,
   isClosed: () => boolean,
 ): AsyncIterable<WatchBatch> {
-  const start = fromRevision === undefined ? log.currentRevision() : fromRevision - 1;
+  const start = lastBefore(log, fromRevision);
   return {
     [Symbol.asyncIterator]: () => iterate(() => new LogCursor(log, key, prefix, start), signal, isClosed),
   };
+}
+
+/** The last revision a watch from `fromRevision` (or from now) does not deliver. */
+function lastBefore(log: ChangeLog, fromRevision: number | undefined): number {
+  return fromRevision === undefined ? log.currentRevision() : fromRevision - 1;
 }
 
 /**
@@ -71,12 +76,7 @@ export function followChangeLog(
   listener: WatchListener,
   isClosed: () => boolean,
 ): () => void {
-  const cursor = new LogCursor(
-    log,
-    key,
-    prefix,
-    fromRevision === undefined ? log.currentRevision() : fromRevision - 1,
-  );
+  const cursor = new LogCursor(log, key, prefix, lastBefore(log, fromRevision));
   let ended = false;
   let scheduled = false;
   const end = () => {
