@@ -69,6 +69,11 @@ class NamespacedStore implements Store {
   }
 
   #out = (kv: KeyValue): KeyValue => ({ ...kv, key: kv.key.slice(this.#ns.length) });
+  /** A watch's batch, its keys without the namespace. */
+  #outBatch = (batch: WatchBatch): WatchBatch => ({
+    ...batch,
+    events: batch.events.map((e) => ({ type: e.type, kv: this.#out(e.kv) })),
+  });
 
   #compare(c: Compare, i: number): Compare {
     return { ...c, key: this.#in(c.key, `request.compare[${i}].key`) } as Compare;
@@ -135,12 +140,10 @@ class NamespacedStore implements Store {
   watch(key: Key, options?: WatchOptions): AsyncIterable<WatchBatch> {
     if (!options?.prefix) checkKey(key, this.capabilities);
     const inner = this.#inner.watch(this.#in(key, 'key'), options);
-    const out = this.#out;
+    const outBatch = this.#outBatch;
     return {
       async *[Symbol.asyncIterator]() {
-        for await (const batch of inner) {
-          yield { ...batch, events: batch.events.map((e) => ({ type: e.type, kv: out(e.kv) })) };
-        }
+        for await (const batch of inner) yield outBatch(batch);
       },
     };
   }
@@ -148,10 +151,8 @@ class NamespacedStore implements Store {
   follow(key: Key, options: FollowOptions, listener: WatchListener): () => void {
     if (!options?.prefix) checkKey(key, this.capabilities);
     checkListener(listener);
-    const out = this.#out;
     return followOn(this.#inner, this.#in(key, 'key'), options, {
-      batch: (batch) =>
-        listener.batch({ ...batch, events: batch.events.map((e) => ({ type: e.type, kv: out(e.kv) })) }),
+      batch: (batch) => listener.batch(this.#outBatch(batch)),
       error: (err) => listener.error(err),
     });
   }
