@@ -89,6 +89,18 @@ export function conformance(name: string, harness: StoreHarness): void {
     let n = 0;
     /** A key prefix no other test uses. */
     const fresh = () => `t${++n}/`;
+    /**
+     * Writes `count` revisions under `p`: puts of `k<i>`, and every `every`-th a delete of the key
+     * put just before. Returns the first and last revision written.
+     */
+    const writeHistory = async (p: string, count: number, every: number) => {
+      const start = (await store.revision()) + 1;
+      for (let i = 0; i < count; i++) {
+        if (i % every === every - 1) await store.delete(`${p}k${i - 1}`);
+        else await store.put(`${p}k${i}`, `v${i}`);
+      }
+      return { start, end: await store.revision() };
+    };
 
     beforeAll(async () => {
       store = await harness.open();
@@ -365,12 +377,7 @@ export function conformance(name: string, harness: StoreHarness): void {
     describe('watch', () => {
       it('delivers every event exactly once, in revision order, from any retained revision', async () => {
         const p = fresh();
-        const start = (await store.revision()) + 1;
-        for (let i = 0; i < 20; i++) {
-          if (i % 5 === 4) await store.delete(`${p}k${i - 1}`);
-          else await store.put(`${p}k${i}`, `v${i}`);
-        }
-        const end = await store.revision();
+        const { start, end } = await writeHistory(p, 20, 5);
         for (const from of [start, start + 7, end]) {
           const events = await collect(store.watch(p, { prefix: true, fromRevision: from }), end);
           expect(events.map((e) => e.kv.modRevision)).toEqual(
@@ -527,12 +534,7 @@ export function conformance(name: string, harness: StoreHarness): void {
     describe('follow', () => {
       it('delivers what a watch of the same key and options yields, and nothing after it is stopped', async () => {
         const p = fresh();
-        const start = (await store.revision()) + 1;
-        for (let i = 0; i < 12; i++) {
-          if (i % 4 === 3) await store.delete(`${p}k${i - 1}`);
-          else await store.put(`${p}k${i}`, `v${i}`);
-        }
-        const end = await store.revision();
+        const { start, end } = await writeHistory(p, 12, 4);
         const f = following(store, p, { prefix: true, fromRevision: start });
         const watched = await collect(store.watch(p, { prefix: true, fromRevision: start }), end);
         await f.until(end);
