@@ -170,3 +170,81 @@ describe('a watch whose start read finds the server down', () => {
     expect(r.ms).toBeLessThan(2000 + 1500);
   });
 });
+
+describe('calls waiting for a connection of the pool', () => {
+  /** A store with one pooled connection, `keys` keys under `q/` (a range of them is a slow call). */
+  async function queued(
+    port: number,
+    keys: number,
+    timeouts: { requestTimeoutMs: number; connectTimeoutMs: number },
+  ) {
+    const server = await started;
+    const database = await server.createDatabase('queue');
+    const direct = await PostgresStore.open({
+      port: server.port,
+      user: PG_USER,
+      password: PG_PASSWORD,
+      database,
+    });
+    for (let i = 0; i < keys; i += 100)
+      await direct.txn({
+        success: Array.from({ length: Math.min(100, keys - i) }, (_, j) => ({
+          type: 'put' as const,
+          key: `q/${String(i + j).padStart(5, '0')}`,
+          value: 'x'.repeat(100),
+        })),
+      });
+    await direct.close();
+    return PostgresStore.open({
+      port,
+      user: PG_USER,
+      password: PG_PASSWORD,
+      database,
+      poolSize: 1,
+      ...timeouts,
+    });
+  }
+
+  it('wait up to their deadline, not connectTimeoutMs: a queue of its own calls is not an outage', async () => {
+    const store = await queued((await started).port, 3000, { requestTimeoutMs: 5000, connectTimeoutMs: 100 });
+    try {
+      const t0 = performance.now();
+      const results = await Promise.allSettled(Array.from({ length: 12 }, () => store.range('q/')));
+      const ms = performance.now() - t0;
+      // The queue was longer than connectTimeoutMs, and every call still got its answer.
+      expect(ms).toBeGreaterThan(300);
+      expect(results.map((r) => (r.status === 'fulfilled' ? r.value.kvs.length : String(r.reason)))).toEqual(
+        Array(12).fill(3000),
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('control: on a server that stopped answering, every queued call fails TENURE_UNAVAILABLE in bounded time', async () => {
+    const server = await started;
+    const proxy = await TcpProxy.start(`127.0.0.1:${server.port}`);
+    const store = await queued(proxy.port, 10, { requestTimeoutMs: 1000, connectTimeoutMs: 300 });
+    try {
+      proxy.blackholed = true;
+      const t0 = performance.now();
+      const outcomes = await Promise.all(
+        Array.from({ length: 5 }, () =>
+          store.get('q/00001').then(
+            () => ({ code: 'ok', ms: performance.now() - t0 }),
+            (err: unknown) => ({ code: (err as { code?: string }).code, ms: performance.now() - t0 }),
+          ),
+        ),
+      );
+      expect(outcomes.map((o) => o.code)).toEqual(Array(5).fill('TENURE_UNAVAILABLE'));
+      // The call on the connection: its query_timeout (deadline + 500 ms); the queued ones: their
+      // wait for the pool (the deadline), then a new connection (connectTimeoutMs) if the broken
+      // one was dropped; never longer than two deadlines and the slack.
+      expect(Math.max(...outcomes.map((o) => o.ms))).toBeLessThan(2 * 1000 + 500 + 1000);
+    } finally {
+      proxy.blackholed = false;
+      await store.close();
+      await proxy.close();
+    }
+  });
+});

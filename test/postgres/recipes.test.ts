@@ -18,6 +18,7 @@ recipeSuite('postgres', {
       database: await database,
     }),
   ttlMs: 1000,
+  queued: true,
 });
 
 afterAll(async () => {

@@ -17,6 +17,14 @@ export interface RecipeHarness {
   open(): Promise<Store>;
   /** Session ttl for tests (≥ the backend's minimum). */
   ttlMs: number;
+  /**
+   * A burst of this process's own calls waits in a queue: for a connection of PostgreSQL's
+   * pool, or on a Redis connection (answered in order). Not on etcd (calls are multiplexed on
+   * one HTTP/2 channel; none waits for another), nor on the synchronous stores (memory, SQLite:
+   * a call runs in its caller's turn, and a burst of them is the caller's own CPU work, which
+   * delays every timer of the process).
+   */
+  queued?: boolean;
   cleanup?(): Promise<void>;
 }
 
@@ -75,6 +83,44 @@ export function recipeSuite(name: string, harness: RecipeHarness): void {
         await sleep(0);
         expect(s.status).toBe('alive');
       });
+
+      it.runIf(harness.queued === true)(
+        'a burst of slow calls from its own process does not hold its heartbeats back',
+        async () => {
+          // 5,000 keys of 100 bytes under one prefix: one range of them is a slow call.
+          const prefix = `${fresh('burst')}/`;
+          for (let i = 0; i < 5000; i += 100)
+            await store.txn({
+              success: Array.from({ length: 100 }, (_, j) => ({
+                type: 'put' as const,
+                key: `${prefix}${String(i + j).padStart(5, '0')}`,
+                value: 'x'.repeat(100),
+              })),
+            });
+          const s = await session();
+          const latencies: number[] = [];
+          s.on('keepalive', (ms) => latencies.push(ms));
+          // Enough ranges at once to keep the store's connections busy for twice the ttl. A get
+          // sent behind them is the control: it shows how long a keepalive sent the same way
+          // would wait (longer than the ttl: the session would end on a healthy server).
+          const t0 = performance.now();
+          await store.range(prefix);
+          const one = performance.now() - t0;
+          let behind = 0;
+          for (let burst = Math.ceil((harness.ttlMs * 2) / one); behind < harness.ttlMs * 1.2; burst *= 2) {
+            expect(burst, `one range took ${one} ms`).toBeLessThan(2000);
+            const calls = Array.from({ length: burst }, () => store.range(prefix));
+            const sent = performance.now();
+            await store.get(prefix);
+            behind = performance.now() - sent;
+            await Promise.all(calls); // none fails: a queue of its own calls is not an outage
+            expect(s.alive).toBe(true);
+          }
+          expect(s.status).toBe('alive');
+          expect(latencies.length).toBeGreaterThan(0);
+          expect(Math.max(...latencies)).toBeLessThan(harness.ttlMs / 2);
+        },
+      );
 
       it('rejects bad options, naming them', async () => {
         expect(await codeOf(Session.create(store, { ttlMs: 0 }))).toBe('TENURE_INVALID_ARGUMENT');

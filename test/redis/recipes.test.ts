@@ -9,5 +9,6 @@ started.catch(() => undefined);
 recipeSuite('redis', {
   open: async () => new RedisStore({ port: (await started).port, keyPrefix: 'recipes' }),
   ttlMs: 1000,
+  queued: true,
   cleanup: async () => (await started).stop(),
 });

@@ -7,6 +7,9 @@
  *   therefore never holds a lock between two messages, and a frozen client cannot freeze the
  *   others; every connection also carries `statement_timeout`, `lock_timeout` and
  *   `idle_in_transaction_session_timeout`, so nothing done over it can hold the store for longer.
+ * - Keepalives have a connection of their own: a burst of this process's own calls, queued for
+ *   the pool, never holds its sessions' heartbeats back (a queue of slow reads longer than a ttl
+ *   would otherwise end a session on a healthy server).
  * - Leases expire on the database's clock (`clock_timestamp()`), and are reaped in one revision
  *   by the first write after their expiry (whoever makes it) and by a reaper timer in every open
  *   store.
@@ -114,6 +117,8 @@ export class PostgresStore extends StoreBase {
   readonly schema: string;
   readonly #o: ResolvedPostgresStoreOptions;
   readonly #pool: pg.Pool;
+  /** Keepalives only: never queued behind the calls waiting for {@link PostgresStore.#pool}. */
+  readonly #beats: pg.Pool;
   readonly #where: string;
   readonly #sql: {
     txn: string;
@@ -173,16 +178,38 @@ export class PostgresStore extends StoreBase {
       maxTxnOps: 128,
     });
     const config = clientConfig(o);
-    this.#pool = new pg.Pool({
-      ...config,
-      max: o.poolSize,
-      idleTimeoutMillis: 30_000,
-      allowExitOnIdle: true,
-    });
+    // A call waiting for a free connection of the pool waits up to its deadline (the pool's
+    // `connectionTimeoutMillis` bounds that wait), not connectTimeoutMs: a burst of this
+    // process's own calls is a queue, not an unavailable server. Making a connection stays
+    // bounded by connectTimeoutMs (the client's own setting).
+    const connectTimeoutMs = o.connectTimeoutMs;
+    class Client extends pg.Client {
+      constructor(c?: string | pg.ClientConfig) {
+        // The pool keeps `password` out of its options' enumerable properties: carried over by name.
+        super(
+          typeof c === 'object'
+            ? { ...c, password: c.password, connectionTimeoutMillis: connectTimeoutMs }
+            : c,
+        );
+      }
+    }
+    const pool = (max: number) => {
+      const made = new pg.Pool({
+        ...config,
+        Client,
+        connectionTimeoutMillis: o.requestTimeoutMs,
+        max,
+        idleTimeoutMillis: 30_000,
+        allowExitOnIdle: true,
+      });
+      made.on('error', () => undefined); // an idle connection lost: the pool replaces it
+      return made;
+    };
+    this.#pool = pool(o.poolSize);
+    this.#beats = pool(1);
     this.#closeDone = new Promise<void>((resolve) => (this.#endClose = resolve));
     this.#closing = new Promise<never>((_, reject) => (this.#rejectClosing = reject));
     this.#closing.catch(() => undefined);
-    this.#pool.on('error', () => undefined); // an idle connection lost: the pool replaces it
     this.#listener = new Listener({
       config,
       channel: channelOf(o.schema),
@@ -277,12 +304,12 @@ export class PostgresStore extends StoreBase {
   }
 
   /** Runs one statement on a pooled connection; a connection that broke is dropped. */
-  async #query<T>(text: string, values: unknown[]): Promise<T> {
+  async #query<T>(text: string, values: unknown[], pool = this.#pool): Promise<T> {
     this.assertOpen();
     let client: pg.PoolClient;
     // A connection still being set up when the pool ends is not ended with it: close fails the
     // wait at once, and the connection, once it comes, is dropped.
-    const connecting = this.#pool.connect();
+    const connecting = pool.connect();
     try {
       client = await Promise.race([connecting, this.#closing]);
     } catch (err) {
@@ -398,7 +425,7 @@ export class PostgresStore extends StoreBase {
   protected async doKeepAlive(id: LeaseId): Promise<number> {
     const n = leaseNumber(id);
     if (n < 0) throw leaseNotFound(id);
-    const ttl = await this.#query<number | undefined>(this.#sql.keepAlive, [n]);
+    const ttl = await this.#query<number | undefined>(this.#sql.keepAlive, [n], this.#beats);
     if (ttl === undefined) throw leaseNotFound(id);
     return ttl;
   }
@@ -485,7 +512,7 @@ export class PostgresStore extends StoreBase {
     this.#reaper = undefined;
     try {
       await this.#listener.close();
-      await this.#pool.end().catch(() => undefined);
+      await Promise.all([this.#pool.end(), this.#beats.end()]).catch(() => undefined);
     } finally {
       this.#endClose();
     }

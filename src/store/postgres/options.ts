@@ -51,8 +51,9 @@ export interface PostgresStoreOptions {
   /** TLS, or false for none. @default false */
   tls?: false | PostgresTlsOptions;
   /**
-   * Connections kept for transactions and reads (the watch listener takes one more). Every call
-   * is one round trip, so a few connections carry thousands of sessions.
+   * Connections kept for transactions and reads (the watch listener takes one more, and the
+   * sessions' keepalives one more). Every call is one round trip, so a few connections carry
+   * thousands of sessions.
    * @default 4 — calls are short; more connections only add server processes.
    */
   poolSize?: number;
@@ -60,7 +61,9 @@ export interface PostgresStoreOptions {
    * The deadline of every call: the server cancels a statement running longer
    * (`statement_timeout`) or waiting longer for a lock (`lock_timeout`), and the client gives up
    * on a reply that does not come (an unreachable server) and drops that connection. The call
-   * fails with TENURE_UNAVAILABLE (retryable). Also how long a watch keeps trying to reconnect.
+   * fails with TENURE_UNAVAILABLE (retryable). Also how long a watch keeps trying to reconnect,
+   * and how long a call waits for a free connection of the pool (behind this process's other
+   * calls) before it is sent.
    * @default 5000 — far above a call's normal duration (well under a millisecond on a LAN), low
    * enough that a caller learns of an outage while a 10 s session could still act.
    */

@@ -15,6 +15,9 @@
  * - Watches read a Redis Stream with one entry per revision (watch.ts): blocking `XREAD` on a
  *   connection of its own, exactly once, resumed after a reconnect, trimmed to `retainRevisions`
  *   with TENURE_COMPACTED beyond.
+ * - Keepalives have a connection of their own too: Redis answers a connection's commands in the
+ *   order sent, so on the shared one a burst of this process's slow calls (big ranges) would
+ *   hold its sessions' heartbeats back past their ttl, on a healthy server.
  * - A restart that lost writes (AOF `everysec`, no persistence, a promoted replica) is detected
  *   by the Redis run id recorded with the data; the revision then moves past every revision
  *   handed out before, so a fencing token is never handed out twice (see script.lua.ts and
@@ -103,6 +106,8 @@ export class RedisStore extends StoreBase {
   readonly server: string;
   readonly #options: ResolvedRedisOptions;
   readonly #redis: Redis;
+  /** Keepalives only (connected on the first), with the run id of its own socket. */
+  readonly #beats: Lane;
   readonly #keys: string[];
   readonly #tail: ChangeTail;
   readonly #closing: Promise<never>;
@@ -115,7 +120,8 @@ export class RedisStore extends StoreBase {
   /** The change log's retention, as the script's second argument. */
   readonly #retain: string;
   /** The run id of the process behind the driver's connection, for the script's epoch check. */
-  readonly #runId: ConnectionRunId;
+  /** Every call but keepalives: the connection and the run id of its socket. */
+  readonly #main: Lane;
 
   /** @throws TENURE_INVALID_ARGUMENT naming the bad option. */
   constructor(options: RedisStoreOptions = {}) {
@@ -164,14 +170,35 @@ export class RedisStore extends StoreBase {
       retryStrategy: (times) => Math.min(50 * times, 500),
       lazyConnect: false,
     };
+    const lane = (redis: Redis): Lane => {
+      const runId = new ConnectionRunId(redis);
+      redis.on('error', (err: Error) => this.#onConnectionError(err));
+      redis.on('ready', () => {
+        // A connection that became ready again says the configuration works (the password was fixed).
+        this.#fatal = undefined;
+        runId.learn();
+      });
+      return { redis, runId };
+    };
     this.#redis = new Redis(connection);
-    this.#runId = new ConnectionRunId(this.#redis);
-    this.#redis.on('error', (err: Error) => this.#onConnectionError(err));
-    this.#redis.on('ready', () => {
-      // A connection that became ready again says the configuration works (the password was fixed).
-      this.#fatal = undefined;
-      this.#runId.learn();
-    });
+    this.#main = lane(this.#redis);
+    const demoted = connection.reconnectOnError;
+    this.#beats = lane(
+      new Redis({
+        ...connection,
+        lazyConnect: true,
+        // With Sentinel, a keepalive (a write, every third of a ttl) is what meets a demoted
+        // master's READONLY first: the other connection then follows it to the new master too,
+        // so that its reads are not stale for longer than they were before keepalives moved.
+        ...(demoted && {
+          reconnectOnError: (err: Error) => {
+            const again = demoted(err);
+            if (again !== false) this.#redis.disconnect(true);
+            return again;
+          },
+        }),
+      }),
+    );
     const tailConnection = new Redis({
       ...connection,
       // XREAD blocks up to a second; the deadline covers that plus a normal call.
@@ -237,20 +264,24 @@ export class RedisStore extends StoreBase {
    * argument is computed right before the driver writes the command, in the same synchronous
    * step, so it belongs to the connection the command goes out on.
    */
-  #send(verb: 'EVALSHA' | 'EVAL', command: string, args: (string | Buffer)[]): Promise<unknown> {
-    return this.#redis.callBuffer(verb, [
+  #send(lane: Lane, verb: 'EVALSHA' | 'EVAL', command: string, args: (string | Buffer)[]): Promise<unknown> {
+    return lane.redis.callBuffer(verb, [
       verb === 'EVALSHA' ? SCRIPT_SHA : STORE_SCRIPT,
       this.#keys.length,
       ...this.#keys,
       command,
       this.#retain,
-      this.#runId.argument(),
+      lane.runId.argument(),
       ...args,
     ]);
   }
 
   /** One call of the store's script: `command`, then its arguments. */
-  async #script(what: string, command: string, ...args: (string | Buffer)[]): Promise<unknown> {
+  #script(what: string, command: string, ...args: (string | Buffer)[]): Promise<unknown> {
+    return this.#scriptOn(this.#main, what, command, args);
+  }
+
+  async #scriptOn(lane: Lane, what: string, command: string, args: (string | Buffer)[]): Promise<unknown> {
     if (this.closed) throw closedError();
     if (this.#options.db !== 0)
       try {
@@ -261,13 +292,13 @@ export class RedisStore extends StoreBase {
       }
     try {
       try {
-        return await Promise.race([this.#send('EVALSHA', command, args), this.#closing]);
+        return await Promise.race([this.#send(lane, 'EVALSHA', command, args), this.#closing]);
       } catch (err) {
         // Not run: the server does not have the script (a restart, SCRIPT FLUSH). Sent again
         // here rather than by the driver, so that the run id argument is that of the connection
         // the second attempt goes out on.
         if (this.closed || !/NOSCRIPT/.test(String(err))) throw err;
-        return await Promise.race([this.#send('EVAL', command, args), this.#closing]);
+        return await Promise.race([this.#send(lane, 'EVAL', command, args), this.#closing]);
       }
     } catch (err) {
       if (this.closed) throw closedError();
@@ -307,7 +338,7 @@ export class RedisStore extends StoreBase {
   }
 
   protected async doKeepAlive(id: LeaseId): Promise<number> {
-    const ttl = (await this.#script('keepAlive', 'keepalive', id)) as number;
+    const ttl = (await this.#scriptOn(this.#beats, 'keepAlive', 'keepalive', [id])) as number;
     if (ttl < 0) throw leaseNotFound(id);
     return ttl;
   }
@@ -370,5 +401,12 @@ export class RedisStore extends StoreBase {
     if (this.#reaper !== undefined) this.#options.clock.clearTimeout(this.#reaper);
     this.#tail.close();
     this.#redis.disconnect();
+    this.#beats.redis.disconnect();
   }
+}
+
+/** A connection the store's script is called on, and the run id of its current socket. */
+interface Lane {
+  readonly redis: Redis;
+  readonly runId: ConnectionRunId;
 }
