@@ -98,8 +98,11 @@ export function recipeSuite(name: string, harness: RecipeHarness): void {
               })),
             });
           const s = await session();
-          const latencies: number[] = [];
-          s.on('keepalive', (ms) => latencies.push(ms));
+          let inBurst = false;
+          let beatsInBurst = 0;
+          s.on('keepalive', () => {
+            if (inBurst) beatsInBurst++;
+          });
           // Enough ranges at once to keep the store's connections busy for twice the ttl. A get
           // sent behind them is the control: it shows how long a keepalive sent the same way
           // would wait (longer than the ttl: the session would end on a healthy server).
@@ -109,16 +112,18 @@ export function recipeSuite(name: string, harness: RecipeHarness): void {
           let behind = 0;
           for (let burst = Math.ceil((harness.ttlMs * 2) / one); behind < harness.ttlMs * 1.2; burst *= 2) {
             expect(burst, `one range took ${one} ms`).toBeLessThan(2000);
+            inBurst = true;
             const calls = Array.from({ length: burst }, () => store.range(prefix));
             const sent = performance.now();
             await store.get(prefix);
             behind = performance.now() - sent;
             await Promise.all(calls); // none fails: a queue of its own calls is not an outage
+            inBurst = false;
             expect(s.alive).toBe(true);
           }
           expect(s.status).toBe('alive');
-          expect(latencies.length).toBeGreaterThan(0);
-          expect(Math.max(...latencies)).toBeLessThan(harness.ttlMs / 2);
+          // Heartbeats were answered while the queue lasted (it lasted over three intervals).
+          expect(beatsInBurst).toBeGreaterThan(0);
         },
       );
 

@@ -193,20 +193,21 @@ export class PostgresStore extends StoreBase {
         );
       }
     }
-    const pool = (max: number) => {
+    const pool = (max: number, idleTimeoutMillis: number) => {
       const made = new pg.Pool({
         ...config,
         Client,
         connectionTimeoutMillis: o.requestTimeoutMs,
         max,
-        idleTimeoutMillis: 30_000,
+        idleTimeoutMillis,
         allowExitOnIdle: true,
       });
       made.on('error', () => undefined); // an idle connection lost: the pool replaces it
       return made;
     };
-    this.#pool = pool(o.poolSize);
-    this.#beats = pool(1);
+    this.#pool = pool(o.poolSize, 30_000);
+    // Kept while the store is open: keepalives of a long ttl come less often than 30 s.
+    this.#beats = pool(1, 0);
     this.#closeDone = new Promise<void>((resolve) => (this.#endClose = resolve));
     this.#closing = new Promise<never>((_, reject) => (this.#rejectClosing = reject));
     this.#closing.catch(() => undefined);
@@ -409,6 +410,7 @@ export class PostgresStore extends StoreBase {
   }
 
   protected async doGrant(ttlMs: number): Promise<Lease> {
+    await this.#readyBeats();
     for (let attempt = 0; ; attempt++) {
       // Random ids: a lease granted on a restored database never reuses a live one's id.
       const id = randomInt(0, 2 ** 21) * 2 ** 32 + randomInt(1, 2 ** 32);
@@ -419,6 +421,22 @@ export class PostgresStore extends StoreBase {
           'TENURE_CORRUPT',
           `PostgreSQL store ${this.#where}: no free lease id after 10 random picks`,
         );
+    }
+  }
+
+  /**
+   * Makes the keepalives' connection before the first lease is handed out: making one takes
+   * several round trips (authentication), each waiting its turn in an event loop that may be
+   * busy with a burst of big replies (seen: over a second), while a keepalive on a made
+   * connection is one round trip. Not made, it is left to the first keepalive.
+   */
+  async #readyBeats(): Promise<void> {
+    if (this.#beats.totalCount > 0) return;
+    try {
+      const client = await Promise.race([this.#beats.connect(), this.#closing]);
+      client.release();
+    } catch {
+      // The grant says what is wrong with the server, if anything.
     }
   }
 

@@ -333,8 +333,19 @@ export class RedisStore extends StoreBase {
   }
 
   protected async doGrant(ttlMs: number): Promise<Lease> {
-    const id = (await this.#script('grant', 'grant', String(ttlMs))) as Buffer;
-    return { id: id.toString('latin1'), ttlMs };
+    const [reply] = await Promise.all([this.#script('grant', 'grant', String(ttlMs)), this.#readyBeats()]);
+    return { id: (reply as Buffer).toString('latin1'), ttlMs };
+  }
+
+  /**
+   * Makes the keepalives' connection along with the first lease: making it takes several round
+   * trips (AUTH, SELECT, the run id), each waiting its turn in an event loop that may be busy with
+   * a burst of big replies, while a keepalive on a made connection is one round trip. Not made,
+   * it is left to the first keepalive.
+   */
+  async #readyBeats(): Promise<void> {
+    if (this.#beats.redis.status !== 'wait') return;
+    await Promise.race([this.#beats.redis.connect(), this.#closing]).catch(() => undefined);
   }
 
   protected async doKeepAlive(id: LeaseId): Promise<number> {
