@@ -48,6 +48,7 @@ import {
 } from './options.js';
 import { isFatalConnectError, mapRedisError } from './redis-errors.js';
 import { ConnectionRunId } from './run-id.js';
+import { sleep } from '../../sleep.js';
 import { STORE_SCRIPT } from './script.lua.js';
 import { ChangeTail, redisWatch, type LogSource } from './watch.js';
 
@@ -345,7 +346,14 @@ export class RedisStore extends StoreBase {
    */
   async #readyBeats(): Promise<void> {
     if (this.#beats.redis.status !== 'wait') return;
-    await Promise.race([this.#beats.redis.connect(), this.#closing]).catch(() => undefined);
+    const done = new AbortController();
+    const { requestTimeoutMs, clock } = this.#options;
+    await Promise.race([
+      this.#beats.redis.connect(),
+      this.#closing,
+      sleep(requestTimeoutMs, { signal: done.signal, clock }),
+    ]).catch(() => undefined);
+    done.abort();
   }
 
   protected async doKeepAlive(id: LeaseId): Promise<number> {
