@@ -304,15 +304,16 @@ export class PostgresStore extends StoreBase {
     return name;
   }
 
-  /** Runs one statement on a pooled connection; a connection that broke is dropped. */
-  async #query<T>(text: string, values: unknown[], pool = this.#pool): Promise<T> {
-    this.assertOpen();
-    let client: pg.PoolClient;
-    // A connection still being set up when the pool ends is not ended with it: close fails the
-    // wait at once, and the connection, once it comes, is dropped.
+  /**
+   * A connection of `pool`. One still being set up when the pool ends is not ended with it: close
+   * fails the wait at once, and the connection, once it comes, is dropped (a pool waits for its
+   * checked-out connections before it ends).
+   * @throws TENURE_CLOSED once the store closes; the mapped error when no connection is made.
+   */
+  async #checkout(pool: pg.Pool): Promise<pg.PoolClient> {
     const connecting = pool.connect();
     try {
-      client = await Promise.race([connecting, this.#closing]);
+      return await Promise.race([connecting, this.#closing]);
     } catch (err) {
       if (this.closed) {
         connecting.then(
@@ -323,6 +324,12 @@ export class PostgresStore extends StoreBase {
       }
       throw mapPgError(err, this.#where);
     }
+  }
+
+  /** Runs one statement on a pooled connection; a connection that broke is dropped. */
+  async #query<T>(text: string, values: unknown[], pool = this.#pool): Promise<T> {
+    this.assertOpen();
+    const client = await this.#checkout(pool);
     if (!this.#guarded.has(client)) {
       // A connection the server ends between two queries of a checked-out client (a crash, a
       // terminated backend) reports it as an 'error' event: the next query fails and drops it.
@@ -410,7 +417,11 @@ export class PostgresStore extends StoreBase {
   }
 
   protected async doGrant(ttlMs: number): Promise<Lease> {
-    await this.#readyBeats();
+    const [lease] = await Promise.all([this.#grant(ttlMs), this.#readyBeats()]);
+    return lease;
+  }
+
+  async #grant(ttlMs: number): Promise<Lease> {
     for (let attempt = 0; ; attempt++) {
       // Random ids: a lease granted on a restored database never reuses a live one's id.
       const id = randomInt(0, 2 ** 21) * 2 ** 32 + randomInt(1, 2 ** 32);
@@ -425,7 +436,7 @@ export class PostgresStore extends StoreBase {
   }
 
   /**
-   * Makes the keepalives' connection before the first lease is handed out: making one takes
+   * Makes the keepalives' connection along with the first lease: making one takes
    * several round trips (authentication), each waiting its turn in an event loop that may be
    * busy with a burst of big replies (seen: over a second), while a keepalive on a made
    * connection is one round trip. Not made, it is left to the first keepalive.
@@ -433,8 +444,7 @@ export class PostgresStore extends StoreBase {
   async #readyBeats(): Promise<void> {
     if (this.#beats.totalCount > 0) return;
     try {
-      const client = await Promise.race([this.#beats.connect(), this.#closing]);
-      client.release();
+      (await this.#checkout(this.#beats)).release();
     } catch {
       // The grant says what is wrong with the server, if anything.
     }

@@ -36,6 +36,7 @@ import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Timer } from '../../clock.js';
 import { invalidArgument } from '../../errors.js';
+import { sleep } from '../../sleep.js';
 import { StoreBase } from '../base.js';
 import { closedError, leaseNotFound } from '../errors.js';
 import type { Lease, LeaseId, StoreCapabilities, TxnRequest, TxnResponse, WatchBatch } from '../types.js';
@@ -48,7 +49,6 @@ import {
 } from './options.js';
 import { isFatalConnectError, mapRedisError } from './redis-errors.js';
 import { ConnectionRunId } from './run-id.js';
-import { sleep } from '../../sleep.js';
 import { STORE_SCRIPT } from './script.lua.js';
 import { ChangeTail, redisWatch, type LogSource } from './watch.js';
 
@@ -106,8 +106,12 @@ export class RedisStore extends StoreBase {
    */
   readonly server: string;
   readonly #options: ResolvedRedisOptions;
-  readonly #redis: Redis;
-  /** Keepalives only (connected on the first), with the run id of its own socket. */
+  /**
+   * Every call but keepalives: the connection, and the run id of the process behind its socket
+   * for the script's epoch check.
+   */
+  readonly #main: Lane;
+  /** Keepalives only (connected with the first lease), with the run id of its own socket. */
   readonly #beats: Lane;
   readonly #keys: string[];
   readonly #tail: ChangeTail;
@@ -120,9 +124,6 @@ export class RedisStore extends StoreBase {
   #seenRevision = 0;
   /** The change log's retention, as the script's second argument. */
   readonly #retain: string;
-  /** The run id of the process behind the driver's connection, for the script's epoch check. */
-  /** Every call but keepalives: the connection and the run id of its socket. */
-  readonly #main: Lane;
 
   /** @throws TENURE_INVALID_ARGUMENT naming the bad option. */
   constructor(options: RedisStoreOptions = {}) {
@@ -181,8 +182,7 @@ export class RedisStore extends StoreBase {
       });
       return { redis, runId };
     };
-    this.#redis = new Redis(connection);
-    this.#main = lane(this.#redis);
+    this.#main = lane(new Redis(connection));
     const demoted = connection.reconnectOnError;
     this.#beats = lane(
       new Redis({
@@ -194,7 +194,7 @@ export class RedisStore extends StoreBase {
         ...(demoted && {
           reconnectOnError: (err: Error) => {
             const again = demoted(err);
-            if (again !== false) this.#redis.disconnect(true);
+            if (again !== false) this.#main.redis.disconnect(true);
             return again;
           },
         }),
@@ -248,7 +248,7 @@ export class RedisStore extends StoreBase {
 
   #checkDb(): Promise<void> {
     return (this.#dbChecked ??= (async () => {
-      const info = String(await this.#redis.call('CLIENT', 'INFO'));
+      const info = String(await this.#main.redis.call('CLIENT', 'INFO'));
       const db = /\bdb=(\d+)/.exec(info)?.[1];
       if (db !== String(this.#options.db))
         throw new Error(
@@ -419,7 +419,7 @@ export class RedisStore extends StoreBase {
     this.#rejectClosing(closedError());
     if (this.#reaper !== undefined) this.#options.clock.clearTimeout(this.#reaper);
     this.#tail.close();
-    this.#redis.disconnect();
+    this.#main.redis.disconnect();
     this.#beats.redis.disconnect();
   }
 }
