@@ -14,6 +14,7 @@ import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { startNode } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
 import { runCli } from '../helpers/cli.js';
+import { putMany } from '../helpers/fill.js';
 
 const CLI = join(import.meta.dirname, '../../dist/pkg/cli.cjs');
 
@@ -48,12 +49,7 @@ describe('tenure status to a pipe', () => {
   it('prints every line of 5,000 locks through a pipe that reads slowly, as into a file', async () => {
     const locks = 5000;
     const url = await storeWith('many', async (store) => {
-      for (let i = 0; i < locks; i += 100) {
-        const ops = [];
-        for (let j = i; j < Math.min(locks, i + 100); j++)
-          ops.push({ type: 'put' as const, key: `mutex/job-${j}/k`, value: `host:${j}` });
-        await store.txn({ success: ops });
-      }
+      await putMany(store, locks, (j) => ({ key: `mutex/job-${j}/k`, value: `host:${j}` }));
     });
     // Into a file: the reference.
     const file = join(tmp.dir, 'status.txt');

@@ -13,6 +13,7 @@ import { Session } from '../../src/recipes/coordination/session.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import type { Store } from '../../src/store/types.js';
 import { codeOf, eventually, sleep } from '../helpers/async.js';
+import { putMany } from '../helpers/fill.js';
 
 const closers: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -125,14 +126,10 @@ describe('dashboard server', () => {
     const store = new MemoryStore();
     closers.push(() => store.close());
     // A large fleet, so that every frame is large (about 200 KB).
-    for (let i = 0; i < 2000; i += 100)
-      await store.txn({
-        success: Array.from({ length: 100 }, (_, j) => ({
-          type: 'put' as const,
-          key: `mutex/job-${i + j}/k`,
-          value: `host-${i + j}.example:${1000 + j}`,
-        })),
-      });
+    await putMany(store, 2000, (i) => ({
+      key: `mutex/job-${i}/k`,
+      value: `host-${i}.example:${1000 + (i % 100)}`,
+    }));
     const stallTimeoutMs = 1500;
     const dashboard = await serve(store, { stallTimeoutMs });
     // A raw client with a 4 KiB receive buffer that sends its request and never reads.
@@ -181,14 +178,10 @@ describe('dashboard server', () => {
   it('a client that pauses, then reads again, is skipped meanwhile and then gets the latest state', async () => {
     const store = new MemoryStore();
     closers.push(() => store.close());
-    for (let i = 0; i < 2000; i += 100)
-      await store.txn({
-        success: Array.from({ length: 100 }, (_, j) => ({
-          type: 'put' as const,
-          key: `mutex/job-${i + j}/k`,
-          value: `host-${i + j}.example:${1000 + j}`,
-        })),
-      });
+    await putMany(store, 2000, (i) => ({
+      key: `mutex/job-${i}/k`,
+      value: `host-${i}.example:${1000 + (i % 100)}`,
+    }));
     const dashboard = await serve(store, { stallTimeoutMs: 5000 });
     // Reads nothing for 1.5 s (a 4 KiB receive buffer), then everything until 1.5 s of quiet;
     // prints the revision of each frame it got.

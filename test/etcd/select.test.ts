@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdStore } from '../../src/store/etcd/index.js';
 import type { GetOp, GetResult, KeyValue } from '../../src/store/types.js';
 import { EtcdCluster } from '../helpers/etcd-cluster.js';
+import { numbered, putMany } from '../helpers/fill.js';
 
 type Order = 'key' | 'createRevision' | 'createRevisionDescending';
 
@@ -146,15 +147,8 @@ describe('EtcdStore: gets by create revision, answered by etcd', () => {
   it("reads only the entry ahead from the wire, not the whole queue (a lock waiter's read)", async () => {
     const p = `q${++n}/`;
     // 2,000 queue entries of 100-byte values: a whole read is over 200 KB.
+    await putMany(store, 2000, numbered(p));
     const value = 'x'.repeat(100);
-    for (let i = 0; i < 2000; i += 100)
-      await store.txn({
-        success: Array.from({ length: 100 }, (_, j) => ({
-          type: 'put' as const,
-          key: `${p}${String(i + j).padStart(5, '0')}`,
-          value,
-        })),
-      });
     const last = (await store.get(`${p}01999`))!;
     const before = await sentBytes(cluster);
     // The entry just ahead of the newest one: it and nothing else.

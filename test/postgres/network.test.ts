@@ -9,6 +9,7 @@ import { Session } from '../../src/recipes/coordination/session.js';
 import { PostgresStore } from '../../src/store/postgres/index.js';
 import { TcpProxy } from '../helpers/etcd-cluster.js';
 import { PG_PASSWORD, PG_USER, PostgresServer } from '../helpers/postgres-server.js';
+import { numbered, putMany } from '../helpers/fill.js';
 
 const started = PostgresServer.start();
 started.catch(() => undefined);
@@ -186,14 +187,7 @@ describe('calls waiting for a connection of the pool', () => {
       password: PG_PASSWORD,
       database,
     });
-    for (let i = 0; i < keys; i += 100)
-      await direct.txn({
-        success: Array.from({ length: Math.min(100, keys - i) }, (_, j) => ({
-          type: 'put' as const,
-          key: `q/${String(i + j).padStart(5, '0')}`,
-          value: 'x'.repeat(100),
-        })),
-      });
+    await putMany(direct, keys, numbered('q/'));
     await direct.close();
     return PostgresStore.open({
       port,

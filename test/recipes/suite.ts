@@ -11,6 +11,7 @@ import { Session } from '../../src/recipes/coordination/session.js';
 import type { Store } from '../../src/store/types.js';
 import { TenureError, isTenureError } from '../../src/errors.js';
 import { codeOf, eventually, sleep } from '../helpers/async.js';
+import { numbered, putMany } from '../helpers/fill.js';
 
 export interface RecipeHarness {
   /** Opens a store (all opens of one harness share the same data). */
@@ -89,14 +90,7 @@ export function recipeSuite(name: string, harness: RecipeHarness): void {
         async () => {
           // 5,000 keys of 100 bytes under one prefix: one range of them is a slow call.
           const prefix = `${fresh('burst')}/`;
-          for (let i = 0; i < 5000; i += 100)
-            await store.txn({
-              success: Array.from({ length: 100 }, (_, j) => ({
-                type: 'put' as const,
-                key: `${prefix}${String(i + j).padStart(5, '0')}`,
-                value: 'x'.repeat(100),
-              })),
-            });
+          await putMany(store, 5000, numbered(prefix));
           const s = await session();
           let inBurst = false;
           let beatsInBurst = 0;
