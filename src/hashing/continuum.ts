@@ -15,6 +15,14 @@ const MAX_TABLE_BITS = 20;
 const SPLIT_POINTS = 16384;
 
 /**
+ * Split rings up to this many points (1,638 members at 160 points) also get an owner table in
+ * front, of at most 2^{@link SPLIT_TABLE_BITS} entries: at most a quarter of a point a bucket, so
+ * that fewer than a quarter of the buckets are mixed. Bigger rings would mostly read it for nothing.
+ */
+const SPLIT_TABLE_POINTS = 262144;
+const SPLIT_TABLE_BITS = 20;
+
+/**
  * Owner-table entries per point (rounded up to a power of two): 1 − e^(−1/8) ≈ 12 % of the buckets
  * are mixed, fewer since a bucket whose points all belong to the next point's member is not. Small
  * rings get twice as many while the table stays within 64 KiB (2^15 entries): 6 % mixed.
@@ -46,6 +54,11 @@ const MIXED = 0x8000;
  *   table of a ring that size (4 MiB, then the points and the owners) cost three cache misses.
  *   Measured while choosing it (N = 1000, lookups as a fraction of the key's hash alone): about
  *   48 %, against 42 % for a 16-bit split (256 KiB of starts) and 25 % for the direct table.
+ *   Up to 262,144 points an owner table comes first, 8 entries a point up to 2^20 entries (2 MiB
+ *   at 160,000 points, where 14 % of its buckets are mixed): most lookups are one read of it,
+ *   and a mixed bucket (just {@link MIXED}) goes on to the split scan. Measured at N = 1000 (random
+ *   / sequential keys, as a fraction of the hash alone): 62–64 % / 52–53 % against 54–55 % /
+ *   40–41 % for the split alone; 2^19 entries gave 60 % / 49 %, 2^21 58–59 % / 50–53 %.
  * - direct (the rest: small rings with member numbers of 65535 and above, large ones with member
  *   numbers of 16384 and above): a radix table over the top bits of the hash, about 4 entries a
  *   point; entry b is the owner itself (≥ 0) when no point falls in bucket b, so the whole bucket
@@ -61,10 +74,11 @@ export class Continuum {
   /** Which layout answers {@link Continuum.ownerOf}. */
   private layout: typeof OWNER_TABLE | typeof SPLIT | typeof DIRECT = DIRECT;
   /**
-   * Owner-table layout: for each bucket of the top bits, its owner when one member owns it all,
-   * else {@link MIXED} | the first position ≥ the bucket's start.
+   * For each bucket of the top bits, its owner when one member owns it all, else {@link MIXED} |
+   * the first position ≥ the bucket's start (owner-table layout) or just {@link MIXED} (split).
+   * Every lookup reads it first: the other layouts have two mixed buckets.
    */
-  private ownerTable: Uint16Array = new Uint16Array(0);
+  private ownerTable: Uint16Array = new Uint16Array([MIXED, MIXED]);
   private ownerShift = 31;
   /** Direct layout: owners and negated positions. */
   private table: Int32Array = new Int32Array(1);
@@ -93,24 +107,39 @@ export class Continuum {
     this.owners = owners;
     let maxOwner = 0;
     for (let i = 0; i < n; i++) maxOwner = Math.max(maxOwner, owners[i]!);
-    this.ownerTable = new Uint16Array(0);
+    this.ownerTable = new Uint16Array([MIXED, MIXED]);
+    this.ownerShift = 31;
     this.starts = new Uint32Array(0);
     this.entries = new Uint32Array(0);
     this.table = new Int32Array(1);
-    if (n > 0 && n < SPLIT_POINTS && maxOwner < MIXED) this.buildOwnerTable();
-    else if (n >= SPLIT_POINTS && maxOwner < 16384) this.buildSplit();
-    else this.buildDirect();
+    if (n > 0 && n < SPLIT_POINTS && maxOwner < MIXED) {
+      const wanted = Math.max(
+        n * OWNER_ENTRIES_PER_POINT,
+        Math.min(n * 2 * OWNER_ENTRIES_PER_POINT, 2 ** OWNER_TABLE_SMALL_BITS),
+      );
+      let bits = 4;
+      while (2 ** bits < wanted) bits++;
+      this.buildOwnerTable(bits, true);
+      this.layout = OWNER_TABLE;
+    } else if (n >= SPLIT_POINTS && maxOwner < 16384) {
+      this.buildSplit();
+      if (n <= SPLIT_TABLE_POINTS) {
+        let bits = 4;
+        while (bits < SPLIT_TABLE_BITS && 2 ** bits < n * OWNER_ENTRIES_PER_POINT) bits++;
+        this.buildOwnerTable(bits, false);
+      }
+    } else {
+      this.buildDirect();
+    }
   }
 
-  private buildOwnerTable(): void {
+  /**
+   * The owner table over the top `bits` of the hash; a mixed bucket holds {@link MIXED}, with the
+   * first position ≥ its start when `positions` (there are then fewer than 2^15 points).
+   */
+  private buildOwnerTable(bits: number, positions: boolean): void {
     const { points, owners } = this;
     const n = points.length;
-    const wanted = Math.max(
-      n * OWNER_ENTRIES_PER_POINT,
-      Math.min(n * 2 * OWNER_ENTRIES_PER_POINT, 2 ** OWNER_TABLE_SMALL_BITS),
-    );
-    let bits = 4;
-    while (2 ** bits < wanted) bits++;
     const size = 1 << bits;
     const width = 2 ** (32 - bits);
     const table = new Uint16Array(size);
@@ -126,11 +155,10 @@ export class Continuum {
         q++;
         pure = owners[q === n ? 0 : q] === first;
       }
-      table[b] = pure ? first : MIXED | p;
+      table[b] = pure ? first : positions ? MIXED | p : MIXED;
     }
     this.ownerTable = table;
     this.ownerShift = 32 - bits;
-    this.layout = OWNER_TABLE;
   }
 
   private buildSplit(): void {
@@ -176,15 +204,18 @@ export class Continuum {
    * @param h - the point, signed or unsigned (only the 32 bits count).
    */
   ownerOf(h: number): number {
-    const u = h >>> 0;
-    const layout = this.layout;
-    // The common paths are kept small so that V8 inlines them into lookups with the key's hash;
+    // Kept small so that V8 inlines it into lookups with the key's hash (a lookup that also held
+    // the split scan was inlined in some runs and not in others: 40 % of the floor or 60 %).
     // resolve() takes the signed hash: an unsigned value above 2^31 − 1 passed to a call that is
     // not inlined is boxed as a heap number.
-    if (layout === OWNER_TABLE) {
-      const v = this.ownerTable[u >>> this.ownerShift]!;
-      return v < MIXED ? v : this.resolve(h | 0);
-    }
+    const v = this.ownerTable[(h >>> 0) >>> this.ownerShift]!;
+    return v < MIXED ? v : this.resolve(h | 0);
+  }
+
+  /** {@link Continuum.ownerOf} for the mixed buckets of the owner table, and the other layouts. */
+  private resolve(h: number): number {
+    const u = h >>> 0;
+    const layout = this.layout;
     if (layout === SPLIT) {
       const b = u >>> 18;
       const starts = this.starts;
@@ -197,14 +228,8 @@ export class Continuum {
       for (const end = starts[b + 1]!; p < end && entries[p]! < key;) p++;
       return entries[p === entries.length ? 0 : p]! & 0x3fff;
     }
-    return this.resolve(h | 0);
-  }
-
-  /** {@link Continuum.ownerOf} for the owner table's mixed buckets and the direct layout. */
-  private resolve(h: number): number {
-    const u = h >>> 0;
     const points = this.points;
-    if (this.layout === OWNER_TABLE) {
+    if (layout === OWNER_TABLE) {
       let p = this.ownerTable[u >>> this.ownerShift]! & (MIXED - 1);
       while (p < points.length && points[p]! < u) p++;
       return this.owners[p === points.length ? 0 : p]!;

@@ -9,6 +9,9 @@ function continuumOf(ring: HashRing | KetamaRing): Continuum {
 function layoutOf(c: Continuum): number {
   return (c as unknown as { layout: number }).layout;
 }
+function ownerTableOf(c: Continuum): Uint16Array {
+  return (c as unknown as { ownerTable: Uint16Array }).ownerTable;
+}
 const OWNER_TABLE = 0;
 const SPLIT = 1;
 const DIRECT = 2;
@@ -57,7 +60,13 @@ describe('continuum lookups equal a binary search of the points in every layout'
       () => new HashRing(members(300), { pointsPerNode: 1 }),
       OWNER_TABLE,
     ],
-    ['split, 1000 members', () => new HashRing(members(1000)), SPLIT],
+    ['split with an owner table in front, 1000 members', () => new HashRing(members(1000)), SPLIT],
+    [
+      'split with an owner table in front, its smallest (16384 points)',
+      () => new HashRing(members(16384), { pointsPerNode: 1 }),
+      SPLIT,
+    ],
+    ['split alone, over 262144 points', () => new HashRing(members(1700)), SPLIT],
     [
       'direct, member numbers of 16384 and above',
       () => new HashRing(members(17000), { pointsPerNode: 1 }),
@@ -68,6 +77,8 @@ describe('continuum lookups equal a binary search of the points in every layout'
   it.each(cases)('%s', (_name, build, layout) => {
     const c = continuumOf(build());
     expect(layoutOf(c)).toBe(layout);
+    // The owner table in front of a split ring: present up to 262144 points, absent beyond.
+    if (layout === SPLIT) expect(ownerTableOf(c).length > 2).toBe(c.points.length <= 262144);
     expect(mismatches(c)).toBe(0);
   });
 
