@@ -195,7 +195,8 @@ describe('lookupHash', () => {
     // The default table size takes an integer-only path; every u = a · 2^16 + c where a + c
     // crosses 2^16 (the carry) and the ends of the range, against the exact product in BigInt.
     const us = [0, 1, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffeffff, 0xffff0000, 0xffffffff];
-    for (let a = 0; a < 65536; a += 257) for (const d of [-1, 0, 1]) us.push(a * 65536 + ((65536 - a + d) & 0xffff));
+    for (let a = 0; a < 65536; a += 257)
+      for (const d of [-1, 0, 1]) us.push(a * 65536 + ((65536 - a + d) & 0xffff));
     for (let i = 0; i < 20000; i++) us.push(murmur3(`u${i}`));
     for (const m of [65537, 5003]) {
       const maglev = new Maglev(members(3), { tableSize: m }) as unknown as { entryOf(h: number): number };
