@@ -40,13 +40,13 @@ const MIXED = 0x8000;
  * Points of a hash ring in ascending order, each owned by a member number, plus one of three lookup
  * layouts, chosen by size so that what a lookup reads stays in a core's cache:
  *
- * - owner table (fewer than 16384 points, member numbers below 65535): the owner of every bucket of
- *   the top bits of the hash, about 8 buckets a point, 1 byte an entry below 255 members (2
- *   otherwise): 128 KiB at 16,000 points. Entry b is the owner + 1 when every key of bucket b goes
- *   to one member (no point inside, or only points of the member that also owns the next one), so
- *   nearly 9 lookups in 10 are one read of a small table, like Maglev's; 0 when the bucket is
- *   mixed, and then the first position ≥ the start of its coarse bucket (8 buckets, about one
- *   point) begins a forward scan of the points, usually one or two steps.
+ * - owner table (fewer than 16384 points, member numbers below 32768): a 16-bit entry for every
+ *   bucket of the top bits of the hash, 8 buckets a point (16 for small rings, up to 2^15
+ *   entries): 256 KiB at 16,000 points. Entry b is the owner when every key of bucket b goes to
+ *   one member (no point inside, or only points of the member that also owns the next one), so
+ *   nearly 9 lookups in 10 are one read of a small table, like Maglev's; {@link MIXED} | p when
+ *   the bucket is mixed, p being the first position ≥ the bucket's start, where a forward scan of
+ *   the points begins (usually one or two steps).
  * - split (more points, member numbers below 16384): the first position of each of the 16384
  *   buckets of the top 14 bits (64 KiB), and for every point one 32-bit entry, its low 18 bits
  *   above its owner's 14. A lookup reads a bucket's start and end, then scans the bucket's entries
@@ -59,7 +59,7 @@ const MIXED = 0x8000;
  *   and a mixed bucket (just {@link MIXED}) goes on to the split scan. Measured at N = 1000 (random
  *   / sequential keys, as a fraction of the hash alone): 62–64 % / 52–53 % against 54–55 % /
  *   40–41 % for the split alone; 2^19 entries gave 60 % / 49 %, 2^21 58–59 % / 50–53 %.
- * - direct (the rest: small rings with member numbers of 65535 and above, large ones with member
+ * - direct (the rest: small rings with member numbers of 32768 and above, large ones with member
  *   numbers of 16384 and above): a radix table over the top bits of the hash, about 4 entries a
  *   point; entry b is the owner itself (≥ 0) when no point falls in bucket b, so the whole bucket
  *   belongs to the next point's owner, or −(first position ≥ bucket start) − 1 when points fall

@@ -62,6 +62,7 @@ export class Maglev extends MemberPlacement implements ConsistentHash {
   /**
    * M / 2^32 when M ≤ 2^21: then u · scale is exactly u · M / 2^32 (a product below 2^53), and
    * one multiply reduces a hash onto the table; 0 for larger tables, which take {@link fastRange}.
+   * The default M = 65537 takes neither: {@link Maglev.entryOf} reduces it in integers.
    */
   private readonly scale: number;
 
@@ -151,13 +152,13 @@ export class Maglev extends MemberPlacement implements ConsistentHash {
 
   /** The table entry of a hash: ⌊u · M / 2^32⌋ of its unsigned value u (Lemire's reduction). */
   private entryOf(h: number): number {
-    const scale = this.scale;
     if (this.tableSize === 65537) {
       // M = 2^16 + 1 (the default) in integers only: u · M / 2^32 = a + (a + c + c / 2^16) / 2^16
       // for u = a · 2^16 + c, whose floor is a + ((a + c) >> 16) (c / 2^16 < 1 never carries).
       const a = h >>> 16;
       return a + ((a + (h & 0xffff)) >>> 16);
     }
+    const scale = this.scale;
     return scale !== 0 ? ((h >>> 0) * scale) >>> 0 : fastRange(h >>> 0, this.tableSize);
   }
 

@@ -66,6 +66,11 @@ describe('continuum lookups equal a binary search of the points in every layout'
       () => new HashRing(members(16384), { pointsPerNode: 1 }),
       SPLIT,
     ],
+    [
+      'split with an owner table in front, its largest (262144 points)',
+      () => new HashRing(members(1024), { pointsPerNode: 256 }),
+      SPLIT,
+    ],
     ['split alone, over 262144 points', () => new HashRing(members(1700)), SPLIT],
     [
       'direct, member numbers of 16384 and above',

@@ -192,8 +192,9 @@ describe('lookupHash', () => {
   });
 
   it('Maglev maps a hash to entry ⌊u · M / 2^32⌋ exactly, for the default M = 65537 and another M', () => {
-    // The default table size takes an integer-only path; every u = a · 2^16 + c where a + c
-    // crosses 2^16 (the carry) and the ends of the range, against the exact product in BigInt.
+    // The default table size takes an integer-only path: for every 257th a, the u = a · 2^16 + c
+    // whose a + c is just below, at and just above 2^16 (the carry); the ends of the range; and
+    // hashes, against the exact product in BigInt. (Checked once for all 2^32 u, signed and not.)
     const us = [0, 1, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffeffff, 0xffff0000, 0xffffffff];
     for (let a = 0; a < 65536; a += 257)
       for (const d of [-1, 0, 1]) us.push(a * 65536 + ((65536 - a + d) & 0xffff));
