@@ -199,18 +199,15 @@ export class EtcdCluster {
     return this.#metric(i, '/metrics');
   }
 
-  /** Whether member `i` answers /health with a leader and quorum. */
-  async healthy(i: number): Promise<boolean> {
-    const body = await this.#metric(i, '/health');
-    return body !== undefined && /"health":\s*"true"/.test(body);
-  }
-
   /** Waits until every running member is healthy. */
   async waitHealthy(timeoutMs = 30_000): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       const running = this.#members.map((m, i) => (m.proc !== undefined ? i : -1)).filter((i) => i >= 0);
-      const ok = await Promise.all(running.map((i) => this.healthy(i)));
+      // Healthy: /health says so (a leader and quorum). The answers also go in the message if the
+      // wait times out.
+      const answers = await Promise.all(running.map((i) => this.#metric(i, '/health')));
+      const ok = answers.map((body) => body !== undefined && /"health":\s*"true"/.test(body));
       if (ok.every(Boolean)) return;
       for (const i of running) {
         const proc = this.#members[i]!.proc!;
@@ -219,7 +216,12 @@ export class EtcdCluster {
       }
       if (performance.now() > deadline)
         throw new Error(
-          `etcd cluster not healthy within ${timeoutMs} ms:\n${running.map((i) => this.log(i)).join('\n')}`,
+          `etcd cluster not healthy within ${timeoutMs} ms; last /health answers: ${running
+            .map(
+              (i, k) =>
+                `m${i} (port ${this.#members[i]!.metricsPort}): ${answers[k] ?? 'no answer within 1 s'}`,
+            )
+            .join('; ')}\n${running.map((i) => this.log(i)).join('\n')}`,
         );
       await new Promise((r) => setTimeout(r, 100));
     }
