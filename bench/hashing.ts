@@ -263,8 +263,9 @@ function jumpInWasm(nodes: string[]): Placement {
   };
 }
 
-// The WebAssembly loop must give jumpBucket's bucket, or its row means nothing.
-for (const n of SIZES) {
+// The WebAssembly loop must give jumpBucket's bucket, or its row means nothing. Checked once, in
+// the benchmark's own process, not in the processes that time the rows.
+for (const n of process.env.HASHING_BENCH_SPEEDS === undefined ? SIZES : []) {
   for (let i = 0; i < 100_000; i++) {
     const h = murmur3i32(`check:${i}`);
     if (wasmJump(h, i, n) !== jumpBucket(h, i, n)) throw new Error(`jump in WebAssembly differs at N=${n}`);
@@ -614,15 +615,20 @@ function weightedRings(): WeightedRow[] {
 }
 
 /**
- * Everything measured for one subject at one size. A function of its own so that its structures
- * die when it returns and the next subject's memory is measured against a clean heap.
+ * The rows the targets read, timed in {@link TARGET_RUNS} processes each; for each key set, the
+ * row shows the process with the median fraction of the floor on it: from one process to the next
+ * the same row moved by up to 10 points of the floor, and the floor of the sequential keys itself
+ * ran at about 30 M/s in some processes and 51 M/s in others (what V8 decides differs).
  */
-/**
- * The rows the targets read, timed in {@link TARGET_RUNS} processes each and reported as the
- * median: from one process to the next the same row moved by up to 10 points of the floor (what V8
- * decides, and when, differs between processes).
- */
-const TARGETED = ['maglev', 'slots 16384', 'ring (murmur3)', 'jump', 'memento', 'consistent-hash uniform'];
+const TARGETED = [
+  'maglev',
+  'slots 16384',
+  'ring (murmur3)',
+  'jump',
+  'memento',
+  'consistent-hash uniform',
+  'jump, in WebAssembly (i64)',
+];
 const TARGET_RUNS = 3;
 
 /** What a subject's lookups cost: the columns timed in a process of its own. */
@@ -687,15 +693,22 @@ function speedsInChild(subject: Subject, n: number): Speeds {
     });
     all.push(JSON.parse(out) as Speeds);
   }
-  if (runs === 1) return all[0]!;
-  // Each column's median over the processes (a fraction is the median of the processes' fractions).
-  const median = (k: keyof Speeds) => {
-    const xs = all.map((x) => x[k]).filter((x): x is number => x !== undefined);
-    return xs.length === 0 ? undefined : xs.sort((a, b) => a - b)[xs.length >> 1];
+  // For each key set, the process with the median fraction of the floor on it gives that key set's
+  // columns (its speed, its floor and their ratio agree); lookupHash and GCs take their own median.
+  const median = (key: keyof Speeds): Speeds =>
+    [...all].sort((a, b) => (a[key] ?? 0) - (b[key] ?? 0))[all.length >> 1]!;
+  const r = median('floorFractionRandom');
+  const s = median('floorFractionSequential');
+  return {
+    randomMps: r.randomMps,
+    floorRandomMps: r.floorRandomMps,
+    floorFractionRandom: r.floorFractionRandom,
+    sequentialMps: s.sequentialMps,
+    floorSequentialMps: s.floorSequentialMps,
+    floorFractionSequential: s.floorFractionSequential,
+    gcsPerMillion: median('gcsPerMillion').gcsPerMillion,
+    ...(all[0]!.lookupHashMps === undefined ? {} : { lookupHashMps: median('lookupHashMps').lookupHashMps }),
   };
-  const out: Speeds = {};
-  for (const k of Object.keys(all[0]!) as (keyof Speeds)[]) out[k] = median(k);
-  return out;
 }
 
 const speedsWanted = process.env.HASHING_BENCH_SPEEDS;
@@ -706,6 +719,10 @@ if (speedsWanted !== undefined && process.argv[1] === fileURLToPath(import.meta.
   process.stdout.write(JSON.stringify(await speeds(subject, n)));
 }
 
+/**
+ * Everything measured for one subject at one size. A function of its own so that its structures
+ * die when it returns and the next subject's memory is measured against a clean heap.
+ */
 async function measureSubject(
   subject: Subject,
   members: string[],
@@ -898,8 +915,10 @@ function markdown(
       'Each row at each N is timed in a process of its own, started for it, which times the floor too: what V8 learned ' +
       'from the rows timed before does not shape the code a row runs (in one process, the same row measured 74 % of ' +
       'the floor in one run and 89 % in another). The rows the targets read (maglev, slots, the fast ring, jump, ' +
-      `memento, consistent-hash) are timed in ${TARGET_RUNS} such processes, and each of their columns is the median: ` +
-      'from one process to the next a row still moves by up to 10 points of the floor. ' +
+      `memento, consistent-hash, Jump in WebAssembly) are timed in ${TARGET_RUNS} such processes; for each key set ` +
+      'the row shows the process with the median fraction of the floor on it (speed, floor and fraction from that ' +
+      'one process), because ' +
+      "from one process to the next a row still moves by up to 10 points of the floor (and the sequential keys' floor between about 30 and 51 M/s). " +
       'Speeds are CPU time of that process (`process.cpuUsage`), best of several passes over the key set, so the ' +
       'time slices other processes take are not counted (their effect on the caches is). M/s = million lookups per ' +
       'second; random keys are 8–24 base-36 characters, sequential keys are `user:0`, `user:1`, .... Slow peers use ' +
@@ -1184,10 +1203,15 @@ function markdown(
   );
   const wasmRows = SIZES.map((n) => [find(rows, n, 'jump'), find(rows, n, 'jump, in WebAssembly (i64)')]);
   if (wasmRows.every(([js, w]) => js?.randomMps !== undefined && w?.randomMps !== undefined)) {
+    const best = Math.max(
+      ...wasmRows.map(([, w]) => Math.max(w!.floorFractionRandom!, w!.floorFractionSequential!)),
+    );
     parts.push(
       '',
-      'Why Jump and Memento stay below 60 %: the row "jump, in WebAssembly (i64)" runs the paper\'s loop with ' +
-        'native 64-bit multiplies, and it does not reach 60 % either (% of the floor, random / sequential keys, ours against it: ' +
+      'Jump and Memento against the same loop with native 64-bit integers: the row "jump, in WebAssembly (i64)" ' +
+        `runs the paper's loop with i64 multiplies and reaches at most ${pct(best)} of the floor ` +
+        `(${best >= 0.6 ? 'at or above' : 'below'} the 60 % target). % of the floor, random / sequential keys, ours ` +
+        'against it: ' +
         wasmRows
           .map(
             ([js, w]) =>
@@ -1195,9 +1219,9 @@ function markdown(
               `${pct(w!.floorFractionRandom)} / ${pct(w!.floorFractionSequential)}`,
           )
           .join('; ') +
-        '). The loop runs about ln N + 1 times, and each turn waits for the previous one (the next key needs the ' +
-        'last, the next bucket the last bucket through a division): what is left is the algorithm, not the language. ' +
-        'Memento is Jump plus a lookup of removed buckets, none here.',
+        '. The loop runs about ln N + 1 times, and each turn waits for the previous one (the next key needs the ' +
+        'last, the next bucket the last bucket through a division). Memento is Jump plus a lookup of removed ' +
+        'buckets, none here.',
     );
   }
   return parts.join('\n');
