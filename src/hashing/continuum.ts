@@ -36,6 +36,13 @@ const DIRECT = 2;
 /** Owner-table entries at or above this are mixed buckets: the flag, then a position below 2^15. */
 const MIXED = 0x8000;
 
+/** The fewest bits, from `min` up to `max`, whose 2^bits table holds `entries` entries. */
+function tableBits(entries: number, min: number, max: number): number {
+  let bits = min;
+  while (bits < max && 2 ** bits < entries) bits++;
+  return bits;
+}
+
 /**
  * Points of a hash ring in ascending order, each owned by a member number, plus one of three lookup
  * layouts, chosen by size so that what a lookup reads stays in a core's cache:
@@ -117,16 +124,12 @@ export class Continuum {
         n * OWNER_ENTRIES_PER_POINT,
         Math.min(n * 2 * OWNER_ENTRIES_PER_POINT, 2 ** OWNER_TABLE_SMALL_BITS),
       );
-      let bits = 4;
-      while (2 ** bits < wanted) bits++;
-      this.buildOwnerTable(bits, true);
+      this.buildOwnerTable(tableBits(wanted, 4, MAX_TABLE_BITS), true);
       this.layout = OWNER_TABLE;
     } else if (n >= SPLIT_POINTS && maxOwner < 16384) {
       this.buildSplit();
       if (n <= SPLIT_TABLE_POINTS) {
-        let bits = 4;
-        while (bits < SPLIT_TABLE_BITS && 2 ** bits < n * OWNER_ENTRIES_PER_POINT) bits++;
-        this.buildOwnerTable(bits, false);
+        this.buildOwnerTable(tableBits(n * OWNER_ENTRIES_PER_POINT, 4, SPLIT_TABLE_BITS), false);
       }
     } else {
       this.buildDirect();
@@ -180,8 +183,7 @@ export class Continuum {
   private buildDirect(): void {
     const { points, owners } = this;
     const n = points.length;
-    let bits = 1;
-    while (bits < MAX_TABLE_BITS && 1 << bits < n * 4) bits++;
+    const bits = tableBits(n * 4, 1, MAX_TABLE_BITS);
     const size = 1 << bits;
     const shift = 32 - bits;
     const table = new Int32Array(size);
