@@ -263,17 +263,19 @@ function jumpInWasm(nodes: string[]): Placement {
   };
 }
 
-// The WebAssembly loop must give jumpBucket's bucket, or its row means nothing. Checked once, in
-// the benchmark's own process, not in the processes that time the rows.
-for (const n of process.env.HASHING_BENCH_SPEEDS === undefined ? SIZES : []) {
-  for (let i = 0; i < 100_000; i++) {
-    const h = murmur3i32(`check:${i}`);
-    if (wasmJump(h, i, n) !== jumpBucket(h, i, n)) throw new Error(`jump in WebAssembly differs at N=${n}`);
+/** Throws unless the WebAssembly loop gives jumpBucket's bucket: else its row means nothing. */
+function checkJumpInWasm(): void {
+  for (const n of SIZES) {
+    for (let i = 0; i < 100_000; i++) {
+      const h = murmur3i32(`check:${i}`);
+      if (wasmJump(h, i, n) !== jumpBucket(h, i, n)) throw new Error(`jump in WebAssembly differs at N=${n}`);
+    }
   }
 }
 
+const JUMP_IN_WASM = 'jump, in WebAssembly (i64)';
 SUBJECTS.push({
-  name: 'jump, in WebAssembly (i64)',
+  name: JUMP_IN_WASM,
   from: 'this benchmark',
   keyLimit: () => ALL_KEYS,
   build: (n) => jumpInWasm(n),
@@ -614,21 +616,16 @@ function weightedRings(): WeightedRow[] {
   return rows;
 }
 
+/** tenure's algorithms in the summary and the targets. */
+const SUMMARY = ['maglev', 'slots 16384', 'ring (murmur3)', 'jump', 'memento'];
+
 /**
  * The rows the targets read, timed in {@link TARGET_RUNS} processes each; for each key set, the
  * row shows the process with the median fraction of the floor on it: from one process to the next
  * the same row moved by up to 10 points of the floor, and the floor of the sequential keys itself
  * ran at about 30 M/s in some processes and 51 M/s in others (what V8 decides differs).
  */
-const TARGETED = [
-  'maglev',
-  'slots 16384',
-  'ring (murmur3)',
-  'jump',
-  'memento',
-  'consistent-hash uniform',
-  'jump, in WebAssembly (i64)',
-];
+const TARGETED = [...SUMMARY, 'consistent-hash uniform', JUMP_IN_WASM];
 const TARGET_RUNS = 3;
 
 /** What a subject's lookups cost: the columns timed in a process of its own. */
@@ -825,6 +822,7 @@ export async function run(): Promise<void> {
   }
   const started = performance.now();
   const loadBefore = loadavg()[0]!;
+  checkJumpInWasm();
   const { random, sequential } = keySets();
 
   const hashes = await hashFunctions(random, sequential);
@@ -962,7 +960,7 @@ function markdown(
   const summaryRows: unknown[][] = [];
   for (const n of SIZES) {
     const ch = find(rows, n, 'consistent-hash uniform');
-    for (const name of ['maglev', 'slots 16384', 'ring (murmur3)', 'jump', 'memento']) {
+    for (const name of SUMMARY) {
       const now = find(rows, n, name);
       if (now === undefined) continue;
       const was = find(rows, n, `${name} (before)`);
@@ -1137,7 +1135,7 @@ function markdown(
     }
     fraction(`jump ≥ 60 % of the floor at N=${n}`, find(rows, n, 'jump'), 0.6);
     fraction(`memento ≥ 60 % of the floor at N=${n}`, find(rows, n, 'memento'), 0.6);
-    for (const name of ['maglev', 'slots 16384', 'ring (murmur3)', 'jump', 'memento']) {
+    for (const name of SUMMARY) {
       const r = find(rows, n, name);
       if (r === undefined || ch === undefined) continue;
       const rr = r.randomMps! / ch.randomMps!;
@@ -1201,14 +1199,14 @@ function markdown(
       targets.map(([t, m, ok]) => [t, m, ok ? 'yes' : '**no**']),
     ),
   );
-  const wasmRows = SIZES.map((n) => [find(rows, n, 'jump'), find(rows, n, 'jump, in WebAssembly (i64)')]);
+  const wasmRows = SIZES.map((n) => [find(rows, n, 'jump'), find(rows, n, JUMP_IN_WASM)]);
   if (wasmRows.every(([js, w]) => js?.randomMps !== undefined && w?.randomMps !== undefined)) {
     const best = Math.max(
       ...wasmRows.map(([, w]) => Math.max(w!.floorFractionRandom!, w!.floorFractionSequential!)),
     );
     parts.push(
       '',
-      'Jump and Memento against the same loop with native 64-bit integers: the row "jump, in WebAssembly (i64)" ' +
+      `Jump and Memento against the same loop with native 64-bit integers: the row "${JUMP_IN_WASM}" ` +
         `runs the paper's loop with i64 multiplies and reaches at most ${pct(best)} of the floor ` +
         `(${best >= 0.6 ? 'at or above' : 'below'} the 60 % target). % of the floor, random / sequential keys, ours ` +
         'against it: ' +
